@@ -1,0 +1,86 @@
+"""The Johnson et al. (2016) image transformation network, as the Dynamic-Net reference uses it.
+
+9×9 conv 3→w, two 3×3 stride-2 convs (w→2w→4w), five residual blocks (4w), two nearest-upsample ×2 + 3×3 conv
+stages (4w→2w→w), 9×9 conv w→3. Affine instance norm + ReLU after every conv but the last; reflection padding.
+``width=32`` is the reference (128 channels in the middle); ``width=16`` is a half-width variant that is about 3×
+cheaper on a CPU.
+
+Submodules are named so that the reference insertion points read naturally:
+``res3`` (input of residual block 3, 4w channels at H/4), ``up1`` (input of the first upsampling stage, 4w at
+H/4) and ``out`` (input of the final 9×9 conv, w channels at H).
+
+Input: RGB in [0, 1], ``(B, 3, H, W)`` with H and W multiples of 4. Output: RGB, same shape, *not* squashed:
+the last layer is linear so that a tuning block in front of it contributes exactly affinely in α (the demo's fast
+path relies on this); callers clamp to [0, 1] for display.
+"""
+from __future__ import annotations
+
+from torch import nn
+
+from ...core.checkpoint import register_architecture
+
+ARCHITECTURE = "johnson"
+REFERENCE_POINTS = ("res3", "up1", "out")
+
+
+class ConvLayer(nn.Sequential):
+    """Reflection pad + conv (padding keeps the size at stride 1, halves it at stride 2)."""
+
+    def __init__(self, cin: int, cout: int, kernel: int, stride: int = 1) -> None:
+        super().__init__(nn.ReflectionPad2d(kernel // 2), nn.Conv2d(cin, cout, kernel, stride))
+
+
+class ConvNormReLU(nn.Sequential):
+    """conv → instance norm (affine) → ReLU, optionally preceded by nearest ×2 upsampling."""
+
+    def __init__(self, cin: int, cout: int, kernel: int, stride: int = 1, upsample: bool = False) -> None:
+        layers: list[nn.Module] = [nn.Upsample(scale_factor=2, mode="nearest")] if upsample else []
+        layers += [ConvLayer(cin, cout, kernel, stride), nn.InstanceNorm2d(cout, affine=True), nn.ReLU(inplace=True)]
+        super().__init__(*layers)
+
+
+class ResidualBlock(nn.Module):
+    """x + IN(conv(ReLU(IN(conv(x))))) — no ReLU after the sum, as in the reference."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            ConvLayer(channels, channels, 3),
+            nn.InstanceNorm2d(channels, affine=True),
+            nn.ReLU(inplace=True),
+            ConvLayer(channels, channels, 3),
+            nn.InstanceNorm2d(channels, affine=True),
+        )
+
+    def forward(self, x):  # (B, C, H, W) → (B, C, H, W)
+        return x + self.body(x)
+
+
+class TransformerNet(nn.Module):
+    """Johnson et al.'s feed-forward style transfer network; ``width`` is the first layer's channel count."""
+
+    def __init__(self, width: int = 32, num_residual: int = 5) -> None:
+        super().__init__()
+        if width < 1 or num_residual < 3:
+            raise ValueError(f"need width ≥ 1 and at least 3 residual blocks, got {width}, {num_residual}")
+        self.width = width
+        w = width
+        self.conv1 = ConvNormReLU(3, w, 9)
+        self.conv2 = ConvNormReLU(w, 2 * w, 3, stride=2)
+        self.conv3 = ConvNormReLU(2 * w, 4 * w, 3, stride=2)
+        for i in range(1, num_residual + 1):
+            self.add_module(f"res{i}", ResidualBlock(4 * w))
+        self.num_residual = num_residual
+        self.up1 = ConvNormReLU(4 * w, 2 * w, 3, upsample=True)
+        self.up2 = ConvNormReLU(2 * w, w, 3, upsample=True)
+        self.out = ConvLayer(w, 3, 9)
+
+    def forward(self, x):  # (B, 3, H, W) in [0, 1] → (B, 3, H, W), unclamped
+        x = self.conv3(self.conv2(self.conv1(x)))  # (B, 4w, H/4, W/4)
+        for i in range(1, self.num_residual + 1):
+            x = getattr(self, f"res{i}")(x)
+        x = self.up2(self.up1(x))  # (B, w, H, W)
+        return self.out(x)
+
+
+register_architecture(ARCHITECTURE, TransformerNet)

@@ -1,0 +1,177 @@
+"""Self-describing model folders: ``config.json`` + ``model.safetensors``.
+
+A model folder carries everything needed to rebuild and run a Dynamic-Net without training code: the format
+version, the library version, the application, the main network's architecture (name + keyword arguments of
+a registered builder), the insertion points and block sets with the objective each set was trained for, the
+α range, and the training provenance. Weights are safetensors (never pickle), fp32 or fp16.
+
+``format_version`` exists so that a later change of layout fails loudly instead of loading stale keys.
+"""
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from .._version import __version__
+from ..errors import DynamicNetError
+from ..utils.fs import atomic_path, atomic_write_text
+from .dynamic import DynamicNet
+
+FORMAT_VERSION = 1
+CONFIG_NAME = "config.json"
+WEIGHTS_NAME = "model.safetensors"
+
+ArchitectureBuilder = Callable[..., nn.Module]
+_ARCHITECTURES: dict[str, ArchitectureBuilder] = {}
+
+
+class ModelFolderError(DynamicNetError):
+    """A model folder is missing, malformed, from an unknown format version, or does not match its weights."""
+
+
+def register_architecture(name: str, builder: ArchitectureBuilder) -> None:
+    """Make a main-network builder loadable by name: ``builder(**config["architecture"]["kwargs"])``."""
+    _ARCHITECTURES[name] = builder
+
+
+def build_architecture(spec: Mapping[str, Any]) -> nn.Module:
+    """Build the main network described by ``{"name": ..., "kwargs": {...}}``."""
+    name = spec.get("name")
+    if name not in _ARCHITECTURES:
+        known = ", ".join(sorted(_ARCHITECTURES)) or "none registered"
+        raise ModelFolderError(f"unknown architecture {name!r} (known: {known})")
+    return _ARCHITECTURES[name](**spec.get("kwargs", {}))
+
+
+def save_pretrained(
+    model: DynamicNet,
+    directory: str | Path,
+    *,
+    application: str,
+    architecture: Mapping[str, Any],
+    objectives: Mapping[str, Any] | None = None,
+    alpha_range: tuple[float, float] = (0.0, 1.0),
+    provenance: Mapping[str, Any] | None = None,
+    extra: Mapping[str, Any] | None = None,
+    dtype: torch.dtype = torch.float32,
+) -> Path:
+    """Write ``model`` as a model folder and return its path.
+
+    Args:
+        architecture: ``{"name": registered builder, "kwargs": {...}}`` that rebuilds ``model.main``.
+        objectives: per objective name (``"main"`` and each block set), a JSON-able description.
+        provenance: how it was trained (data, steps, seed, command, time); ``saved_at`` is added.
+        extra: application-specific settings (e.g. a default α, a display name).
+        dtype: ``torch.float16`` halves the file; weights are cast back to fp32 on load.
+    """
+    if dtype not in (torch.float32, torch.float16):
+        raise ValueError(f"dtype must be torch.float32 or torch.float16, got {dtype}")
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    config = {
+        "format_version": FORMAT_VERSION,
+        "library_version": __version__,
+        "application": application,
+        "architecture": dict(architecture),
+        "dynamic": {
+            "insertion_points": list(model.insertion_points),
+            "channels": list(model.channels),
+            "sets": list(model.set_names),
+            "alpha_range": [float(alpha_range[0]), float(alpha_range[1])],
+        },
+        "objectives": dict(objectives or {}),
+        "provenance": {**dict(provenance or {}), "saved_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
+        "extra": dict(extra or {}),
+        "dtype": str(dtype).removeprefix("torch."),
+    }
+    tensors = {k: v.detach().to("cpu", dtype if v.is_floating_point() else v.dtype).contiguous()
+               for k, v in model.state_dict().items()}
+    with atomic_path(directory / WEIGHTS_NAME) as tmp:
+        save_file(tensors, str(tmp), metadata={"format_version": str(FORMAT_VERSION)})
+    atomic_write_text(directory / CONFIG_NAME, json.dumps(config, indent=2, sort_keys=False) + "\n")
+    return directory
+
+
+def read_config(directory: str | Path) -> dict[str, Any]:
+    """Read and validate a model folder's ``config.json`` (no weights are touched)."""
+    directory = Path(directory)
+    path = directory / CONFIG_NAME
+    if not directory.is_dir():
+        raise ModelFolderError(f"{directory}: not a model folder (no such directory)")
+    if not path.is_file():
+        raise ModelFolderError(f"{path}: missing; a model folder needs {CONFIG_NAME} and {WEIGHTS_NAME}")
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ModelFolderError(f"{path}: invalid JSON ({exc})") from None
+    if not isinstance(config, dict):
+        raise ModelFolderError(f"{path}: expected a JSON object")
+    version = config.get("format_version")
+    if version != FORMAT_VERSION:
+        raise ModelFolderError(
+            f"{path}: unsupported format_version {version!r} (this dynamicnet {__version__} reads {FORMAT_VERSION})"
+        )
+    for key in ("application", "architecture", "dynamic"):
+        if key not in config:
+            raise ModelFolderError(f"{path}: missing required key {key!r}")
+    dyn = config["dynamic"]
+    for key in ("insertion_points", "channels", "sets"):
+        if not isinstance(dyn, dict) or key not in dyn:
+            raise ModelFolderError(f"{path}: missing required key 'dynamic.{key}'")
+    return config
+
+
+def build_from_config(config: Mapping[str, Any]) -> DynamicNet:
+    """An untrained :class:`DynamicNet` with the architecture a config describes."""
+    dyn = config["dynamic"]
+    return DynamicNet(
+        build_architecture(config["architecture"]),
+        dyn["insertion_points"],
+        sets=dyn["sets"],
+        channels=dyn["channels"],
+    )
+
+
+def load_pretrained(directory: str | Path) -> tuple[DynamicNet, dict[str, Any]]:
+    """Load a model folder into a fresh :class:`DynamicNet` (fp32, CPU, eval mode) and return it with its config.
+
+    Raises:
+        ModelFolderError: one clear message naming the offending file.
+    """
+    directory = Path(directory)
+    config = read_config(directory)
+    weights = directory / WEIGHTS_NAME
+    if not weights.is_file():
+        raise ModelFolderError(f"{weights}: missing; a model folder needs {CONFIG_NAME} and {WEIGHTS_NAME}")
+    try:
+        model = build_from_config(config)
+    except (TypeError, ValueError) as exc:
+        raise ModelFolderError(f"{directory / CONFIG_NAME}: cannot build the model ({exc})") from None
+    try:
+        state = load_file(str(weights))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise ModelFolderError(f"{weights}: not a valid safetensors file ({exc})") from None
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    if missing or unexpected:
+        raise ModelFolderError(
+            f"{weights}: weights do not match {CONFIG_NAME} (missing {missing[:3]}{'…' if len(missing) > 3 else ''}, "
+            f"unexpected {unexpected[:3]}{'…' if len(unexpected) > 3 else ''})"
+        )
+    for key, tensor in state.items():
+        if tuple(tensor.shape) != tuple(expected[key].shape):
+            raise ModelFolderError(
+                f"{weights}: tensor {key!r} has shape {tuple(tensor.shape)}, expected {tuple(expected[key].shape)}"
+            )
+    model.load_state_dict({k: v.to(expected[k].dtype) for k, v in state.items()})
+    model.eval()
+    return model, config

@@ -1,0 +1,306 @@
+"""The Dynamic-Net wrapper: a plain main network θ plus tuning blocks ψ at chosen insertion points.
+
+At an insertion point (a submodule of the main network) whose input activation is ``z``, the submodule
+receives ``z + Σ_k α_k · ψ_k(z)`` instead of ``z`` (paper Eq. 2, generalised to K block sets). With every α
+equal to 0 the blocks are not even evaluated, so the wrapper runs exactly the main network.
+
+α can be given as
+
+* a number — one α shared by all blocks. ``α ≥ 0`` drives the set ``"higher"`` (or the only set), ``α < 0``
+  drives the set ``"lower"`` scaled by ``|α|`` (the paper's "dual" model, three objectives over ``[-1, 1]``);
+* a sequence with one number per insertion point — per-block α, each signed as above;
+* a mapping ``{set_name: number | per-block sequence}`` — the general case ``z + Σ_k α_k ψ_k(z)``, with any
+  real coefficients (this is also how to extrapolate explicitly).
+"""
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Union
+
+import torch
+from torch import nn
+
+from .blocks import TuningBlock
+
+AlphaLike = Union[float, int, torch.Tensor, Sequence[float], Mapping[str, Union[float, Sequence[float]]]]
+
+HIGHER = "higher"
+LOWER = "lower"
+
+_NORM_TYPES = (nn.modules.batchnorm._BatchNorm, nn.modules.instancenorm._InstanceNorm)
+
+
+def _as_float(value: Any, what: str) -> float:
+    if isinstance(value, torch.Tensor):
+        if value.numel() != 1:
+            raise ValueError(f"{what} must be a single number, got a tensor of shape {tuple(value.shape)}")
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{what} must be a number, got {value!r}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{what} must be finite, got {value}")
+    return value
+
+
+class DynamicNet(nn.Module):
+    """Wrap a main network and add tuning blocks at named insertion points.
+
+    Args:
+        main: the plain network θ. It is used as is (not copied); its state-dict keys appear under ``main.``.
+        insertion_points: names of submodules of ``main`` (as in ``main.named_modules()``); the activation
+            entering each becomes ``z + α·ψ(z)``.
+        sets: names of the block sets. One set (default ``("higher",)``) is the paper's two-objective model;
+            ``("higher", "lower")`` is the dual model; any other names give the general K-set model.
+        channels: channel count at each insertion point. Inferred when omitted: from ``example_input`` by a
+            probing forward pass, else from the first convolution or normalisation layer inside the submodule.
+        example_input: a tensor to probe channel counts with (only needed when the submodule does not reveal
+            its input width, e.g. a ReLU).
+        zero_init: zero-initialise each block's last convolution (see :class:`TuningBlock`).
+
+    Example:
+        >>> net = DynamicNet(main, ["res3", "up1", "out"])
+        >>> y0 = net(x)                 # exactly main(x)
+        >>> y = net(x, alpha=0.5)       # halfway to the tuning objective
+    """
+
+    def __init__(
+        self,
+        main: nn.Module,
+        insertion_points: Sequence[str],
+        sets: Sequence[str] = (HIGHER,),
+        channels: Sequence[int] | None = None,
+        example_input: torch.Tensor | None = None,
+        zero_init: bool = False,
+    ) -> None:
+        super().__init__()
+        points = list(insertion_points)
+        if not points:
+            raise ValueError("DynamicNet needs at least one insertion point")
+        if len(set(points)) != len(points):
+            raise ValueError(f"insertion points must be distinct, got {points}")
+        modules = dict(main.named_modules())
+        unknown = [p for p in points if p == "" or p not in modules]
+        if unknown:
+            valid = ", ".join(n for n in modules if n)
+            raise ValueError(f"unknown insertion point(s) {unknown}; valid submodule names: {valid}")
+        set_names = list(sets)
+        if not set_names or len(set(set_names)) != len(set_names):
+            raise ValueError(f"block sets must be a non-empty list of distinct names, got {set_names}")
+
+        if channels is None:
+            channels = infer_channels(main, points, example_input)
+        channels = [int(c) for c in channels]
+        if len(channels) != len(points):
+            raise ValueError(f"expected {len(points)} channel counts (one per insertion point), got {len(channels)}")
+
+        self.main = main
+        self.insertion_points: tuple[str, ...] = tuple(points)
+        self.channels: tuple[int, ...] = tuple(channels)
+        self.set_names: tuple[str, ...] = tuple(set_names)
+        self.blocks = nn.ModuleDict(
+            {s: nn.ModuleList(TuningBlock(c, zero_init=zero_init) for c in channels) for s in set_names}
+        )
+        self._main_frozen = False
+        self._state = threading.local()  # per-thread α of the forward in flight (servers call concurrently)
+        self._hooks = [
+            modules[p].register_forward_pre_hook(self._make_hook(i)) for i, p in enumerate(points)
+        ]
+
+    # ------------------------------------------------------------------ α handling
+    @property
+    def num_blocks(self) -> int:
+        return len(self.insertion_points)
+
+    def resolve_alpha(self, alpha: AlphaLike | None) -> dict[str, tuple[float, ...]]:
+        """Turn any accepted α form into ``{set: per-block coefficients}``, keeping only non-zero sets.
+
+        Raises:
+            ValueError: non-finite values, a per-block sequence of the wrong length, an unknown set, or a
+                negative α on a model without a ``"lower"`` set.
+        """
+        if alpha is None:
+            return {}
+        n = self.num_blocks
+        coeffs = {s: [0.0] * n for s in self.set_names}
+        if isinstance(alpha, Mapping):
+            for name, value in alpha.items():
+                if name not in coeffs:
+                    raise ValueError(f"unknown block set {name!r}; this model has sets {list(self.set_names)}")
+                coeffs[name] = self._per_block(value, f"α for set {name!r}")
+        else:
+            for i, a in enumerate(self._per_block(alpha, "α")):
+                if a != 0.0:
+                    coeffs[self._signed_set(a)][i] = abs(a)
+        return {s: tuple(c) for s, c in coeffs.items() if any(v != 0.0 for v in c)}
+
+    def _per_block(self, value: Any, what: str) -> list[float]:
+        n = self.num_blocks
+        if isinstance(value, torch.Tensor) and value.dim() > 0:
+            value = value.tolist()
+        if isinstance(value, (list, tuple)):
+            if len(value) != n:
+                raise ValueError(
+                    f"{what} has {len(value)} values but the model has {n} tuning blocks "
+                    f"({', '.join(self.insertion_points)}); give one number or {n}"
+                )
+            return [_as_float(v, what) for v in value]
+        return [_as_float(value, what)] * n
+
+    def _signed_set(self, a: float) -> str:
+        if a > 0:
+            if HIGHER in self.set_names:
+                return HIGHER
+            if len(self.set_names) == 1:
+                return self.set_names[0]
+            raise ValueError(
+                f"a plain α is ambiguous for block sets {list(self.set_names)}; pass a mapping {{set: α}}"
+            )
+        if LOWER in self.set_names:
+            return LOWER
+        raise ValueError(
+            f"α must be ≥ 0 for this model (it has no {LOWER!r} block set; sets: {list(self.set_names)})"
+        )
+
+    # ------------------------------------------------------------------ forward
+    def forward(self, *args: Any, alpha: AlphaLike | None = None, **kwargs: Any) -> Any:
+        """Run the main network with the tuning blocks at ``alpha`` (``None`` or 0 → exactly the main network)."""
+        coeffs = self.resolve_alpha(alpha)
+        previous = getattr(self._state, "coeffs", None)
+        self._state.coeffs = coeffs
+        self._state.seen_first = False
+        try:
+            return self.main(*args, **kwargs)
+        finally:
+            self._state.coeffs = previous
+
+    def _make_hook(self, index: int):
+        def hook(module: nn.Module, args: tuple[Any, ...]) -> tuple[Any, ...] | None:
+            coeffs = getattr(self._state, "coeffs", None)
+            if not coeffs:
+                return None  # α = 0 everywhere (or main called directly): the main network, untouched
+            z = args[0]
+            first = not self._state.seen_first
+            self._state.seen_first = True
+            if self._main_frozen and first:
+                # Phase 2: nothing in front of the first insertion point trains, so cut the graph there; the
+                # frozen prefix then costs one forward pass and no backward work.
+                z = z.detach()
+            out = z
+            for set_name, per_block in coeffs.items():
+                a = per_block[index]
+                if a != 0.0:
+                    out = out + a * self.blocks[set_name][index](z)  # z + Σ_k α_k ψ_k(z)
+            return (out, *args[1:])
+
+        return hook
+
+    # ------------------------------------------------------------------ phases
+    def freeze_main(self, frozen: bool = True) -> None:
+        """Freeze (or unfreeze) θ: no gradients, and its normalisation layers stay in eval mode.
+
+        Keeping BatchNorm in eval mode while the blocks train means its running statistics cannot drift away
+        from the ones the main network was trained with (the reference implementation lets them drift, which
+        silently changes the α=0 network).
+        """
+        self._main_frozen = frozen
+        for p in self.main.parameters():
+            p.requires_grad_(not frozen)
+        self.train(self.training)
+
+    @property
+    def main_frozen(self) -> bool:
+        return self._main_frozen
+
+    def train(self, mode: bool = True) -> "DynamicNet":
+        super().train(mode)
+        if self._main_frozen:
+            for m in self.main.modules():
+                if isinstance(m, _NORM_TYPES):
+                    m.eval()
+        return self
+
+    def configure_trainable(self, what: str, sets: Iterable[str] | None = None) -> list[nn.Parameter]:
+        """Set ``requires_grad`` for a training phase and return the parameters that train.
+
+        ``what="main"``: θ trains, every block is frozen. ``what="tuning"``: θ is frozen (see
+        :meth:`freeze_main`) and only the blocks of ``sets`` (default: all) train.
+        """
+        if what == "main":
+            self.freeze_main(False)
+            for p in self.tuning_parameters():
+                p.requires_grad_(False)
+            return list(self.main.parameters())
+        if what == "tuning":
+            chosen = list(self.set_names if sets is None else sets)
+            for s in chosen:
+                self._check_set(s)
+            self.freeze_main(True)
+            for s in self.set_names:
+                for p in self.blocks[s].parameters():
+                    p.requires_grad_(s in chosen)
+            return [p for s in chosen for p in self.blocks[s].parameters()]
+        raise ValueError(f"what must be 'main' or 'tuning', got {what!r}")
+
+    def main_parameters(self) -> list[nn.Parameter]:
+        """θ's parameters."""
+        return list(self.main.parameters())
+
+    def tuning_parameters(self, set_name: str | None = None) -> list[nn.Parameter]:
+        """ψ's parameters: of one set, or of all sets when ``set_name`` is None."""
+        if set_name is None:
+            return [p for s in self.set_names for p in self.blocks[s].parameters()]
+        self._check_set(set_name)
+        return list(self.blocks[set_name].parameters())
+
+    def _check_set(self, set_name: str) -> None:
+        if set_name not in self.blocks:
+            raise ValueError(f"unknown block set {set_name!r}; this model has sets {list(self.set_names)}")
+
+    def extra_repr(self) -> str:
+        return f"insertion_points={list(self.insertion_points)}, sets={list(self.set_names)}"
+
+
+def infer_channels(main: nn.Module, points: Sequence[str], example_input: torch.Tensor | None = None) -> list[int]:
+    """Channel count of the activation entering each insertion point.
+
+    With ``example_input`` the main network is run once (no grad, eval mode restored afterwards) and the
+    input shapes are recorded; otherwise the first conv/norm layer inside each submodule tells its input width.
+    """
+    modules = dict(main.named_modules())
+    if example_input is not None:
+        seen: dict[str, int] = {}
+        handles = [
+            modules[p].register_forward_pre_hook(
+                lambda m, a, p=p: seen.__setitem__(p, int(a[0].shape[1])) if p not in seen else None
+            )
+            for p in points
+        ]
+        was_training = main.training
+        try:
+            main.eval()
+            with torch.no_grad():
+                main(example_input)
+        finally:
+            main.train(was_training)
+            for h in handles:
+                h.remove()
+        missing = [p for p in points if p not in seen]
+        if missing:
+            raise ValueError(f"insertion point(s) {missing} were never called in a forward pass")
+        return [seen[p] for p in points]
+    out = []
+    for p in points:
+        width = None
+        for m in modules[p].modules():
+            width = getattr(m, "in_channels", None) or getattr(m, "num_features", None)
+            if width:
+                break
+        if not width:
+            raise ValueError(
+                f"cannot infer the channel count at insertion point {p!r}; pass channels= or example_input="
+            )
+        out.append(int(width))
+    return out

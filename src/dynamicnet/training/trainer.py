@@ -1,0 +1,470 @@
+"""One model-agnostic training loop for every phase of every application.
+
+A *phase* is configuration, not code: which parameters train (θ or a block set), at which α the blocks run,
+how many steps, which learning rate, and which objective the task should use. The loop itself handles what
+every application needs the same way: seeding, a data order that is a pure function of (seed, phase, step),
+progress, a JSONL metrics log, sample images, atomic checkpoints, exact resume, and DistributedDataParallel
+under ``torchrun``.
+
+Exact resume: the checkpoint holds the model and any extra modules, every optimizer, the phase and step, and
+all RNG states (torch, the task generator, NumPy, Python). The data order and each sample's augmentation are
+derived from (seed, phase, epoch, position), so nothing about the data pipeline needs saving. On CPU a run
+killed after a checkpoint and resumed ends bit-identical to an uninterrupted run.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import random
+import signal
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import nn
+from tqdm.auto import tqdm
+
+from ..core.dynamic import AlphaLike, DynamicNet
+from ..errors import DynamicNetError
+from ..utils.fs import atomic_path, atomic_write_text
+
+CHECKPOINT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One training phase.
+
+    Attributes:
+        name: label used in logs, samples and checkpoints (``"main"``, ``"tuning"``, ``"lower"``, …).
+        trainable: ``"main"`` trains θ (blocks off); ``"tuning"`` freezes θ and trains the blocks of ``sets``.
+        sets: block sets that train in a tuning phase.
+        alpha: α the blocks run at during this phase: 0 for the main phase, 1 for the "higher" set, −1 for a
+            "lower" set, ``{"set_k": 1}`` (one-hot) for set k of a K-set model.
+        steps: optimizer steps in this phase.
+        lr: learning rate (the task builds its optimizers from it).
+        objective: the key of the objective the task optimises in this phase.
+    """
+
+    name: str
+    trainable: str
+    steps: int
+    lr: float
+    objective: str
+    sets: tuple[str, ...] = ()
+    alpha: Any = 0.0
+
+    def __post_init__(self) -> None:
+        if self.trainable not in ("main", "tuning"):
+            raise ValueError(f"phase {self.name!r}: trainable must be 'main' or 'tuning', got {self.trainable!r}")
+        if self.steps < 0:
+            raise ValueError(f"phase {self.name!r}: steps must be ≥ 0, got {self.steps}")
+
+
+@dataclass
+class TrainerConfig:
+    """Settings of the loop that do not depend on the application."""
+
+    out_dir: Path
+    batch_size: int = 4
+    seed: int = 0
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    log_every: int = 10
+    sample_every: int = 0
+    checkpoint_every: int = 100
+    progress: bool = True
+    resume: bool = False
+
+
+class TrainDataset(Protocol):
+    """What the loop needs from a dataset: a length and a sample drawn with the randomness it is given."""
+
+    def __len__(self) -> int: ...
+
+    def get(self, index: int, rng: np.random.Generator) -> Any: ...
+
+
+class Task(Protocol):
+    """An application's side of training.
+
+    The loop calls ``start_phase`` (build optimizers over the given parameters, reset per-phase state such as
+    a fresh discriminator), then ``training_step`` once per step, ``sample`` for preview images and finally
+    ``export`` to write the model folder.
+    """
+
+    model: DynamicNet
+
+    def extra_modules(self) -> Mapping[str, nn.Module]: ...
+
+    def start_phase(self, phase: Phase, params: list[nn.Parameter]) -> Mapping[str, torch.optim.Optimizer]: ...
+
+    def training_step(self, ctx: StepContext, batch: Any) -> Mapping[str, float]: ...
+
+    def sample(self, phase: Phase) -> torch.Tensor | None: ...
+
+    def export(self, out_dir: Path, provenance: Mapping[str, Any]) -> Path: ...
+
+
+@dataclass
+class StepContext:
+    """What a task's ``training_step`` gets: the (possibly DDP-wrapped) modules, the phase and helpers."""
+
+    phase: Phase
+    step: int
+    device: torch.device
+    generator: torch.Generator
+    rank: int
+    world_size: int
+    optimizers: Mapping[str, torch.optim.Optimizer]
+    _wrapped: dict[str, nn.Module]
+
+    def module(self, name: str) -> nn.Module:
+        """``"model"`` or an extra module's name, wrapped in DDP when distributed (use it for forward passes)."""
+        return self._wrapped[name]
+
+    def optimize(self, loss: torch.Tensor, optimizer: str) -> None:
+        """zero_grad → backward → step for one named optimizer (DDP averages gradients during backward)."""
+        opt = self.optimizers[optimizer]
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    def shard(self, tensor: torch.Tensor) -> torch.Tensor:
+        """This rank's slice of a tensor drawn for the global batch (e.g. GAN noise), matching the data shard."""
+        return tensor[self.rank :: self.world_size]
+
+
+def _batch_positions(seed: int, phase_index: int, step: int, batch_size: int, n: int) -> list[tuple[int, int, int]]:
+    """(epoch, position in epoch, dataset index) of each item of a global batch — a pure function of its inputs."""
+    out = []
+    for flat in range(step * batch_size, (step + 1) * batch_size):
+        epoch, pos = divmod(flat, n)
+        perm = np.random.default_rng([seed, phase_index, epoch]).permutation(n)
+        out.append((epoch, pos, int(perm[pos])))
+    return out
+
+
+def _collate(items: Sequence[Any]) -> Any:
+    first = items[0]
+    if isinstance(first, torch.Tensor):
+        return torch.stack(items)
+    if isinstance(first, (tuple, list)):
+        return type(first)(_collate(list(group)) for group in zip(*items))
+    if isinstance(first, Mapping):
+        return {k: _collate([it[k] for it in items]) for k in first}
+    return torch.as_tensor(items)
+
+
+def _to_device(batch: Any, device: torch.device) -> Any:
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device)
+    if isinstance(batch, (tuple, list)):
+        return type(batch)(_to_device(b, device) for b in batch)
+    if isinstance(batch, Mapping):
+        return {k: _to_device(v, device) for k, v in batch.items()}
+    return batch
+
+
+def image_grid(images: torch.Tensor, nrow: int = 4, pad: int = 2) -> torch.Tensor:
+    """Tile ``(N, C, H, W)`` images into one ``(C, H', W')`` image with white gutters."""
+    n, c, h, w = images.shape
+    ncol = min(nrow, n)
+    nrows = (n + ncol - 1) // ncol
+    grid = images.new_ones(c, nrows * (h + pad) + pad, ncol * (w + pad) + pad)
+    for i in range(n):
+        r, col = divmod(i, ncol)
+        grid[:, pad + r * (h + pad) : pad + r * (h + pad) + h, pad + col * (w + pad) : pad + col * (w + pad) + w] = images[i]
+    return grid
+
+
+class Trainer:
+    """Run a task's phases with checkpoints and exact resume. See the module docstring."""
+
+    def __init__(self, task: Task, dataset: TrainDataset, phases: Sequence[Phase], config: TrainerConfig) -> None:
+        if len(dataset) == 0:
+            raise DynamicNetError("the training dataset is empty")
+        if config.batch_size < 1:
+            raise DynamicNetError(f"batch size must be ≥ 1, got {config.batch_size}")
+        self.task = task
+        self.dataset = dataset
+        self.phases = list(phases)
+        self.config = config
+        self.out_dir = Path(config.out_dir)
+        self.distributed = dist.is_available() and dist.is_initialized()
+        self.rank = dist.get_rank() if self.distributed else 0
+        self.world_size = dist.get_world_size() if self.distributed else 1
+        if config.batch_size % self.world_size:
+            raise DynamicNetError(
+                f"batch size {config.batch_size} must be divisible by the number of processes ({self.world_size})"
+            )
+        self.generator = torch.Generator().manual_seed(config.seed)
+        self.started = time.time()
+        self._elapsed_before = 0.0  # training time of the runs this one resumes
+
+    # ------------------------------------------------------------------ files
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.out_dir / "train" / "checkpoint.pt"
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.out_dir / "train" / "metrics.jsonl"
+
+    def _fingerprint(self) -> dict[str, Any]:
+        # What must not change between a run and its resumption for "exact" to mean anything.
+        return {
+            "phases": [asdict(p) | {"alpha": repr(p.alpha)} for p in self.phases],
+            "batch_size": self.config.batch_size,
+            "seed": self.config.seed,
+            "dataset_len": len(self.dataset),
+            "world_size": self.world_size,
+        }
+
+    def _modules(self) -> dict[str, nn.Module]:
+        return {"model": self.task.model, **dict(self.task.extra_modules())}
+
+    def _save_checkpoint(self, phase_index: int, step: int, optimizers: Mapping[str, torch.optim.Optimizer]) -> None:
+        if self.rank != 0:
+            return
+        state = {
+            "version": CHECKPOINT_VERSION,
+            "fingerprint": json.dumps(self._fingerprint(), sort_keys=True),
+            "phase_index": phase_index,
+            "step": step,
+            "modules": {k: m.state_dict() for k, m in self._modules().items()},
+            "optimizers": {k: o.state_dict() for k, o in optimizers.items()},
+            "rng": {
+                "torch": torch.get_rng_state(),
+                "generator": self.generator.get_state(),
+                "numpy": json.dumps(np.random.get_state()[1].tolist()),
+                "numpy_pos": int(np.random.get_state()[2]),
+                "python": json.dumps(random.getstate()[1]),
+            },
+            "elapsed": time.time() - self.started + self._elapsed_before,
+        }
+        with atomic_path(self.checkpoint_path) as tmp:
+            torch.save(state, tmp)
+
+    def _load_checkpoint(self) -> dict[str, Any]:
+        path = self.checkpoint_path
+        if not path.is_file():
+            raise DynamicNetError(f"--resume: no checkpoint to resume from at {path}")
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # a torn or foreign file: say which file, keep the message one line
+            raise DynamicNetError(f"{path}: unreadable checkpoint ({type(exc).__name__}: {exc})") from None
+        if state.get("version") != CHECKPOINT_VERSION:
+            raise DynamicNetError(f"{path}: unsupported checkpoint version {state.get('version')!r}")
+        if state["fingerprint"] != json.dumps(self._fingerprint(), sort_keys=True):
+            raise DynamicNetError(
+                f"{path}: was written with different settings (phases, steps, batch size, seed, data or process "
+                "count); resume with the same settings or use a new --out"
+            )
+        return state
+
+    def _restore(self, state: Mapping[str, Any]) -> None:
+        """Put modules and every RNG back exactly as they were when ``state`` was saved."""
+        for name, module in self._modules().items():
+            module.load_state_dict(state["modules"][name])
+        rng = state["rng"]
+        torch.set_rng_state(rng["torch"])
+        self.generator.set_state(rng["generator"])
+        np.random.set_state(("MT19937", np.array(json.loads(rng["numpy"]), dtype=np.uint32), rng["numpy_pos"], 0, 0.0))
+        random.setstate((3, tuple(json.loads(rng["python"])), None))
+        self._elapsed_before = float(state["elapsed"])
+
+    def _log(self, record: Mapping[str, Any]) -> None:
+        if self.rank != 0:
+            return
+        self.metrics_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.metrics_path, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(record) + "\n")
+
+    def _truncate_metrics(self, phase_index: int, step: int) -> None:
+        # Forget what was logged after the checkpoint we resume from: those steps will be re-run.
+        if self.rank != 0 or not self.metrics_path.is_file():
+            return
+        kept = []
+        for line in self.metrics_path.read_text(encoding="utf-8").splitlines():
+            with contextlib.suppress(json.JSONDecodeError):
+                rec = json.loads(line)
+                if (rec.get("phase_index", 0), rec.get("step", 0)) <= (phase_index, step):
+                    kept.append(line)
+        atomic_write_text(self.metrics_path, "".join(k + "\n" for k in kept))
+
+    def _save_samples(self, phase: Phase, step: int) -> None:
+        if self.rank != 0:
+            return
+        images = self.task.sample(phase)
+        if images is None:
+            return
+        from ..data.io import save_image  # imported here: sampling is optional and needs Pillow
+
+        save_image(image_grid(images.detach().float().cpu().clamp(0, 1)),
+                   self.out_dir / "train" / "samples" / f"{phase.name}_{step:06d}.png")
+
+    # ------------------------------------------------------------------ loop
+    def _batches(self, phase_index: int, start: int) -> Iterator[Any]:
+        n, bs = len(self.dataset), self.config.batch_size
+        step = start
+        while True:
+            positions = _batch_positions(self.config.seed, phase_index, step, bs, n)
+            mine = positions[self.rank :: self.world_size]
+            items = [
+                self.dataset.get(idx, np.random.default_rng([self.config.seed, phase_index, epoch, pos, idx]))
+                for epoch, pos, idx in mine
+            ]
+            yield _to_device(_collate(items), self.config.device)
+            step += 1
+
+    def _wrap(self, module: nn.Module) -> nn.Module:
+        if not self.distributed or not any(p.requires_grad for p in module.parameters()):
+            return module
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        device_ids = [self.config.device.index] if self.config.device.type == "cuda" else None
+        return DDP(module, device_ids=device_ids)
+
+    def fit(self) -> Path:
+        """Train every phase (resuming if asked) and export the model folder; return its path."""
+        cfg = self.config
+        resume_state = None
+        if cfg.resume:
+            resume_state = self._load_checkpoint()
+        elif self.checkpoint_path.exists():
+            raise DynamicNetError(
+                f"{self.out_dir} already holds a training checkpoint; pass --resume to continue it or choose "
+                "another output folder"
+            )
+        else:
+            torch.manual_seed(cfg.seed)
+            np.random.seed(cfg.seed % 2**32)
+            random.seed(cfg.seed)
+            if self.rank == 0 and self.metrics_path.exists():
+                self.metrics_path.unlink()
+
+        first_phase = resume_state["phase_index"] if resume_state else 0
+        for phase_index in range(first_phase, len(self.phases)):
+            phase = self.phases[phase_index]
+            model = self.task.model
+            params = model.configure_trainable(phase.trainable, phase.sets or None)
+            start = 0
+            if resume_state is not None and phase_index == first_phase:
+                start = int(resume_state["step"])
+                self._truncate_metrics(phase_index, start)
+            if start == 0:
+                if resume_state is not None and phase_index == first_phase:
+                    self._restore(resume_state)  # a phase boundary: state as it was before start_phase ran
+                optimizers = self.task.start_phase(phase, params)
+            else:
+                # start_phase may build fresh modules (a new discriminator) and draw random numbers: run it,
+                # then overwrite modules, optimizers and RNGs with the checkpoint's.
+                optimizers = self.task.start_phase(phase, params)
+                self._restore(resume_state)
+                for name, opt in optimizers.items():
+                    opt.load_state_dict(resume_state["optimizers"][name])
+            model.train()
+            for m in self.task.extra_modules().values():
+                m.train()
+            wrapped = {name: self._wrap(m) for name, m in self._modules().items()}
+            self._run_phase(phase_index, phase, start, optimizers, wrapped)
+
+        provenance = {
+            "seed": cfg.seed,
+            "batch_size": cfg.batch_size,
+            "phases": [{"name": p.name, "steps": p.steps, "lr": p.lr, "sets": list(p.sets), "alpha": repr(p.alpha)}
+                       for p in self.phases],
+            "world_size": self.world_size,
+            "device": str(cfg.device),
+            "train_seconds": round(time.time() - self.started + self._elapsed_before, 1),
+        }
+        path = self.task.export(self.out_dir, provenance) if self.rank == 0 else self.out_dir
+        if self.distributed:
+            dist.barrier()
+        return path
+
+    def _run_phase(self, phase_index: int, phase: Phase, start: int,
+                   optimizers: Mapping[str, torch.optim.Optimizer], wrapped: dict[str, nn.Module]) -> None:
+        cfg = self.config
+        bar = tqdm(total=phase.steps, initial=start, desc=f"phase {phase.name}", unit="step",
+                   disable=not cfg.progress or self.rank != 0, dynamic_ncols=True)
+        batches = self._batches(phase_index, start)
+        with _StopRequests() as stop:
+            for step in range(start, phase.steps):
+                ctx = StepContext(phase, step, cfg.device, self.generator, self.rank, self.world_size,
+                                  optimizers, wrapped)
+                metrics = dict(self.task.training_step(ctx, next(batches)))
+                done = step + 1
+                bar.update(1)
+                if cfg.log_every and (done % cfg.log_every == 0 or done == phase.steps):
+                    bar.set_postfix({k: f"{v:.4g}" for k, v in metrics.items()})
+                    extra = {"skipped_images": int(getattr(self.dataset, "skipped", 0))}
+                    self._log({"phase": phase.name, "phase_index": phase_index, "step": done,
+                               "time": round(time.time() - self.started, 3), **metrics, **extra})
+                if cfg.sample_every and done % cfg.sample_every == 0:
+                    self._save_samples(phase, done)
+                if stop.requested:
+                    # Ctrl-C / SIGTERM: the step in flight finished, so its state is consistent; keep it.
+                    self._save_checkpoint(phase_index, done, optimizers)
+                    bar.close()
+                    raise TrainingInterrupted(self.checkpoint_path, phase.name, done)
+                if cfg.checkpoint_every and done % cfg.checkpoint_every == 0 and done != phase.steps:
+                    self._save_checkpoint(phase_index, done, optimizers)
+        bar.close()
+        # End of phase: the next phase starts from here on resume.
+        if phase_index + 1 < len(self.phases):
+            self._save_checkpoint(phase_index + 1, 0, {})
+        else:
+            self._save_checkpoint(phase_index, phase.steps, optimizers)
+
+
+class TrainingInterrupted(DynamicNetError):
+    """Training stopped on request after saving a checkpoint; ``--resume`` continues it exactly."""
+
+    def __init__(self, path: Path, phase: str, step: int) -> None:
+        super().__init__(f"interrupted: checkpoint saved at phase {phase!r} step {step} in {path}; rerun with --resume")
+
+
+class _StopRequests:
+    """Turn SIGINT/SIGTERM into a flag checked between steps, so a stop never tears a step in half."""
+
+    def __enter__(self) -> "_StopRequests":
+        self.requested = False
+        self._previous: dict[int, Any] = {}
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.requested:  # a second Ctrl-C: the user really wants out now
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __exit__(self, *exc: Any) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+
+def setup_distributed(device_spec: torch.device) -> tuple[torch.device, bool]:
+    """Initialise the process group when launched by ``torchrun`` (gloo on CPU, nccl on CUDA).
+
+    Returns the device this rank should use and whether distributed training is on.
+    """
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1 or dist.is_initialized():
+        return device_spec, dist.is_initialized()
+    if device_spec.type == "cuda":
+        local = int(os.environ.get("LOCAL_RANK", "0"))
+        torch.cuda.set_device(local)
+        dist.init_process_group("nccl")
+        return torch.device("cuda", local), True
+    dist.init_process_group("gloo")
+    return device_spec, True

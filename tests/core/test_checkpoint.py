@@ -1,0 +1,103 @@
+import json
+
+import pytest
+import torch
+
+from dynamicnet.core import FORMAT_VERSION, ModelFolderError, load_pretrained, read_config, save_pretrained
+from toy import tiny_dynamic
+
+X = torch.rand(2, 3, 8, 8, generator=torch.Generator().manual_seed(2))
+ARCH = {"name": "tiny-test", "kwargs": {"width": 8, "norm": True}}
+
+
+def _save(tmp_path, dtype=torch.float32, sets=("higher", "lower")):
+    net = tiny_dynamic(sets=sets).eval()
+    for p in net.tuning_parameters():  # make the blocks matter
+        p.data.add_(0.01)
+    folder = save_pretrained(net, tmp_path / "model", application="toy", architecture=ARCH,
+                             objectives={"main": {"w": 1}, "higher": {"w": 2}, "lower": {"w": 0}},
+                             alpha_range=(-1, 1), provenance={"steps": 3, "seed": 0, "data": "synthetic"},
+                             dtype=dtype)
+    return net, folder
+
+
+def test_round_trip_reproduces_outputs_exactly(tmp_path):
+    net, folder = _save(tmp_path)
+    loaded, config = load_pretrained(folder)
+    with torch.no_grad():
+        for alpha in (0.0, 0.5, -1.0, [1.0, 0.0, -0.3]):
+            assert torch.equal(loaded(X, alpha=alpha), net(X, alpha=alpha))
+    assert config["format_version"] == FORMAT_VERSION
+    assert config["dynamic"]["sets"] == ["higher", "lower"]
+    assert config["dynamic"]["alpha_range"] == [-1.0, 1.0]
+    assert config["provenance"]["steps"] == 3 and "saved_at" in config["provenance"]
+    assert config["library_version"]
+
+
+def test_fp16_folder_is_smaller_and_close(tmp_path):
+    net, folder32 = _save(tmp_path)
+    _, folder16 = _save(tmp_path / "h", dtype=torch.float16)
+    assert (folder16 / "model.safetensors").stat().st_size < 0.6 * (folder32 / "model.safetensors").stat().st_size
+    loaded, config = load_pretrained(folder16)
+    assert config["dtype"] == "float16"
+    assert next(loaded.parameters()).dtype == torch.float32
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(X, alpha=0.5), net(X, alpha=0.5), rtol=1e-2, atol=1e-2)
+
+
+def test_weights_are_not_pickled(tmp_path):
+    _, folder = _save(tmp_path)
+    head = (folder / "model.safetensors").read_bytes()[:8]
+    assert int.from_bytes(head, "little") > 0  # safetensors header length, not a pickle/zip magic
+    assert not (folder / "model.safetensors").read_bytes().startswith(b"PK")
+
+
+@pytest.mark.parametrize(
+    "breakage, message",
+    [
+        ("no_dir", "no such directory"),
+        ("no_config", "config.json: missing"),
+        ("bad_json", "config.json: invalid JSON"),
+        ("future_version", "unsupported format_version 99"),
+        ("no_weights", "model.safetensors: missing"),
+        ("garbage_weights", "model.safetensors: not a valid safetensors file"),
+        ("wrong_shape", "has shape"),
+        ("missing_key", "do not match config.json"),
+        ("unknown_arch", "unknown architecture 'nope'"),
+    ],
+)
+def test_broken_folders_give_one_clear_error_naming_the_file(tmp_path, breakage, message):
+    _, folder = _save(tmp_path)
+    cfg_path, w_path = folder / "config.json", folder / "model.safetensors"
+    config = json.loads(cfg_path.read_text())
+    if breakage == "no_dir":
+        folder = tmp_path / "absent"
+    elif breakage == "no_config":
+        cfg_path.unlink()
+    elif breakage == "bad_json":
+        cfg_path.write_text("{not json")
+    elif breakage == "future_version":
+        cfg_path.write_text(json.dumps(config | {"format_version": 99}))
+    elif breakage == "no_weights":
+        w_path.unlink()
+    elif breakage == "garbage_weights":
+        w_path.write_bytes(b"\x00" * 3)
+    elif breakage == "wrong_shape":
+        config["architecture"]["kwargs"]["width"] = 4
+        config["dynamic"]["channels"] = [4, 4, 4]
+        cfg_path.write_text(json.dumps(config))
+    elif breakage == "missing_key":
+        config["dynamic"]["sets"] = ["higher"]
+        cfg_path.write_text(json.dumps(config))
+    elif breakage == "unknown_arch":
+        config["architecture"]["name"] = "nope"
+        cfg_path.write_text(json.dumps(config))
+    with pytest.raises(ModelFolderError, match=message) as info:
+        load_pretrained(folder)
+    assert "\n" not in str(info.value)
+
+
+def test_read_config_needs_no_weights(tmp_path):
+    _, folder = _save(tmp_path)
+    (folder / "model.safetensors").unlink()
+    assert read_config(folder)["application"] == "toy"
