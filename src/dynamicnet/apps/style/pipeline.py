@@ -1,0 +1,72 @@
+"""Inference for dynamic style transfer: one way to stylise an image at any α. No training code."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ...core.checkpoint import load_pretrained
+from ...core.dynamic import AlphaLike, DynamicNet
+from ...data.io import pad_to_multiple, resize_max_side, unpad
+from ...errors import DynamicNetError
+from ...models import resolve_model
+from . import model as _model  # noqa: F401  (registers the architecture for load_pretrained)
+
+_MULTIPLE = 4  # two stride-2 downsamplings, two ×2 upsamplings
+
+
+class StylePipeline:
+    """A loaded style model on a device, ready to stylise RGB images in [0, 1] at any α.
+
+    Example:
+        >>> pipe = StylePipeline.from_pretrained("starry-level")
+        >>> out = pipe(image, alpha=0.5)        # (3, H, W) in [0, 1], the input's size
+    """
+
+    def __init__(self, model: DynamicNet, config: dict[str, Any], device: torch.device | str = "cpu") -> None:
+        if config.get("application") != "style":
+            raise DynamicNetError(f"expected a style model, got a {config.get('application')!r} model")
+        self.device = torch.device(device)
+        self.model = model.to(self.device).eval()
+        self.config = config
+
+    @classmethod
+    def from_pretrained(cls, name_or_path: str | Path, device: torch.device | str = "cpu") -> "StylePipeline":
+        model, config = load_pretrained(resolve_model(name_or_path))
+        return cls(model, config, device)
+
+    @property
+    def alpha_range(self) -> tuple[float, float]:
+        lo, hi = self.config["dynamic"].get("alpha_range", [0.0, 1.0])
+        return float(lo), float(hi)
+
+    @property
+    def num_blocks(self) -> int:
+        return self.model.num_blocks
+
+    def prepare(self, image: torch.Tensor, max_side: int | None = None) -> tuple[torch.Tensor, tuple[int, ...]]:
+        """Resize (optionally) and pad to a multiple of 4; returns the (1, 3, H', W') batch and the padding."""
+        if image.dim() != 3 or image.shape[0] != 3:
+            raise DynamicNetError(f"expected an RGB image tensor (3, H, W), got shape {tuple(image.shape)}")
+        if max_side is not None:
+            if max_side < _MULTIPLE:
+                raise DynamicNetError(f"--max-side must be at least {_MULTIPLE}, got {max_side}")
+            image = resize_max_side(image, max_side)
+        padded, pads = pad_to_multiple(image, _MULTIPLE)
+        return padded.unsqueeze(0).to(self.device), pads
+
+    @torch.no_grad()
+    def __call__(self, image: torch.Tensor, alpha: AlphaLike = 1.0, max_side: int | None = None) -> torch.Tensor:
+        """Stylise one RGB image ``(3, H, W)`` at ``alpha`` (shared, per block, or per set); same size out."""
+        batch, pads = self.prepare(image, max_side)
+        out = self.model(batch, alpha=alpha)  # (1, 3, H', W')
+        return unpad(out, pads)[0].clamp(0, 1).cpu()
+
+    @torch.no_grad()
+    def sweep(self, image: torch.Tensor, alphas: Sequence[AlphaLike], max_side: int | None = None
+              ) -> list[torch.Tensor]:
+        """The same image at several α (the input is prepared once)."""
+        batch, pads = self.prepare(image, max_side)
+        return [unpad(self.model(batch, alpha=a), pads)[0].clamp(0, 1).cpu() for a in alphas]

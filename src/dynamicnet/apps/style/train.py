@@ -1,0 +1,144 @@
+"""Training side of dynamic style transfer: the task the shared trainer runs, and one entry point.
+
+Phase "main" trains the Johnson network θ for O0; each tuning phase freezes θ and trains one block set for its
+objective with the blocks at α = 1 ("higher"), α = −1 ("lower") or one-hot (set k). The perceptual losses use
+one frozen VGG16 shared by every objective; each objective's style Gram matrices are computed once.
+"""
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from ...core.checkpoint import load_pretrained, save_pretrained
+from ...core.dynamic import DynamicNet
+from ...data.io import load_image
+from ...errors import DynamicNetError
+from ...losses import PerceptualLoss, StyleTargets, VGG16Features, load_vgg16
+from ...training import Phase, StepContext, Trainer, TrainerConfig
+from .model import ARCHITECTURE, TransformerNet
+from .recipe import StyleObjective, StyleRecipe
+from ...data.assets import resolve_style_image
+
+APPLICATION = "style"
+
+
+def build_model(recipe: StyleRecipe) -> DynamicNet:
+    """θ (the Johnson network at the recipe's width) wrapped with one block set per tuning objective."""
+    return DynamicNet(TransformerNet(width=recipe.width), recipe.insertion_points, sets=tuple(recipe.sets),
+                      zero_init=recipe.zero_init)
+
+
+class StyleTask:
+    """The shared trainer's view of style transfer (see :class:`dynamicnet.training.Task`)."""
+
+    def __init__(self, model: DynamicNet, recipe: StyleRecipe, vgg: VGG16Features, device: torch.device,
+                 preview: torch.Tensor | None = None, data_description: str = "",
+                 command: str = "") -> None:
+        self.model = model.to(device)
+        self.recipe = recipe
+        self.vgg = vgg.to(device)
+        self.device = device
+        self.preview = preview
+        self.data_description = data_description
+        self.command = command
+        targets = StyleTargets(self.vgg)
+        self.losses: dict[str, PerceptualLoss] = {}
+        for name, obj in recipe.objectives().items():
+            style = load_image(resolve_style_image(obj.style)).rgb.to(device)
+            self.losses[name] = PerceptualLoss(
+                self.vgg, targets(style, obj.style_size), content_weight=obj.content_weight,
+                style_weight=obj.style_weight, style_layer_weights=dict(obj.style_layers),
+                content_tap=obj.content_layer, tv_weight=obj.tv_weight,
+            )
+
+    def extra_modules(self) -> Mapping[str, nn.Module]:
+        return {}
+
+    def start_phase(self, phase: Phase, params: list[nn.Parameter]) -> dict[str, torch.optim.Optimizer]:
+        self.phase = phase
+        return {"model": torch.optim.Adam(params, lr=phase.lr)}
+
+    def training_step(self, ctx: StepContext, batch: torch.Tensor) -> dict[str, float]:
+        output = ctx.module("model")(batch, alpha=ctx.phase.alpha)  # (B, 3, H, W)
+        total, parts = self.losses[ctx.phase.objective](output, batch)
+        ctx.optimize(total, "model")
+        return {"loss": total.item(), **{k: v.item() for k, v in parts.items()}}
+
+    def sample(self, phase: Phase) -> torch.Tensor | None:
+        if self.preview is None:
+            return None
+        was_training = self.model.training
+        self.model.eval()
+        with torch.no_grad():
+            out = self.model(self.preview.to(self.device), alpha=phase.alpha).clamp(0, 1)
+        self.model.train(was_training)
+        return torch.cat([self.preview.cpu(), out.cpu()])
+
+    def export(self, out_dir: Path, provenance: Mapping[str, Any]) -> Path:
+        return save_pretrained(
+            self.model, out_dir, application=APPLICATION,
+            architecture={"name": ARCHITECTURE, "kwargs": {"width": self.recipe.width}},
+            objectives={k: _objective_record(v) for k, v in self.recipe.objectives().items()},
+            alpha_range=self.recipe.alpha_range,
+            provenance={**provenance, "recipe": self.recipe.to_dict(), "data": self.data_description,
+                        "vgg16_weights": self.vgg.source, "command": self.command},
+            extra={"description": self.recipe.description},
+        )
+
+
+def _objective_record(obj: StyleObjective) -> dict[str, Any]:
+    record = obj.describe()
+    record["style_file"] = Path(resolve_style_image(obj.style)).name
+    return record
+
+
+def train_style(recipe: StyleRecipe, dataset: Any, out_dir: Path, *, phase: str = "all",
+                init_from: Path | None = None, tuning_sets: Sequence[str] | None = None,
+                vgg_weights: str | None = None, config: TrainerConfig | None = None,
+                data_description: str = "", preview: torch.Tensor | None = None) -> Path:
+    """Train ``recipe`` on ``dataset`` and write a model folder to ``out_dir``.
+
+    ``phase`` = ``"all"`` (main then every block set), ``"main"``, or ``"tuning"``: θ (and any block set the
+    recipe shares with it) comes from ``init_from``, a model folder trained for the same O0, and only
+    ``tuning_sets`` (default: every set of the recipe) are trained — e.g. add a "lower" set to a finished
+    two-objective model to make it dual without re-training θ or its "higher" set.
+    """
+    config = config or TrainerConfig(out_dir)
+    model = build_model(recipe)
+    main_phase, *tuning_phases = recipe.phases()
+    if tuning_sets is not None:
+        unknown = sorted(set(tuning_sets) - set(recipe.sets))
+        if unknown:
+            raise DynamicNetError(f"--tuning-sets {unknown} not in the recipe's sets {sorted(recipe.sets)}")
+        tuning_phases = [p for p in tuning_phases if p.name in tuning_sets]
+    if phase == "all":
+        phases = [main_phase, *tuning_phases]
+    elif phase == "main":
+        phases = [main_phase]
+    elif phase == "tuning":
+        if init_from is None:
+            raise DynamicNetError("--phase tuning needs --init-from MODEL_DIR (a model whose main network to tune)")
+        _init_from(model, init_from)
+        phases = tuning_phases
+    else:
+        raise DynamicNetError(f"unknown phase {phase!r}; expected main, tuning or all")
+    vgg = load_vgg16(vgg_weights)
+    task = StyleTask(model, recipe, vgg, config.device, preview=preview, data_description=data_description,
+                     command=" ".join(sys.argv))
+    return Trainer(task, dataset, phases, config).fit()
+
+
+def _init_from(model: DynamicNet, folder: Path) -> None:
+    """Copy θ and every block set both models have from a finished model folder."""
+    base, _ = load_pretrained(folder)
+    try:
+        model.main.load_state_dict(base.main.state_dict())
+        for name in set(model.set_names) & set(base.set_names):
+            model.blocks[name].load_state_dict(base.blocks[name].state_dict())
+    except RuntimeError as exc:
+        raise DynamicNetError(f"--init-from {folder}: architecture does not match the recipe ({str(exc)[:200]})") from None

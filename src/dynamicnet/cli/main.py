@@ -1,0 +1,67 @@
+"""Entry point and shared plumbing of the ``dynamicnet`` command.
+
+Exit codes: 0 success, 1 failure (bad input, missing file, …), 2 usage error, 130 interrupted. Errors are one
+line on stderr; a traceback is shown only with ``--debug``.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from .._version import __version__
+from ..errors import DynamicNetError
+from . import info, style
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is a single line (and exit code 2)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="dynamicnet", description="Dynamic-Net: tune a network's objective at test time with α.")
+    parser.add_argument("--version", action="version", version=f"dynamicnet {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+    info.register(sub)
+    style.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line with ``argv`` (default ``sys.argv[1:]``) and return the exit code."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version and usage errors
+        return int(exc.code or 0)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("dynamicnet: interrupted", file=sys.stderr)
+        return 130
+    except (DynamicNetError, ValueError, OSError) as exc:
+        if args.debug:
+            raise
+        print(f"dynamicnet: error: {_one_line(exc)}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # a bug: still one line unless --debug
+        if args.debug:
+            raise
+        print(f"dynamicnet: internal error: {type(exc).__name__}: {_one_line(exc)} (rerun with --debug)",
+              file=sys.stderr)
+        return 1
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return " ".join(text.split())
+
+
+def entry_point() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

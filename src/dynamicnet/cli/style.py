@@ -1,0 +1,264 @@
+"""Style-transfer subcommands: ``train style``, ``stylize``, ``sweep``, ``stylize-video``."""
+from __future__ import annotations
+
+import argparse
+from dataclasses import replace
+from pathlib import Path
+
+from ..errors import DynamicNetError
+from .common import add_device, device_of, finite_float, float_list, positive_int
+
+IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    train = sub.add_parser("train", help="train a Dynamic-Net model (both phases)")
+    apps = train.add_subparsers(dest="app", metavar="APP", parser_class=type(train))
+    apps.required = True
+    _register_train_style(apps)
+
+    p = sub.add_parser("stylize", help="stylise images at a given α")
+    p.add_argument("inputs", nargs="+", metavar="INPUT")
+    p.add_argument("--model", default="starry-level", help="bundled model name or model folder")
+    p.add_argument("--alpha", type=finite_float, default=1.0, help="one α for every block")
+    p.add_argument("--block-alphas", type=float_list, default=None, metavar="A0,A1,...",
+                   help="one α per tuning block (overrides --alpha)")
+    p.add_argument("--output", "-o", required=True, help="output file (one input) or folder")
+    p.add_argument("--max-side", type=positive_int, default=None, help="downscale so the longer side ≤ PX")
+    add_device(p)
+    p.set_defaults(func=run_stylize)
+
+    p = sub.add_parser("sweep", help="contact sheet (and animation) of one image across α")
+    p.add_argument("input")
+    p.add_argument("--model", default="starry-level")
+    p.add_argument("--alphas", type=float_list, default=[0, 0.25, 0.5, 0.75, 1.0])
+    p.add_argument("--output", "-o", required=True, help="contact sheet image (.png/.jpg)")
+    p.add_argument("--gif", default=None, help="also write an animation of the α walk (.gif/.webp/.mp4)")
+    p.add_argument("--frames", type=positive_int, default=21, help="frames of the animation")
+    p.add_argument("--max-side", type=positive_int, default=512)
+    add_device(p)
+    p.set_defaults(func=run_sweep)
+
+    p = sub.add_parser("stylize-video", help="stylise a video with a fixed or animated α")
+    p.add_argument("input")
+    p.add_argument("--model", default="starry-level")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--alpha", type=finite_float, default=None)
+    group.add_argument("--alpha-keyframes", default=None, metavar="T:A,...",
+                       help="α at times in seconds, linearly interpolated, e.g. 0:0,5:1")
+    p.add_argument("--output", "-o", required=True, help="output video (.mp4)")
+    p.add_argument("--max-side", type=positive_int, default=None)
+    p.add_argument("--max-frames", type=positive_int, default=None, help="stop after N frames")
+    add_device(p)
+    p.set_defaults(func=run_stylize_video)
+
+
+def _register_train_style(apps: argparse._SubParsersAction) -> None:
+    p = apps.add_parser("style", help="dynamic style transfer",
+                        description="Train θ for O0, then the tuning blocks for O1 (and O−1 for dual recipes).")
+    p.add_argument("--recipe", default="level", help="built-in recipe (level, two-style, scale, dual) or JSON file")
+    p.add_argument("--style", default=None, help="style image of O0 (name or path)")
+    p.add_argument("--tuning-style", default=None, help="style image of O1 (defaults to --style)")
+    p.add_argument("--style-weight", type=finite_float, default=None, help="λs of O0")
+    p.add_argument("--tuning-style-weight", type=finite_float, default=None, help="λs of O1")
+    p.add_argument("--lower-style-weight", type=finite_float, default=None, help="λs of O−1 (dual recipes)")
+    p.add_argument("--content-weight", type=finite_float, default=None, help="λc of every objective")
+    p.add_argument("--style-size", type=positive_int, default=None, help="shorter side of the O0 style image")
+    p.add_argument("--tuning-style-size", type=positive_int, default=None)
+    p.add_argument("--content", default="default",
+                   help="content image folder (recursive; COCO works as is), 'default' (bundled registry photos)")
+    p.add_argument("--phase", choices=["main", "tuning", "all"], default="all")
+    p.add_argument("--init-from", default=None, help="model folder whose θ (and shared block sets) to start from")
+    p.add_argument("--tuning-sets", default=None, help="comma-separated block sets to train (default: all)")
+    p.add_argument("--size", type=positive_int, default=None, help="training crop size")
+    p.add_argument("--batch-size", type=positive_int, default=None)
+    p.add_argument("--steps", type=positive_int, default=None, help="steps of every phase")
+    p.add_argument("--main-steps", type=positive_int, default=None)
+    p.add_argument("--tuning-steps", type=positive_int, default=None)
+    p.add_argument("--width", type=positive_int, default=None, help="first-layer width (32 = reference)")
+    p.add_argument("--out", required=True, help="output model folder (training state goes to OUT/train)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out exactly")
+    p.add_argument("--dry-run", action="store_true", help="one real step per phase on tiny synthetic data")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--vgg-weights", default=None, help="torchvision-format VGG16 file, or 'random' (tests only)")
+    p.add_argument("--checkpoint-every", type=positive_int, default=100)
+    p.add_argument("--sample-every", type=int, default=200)
+    p.add_argument("--log-every", type=positive_int, default=10)
+    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--fp16", action="store_true", help="store the model folder's weights in fp16")
+    add_device(p)
+    p.set_defaults(func=run_train_style)
+
+
+def _recipe_from_args(args: argparse.Namespace):
+    from ..apps.style.recipe import HIGHER, LOWER, load_recipe
+
+    recipe = load_recipe(args.recipe)
+    main = recipe.main
+    if args.style:
+        main = replace(main, style=args.style)
+    if args.style_weight is not None:
+        main = replace(main, style_weight=args.style_weight)
+    if args.style_size is not None:
+        main = replace(main, style_size=args.style_size)
+    sets = dict(recipe.sets)
+    if HIGHER in sets:
+        higher = sets[HIGHER]
+        if args.tuning_style or args.style:
+            higher = replace(higher, style=args.tuning_style or args.style)
+        if args.tuning_style_weight is not None:
+            higher = replace(higher, style_weight=args.tuning_style_weight)
+        if args.tuning_style_size is not None:
+            higher = replace(higher, style_size=args.tuning_style_size)
+        sets[HIGHER] = higher
+    if LOWER in sets:
+        lower = sets[LOWER]
+        if args.style:
+            lower = replace(lower, style=args.style)
+        if args.lower_style_weight is not None:
+            lower = replace(lower, style_weight=args.lower_style_weight)
+        sets[LOWER] = lower
+    elif args.lower_style_weight is not None:
+        raise DynamicNetError("--lower-style-weight needs a dual recipe (--recipe dual)")
+    if args.content_weight is not None:
+        main = replace(main, content_weight=args.content_weight)
+        sets = {k: replace(v, content_weight=args.content_weight) for k, v in sets.items()}
+    steps = {"main_steps": args.main_steps or args.steps, "tuning_steps": args.tuning_steps or args.steps}
+    return recipe.with_overrides(main=main, sets=sets, size=args.size, batch_size=args.batch_size,
+                                 width=args.width, **steps)
+
+
+def run_train_style(args: argparse.Namespace) -> int:
+    import torch
+
+    from ..apps.style.recipe import HIGHER
+    from ..apps.style.train import train_style
+    from ..data.assets import default_content_dir, held_out_photos
+    from ..data.folder import ImageFolderDataset, SyntheticImageDataset
+    from ..data.io import load_image, resize_max_side
+    from ..training import TrainerConfig, setup_distributed
+
+    recipe = _recipe_from_args(args)
+    device, _ = setup_distributed(device_of(args))
+    out = Path(args.out)
+    if args.dry_run:
+        # One real step of every phase, on tiny synthetic images, through the real loop, losses and export.
+        recipe = recipe.with_overrides(size=32, batch_size=2, main_steps=1, tuning_steps=1)
+        dataset = SyntheticImageDataset(8, recipe.size, seed=args.seed)
+        description = "synthetic (dry run)"
+    else:
+        content = default_content_dir() if args.content == "default" else Path(args.content)
+        dataset = ImageFolderDataset(content, recipe.size)
+        description = f"{content} ({len(dataset)} images, {recipe.size}² random resized crops)"
+    preview = None
+    if args.sample_every and not args.dry_run:
+        photos = list(held_out_photos().values())[:2]
+        preview = torch.stack([_square(resize_max_side(load_image(p).rgb, 2 * recipe.size), recipe.size)
+                               for p in photos])
+    config = TrainerConfig(out, batch_size=recipe.batch_size, seed=args.seed, device=device,
+                           log_every=args.log_every, sample_every=0 if args.dry_run else args.sample_every,
+                           checkpoint_every=args.checkpoint_every, progress=not args.no_progress,
+                           resume=args.resume)
+    folder = train_style(recipe, dataset, out, phase=args.phase,
+                         init_from=Path(args.init_from) if args.init_from else None,
+                         tuning_sets=args.tuning_sets.split(",") if args.tuning_sets else None,
+                         vgg_weights=args.vgg_weights, config=config, data_description=description,
+                         preview=preview)
+    if args.fp16:
+        _to_fp16(folder)
+    print(f"model folder: {folder}")
+    if HIGHER not in recipe.sets and args.phase == "main":
+        print("note: only θ was trained; train the tuning blocks with --phase tuning --init-from", folder)
+    return 0
+
+
+def _square(image, size):
+    """Centre crop to a square of ``size`` (for preview samples)."""
+    import torch.nn.functional as F
+
+    c, h, w = image.shape
+    s = min(h, w)
+    top, left = (h - s) // 2, (w - s) // 2
+    crop = image[:, top : top + s, left : left + s]
+    return F.interpolate(crop[None], size=(size, size), mode="bilinear", antialias=True, align_corners=False)[0]
+
+
+def _to_fp16(folder: Path) -> None:
+    import torch
+
+    from ..core.checkpoint import load_pretrained, save_pretrained
+
+    model, config = load_pretrained(folder)
+    save_pretrained(model, folder, application=config["application"], architecture=config["architecture"],
+                    objectives=config["objectives"], alpha_range=tuple(config["dynamic"]["alpha_range"]),
+                    provenance=config["provenance"], extra=config["extra"], dtype=torch.float16)
+
+
+def _alpha_from_args(args: argparse.Namespace, pipe) -> object:
+    if args.block_alphas is not None:
+        if len(args.block_alphas) != pipe.num_blocks:
+            raise DynamicNetError(
+                f"--block-alphas has {len(args.block_alphas)} values but the model has {pipe.num_blocks} blocks"
+            )
+        return args.block_alphas
+    return args.alpha
+
+
+def run_stylize(args: argparse.Namespace) -> int:
+    from ..apps.style.pipeline import StylePipeline
+    from ..data.io import load_image, save_image
+
+    inputs = [Path(p) for p in args.inputs]
+    output = Path(args.output)
+    to_file = output.suffix.lower() in IMAGE_EXTENSIONS and not output.is_dir()
+    if to_file and len(inputs) > 1:
+        raise DynamicNetError(f"{len(inputs)} inputs need --output to be a folder, not {output}")
+    pipe = StylePipeline.from_pretrained(args.model, device_of(args))
+    alpha = _alpha_from_args(args, pipe)
+    for path in inputs:
+        image = load_image(path)
+        out = pipe(image.rgb, alpha=alpha, max_side=args.max_side)
+        alpha_mask = image.alpha
+        if alpha_mask is not None and args.max_side is not None:
+            from ..data.io import resize_max_side
+
+            alpha_mask = resize_max_side(alpha_mask, args.max_side)
+        target = output if to_file else output / f"{path.stem}.png"
+        save_image(out, target, alpha=alpha_mask)
+        print(target)
+    return 0
+
+
+def run_sweep(args: argparse.Namespace) -> int:
+    from ..apps.style.pipeline import StylePipeline
+    from ..data.io import load_image, make_contact_sheet, save_animation, save_image
+
+    image = load_image(args.input).rgb
+    pipe = StylePipeline.from_pretrained(args.model, device_of(args))
+    outs = pipe.sweep(image, args.alphas, max_side=args.max_side)
+    sheet = make_contact_sheet(outs, [f"α = {a:g}" for a in args.alphas])
+    save_image(sheet, args.output)
+    print(args.output)
+    if args.gif:
+        lo, hi = min(args.alphas), max(args.alphas)
+        n = args.frames
+        walk = [lo + (hi - lo) * i / (n - 1) for i in range(n)] if n > 1 else [hi]
+        frames = pipe.sweep(image, walk + walk[-2:0:-1], max_side=args.max_side)  # there and back
+        save_animation(frames, args.gif, duration_ms=80)
+        print(args.gif)
+    return 0
+
+
+def run_stylize_video(args: argparse.Namespace) -> int:
+    from ..apps.style.pipeline import StylePipeline
+    from ..apps.style.video import parse_keyframes, stylize_video
+
+    keyframes = parse_keyframes(args.alpha_keyframes) if args.alpha_keyframes else [(0.0, 1.0 if args.alpha is None else args.alpha)]
+    pipe = StylePipeline.from_pretrained(args.model, device_of(args))
+    n = stylize_video(pipe, Path(args.input), Path(args.output), keyframes, max_side=args.max_side,
+                      max_frames=args.max_frames)
+    print(f"{args.output} ({n} frames)")
+    return 0
+
+
+

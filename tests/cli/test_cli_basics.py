@@ -1,0 +1,45 @@
+import subprocess
+import sys
+
+from cli_utils import run_cli
+
+from dynamicnet import __version__
+
+
+def test_version_and_module_entry_point():
+    proc = subprocess.run([sys.executable, "-m", "dynamicnet", "--version"], capture_output=True, text=True)
+    assert proc.returncode == 0 and proc.stdout.strip() == f"dynamicnet {__version__}"
+
+
+def test_usage_error_is_one_line_exit_2(capsys):
+    code, out, err = run_cli(capsys, "stylize")
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "required" in err
+
+
+def test_unknown_command_exit_2(capsys):
+    code, _, err = run_cli(capsys, "frobnicate")
+    assert code == 2 and len(err.strip().splitlines()) == 1
+
+
+def test_info_prints_summary(capsys, tiny_style_model):
+    code, out, _ = run_cli(capsys, "info", tiny_style_model)
+    assert code == 0
+    assert "application:  style" in out and "res3 (16 ch)" in out and "α range: [0.0, 1.0]" in out
+
+
+def test_info_on_broken_folder_is_one_line_exit_1(capsys, tmp_path):
+    (tmp_path / "config.json").write_text("{oops")
+    code, out, err = run_cli(capsys, "info", tmp_path)
+    assert code == 1 and err.count("\n") == 1 and "config.json: invalid JSON" in err and "Traceback" not in err
+
+
+def test_invalid_device_is_a_clear_error(capsys, tiny_style_model, tmp_path):
+    import torch
+
+    from dynamicnet.data.io import save_image
+
+    img = tmp_path / "x.png"
+    save_image(torch.rand(3, 8, 8), img)
+    code, _, err = run_cli(capsys, "stylize", img, "--model", tiny_style_model, "-o", tmp_path / "o.png",
+                           "--device", "gpu7")
+    assert code == 1 and "invalid device 'gpu7'" in err

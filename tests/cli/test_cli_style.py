@@ -1,0 +1,117 @@
+import io
+
+import numpy as np
+import pytest
+import torch
+from cli_utils import run_cli
+from PIL import Image
+
+from dynamicnet.apps.style.pipeline import StylePipeline
+from dynamicnet.data.io import load_image
+
+
+def _photo(h=37, w=50, seed=0):
+    return (np.random.default_rng(seed).random((h, w, 3)) * 255).astype(np.uint8)
+
+
+@pytest.fixture
+def images(tmp_path):
+    """Well-formed odd inputs (to be handled) and broken ones (to be rejected)."""
+    d = tmp_path / "in"
+    d.mkdir()
+    rgb = _photo()
+    Image.fromarray(rgb).save(d / "plain.png")
+    Image.fromarray(rgb).convert("CMYK").save(d / "cmyk.jpg")
+    Image.fromarray(rgb[..., 0].astype(np.uint16) * 257).save(d / "gray16.png")
+    rgba = np.dstack([rgb, np.full(rgb.shape[:2], 128, np.uint8)])
+    Image.fromarray(rgba, "RGBA").save(d / "alpha.png")
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90° clockwise on display
+    Image.fromarray(rgb).save(d / "exif.jpg", exif=exif)
+    (d / "empty.jpg").write_bytes(b"")
+    (d / "text.png").write_text("not an image at all")
+    buf = io.BytesIO()
+    Image.fromarray(_photo(64, 64)).save(buf, "JPEG")
+    (d / "truncated.jpg").write_bytes(buf.getvalue()[: len(buf.getvalue()) // 2])
+    return d
+
+
+@pytest.mark.parametrize("name", ["plain.png", "cmyk.jpg", "gray16.png", "alpha.png", "exif.jpg"])
+def test_well_formed_odd_inputs_are_stylized_at_their_size(capsys, tiny_style_model, images, tmp_path, name):
+    out = tmp_path / "out.png"
+    code, _, err = run_cli(capsys, "stylize", images / name, "--model", tiny_style_model, "--alpha", "0.5",
+                           "-o", out, "--device", "cpu")
+    assert code == 0, err
+    src = load_image(images / name)
+    res = load_image(out)
+    assert res.rgb.shape == src.rgb.shape  # EXIF rotation applied: 50×37 comes out as 37 wide
+    if name == "exif.jpg":
+        assert res.rgb.shape[1:] == (50, 37)
+    if name == "alpha.png":
+        assert res.alpha is not None and torch.allclose(res.alpha, src.alpha, atol=1 / 255)
+    expected = StylePipeline.from_pretrained(tiny_style_model)(src.rgb, alpha=0.5)
+    assert (res.rgb - expected).abs().max() <= 1 / 255 + 1e-6
+
+
+@pytest.mark.parametrize("name, message", [
+    ("empty.jpg", "empty"),
+    ("text.png", ""),
+    ("truncated.jpg", ""),
+    ("missing.png", ""),
+])
+def test_bad_inputs_fail_with_one_line_and_no_output(capsys, tiny_style_model, images, tmp_path, name, message):
+    out = tmp_path / "out.png"
+    code, _, err = run_cli(capsys, "stylize", images / name, "--model", tiny_style_model, "-o", out)
+    assert code == 1
+    assert err.count("\n") == 1 and "Traceback" not in err and name in err and message in err
+    assert not out.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".out")]
+
+
+def test_decompression_bomb_is_rejected(capsys, tiny_style_model, tmp_path):
+    bomb = tmp_path / "bomb.png"
+    Image.new("L", (9000, 9000)).save(bomb, optimize=True)  # 81 MP of zeros: tiny file, huge image
+    code, _, err = run_cli(capsys, "stylize", bomb, "--model", tiny_style_model, "-o", tmp_path / "o.png")
+    assert code == 1 and "bomb.png" in err and err.count("\n") == 1
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_alpha_not_a_number_is_a_usage_error(capsys, tiny_style_model, images, tmp_path):
+    code, _, err = run_cli(capsys, "stylize", images / "plain.png", "--model", tiny_style_model,
+                           "--alpha", "lots", "-o", tmp_path / "o.png")
+    assert code == 2 and "not a number" in err and err.count("\n") == 1
+
+
+def test_block_alphas_and_multiple_inputs_to_a_folder(capsys, tiny_style_model, images, tmp_path):
+    outdir = tmp_path / "outs"
+    code, out, err = run_cli(capsys, "stylize", images / "plain.png", images / "cmyk.jpg", "--model",
+                             tiny_style_model, "--block-alphas", "0,1,0", "-o", outdir)
+    assert code == 0, err
+    assert sorted(p.name for p in outdir.iterdir()) == ["cmyk.png", "plain.png"]
+    pipe = StylePipeline.from_pretrained(tiny_style_model)
+    expected = pipe(load_image(images / "plain.png").rgb, alpha=[0, 1, 0])
+    assert (load_image(outdir / "plain.png").rgb - expected).abs().max() <= 1 / 255 + 1e-6
+    code, _, err = run_cli(capsys, "stylize", images / "plain.png", "--model", tiny_style_model,
+                           "--block-alphas", "0,1", "-o", outdir)
+    assert code == 1 and "3 blocks" in err
+
+
+def test_sweep_writes_sheet_and_animation(capsys, tiny_style_model, images, tmp_path):
+    sheet, gif = tmp_path / "sheet.png", tmp_path / "walk.gif"
+    code, out, err = run_cli(capsys, "sweep", images / "plain.png", "--model", tiny_style_model,
+                             "--alphas", "0,0.5,1", "-o", sheet, "--gif", gif, "--frames", "3")
+    assert code == 0, err
+    assert load_image(sheet).rgb.shape[2] > 3 * 37
+    with Image.open(gif) as im:
+        assert im.n_frames == 4  # 3 frames there, 1 back
+
+
+def test_unknown_model_is_a_clear_error(capsys, images, tmp_path):
+    code, _, err = run_cli(capsys, "stylize", images / "plain.png", "--model", "no-such-model", "-o", tmp_path / "o.png")
+    assert code == 1 and "no-such-model" in err and "bundled" in err
+
+
+def test_train_style_missing_style_image(capsys, tmp_path):
+    code, _, err = run_cli(capsys, "train", "style", "--dry-run", "--style", tmp_path / "nope.jpg",
+                           "--out", tmp_path / "m", "--vgg-weights", "random", "--no-progress")
+    assert code == 1 and "nope.jpg" in err and err.count("\n") == 1
+    assert not (tmp_path / "m" / "model.safetensors").exists()
