@@ -9,8 +9,10 @@ never leaves a half-written image that a later run would trip over.
 Tensor convention: images are float32 ``(C, H, W)`` in ``[0, 1]`` (a leading batch dimension of 1 is accepted
 where noted); NumPy arrays are ``(H, W)`` or ``(H, W, C)`` as every image library returns them.
 """
+
 from __future__ import annotations
 
+import contextlib
 import io
 import math
 import os
@@ -19,7 +21,7 @@ import tempfile
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NamedTuple, Union
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -30,21 +32,21 @@ from dynamicnet.errors import DynamicNetError
 from dynamicnet.utils.fs import atomic_path
 
 __all__ = [
+    "ANIMATION_FORMATS",
     "DEFAULT_MAX_PIXELS",
     "IMAGE_EXTENSIONS",
     "SAVE_FORMATS",
-    "ANIMATION_FORMATS",
     "LoadedImage",
-    "load_image",
     "decode_image",
-    "save_image",
+    "load_image",
+    "make_contact_sheet",
+    "pad_to_multiple",
+    "resize_max_side",
     "save_animation",
     "save_gif",
-    "make_contact_sheet",
+    "save_image",
     "to_pil_image",
-    "pad_to_multiple",
     "unpad",
-    "resize_max_side",
 ]
 
 #: Default cap on decoded pixels (≈ a 7700×5200 photo). A 40 MP float32 RGB tensor is already ~480 MB, so
@@ -53,7 +55,17 @@ DEFAULT_MAX_PIXELS = 40_000_000
 
 #: Extensions the folder dataset treats as images (lower case, with the dot).
 IMAGE_EXTENSIONS: tuple[str, ...] = (
-    ".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".ppm", ".pgm", ".pnm",
+    ".jpg",
+    ".jpeg",
+    ".png",
+    ".webp",
+    ".bmp",
+    ".tif",
+    ".tiff",
+    ".gif",
+    ".ppm",
+    ".pgm",
+    ".pnm",
 )
 
 # extension -> (PIL format name, whether the format can store an alpha channel)
@@ -70,7 +82,7 @@ SAVE_FORMATS: dict[str, tuple[str, bool]] = {
 #: Extensions :func:`save_animation` writes.
 ANIMATION_FORMATS: tuple[str, ...] = (".gif", ".webp", ".mp4")
 
-ImageLike = Union[torch.Tensor, np.ndarray, Image.Image]
+ImageLike = torch.Tensor | np.ndarray | Image.Image
 
 
 class LoadedImage(NamedTuple):
@@ -124,7 +136,9 @@ def load_image(path: str | os.PathLike[str], *, max_pixels: int = DEFAULT_MAX_PI
         raise DynamicNetError(f"{name}: cannot read file ({exc.strerror or exc})") from None
 
 
-def decode_image(data: bytes, *, name: str = "<image data>", max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedImage:
+def decode_image(
+    data: bytes, *, name: str = "<image data>", max_pixels: int = DEFAULT_MAX_PIXELS
+) -> LoadedImage:
     """Like :func:`load_image`, for an image already in memory (e.g. an upload); ``name`` labels errors."""
     if not data:
         raise DynamicNetError(f"{name}: no data (0 bytes)")
@@ -273,30 +287,40 @@ def _decode_16bit_colour(
         src = str(file_path) if file_path is not None else tmp
         pix_fmt, channels = ("rgba64le", 4) if has_alpha else ("rgb48le", 3)
         proc = subprocess.run(
-            [exe, "-v", "error", "-nostdin", "-i", src, "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", pix_fmt, "-"],
+            [
+                exe,
+                "-v",
+                "error",
+                "-nostdin",
+                "-i",
+                src,
+                "-frames:v",
+                "1",
+                "-f",
+                "rawvideo",
+                "-pix_fmt",
+                pix_fmt,
+                "-",
+            ],
             capture_output=True,
             check=False,
             timeout=120,
         )
         expected = width * height * channels * 2
         if proc.returncode != 0 or len(proc.stdout) != expected:
+            warnings.warn("16-bit colour image decoded at 8 bits (ffmpeg could not decode it)", stacklevel=4)
             return None
-        arr = np.frombuffer(proc.stdout, dtype="<u2").reshape(height, width, channels).astype(np.float32) / 65535.0
+        arr = (
+            np.frombuffer(proc.stdout, dtype="<u2").reshape(height, width, channels).astype(np.float32)
+            / 65535.0
+        )
         return (arr[..., :3], arr[..., 3]) if has_alpha else (arr, None)
     except Exception:  # noqa: BLE001
         return None
     finally:
         if tmp is not None:
-            with _suppress():
+            with contextlib.suppress(OSError):
                 os.unlink(tmp)
-
-
-class _suppress:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> bool:
-        return True
 
 
 def _exif_orientation(im: Image.Image) -> int:
@@ -343,14 +367,18 @@ def _to_hwc_float(image: ImageLike, what: str) -> np.ndarray:
         if t.dim() == 2:
             t = t[None]
         if t.dim() != 3 or t.shape[0] not in (1, 3, 4):
-            raise DynamicNetError(f"{what}: expected a (C, H, W) tensor with C in 1, 3, 4; got shape {tuple(image.shape)}")
+            raise DynamicNetError(
+                f"{what}: expected a (C, H, W) tensor with C in 1, 3, 4; got shape {tuple(image.shape)}"
+            )
         arr = t.permute(1, 2, 0).numpy()
     elif isinstance(image, np.ndarray):
         arr = image
         if arr.ndim == 2:
             arr = arr[..., None]
         if arr.ndim != 3 or arr.shape[2] not in (1, 3, 4):
-            raise DynamicNetError(f"{what}: expected an (H, W) or (H, W, C) array with C in 1, 3, 4; got {arr.shape}")
+            raise DynamicNetError(
+                f"{what}: expected an (H, W) or (H, W, C) array with C in 1, 3, 4; got {arr.shape}"
+            )
         if arr.dtype == np.uint8:
             arr = arr.astype(np.float32) / 255.0
         elif arr.dtype == np.uint16:
@@ -358,7 +386,9 @@ def _to_hwc_float(image: ImageLike, what: str) -> np.ndarray:
         else:
             arr = arr.astype(np.float32)
     else:
-        raise DynamicNetError(f"{what}: expected a tensor, NumPy array or PIL image, got {type(image).__name__}")
+        raise DynamicNetError(
+            f"{what}: expected a tensor, NumPy array or PIL image, got {type(image).__name__}"
+        )
     if arr.shape[0] == 0 or arr.shape[1] == 0:
         raise DynamicNetError(f"{what}: image is empty ({arr.shape[0]}x{arr.shape[1]})")
     return np.clip(np.nan_to_num(arr, nan=0.0, posinf=1.0, neginf=0.0), 0.0, 1.0)
@@ -378,7 +408,9 @@ def to_pil_image(image: ImageLike, *, alpha: ImageLike | None = None) -> Image.I
     if alpha is not None:
         a = _to_hwc_float(alpha, "alpha")
         if a.shape[:2] != arr.shape[:2]:
-            raise DynamicNetError(f"alpha size {a.shape[1]}x{a.shape[0]} != image size {arr.shape[1]}x{arr.shape[0]}")
+            raise DynamicNetError(
+                f"alpha size {a.shape[1]}x{a.shape[0]} != image size {arr.shape[1]}x{arr.shape[0]}"
+            )
         rgb = arr[..., :3] if arr.shape[2] >= 3 else np.repeat(arr, 3, axis=2)
         arr = np.concatenate([rgb, a[..., :1]], axis=2)
     u8 = _quantize8(arr)
@@ -391,7 +423,9 @@ def _check_save_path(path: str | os.PathLike[str], formats: Sequence[str]) -> Pa
     p = Path(os.path.expanduser(os.fspath(path)))
     ext = p.suffix.lower()
     if ext not in formats:
-        raise DynamicNetError(f"{p}: unsupported output extension {ext or '(none)'!r}; use one of {', '.join(formats)}")
+        raise DynamicNetError(
+            f"{p}: unsupported output extension {ext or '(none)'!r}; use one of {', '.join(formats)}"
+        )
     if p.exists() and p.is_dir():
         raise DynamicNetError(f"{p}: is a directory")
     return p
@@ -462,12 +496,31 @@ def save_animation(
     ext = p.suffix.lower()
     with atomic_path(p) as tmp:
         if ext == ".gif":
-            q = [im.quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.FLOYDSTEINBERG) for im in pils]
-            q[0].save(tmp, format="GIF", save_all=True, append_images=q[1:], duration=int(duration_ms),
-                      loop=int(loop), disposal=1, optimize=False)
+            q = [
+                im.quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.FLOYDSTEINBERG)
+                for im in pils
+            ]
+            q[0].save(
+                tmp,
+                format="GIF",
+                save_all=True,
+                append_images=q[1:],
+                duration=int(duration_ms),
+                loop=int(loop),
+                disposal=1,
+                optimize=False,
+            )
         elif ext == ".webp":
-            pils[0].save(tmp, format="WEBP", save_all=True, append_images=pils[1:], duration=int(duration_ms),
-                         loop=int(loop), quality=int(quality), method=4)
+            pils[0].save(
+                tmp,
+                format="WEBP",
+                save_all=True,
+                append_images=pils[1:],
+                duration=int(duration_ms),
+                loop=int(loop),
+                quality=int(quality),
+                method=4,
+            )
         else:
             _write_mp4(pils, tmp, fps=1000.0 / duration_ms)
     return p
@@ -483,8 +536,14 @@ def _write_mp4(frames: list[Image.Image], path: Path, *, fps: float) -> None:
     w, h = frames[0].size
     ew, eh = w + (w % 2), h + (h % 2)
     writer = imageio_ffmpeg.write_frames(
-        str(path), (ew, eh), fps=fps, codec="libx264", pix_fmt_out="yuv420p", macro_block_size=1,
-        quality=8, ffmpeg_log_level="error",
+        str(path),
+        (ew, eh),
+        fps=fps,
+        codec="libx264",
+        pix_fmt_out="yuv420p",
+        macro_block_size=1,
+        quality=8,
+        ffmpeg_log_level="error",
     )
     writer.send(None)  # prime the generator
     try:
@@ -508,6 +567,7 @@ def make_contact_sheet(
     tile_size: int | None = None,
     padding: int = 8,
     font_size: int | None = None,
+    font: str | os.PathLike[str] | None = None,
     background: float = 1.0,
     text_color: float = 0.0,
 ) -> torch.Tensor:
@@ -515,9 +575,11 @@ def make_contact_sheet(
 
     Used by ``dynamicnet sweep`` (one tile per α). ``tile_size`` bounds each tile's longer side (images are
     downscaled with antialiasing, never upscaled); by default tiles are as large as the largest image. Images
-    smaller than their tile are centred on ``background`` (a gray level in [0, 1]). Labels use PIL's built-in
-    font (``ImageFont.load_default``), so no font files are needed; a label too wide for its tile is cut with
-    an ellipsis. ``ncols`` defaults to one row for up to 8 images, else a near-square grid.
+    smaller than their tile are centred on ``background`` (a gray level in [0, 1]). Labels are drawn with
+    ``font`` (a TrueType file), else DejaVu Sans where the system has it (it has "α"), else PIL's built-in
+    ``ImageFont.load_default()``, which needs no files but lacks Greek: characters a font cannot draw are
+    spelled out ("α" → "alpha") rather than shown as boxes. A label too wide for its tile is cut with an
+    ellipsis. ``ncols`` defaults to one row for up to 8 images, else a near-square grid.
     """
     imgs = list(images) if not isinstance(images, torch.Tensor) or images.dim() == 4 else [images]
     if not imgs:
@@ -532,7 +594,9 @@ def make_contact_sheet(
         for im in pils:
             s = tile_size / max(im.size)
             if s < 1:
-                im = im.resize((max(1, round(im.width * s)), max(1, round(im.height * s))), Image.Resampling.LANCZOS)
+                im = im.resize(
+                    (max(1, round(im.width * s)), max(1, round(im.height * s))), Image.Resampling.LANCZOS
+                )
             fitted.append(im)
         pils = fitted
     tw = max(im.width for im in pils)
@@ -543,16 +607,15 @@ def make_contact_sheet(
     ncols = max(1, min(int(ncols), n))
     nrows = math.ceil(n / ncols)
 
-    font = None
+    face = None
     label_h = 0
     if labels is not None:
-        size = font_size or max(10, min(24, tw // 12))
-        font = ImageFont.load_default(size=size)
-        asc, desc = _font_metrics(font)
+        face = _label_font(font_size or max(10, min(24, tw // 12)), font)
+        asc, desc = _font_metrics(face)
         label_h = asc + desc + padding // 2 + 2
 
-    bg = int(round(min(max(background, 0.0), 1.0) * 255))
-    fg = int(round(min(max(text_color, 0.0), 1.0) * 255))
+    bg = round(min(max(background, 0.0), 1.0) * 255)
+    fg = round(min(max(text_color, 0.0), 1.0) * 255)
     cell_w, cell_h = tw + padding, th + label_h + padding
     sheet = Image.new("RGB", (ncols * cell_w + padding, nrows * cell_h + padding), (bg, bg, bg))
     draw = ImageDraw.Draw(sheet)
@@ -560,12 +623,61 @@ def make_contact_sheet(
         r, c = divmod(i, ncols)
         x0, y0 = padding + c * cell_w, padding + r * cell_h
         sheet.paste(im, (x0 + (tw - im.width) // 2, y0 + (th - im.height) // 2))
-        if labels is not None and font is not None:
-            text = _fit_text(draw, str(labels[i]), font, tw)
-            width = draw.textlength(text, font=font)
-            draw.text((x0 + (tw - width) / 2, y0 + th + padding // 4 + 1), text, fill=(fg, fg, fg), font=font)
+        if labels is not None and face is not None:
+            text = _fit_text(draw, _drawable(str(labels[i]), face), face, tw)
+            width = draw.textlength(text, font=face)
+            draw.text((x0 + (tw - width) / 2, y0 + th + padding // 4 + 1), text, fill=(fg, fg, fg), font=face)
     arr = np.asarray(sheet, dtype=np.float32) / 255.0
     return torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1)))
+
+
+_SYSTEM_FONTS = (
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",  # Debian/Ubuntu fonts-dejavu-core
+    "/usr/share/fonts/TTF/DejaVuSans.ttf",  # Arch, Fedora
+    "/usr/share/fonts/dejavu/DejaVuSans.ttf",
+)
+_SPELLED = {
+    "α": "alpha",
+    "β": "beta",
+    "γ": "gamma",
+    "λ": "lambda",
+    "σ": "sigma",
+    "→": "->",
+    "×": "x",
+    "…": "...",
+}
+
+
+def _label_font(size: int, path: str | os.PathLike[str] | None):
+    if path is not None:
+        try:
+            return ImageFont.truetype(os.fspath(path), size=size)
+        except OSError as exc:
+            raise DynamicNetError(f"{path}: cannot load font ({_reason(exc)})") from None
+    for candidate in _SYSTEM_FONTS:
+        if os.path.isfile(candidate):
+            try:
+                return ImageFont.truetype(candidate, size=size)
+            except OSError:
+                continue
+    return ImageFont.load_default(size=size)
+
+
+def _drawable(text: str, font) -> str:
+    """Replace characters ``font`` has no glyph for (they would render as the same 'missing' box)."""
+    try:
+        missing = font.getmask("\U0010fffd")
+        missing_key = (missing.size, bytes(missing))
+    except Exception:  # noqa: BLE001 - bitmap fonts: keep ASCII only
+        return "".join(c if ord(c) < 128 else _SPELLED.get(c, "?") for c in text)
+    out = []
+    for c in text:
+        if c.isspace() or ord(c) < 128:
+            out.append(c)
+            continue
+        m = font.getmask(c)
+        out.append(_SPELLED.get(c, "?") if (m.size, bytes(m)) == missing_key else c)
+    return "".join(out)
 
 
 def _font_metrics(font) -> tuple[int, int]:
