@@ -142,11 +142,12 @@ class StyleTargets:
             size: resize first: an ``int`` sets the shorter side (keeping the aspect ratio), ``(H, W)`` sets
                 both; ``None`` keeps the image as is. Gram statistics depend on scale, so this matters.
         """
-        key = (_digest(image), tuple(image.shape), image.dtype, str(image.device), size)
+        batch = image if image.ndim == 4 else image.unsqueeze(0)  # (1, 3, H, W)
+        key = (_digest(batch), tuple(batch.shape), batch.dtype, str(batch.device), size)
         if key not in self._grams:
-            batch = _resize(image if image.ndim == 4 else image.unsqueeze(0), size)  # (1, 3, H', W')
             with torch.no_grad():
-                self._grams[key] = {tap: gram_matrix(f) for tap, f in self.extractor(batch).items()}
+                feats = self.extractor(_resize(batch, size))
+            self._grams[key] = {tap: gram_matrix(f) for tap, f in feats.items()}
         return dict(self._grams[key])
 
 

