@@ -39,6 +39,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_device(p)
     p.set_defaults(func=run_sweep)
 
+    p = sub.add_parser("evaluate-style", help="losses of a style model's outputs along α (held-out photos)")
+    p.add_argument("--model", default="starry-level")
+    p.add_argument("--alphas", type=float_list, default=[0, 0.25, 0.5, 0.75, 1.0])
+    p.add_argument("--objective", default="higher", help="objective to measure against (main, higher, lower, …)")
+    p.add_argument("--photos", nargs="*", default=None, help="images to use (default: the held-out photos)")
+    p.add_argument("--size", type=positive_int, default=256, help="centre crops of SIZE² px")
+    p.add_argument("--vgg-weights", default=None)
+    add_device(p)
+    p.set_defaults(func=run_evaluate_style)
+
     p = sub.add_parser("stylize-video", help="stylise a video with a fixed or animated α")
     p.add_argument("input")
     p.add_argument("--model", default="starry-level")
@@ -246,6 +256,26 @@ def run_sweep(args: argparse.Namespace) -> int:
         frames = pipe.sweep(image, walk + walk[-2:0:-1], max_side=args.max_side)  # there and back
         save_animation(frames, args.gif, duration_ms=80)
         print(args.gif)
+    return 0
+
+
+def run_evaluate_style(args: argparse.Namespace) -> int:
+    from ..apps.style.evaluate import alpha_curve
+    from ..apps.style.pipeline import StylePipeline
+    from ..data.assets import held_out_photos
+    from ..losses import load_vgg16
+
+    device = device_of(args)
+    pipe = StylePipeline.from_pretrained(args.model, device)
+    if args.objective not in pipe.config.get("objectives", {}):
+        raise DynamicNetError(f"objective {args.objective!r} not in the model's {sorted(pipe.config['objectives'])}")
+    photos = [Path(p) for p in args.photos] if args.photos else list(held_out_photos().values())
+    vgg = load_vgg16(args.vgg_weights).to(device)
+    curve = alpha_curve(pipe, photos, args.alphas, vgg, objective=args.objective, size=args.size)
+    print(f"{args.model}: losses w.r.t. objective {args.objective!r} over {len(photos)} photos at {args.size}²")
+    print(f"{'alpha':>7} {'style':>12} {'content':>12}")
+    for p in curve:
+        print(f"{p.alpha:>7g} {p.style:>12.4g} {p.content:>12.4g}")
     return 0
 
 

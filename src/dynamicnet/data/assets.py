@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dynamicnet.errors import DynamicNetError
-from dynamicnet.utils.fs import atomic_path, atomic_write_text
+from dynamicnet.utils.fs import atomic_path, atomic_write_text, cache_dir
 
 __all__ = [
     "CONTENT_SOURCES",
@@ -225,18 +225,6 @@ def content_assets(sources: Sequence[str] = DEFAULT_CONTENT_SOURCES) -> list[Con
     for s in dict.fromkeys(sources):  # de-duplicate, keep order
         assets.extend(CONTENT_SOURCES[s]())
     return assets
-
-
-def cache_dir() -> Path:
-    """The library's cache folder: ``$DYNAMICNET_HOME``, else ``$XDG_CACHE_HOME/dynamicnet``, else
-    ``~/.cache/dynamicnet`` (empty variables count as unset). Not created here."""
-    home = os.environ.get("DYNAMICNET_HOME")
-    if home:
-        return Path(os.path.expanduser(home))
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    if xdg:
-        return Path(os.path.expanduser(xdg)) / "dynamicnet"
-    return Path.home() / ".cache" / "dynamicnet"
 
 
 def _sha256(path: Path) -> str:

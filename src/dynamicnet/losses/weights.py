@@ -45,7 +45,7 @@ from dynamicnet.losses.vgg import (
     Preprocessing,
     VGG16Features,
 )
-from dynamicnet.utils.fs import atomic_path, atomic_write_text
+from dynamicnet.utils.fs import atomic_path, atomic_write_text, cache_dir
 
 WeightsSpec = str | os.PathLike[str] | None
 
@@ -60,17 +60,6 @@ _FORMAT = "dynamicnet-vgg16-features/1"  # metadata of our cache files; bump to 
 _PREPROCESSINGS = ("imagenet", "caffe_bgr")
 _STATE_KEY = re.compile(r"(?:features\.)?(\d+)\.(weight|bias)")
 _HASH_IN_NAME = re.compile(r"-([a-f0-9]*)\.")  # torchvision's HASH_REGEX: "vgg16-397923af.pth" → "397923af"
-
-
-def cache_dir() -> Path:
-    """The user cache directory.
-
-    ``$DYNAMICNET_HOME`` if set, else ``$XDG_CACHE_HOME/dynamicnet``, else ``~/.cache/dynamicnet``.
-    """
-    if home := os.environ.get("DYNAMICNET_HOME"):
-        return Path(home).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "dynamicnet"
 
 
 def vgg16_url() -> str:

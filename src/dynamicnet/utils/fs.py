@@ -27,6 +27,7 @@ def atomic_path(target: str | os.PathLike[str], suffix: str | None = None) -> It
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".tmp{ext}", dir=target.parent)
     os.close(fd)
     tmp = Path(tmp_name)
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 would make outputs private; use the usual mode
     try:
         yield tmp
         with open(tmp, "rb+") as fh:
@@ -39,6 +40,18 @@ def atomic_path(target: str | os.PathLike[str], suffix: str | None = None) -> It
         raise
 
 
+def cache_dir() -> Path:
+    """The library's cache folder (converted weights, the default content set); not created here.
+
+    ``$DYNAMICNET_HOME`` if set, else ``$XDG_CACHE_HOME/dynamicnet``, else ``~/.cache/dynamicnet`` (empty
+    variables count as unset).
+    """
+    if home := os.environ.get("DYNAMICNET_HOME"):
+        return Path(home).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "dynamicnet"
+
+
 def atomic_write_bytes(target: str | os.PathLike[str], data: bytes) -> None:
     """Write ``data`` to ``target`` atomically."""
     with atomic_path(target) as tmp:
@@ -48,6 +61,12 @@ def atomic_write_bytes(target: str | os.PathLike[str], data: bytes) -> None:
 def atomic_write_text(target: str | os.PathLike[str], text: str) -> None:
     """Write ``text`` (UTF-8) to ``target`` atomically."""
     atomic_write_bytes(target, text.encode("utf-8"))
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _fsync_dir(path: Path) -> None:

@@ -113,7 +113,7 @@ class StyleRecipe:
 # (relu4_3 is ~10⁸× smaller in Gram-MSE than relu1_2); with weights of 1 each, as in the reference, only
 # relu1_2 (colour) would count and the brush-stroke layers would be ignored.
 CALIBRATED_STYLE_LAYERS = {"relu1_2": 2.6e-6, "relu2_2": 2.7e-5, "relu3_3": 1.3e-3, "relu4_3": 930.0}
-LIGHT, MAIN, STRONG = 1e3, 1e4, 1e6  # λs; λc = 1. MAIN → STRONG is the reference's 100× step (1e5 → 1e7)
+LIGHT, MAIN, STRONG = 1e2, 1e3, 1e5  # λs; λc = 1. MAIN → STRONG is the reference's 100× step (1e5 → 1e7)
 STARRY = "starry_night"
 SECOND_STYLE = "graffiti"
 
@@ -125,7 +125,7 @@ def builtin_recipes() -> dict[str, StyleRecipe]:
     return {
         "level": StyleRecipe(
             "level", main, {HIGHER: replace(main, style_weight=STRONG)},
-            description="stylisation level: Starry Night, λs 1e4 → 1e6",
+            description="stylisation level: Starry Night, λs 1e3 → 1e5",
         ),
         "two-style": StyleRecipe(
             "two-style", main, {HIGHER: replace(main, style=SECOND_STYLE)},
@@ -137,7 +137,7 @@ def builtin_recipes() -> dict[str, StyleRecipe]:
         ),
         "dual": StyleRecipe(
             "dual", main, {HIGHER: replace(main, style_weight=STRONG), LOWER: replace(main, style_weight=LIGHT)},
-            description="dual: λs 1e3 (α=−1) ← 1e4 (α=0) → 1e6 (α=1)",
+            description="dual: λs 1e2 (α=−1) ← 1e3 (α=0) → 1e5 (α=1)",
         ),
     }
 

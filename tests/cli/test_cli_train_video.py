@@ -1,0 +1,97 @@
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from cli_utils import run_cli
+
+from dynamicnet.apps.style.video import alpha_at, parse_keyframes
+from dynamicnet.core import load_pretrained
+from dynamicnet.errors import DynamicNetError
+
+MEGAMIND = Path("/usr/share/doc/opencv-doc/examples/data/Megamind.avi")
+
+
+@pytest.fixture(scope="module")
+def weights_home(tmp_path_factory):
+    return tmp_path_factory.mktemp("dnhome")
+
+
+@pytest.mark.parametrize("recipe", ["level", "two-style", "scale", "dual"])
+def test_dry_run_of_each_recipe_trains_one_real_step_per_phase(capsys, tmp_path, monkeypatch, weights_home, recipe):
+    monkeypatch.setenv("DYNAMICNET_HOME", str(weights_home))
+    code, out, err = run_cli(capsys, "train", "style", "--recipe", recipe, "--dry-run", "--out", tmp_path / "m",
+                             "--no-progress", "--device", "cpu")
+    assert code == 0, err
+    model, config = load_pretrained(tmp_path / "m")
+    phases = config["provenance"]["phases"]
+    assert [p["steps"] for p in phases] == [1] * len(phases)
+    assert [p["name"] for p in phases] == ["main", *config["dynamic"]["sets"]]
+    assert "hed" in config["provenance"]["vgg16_weights"].lower()  # the real offline weights, not random
+    records = [json.loads(line) for line in (tmp_path / "m" / "train" / "metrics.jsonl").read_text().splitlines()]
+    assert all(np.isfinite(r["loss"]) for r in records) and len(records) == len(phases)
+
+
+def test_resume_flag_without_checkpoint_is_one_line(capsys, tmp_path):
+    code, _, err = run_cli(capsys, "train", "style", "--dry-run", "--out", tmp_path / "m", "--resume",
+                           "--vgg-weights", "random", "--no-progress")
+    assert code == 1 and "no checkpoint to resume" in err and err.count("\n") == 1
+
+
+def test_weights_command_reports_the_source(capsys, monkeypatch, weights_home):
+    monkeypatch.setenv("DYNAMICNET_HOME", str(weights_home))
+    code, out, err = run_cli(capsys, "weights", "vgg16")
+    assert code == 0, err
+    assert "hed" in out.lower() and str(weights_home) in out
+
+
+def test_keyframes_parse_and_interpolate():
+    kf = parse_keyframes("5:1,0:0")
+    assert kf == [(0.0, 0.0), (5.0, 1.0)]
+    assert alpha_at(kf, -1) == 0.0 and alpha_at(kf, 2.5) == 0.5 and alpha_at(kf, 9) == 1.0
+    for bad in ("0-1", "a:b", "0:1,0:2", "-1:0", "0:nan"):
+        with pytest.raises(DynamicNetError):
+            parse_keyframes(bad)
+
+
+@pytest.mark.skipif(not MEGAMIND.is_file(), reason="Debian opencv-doc not installed (make test installs it)")
+def test_stylize_video_on_megamind_with_animated_alpha(capsys, tiny_style_model, tmp_path):
+    import imageio_ffmpeg
+
+    out = tmp_path / "out.mp4"
+    code, stdout, err = run_cli(capsys, "stylize-video", MEGAMIND, "--model", tiny_style_model,
+                                "--alpha-keyframes", "0:0,0.2:1", "--max-frames", "6", "--max-side", "96", "-o", out)
+    assert code == 0, err
+    assert "6 frames" in stdout
+    reader = imageio_ffmpeg.read_frames(str(out))
+    meta = next(reader)
+    frames = list(reader)
+    assert len(frames) == 6 and max(meta["size"]) in (96, 97)
+    # α follows the keyframes: frame 0 is the α=0 rendering, frame 5 (t=0.2 s at 25 fps) the α=1 one.
+    import torch
+
+    from dynamicnet.apps.style.pipeline import StylePipeline
+
+    pipe = StylePipeline.from_pretrained(tiny_style_model)
+    src_reader = imageio_ffmpeg.read_frames(str(MEGAMIND))
+    w, h = next(src_reader)["size"]
+    src = [torch.from_numpy(np.frombuffer(f, np.uint8).reshape(h, w, 3).copy()).permute(2, 0, 1) / 255.0
+           for _, f in zip(range(6), src_reader)]
+    src_reader.close()
+    ow, oh = meta["size"]
+    got = [torch.from_numpy(np.frombuffer(f, np.uint8).reshape(oh, ow, 3).copy()).permute(2, 0, 1) / 255.0
+           for f in frames]
+    for i, (lo, hi) in ((0, (0.0, 1.0)), (5, (1.0, 0.0))):
+        near = pipe(src[i], alpha=lo, max_side=96)
+        far = pipe(src[i], alpha=hi, max_side=96)
+        g = got[i][:, : near.shape[1], : near.shape[2]]
+        assert (g - near).abs().mean() < 0.5 * (g - far).abs().mean()
+
+
+def test_stylize_video_bad_input(capsys, tiny_style_model, tmp_path):
+    bad = tmp_path / "bad.avi"
+    bad.write_bytes(b"not a video")
+    out = tmp_path / "o.mp4"
+    code, _, err = run_cli(capsys, "stylize-video", bad, "--model", tiny_style_model, "-o", out)
+    assert code == 1 and "bad.avi" in err and err.count("\n") == 1
+    assert not out.exists() and list(tmp_path.iterdir()) == [bad]
