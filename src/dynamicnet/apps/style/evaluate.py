@@ -43,12 +43,13 @@ def alpha_curve(pipe: StylePipeline, photos: Sequence[Path], alphas: Sequence[fl
     spec = pipe.config["objectives"][objective]
     layers = spec["style_layers"]
     style = load_image(resolve_style_image(spec["style"])).rgb
-    grams = StyleTargets(vgg)(style, spec.get("style_size"))
-    inputs = torch.stack([square_crop(load_image(p).rgb, size) for p in photos])  # (N, 3, S, S)
-    target = vgg(inputs, taps=(spec["content_layer"],))[spec["content_layer"]]
+    device = next(vgg.parameters()).device
+    grams = StyleTargets(vgg)(style.to(device), spec.get("style_size"))
+    inputs = torch.stack([square_crop(load_image(p).rgb, size) for p in photos])  # (N, 3, S, S), CPU
+    target = vgg(inputs.to(device), taps=(spec["content_layer"],))[spec["content_layer"]]
     points = []
     for a in alphas:
-        outs = torch.stack([pipe(x, alpha=a) for x in inputs])
+        outs = torch.stack([pipe(x, alpha=a) for x in inputs]).to(device)
         feats = vgg(outs)
         s = style_loss({k: feats[k] for k in layers}, grams, layers).item()
         c = content_loss(feats[spec["content_layer"]], target).item()
