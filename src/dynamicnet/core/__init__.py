@@ -11,6 +11,7 @@ from .checkpoint import (
     save_pretrained,
 )
 from .dynamic import HIGHER, LOWER, AlphaLike, DynamicNet, infer_channels
+from .fast import PreparedInput
 
 __all__ = [
     "FORMAT_VERSION",
@@ -19,6 +20,7 @@ __all__ = [
     "AlphaLike",
     "DynamicNet",
     "ModelFolderError",
+    "PreparedInput",
     "TuningBlock",
     "build_architecture",
     "build_from_config",

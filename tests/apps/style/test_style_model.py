@@ -30,7 +30,7 @@ def test_reference_architecture_shapes():
 
 
 def test_reference_insertion_points_and_channels():
-    model = build_model(builtin_recipes()["level"])
+    model = build_model(builtin_recipes()["level"].with_overrides(width=32))
     assert model.insertion_points == REFERENCE_POINTS == ("res3", "up1", "out")
     assert model.channels == (128, 128, 32)
 

@@ -15,6 +15,8 @@ path relies on this); callers clamp to [0, 1] for display.
 """
 from __future__ import annotations
 
+from collections import OrderedDict
+
 from torch import nn
 
 from ...core.checkpoint import register_architecture
@@ -56,31 +58,34 @@ class ResidualBlock(nn.Module):
         return x + self.body(x)
 
 
-class TransformerNet(nn.Module):
-    """Johnson et al.'s feed-forward style transfer network; ``width`` is the first layer's channel count."""
+class TransformerNet(nn.Sequential):
+    """Johnson et al.'s feed-forward style transfer network; ``width`` is the first layer's channel count.
+
+    A plain chain of named stages (``conv1 … conv3, res1 … resN, up1, up2, out``), so that
+    :class:`dynamicnet.core.PreparedInput` can cache everything in front of the first tuning block and rerun
+    only the tail when α changes.
+
+    Forward: ``(B, 3, H, W)`` in [0, 1] → ``(B, 3, H, W)``, unclamped; ``(B, 4w, H/4, W/4)`` in the middle.
+    """
 
     def __init__(self, width: int = 32, num_residual: int = 5) -> None:
-        super().__init__()
         if width < 1 or num_residual < 3:
             raise ValueError(f"need width ≥ 1 and at least 3 residual blocks, got {width}, {num_residual}")
-        self.width = width
         w = width
-        self.conv1 = ConvNormReLU(3, w, 9)
-        self.conv2 = ConvNormReLU(w, 2 * w, 3, stride=2)
-        self.conv3 = ConvNormReLU(2 * w, 4 * w, 3, stride=2)
-        for i in range(1, num_residual + 1):
-            self.add_module(f"res{i}", ResidualBlock(4 * w))
+        stages: dict[str, nn.Module] = {
+            "conv1": ConvNormReLU(3, w, 9),
+            "conv2": ConvNormReLU(w, 2 * w, 3, stride=2),
+            "conv3": ConvNormReLU(2 * w, 4 * w, 3, stride=2),
+        }
+        stages.update({f"res{i}": ResidualBlock(4 * w) for i in range(1, num_residual + 1)})
+        stages.update({
+            "up1": ConvNormReLU(4 * w, 2 * w, 3, upsample=True),
+            "up2": ConvNormReLU(2 * w, w, 3, upsample=True),
+            "out": ConvLayer(w, 3, 9),
+        })
+        super().__init__(OrderedDict(stages))
+        self.width = width
         self.num_residual = num_residual
-        self.up1 = ConvNormReLU(4 * w, 2 * w, 3, upsample=True)
-        self.up2 = ConvNormReLU(2 * w, w, 3, upsample=True)
-        self.out = ConvLayer(w, 3, 9)
-
-    def forward(self, x):  # (B, 3, H, W) in [0, 1] → (B, 3, H, W), unclamped
-        x = self.conv3(self.conv2(self.conv1(x)))  # (B, 4w, H/4, W/4)
-        for i in range(1, self.num_residual + 1):
-            x = getattr(self, f"res{i}")(x)
-        x = self.up2(self.up1(x))  # (B, w, H, W)
-        return self.out(x)
 
 
 register_architecture(ARCHITECTURE, TransformerNet)
