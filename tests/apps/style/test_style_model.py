@@ -60,3 +60,16 @@ def test_round_trip_and_determinism(net, tmp_path):
         for a in (0.0, 0.3, -0.7, 1.0):
             assert torch.equal(loaded(X, alpha=a), net(X, alpha=a))
             assert torch.equal(net(X, alpha=a), net(X, alpha=a))
+
+
+def test_session_render_equals_pipeline_call(net):
+    from dynamicnet.apps.style.pipeline import StylePipeline
+
+    pipe = StylePipeline(net, {"application": "style", "dynamic": {"alpha_range": [-1, 1]}})
+    image = torch.rand(3, 45, 61, generator=torch.Generator().manual_seed(5))
+    session = pipe.session(image, preview_side=16)
+    for a in (0.0, 0.5, -1.0, [0, 0, 1.0]):
+        full = session.render(a)
+        assert full.shape == image.shape
+        torch.testing.assert_close(full, pipe(image, alpha=a), rtol=0, atol=1e-4)
+        assert max(session.render(a, preview=True).shape[1:]) == 16

@@ -9,12 +9,39 @@ import torch
 
 from ...core.checkpoint import load_pretrained
 from ...core.dynamic import AlphaLike, DynamicNet
+from ...core.fast import PreparedInput
 from ...data.io import pad_to_multiple, resize_max_side, unpad
 from ...errors import DynamicNetError
 from ...models import resolve_model
 from . import model as _model  # noqa: F401  (registers the architecture for load_pretrained)
 
 _MULTIPLE = 4  # two stride-2 downsamplings, two ×2 upsamplings
+
+
+class StyleSession:
+    """One image prepared for many α (the demo's slider): the α-independent work is done once.
+
+    ``render(α)`` equals ``pipeline(image, α)`` (max |Δ| ≤ 1e-4) but reruns only the part of the network that
+    depends on α (see :class:`dynamicnet.core.PreparedInput`). ``render(α, preview=True)`` does the same on a
+    copy whose longer side is ``preview_side``: a quick first frame while the full-resolution one computes.
+    """
+
+    def __init__(self, pipe: "StylePipeline", image: torch.Tensor, max_side: int | None = None,
+                 preview_side: int | None = 128) -> None:
+        self.size = tuple(image.shape[-2:]) if max_side is None else tuple(resize_max_side(image, max_side).shape[-2:])
+        batch, self._pads = pipe.prepare(image, max_side)
+        self._full = PreparedInput(pipe.model, batch)
+        self._preview = None
+        if preview_side is not None and max(self.size) > preview_side:
+            small, self._preview_pads = pipe.prepare(image, preview_side)
+            self._preview = PreparedInput(pipe.model, small)
+
+    @torch.no_grad()
+    def render(self, alpha: AlphaLike, preview: bool = False) -> torch.Tensor:
+        """The stylised image ``(3, H, W)`` in [0, 1] at ``alpha`` (the preview's size when ``preview``)."""
+        if preview and self._preview is not None:
+            return unpad(self._preview(alpha), self._preview_pads)[0].clamp(0, 1).cpu()
+        return unpad(self._full(alpha), self._pads)[0].clamp(0, 1).cpu()
 
 
 class StylePipeline:
@@ -64,9 +91,14 @@ class StylePipeline:
         out = self.model(batch, alpha=alpha)  # (1, 3, H', W')
         return unpad(out, pads)[0].clamp(0, 1).cpu()
 
+    def session(self, image: torch.Tensor, max_side: int | None = None,
+                preview_side: int | None = 128) -> StyleSession:
+        """Prepare ``image`` for fast α changes (interactive use); see :class:`StyleSession`."""
+        return StyleSession(self, image, max_side, preview_side)
+
     @torch.no_grad()
     def sweep(self, image: torch.Tensor, alphas: Sequence[AlphaLike], max_side: int | None = None
               ) -> list[torch.Tensor]:
-        """The same image at several α (the input is prepared once)."""
-        batch, pads = self.prepare(image, max_side)
-        return [unpad(self.model(batch, alpha=a), pads)[0].clamp(0, 1).cpu() for a in alphas]
+        """The same image at several α (prepared once, so only the α-dependent tail reruns per α)."""
+        prepared = self.session(image, max_side, preview_side=None)
+        return [prepared.render(a) for a in alphas]
