@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from .._version import __version__
 from ..errors import DynamicNetError
-from . import info, style
+from . import demo, info, style
 
 
 class _Parser(argparse.ArgumentParser):
@@ -29,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     info.register(sub)
     style.register(sub)
+    demo.register(sub)
     return parser
 
 

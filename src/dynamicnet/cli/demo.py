@@ -1,0 +1,31 @@
+"""``dynamicnet demo``: serve the interactive web demo."""
+from __future__ import annotations
+
+import argparse
+
+from ..errors import DynamicNetError
+from .common import positive_int
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("demo", help="interactive web demo (α sliders in the browser)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default: this machine only)")
+    p.add_argument("--port", type=int, default=7860)
+    p.add_argument("--models", nargs="*", default=None, help="bundled model names or folders (default: all)")
+    p.add_argument("--max-side", type=positive_int, default=512, help="images are processed at most this large")
+    p.set_defaults(func=run_demo)
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    try:
+        import uvicorn
+
+        from ..demo.server import create_app
+    except ImportError as exc:
+        raise DynamicNetError(f"the demo needs its extras: pip install 'dynamicnet[demo]' ({exc.name} missing)") from None
+    if not 0 < args.port < 65536:
+        raise DynamicNetError(f"--port must be 1–65535, got {args.port}")
+    app = create_app(args.models, max_side=args.max_side)
+    print(f"dynamicnet demo on http://{args.host}:{args.port}/  (Ctrl-C to stop)")
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return 0

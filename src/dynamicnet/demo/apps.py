@@ -1,0 +1,98 @@
+"""How each application plugs into the demo: load a pipeline, turn a request into a prepared session.
+
+The demo calls pipelines only (never training code). An adapter knows which form fields its application
+needs and returns a :class:`Session` whose ``render(alpha, preview)`` gives an image.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+
+from ..core.checkpoint import read_config
+from ..data.io import LoadedImage
+from ..errors import DynamicNetError
+from .sessions import Session, tensor_bytes
+
+
+@dataclass
+class ModelEntry:
+    """A model the demo serves."""
+
+    name: str
+    folder: Path
+    config: dict[str, Any]
+    pipeline: Any
+
+    def describe(self) -> dict[str, Any]:
+        dyn = self.config["dynamic"]
+        return {
+            "name": self.name,
+            "application": self.config["application"],
+            "alpha_range": dyn.get("alpha_range", [0.0, 1.0]),
+            "blocks": dyn["insertion_points"],
+            "sets": dyn["sets"],
+            "description": self.config.get("extra", {}).get("description", ""),
+        }
+
+
+def _style_session(entry: ModelEntry, image: LoadedImage | None, form: Mapping[str, str], max_side: int) -> Session:
+    if image is None:
+        raise DynamicNetError("upload an image first")
+    prepared = entry.pipeline.session(image.rgb, max_side=max_side, preview_side=max(64, max_side // 4))
+    prepared.render(0.0)  # warm the caches; also sizes the session for the memory budget
+    h, w = prepared.size
+    return Session(entry.name, prepared.render, tensor_bytes(prepared), {"width": w, "height": h})
+
+
+def _load_style(folder: Path) -> Any:
+    from ..apps.style.pipeline import StylePipeline
+
+    return StylePipeline.from_pretrained(folder)
+
+
+LOADERS: dict[str, Callable[[Path], Any]] = {"style": _load_style}
+SESSIONS: dict[str, Callable[[ModelEntry, LoadedImage | None, Mapping[str, str], int], Session]] = {
+    "style": _style_session,
+}
+
+
+def load_entry(name: str, folder: Path) -> ModelEntry | None:
+    """The model as a demo entry, or None when the demo has no adapter for its application."""
+    config = read_config(folder)
+    loader = LOADERS.get(config["application"])
+    if loader is None:
+        return None
+    return ModelEntry(name, folder, config, loader(folder))
+
+
+def style_image_of(entry: ModelEntry, objective: str = "main") -> Path | None:
+    """The style image a style model's objective was trained with, when it is available here."""
+    from ..data.assets import resolve_style_image
+
+    spec = entry.config.get("objectives", {}).get(objective)
+    if not spec:
+        return None
+    try:
+        return resolve_style_image(spec["style"])
+    except DynamicNetError:
+        return None
+
+
+def parse_alpha(raw: Any, entry: ModelEntry) -> Any:
+    """Validate an α from JSON: a number, or one number per block."""
+    n = len(entry.config["dynamic"]["insertion_points"])
+    if isinstance(raw, bool) or raw is None:
+        raise DynamicNetError("alpha must be a number or a list of numbers")
+    if isinstance(raw, (int, float)):
+        return float(raw)
+    if isinstance(raw, list) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in raw):
+        if len(raw) != n:
+            raise DynamicNetError(f"alpha has {len(raw)} values; this model has {n} blocks")
+        return [float(v) for v in raw]
+    raise DynamicNetError("alpha must be a number or a list of numbers")
+
+
+__all__ = ["LOADERS", "SESSIONS", "ModelEntry", "load_entry", "style_image_of", "parse_alpha"]

@@ -1,0 +1,193 @@
+"""The web demo: one static page and a small JSON/image API over the application pipelines.
+
+Run with ``dynamicnet demo`` (binds 127.0.0.1:7860 unless told otherwise). Bad input always gets a JSON 4xx
+with a message the page shows; the server never answers 5xx to bad input.
+"""
+from __future__ import annotations
+
+import io
+import math
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
+from PIL import Image
+
+from ..data.io import decode_image, to_pil_image
+from ..errors import DynamicNetError
+from ..models import bundled_models, resolve_model
+from .apps import SESSIONS, ModelEntry, load_entry, style_image_of, parse_alpha
+from .sessions import SessionStore, Superseded
+
+STATIC = Path(__file__).resolve().parent / "static"
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+MAX_UPLOAD_PIXELS = 40_000_000
+
+
+class BadRequest(Exception):
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def create_app(models: list[str] | None = None, max_side: int = 512, max_session_bytes: int = 1 << 30,
+               max_sessions: int = 64, session_ttl_s: float = 900.0) -> FastAPI:
+    """Build the demo app serving ``models`` (names or folders; default: every bundled model)."""
+    entries: dict[str, ModelEntry] = {}
+    for spec in models or list(bundled_models()):
+        folder = resolve_model(spec)
+        entry = load_entry(Path(spec).name if Path(spec).is_dir() else spec, folder)
+        if entry is not None:
+            entries[entry.name] = entry
+    if not entries:
+        raise DynamicNetError("no model the demo can serve (give --models NAME|DIR ...)")
+    store = SessionStore(max_session_bytes, max_sessions, session_ttl_s)
+    app = FastAPI(title="dynamicnet demo", docs_url=None, redoc_url=None)
+    app.state.store = store
+    app.state.entries = entries
+    # One render at a time: torch already uses every core for one image, and two at once would only make
+    # both late. Renders run in the thread pool so the event loop keeps answering.
+    compute = threading.Lock()
+
+    @app.exception_handler(BadRequest)
+    async def _bad_request(request: Request, exc: BadRequest) -> JSONResponse:
+        return JSONResponse({"error": str(exc)}, status_code=exc.status)
+
+    @app.exception_handler(DynamicNetError)
+    async def _user_error(request: Request, exc: DynamicNetError) -> JSONResponse:
+        return JSONResponse({"error": " ".join(str(exc).split())}, status_code=400)
+
+    @app.exception_handler(ValueError)
+    async def _value_error(request: Request, exc: ValueError) -> JSONResponse:
+        return JSONResponse({"error": " ".join(str(exc).split())}, status_code=400)
+
+    @app.get("/")
+    def index() -> FileResponse:
+        return FileResponse(STATIC / "index.html")
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/api/models")
+    def list_models() -> dict[str, Any]:
+        return {"models": [e.describe() for e in entries.values()], "max_side": max_side}
+
+    @app.get("/api/models/{name}/style/{objective}")
+    def style_image(name: str, objective: str) -> Response:
+        entry = _entry(name)
+        path = style_image_of(entry, objective)
+        if path is None:
+            raise BadRequest(f"no style image for {name!r} objective {objective!r}", 404)
+        with Image.open(path) as im:
+            im = im.convert("RGB")
+            im.thumbnail((256, 256))
+            return _jpeg(im)
+
+    @app.post("/api/sessions")
+    async def new_session(request: Request) -> dict[str, Any]:
+        form = await _form(request)
+        entry = _entry(str(form.get("model", "")))
+        image = None
+        upload = form.get("image")
+        if upload is not None and hasattr(upload, "read"):
+            data = await upload.read(MAX_UPLOAD_BYTES + 1)
+            if len(data) > MAX_UPLOAD_BYTES:
+                raise BadRequest(f"upload too large (limit {MAX_UPLOAD_BYTES // (1024 * 1024)} MB)", 413)
+            image = decode_image(data, name=getattr(upload, "filename", None) or "upload",
+                                 max_pixels=MAX_UPLOAD_PIXELS)
+        fields = {k: v for k, v in form.items() if isinstance(v, str)}
+        side = _int_field(fields, "max_side", max_side, 16, max_side)
+        make = SESSIONS[entry.config["application"]]
+
+        def prepare() -> Any:
+            with compute:
+                return make(entry, image, fields, side)
+
+        session = await run_in_threadpool(prepare)
+        key = store.add(session)
+        return {"session": key, **session.info, "model": entry.describe()}
+
+    @app.post("/api/sessions/{key}/render")
+    async def render(key: str, request: Request) -> Response:
+        session = store.get(key)
+        if session is None:
+            raise BadRequest("unknown or expired session; upload the image again", 404)
+        body = await _json(request)
+        alpha = parse_alpha(body.get("alpha"), entries[session.model])
+        preview = bool(body.get("preview", False))
+        fmt = str(body.get("format", "jpeg")).lower()
+        if fmt not in ("jpeg", "png"):
+            raise BadRequest("format must be 'jpeg' or 'png'")
+        ticket = session.next_ticket()
+
+        def draw() -> tuple[Response, float]:
+            started = time.perf_counter()
+            with compute:
+                image = store.render(session, ticket, alpha, preview)
+            elapsed_ms = (time.perf_counter() - started) * 1000
+            pil = to_pil_image(image)
+            return (_jpeg(pil) if fmt == "jpeg" else _png(pil)), elapsed_ms
+
+        try:
+            response, elapsed_ms = await run_in_threadpool(draw)
+        except Superseded:
+            return JSONResponse({"error": "superseded by a newer request"}, status_code=409)
+        response.headers["X-Compute-Ms"] = f"{elapsed_ms:.1f}"
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    def _entry(name: str) -> ModelEntry:
+        if name not in entries:
+            raise BadRequest(f"unknown model {name!r}; available: {', '.join(entries)}", 404)
+        return entries[name]
+
+    return app
+
+
+async def _form(request: Request) -> Any:
+    length = request.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > MAX_UPLOAD_BYTES + 65536:
+        raise BadRequest(f"upload too large (limit {MAX_UPLOAD_BYTES // (1024 * 1024)} MB)", 413)
+    try:
+        return await request.form(max_files=2, max_fields=16)
+    except Exception as exc:  # malformed multipart bodies: the client's fault, say so
+        raise BadRequest(f"expected a multipart form ({type(exc).__name__})") from None
+
+
+async def _json(request: Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except Exception:
+        raise BadRequest("expected a JSON body like {\"alpha\": 0.5}") from None
+    if not isinstance(body, dict):
+        raise BadRequest("expected a JSON object")
+    return body
+
+
+def _int_field(fields: dict[str, str], name: str, default: int, lo: int, hi: int) -> int:
+    raw = fields.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise BadRequest(f"{name} must be a number") from None
+    if not math.isfinite(value) or not lo <= value <= hi:
+        raise BadRequest(f"{name} must be between {lo} and {hi}")
+    return int(value)
+
+
+def _jpeg(im: Image.Image) -> Response:
+    buf = io.BytesIO()
+    im.convert("RGB").save(buf, "JPEG", quality=92)
+    return Response(buf.getvalue(), media_type="image/jpeg")
+
+
+def _png(im: Image.Image) -> Response:
+    buf = io.BytesIO()
+    im.save(buf, "PNG", compress_level=1)
+    return Response(buf.getvalue(), media_type="image/png")

@@ -1,0 +1,219 @@
+// dynamicnet demo page: no build step. Each tab keeps a server-side session (the prepared input) and
+// renders α on demand. Slider moves are coalesced: one request in flight, only the latest α is sent next.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const state = { models: [], maxSide: 512 };
+// Hooks for tests and the latency benchmark.
+window.dn = { renders: 0, events: [] };
+
+function showError(message) {
+  const box = $("error");
+  box.textContent = message;
+  box.hidden = false;
+}
+function clearError() { $("error").hidden = true; }
+
+async function api(path, options) {
+  const response = await fetch(path, options);
+  if (!response.ok) {
+    let message = `${response.status} ${response.statusText}`;
+    try { message = (await response.json()).error || message; } catch (_) { /* not JSON */ }
+    const error = new Error(message);
+    error.status = response.status;
+    throw error;
+  }
+  return response;
+}
+
+// One slider-driven renderer per tab: preview first (quick, reduced size), then the full frame.
+class Renderer {
+  constructor(name, img, latencyEl, { preview = true } = {}) {
+    Object.assign(this, { name, img, latencyEl, preview });
+    this.session = null; this.pending = null; this.busy = false; this.url = null;
+  }
+  request(alpha) { this.pending = { alpha, t0: performance.now() }; this.pump(); }
+  async pump() {
+    if (this.busy || !this.pending || !this.session) return;
+    const job = this.pending; this.pending = null; this.busy = true;
+    try {
+      let previewMs = null;
+      if (this.preview) {
+        previewMs = await this.draw(job, true);
+        if (this.pending) return;                 // a newer α arrived: skip this full frame
+      }
+      const fullMs = await this.draw(job, false);
+      this.latencyEl.textContent = (previewMs === null ? "" : `preview ${previewMs.toFixed(0)} ms · `) +
+        `full ${fullMs.toFixed(0)} ms (server ${this.serverMs} ms)`;
+    } catch (error) {
+      if (error.status !== 409) showError(error.message);
+    } finally {
+      this.busy = false;
+      this.pump();
+    }
+  }
+  async draw(job, preview) {
+    const response = await api(`/api/sessions/${this.session}/render`, {
+      method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ alpha: job.alpha, preview }),
+    });
+    this.serverMs = response.headers.get("X-Compute-Ms");
+    const blob = await response.blob();
+    const url = URL.createObjectURL(blob);
+    await new Promise((resolve, reject) => { this.img.onload = resolve; this.img.onerror = reject; this.img.src = url; });
+    if (this.url) URL.revokeObjectURL(this.url);
+    this.url = url;
+    const ms = performance.now() - job.t0;
+    this.img.dataset.alpha = JSON.stringify(job.alpha);
+    this.img.dataset.kind = preview ? "preview" : "full";
+    window.dn.renders += 1;
+    window.dn.events.push({ tab: this.name, kind: this.img.dataset.kind, alpha: job.alpha, ms });
+    clearError();
+    return ms;
+  }
+}
+
+function fillModels(select, app) {
+  select.innerHTML = "";
+  for (const m of state.models.filter((m) => m.application === app)) {
+    const option = document.createElement("option");
+    option.value = m.name; option.textContent = `${m.name} — ${m.description}`;
+    select.appendChild(option);
+  }
+}
+const modelInfo = (name) => state.models.find((m) => m.name === name);
+
+function setRange(slider, output, model) {
+  const [lo, hi] = model.alpha_range;
+  slider.min = lo; slider.max = hi; slider.value = 0; output.textContent = "0";
+}
+
+// ------------------------------------------------------------------------------------------------ style
+const style = { file: null, renderer: null };
+
+function styleAlpha() {
+  if ($("per-block").checked) {
+    return [...$("block-sliders").querySelectorAll("input")].map((s) => parseFloat(s.value));
+  }
+  return parseFloat($("alpha").value);
+}
+
+function buildBlockSliders(model) {
+  const box = $("block-sliders");
+  box.innerHTML = "";
+  model.blocks.forEach((block, i) => {
+    const label = document.createElement("label");
+    const [lo, hi] = model.alpha_range;
+    label.innerHTML = `α<sub>${i}</sub> (${block}) <input type="range" min="${lo}" max="${hi}" step="0.01" value="0" data-block="${i}"> <output>0</output>`;
+    const slider = label.querySelector("input");
+    slider.addEventListener("input", () => { label.querySelector("output").textContent = slider.value; style.renderer.request(styleAlpha()); });
+    box.appendChild(label);
+  });
+}
+
+async function styleModelChanged() {
+  const model = modelInfo($("style-model").value);
+  setRange($("alpha"), $("alpha-value"), model);
+  buildBlockSliders(model);
+  $("style-main").src = `/api/models/${model.name}/style/main`;
+  $("style-tuned").src = `/api/models/${model.name}/style/${model.sets[0]}`;
+  if (style.file) await styleUpload(style.file);
+}
+
+async function styleUpload(file) {
+  style.file = file;
+  $("style-input").src = URL.createObjectURL(file);
+  const form = new FormData();
+  form.append("model", $("style-model").value);
+  form.append("image", file, file.name || "upload.png");
+  try {
+    const info = await (await api("/api/sessions", { method: "POST", body: form })).json();
+    style.renderer.session = info.session;
+    clearError();
+    style.renderer.request(styleAlpha());
+  } catch (error) {
+    showError(error.message);
+  }
+}
+
+async function downloadPng(event) {
+  event.preventDefault();
+  if (!style.renderer.session) return;
+  try {
+    const response = await api(`/api/sessions/${style.renderer.session}/render`, {
+      method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ alpha: styleAlpha(), format: "png" }),
+    });
+    const a = document.createElement("a");
+    a.href = URL.createObjectURL(await response.blob());
+    a.download = "dynamicnet.png";
+    a.click();
+  } catch (error) { showError(error.message); }
+}
+
+async function startWebcam() {
+  try {
+    const stream = await navigator.mediaDevices.getUserMedia({ video: true });
+    $("webcam").srcObject = stream; $("webcam").hidden = false; $("webcam-capture").hidden = false;
+  } catch (error) { showError(`webcam unavailable: ${error.message}`); }
+}
+
+function captureWebcam() {
+  const video = $("webcam");
+  const canvas = document.createElement("canvas");
+  canvas.width = video.videoWidth; canvas.height = video.videoHeight;
+  canvas.getContext("2d").drawImage(video, 0, 0);
+  canvas.toBlob((blob) => styleUpload(new File([blob], "webcam.png", { type: "image/png" })), "image/png");
+}
+
+function initStyle() {
+  style.renderer = new Renderer("style", $("style-result"), $("latency"));
+  fillModels($("style-model"), "style");
+  $("style-model").addEventListener("change", styleModelChanged);
+  $("style-file").addEventListener("change", (e) => e.target.files[0] && styleUpload(e.target.files[0]));
+  $("alpha").addEventListener("input", () => { $("alpha-value").textContent = $("alpha").value; style.renderer.request(styleAlpha()); });
+  $("per-block").addEventListener("change", () => {
+    const on = $("per-block").checked;
+    $("block-sliders").hidden = !on; $("alpha").disabled = on;
+    style.renderer.request(styleAlpha());
+  });
+  $("download").addEventListener("click", downloadPng);
+  $("webcam-start").addEventListener("click", startWebcam);
+  $("webcam-capture").addEventListener("click", captureWebcam);
+  const drop = $("drop");
+  drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });
+  drop.addEventListener("dragleave", () => drop.classList.remove("over"));
+  drop.addEventListener("drop", (e) => {
+    e.preventDefault(); drop.classList.remove("over");
+    if (e.dataTransfer.files[0]) styleUpload(e.dataTransfer.files[0]);
+  });
+  styleModelChanged();
+}
+
+// ------------------------------------------------------------------------------------------------ tabs
+const INIT = { style: initStyle };
+window.dn.register = (app, init) => { INIT[app] = init; };
+
+function showTab(app) {
+  for (const section of document.querySelectorAll(".tab")) section.hidden = section.dataset.app !== app;
+  for (const button of document.querySelectorAll("#tabs button")) button.setAttribute("aria-selected", button.dataset.app === app);
+}
+
+async function main() {
+  try {
+    const info = await (await api("/api/models")).json();
+    state.models = info.models; state.maxSide = info.max_side;
+  } catch (error) { showError(error.message); return; }
+  const apps = [...new Set(state.models.map((m) => m.application))].filter((a) => $(`tab-${a}`));
+  for (const app of apps) {
+    const button = document.createElement("button");
+    button.type = "button"; button.dataset.app = app; button.id = `tab-button-${app}`;
+    button.textContent = { style: "Style", dcgan: "DC-GAN", completion: "Completion" }[app] || app;
+    button.addEventListener("click", () => showTab(app));
+    $("tabs").appendChild(button);
+    if (INIT[app]) INIT[app]();
+  }
+  if (apps.length) showTab(apps[0]);
+  window.dn.ready = true;
+}
+main();
