@@ -55,7 +55,8 @@ class Renderer {
   async draw(job, preview) {
     const response = await api(`/api/sessions/${this.session}/render`, {
       method: "POST", headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ alpha: job.alpha, preview }),
+      // Preview frames as JPEG (small, quick); the final frame as PNG so it shows exactly what the model made.
+      body: JSON.stringify({ alpha: job.alpha, preview, format: preview ? "jpeg" : "png" }),
     });
     this.serverMs = response.headers.get("X-Compute-Ms");
     const blob = await response.blob();

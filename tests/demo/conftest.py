@@ -1,0 +1,91 @@
+"""A live demo server (uvicorn in a thread) and real headless Chromium driven by Playwright."""
+import os
+import shutil
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from dynamicnet.apps.style.recipe import builtin_recipes
+from dynamicnet.apps.style.train import build_model
+from dynamicnet.core import save_pretrained
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run",
+         "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
+
+
+@pytest.fixture(scope="session")
+def demo_style_model(tmp_path_factory):
+    """A tiny random dual style model: fast to render, and every block visibly changes the output."""
+    torch.manual_seed(0)
+    model = build_model(builtin_recipes()["dual"].with_overrides(width=4))
+    for p in model.tuning_parameters():
+        p.data.mul_(3)
+    return save_pretrained(model, tmp_path_factory.mktemp("demo") / "tiny-dual", application="style",
+                           architecture={"name": "johnson", "kwargs": {"width": 4}}, alpha_range=(-1, 1),
+                           objectives={"main": {"style": "starry_night"}, "higher": {"style": "starry_night"},
+                                       "lower": {"style": "starry_night"}},
+                           extra={"description": "test model"})
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def demo_models(demo_style_model):
+    """Model folders the test server serves (other applications' tests extend this list)."""
+    return [str(demo_style_model)]
+
+
+@pytest.fixture(scope="session")
+def server(demo_models):
+    import uvicorn
+
+    from dynamicnet.demo.server import create_app
+
+    app = create_app(demo_models, max_side=128)
+    port = _free_port()
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 30
+    while not srv.started:
+        assert time.time() < deadline, "demo server did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}", app
+    srv.should_exit = True
+    thread.join(10)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("Debian chromium is not installed (make test installs it: apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, server, request):
+    context = browser.new_context(viewport={"width": 1300, "height": 1000})
+    context.grant_permissions(["camera"])
+    pg = context.new_page()
+    pg.goto(server[0])
+    pg.wait_for_function("window.dn && window.dn.ready")
+    yield pg
+    ARTIFACTS.mkdir(exist_ok=True)
+    pg.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
+    context.close()

@@ -1,0 +1,120 @@
+"""The demo in real headless Chromium: upload, slide, compare the pixels with the library's output."""
+import numpy as np
+import pytest
+import torch
+
+from dynamicnet.apps.style.pipeline import StylePipeline
+from dynamicnet.data.io import load_image
+
+PHOTO = "src/dynamicnet/data/photos/astronaut.jpg"
+READ_PIXELS = """(id) => { const img = document.getElementById(id); const c = document.createElement('canvas');
+  c.width = img.naturalWidth; c.height = img.naturalHeight; const g = c.getContext('2d'); g.drawImage(img, 0, 0);
+  return {w: c.width, h: c.height, data: Array.from(g.getImageData(0, 0, c.width, c.height).data)}; }"""
+
+
+def shown(page, img_id="style-result") -> torch.Tensor:
+    px = page.evaluate(READ_PIXELS, img_id)
+    arr = np.array(px["data"], dtype=np.float32).reshape(px["h"], px["w"], 4)[..., :3] / 255
+    return torch.from_numpy(arr).permute(2, 0, 1)
+
+
+def wait_full(page, alpha, img_id="style-result"):
+    page.wait_for_function(
+        "([id, a]) => { const i = document.getElementById(id); return i.dataset.kind === 'full' && "
+        "i.dataset.alpha !== undefined && JSON.stringify(JSON.parse(i.dataset.alpha)) === JSON.stringify(a); }",
+        arg=[img_id, alpha], timeout=30_000)
+
+
+def slide(page, selector, value):
+    page.eval_on_selector(selector, "(s, v) => { s.value = v; s.dispatchEvent(new Event('input', {bubbles: true})); }",
+                          str(value))
+
+
+@pytest.fixture(scope="module")
+def pipe(demo_style_model):
+    return StylePipeline.from_pretrained(demo_style_model)
+
+
+def expected(pipe, alpha):
+    return pipe(load_image(PHOTO).rgb, alpha=alpha, max_side=128)
+
+
+def assert_matches(got, want):
+    assert got.shape == want.shape
+    diff = (got - want).abs()  # final frames come as PNG: only 8-bit rounding separates them
+    assert diff.max() <= 1 / 255 + 1e-6, (diff.mean().item(), diff.max().item())
+
+
+def test_upload_and_slide_shows_the_library_output(page, pipe):
+    page.set_input_files("#style-file", PHOTO)
+    wait_full(page, 0.0)
+    at_zero = shown(page)
+    assert_matches(at_zero, expected(pipe, 0.0))
+    slide(page, "#alpha", 0.7)
+    wait_full(page, 0.7)
+    moved = shown(page)
+    assert (moved - at_zero).abs().mean() > 0.02  # the picture changed
+    assert_matches(moved, expected(pipe, 0.7))
+    assert "full" in page.inner_text("#latency") and "ms" in page.inner_text("#latency")
+
+
+def test_dual_model_slider_goes_negative(page, pipe):
+    assert page.get_attribute("#alpha", "min") == "-1"
+    page.set_input_files("#style-file", PHOTO)
+    wait_full(page, 0.0)
+    slide(page, "#alpha", -0.6)
+    wait_full(page, -0.6)
+    assert_matches(shown(page), expected(pipe, -0.6))
+
+
+def test_per_block_sliders(page, pipe):
+    page.set_input_files("#style-file", PHOTO)
+    wait_full(page, 0.0)
+    page.check("#per-block")
+    sliders = page.locator("#block-sliders input")
+    assert sliders.count() == 3
+    slide(page, "#block-sliders input[data-block='2']", 0.9)
+    wait_full(page, [0.0, 0.0, 0.9])
+    assert_matches(shown(page), expected(pipe, [0.0, 0.0, 0.9]))
+
+
+def test_bad_upload_shows_an_error_and_the_page_keeps_working(page, pipe, tmp_path):
+    bad = tmp_path / "notes.png"
+    bad.write_text("this is not a picture")
+    page.set_input_files("#style-file", str(bad))
+    page.wait_for_selector("#error:not([hidden])")
+    assert "notes.png" in page.inner_text("#error")
+    page.set_input_files("#style-file", PHOTO)
+    wait_full(page, 0.0)
+    assert page.is_hidden("#error")
+    assert_matches(shown(page), expected(pipe, 0.0))
+
+
+def test_rapid_slider_moves_are_coalesced(page, pipe):
+    page.set_input_files("#style-file", PHOTO)
+    wait_full(page, 0.0)
+    before = page.evaluate("window.dn.renders")
+    for i in range(1, 31):
+        slide(page, "#alpha", round(i / 30, 2))
+    wait_full(page, 1.0)
+    renders = page.evaluate("window.dn.renders") - before
+    assert renders < 60  # 30 moves × (preview + full) would be 60 renders without coalescing
+    assert_matches(shown(page), expected(pipe, 1.0))
+
+
+def test_webcam_frame_with_fake_device(page):
+    page.click("#webcam-start")
+    page.wait_for_function("document.getElementById('webcam').videoWidth > 0", timeout=15_000)
+    page.click("#webcam-capture")
+    wait_full(page, 0.0)
+    img = shown(page)
+    assert img.shape[0] == 3 and max(img.shape[1:]) <= 128 and img.std() > 0.01
+
+
+def test_download_link_gives_a_png(page):
+    page.set_input_files("#style-file", PHOTO)
+    wait_full(page, 0.0)
+    with page.expect_download() as info:
+        page.click("#download")
+    path = info.value.path()
+    assert open(path, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
