@@ -5,7 +5,6 @@ BIN    := $(VENV)/bin
 # A plain `torch` requirement lets pip pick a multi-GB CUDA build; pin the CPU build first.
 TORCH  ?= torch==2.13.0
 OUT    ?= runs/quickstart
-OPENCV_DATA := /usr/share/doc/opencv-doc/examples/data/starry_night.jpg
 
 .PHONY: run test system-deps benchmarks clean
 
@@ -29,12 +28,15 @@ run: $(VENV)/.installed
 	$(BIN)/dynamicnet sweep src/dynamicnet/data/photos/astronaut.jpg --model starry-level \
 		--alphas 0,0.25,0.5,0.75,1 --output $(OUT)/sweep.png --gif $(OUT)/sweep.gif
 
-## system-deps: Debian packages the tests use (registry photos and the style image, ffmpeg)
+## system-deps: Debian packages the tests use (registry photos and style images, ffmpeg, Chromium for the demo)
+DEBIAN_PACKAGES := opencv-doc ffmpeg chromium chromium-driver
 system-deps:
-	@if [ ! -f $(OPENCV_DATA) ] || ! command -v ffmpeg >/dev/null; then \
+	@missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ]; then \
-			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq opencv-doc ffmpeg >/dev/null; \
-		else echo "note: install Debian packages opencv-doc and ffmpeg (sudo apt-get install opencv-doc ffmpeg)"; fi; \
+			echo "installing Debian packages: $$missing"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+		else echo "note: tests that need them will skip; install with: sudo apt-get install $$missing"; fi; \
 	fi
 
 ## test: the whole suite (creates the venv with dev extras and installs what the tests need)

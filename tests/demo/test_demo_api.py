@@ -1,0 +1,175 @@
+"""The demo's HTTP API: validation, limits, sessions, and a bounded load test (loopback only)."""
+import io
+import json
+import random
+import threading
+import urllib.error
+import urllib.request
+import uuid
+
+import pytest
+from PIL import Image
+
+from dynamicnet.demo.sessions import Session, SessionStore, Superseded
+
+PHOTO = "src/dynamicnet/data/photos/astronaut.jpg"
+
+
+def request(url, data=None, headers=None, method=None):
+    req = urllib.request.Request(url, data=data, headers=headers or {}, method=method)
+    try:
+        with urllib.request.urlopen(req, timeout=60) as r:
+            return r.status, r.headers, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers, e.read()
+
+
+def multipart(fields, files):
+    boundary = uuid.uuid4().hex
+    body = io.BytesIO()
+    for k, v in fields.items():
+        body.write(f"--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n".encode())
+    for k, (name, data) in files.items():
+        body.write(f"--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"; filename=\"{name}\"\r\n"
+                   "Content-Type: application/octet-stream\r\n\r\n".encode())
+        body.write(data + b"\r\n")
+    body.write(f"--{boundary}--\r\n".encode())
+    return body.getvalue(), {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+
+
+def new_session(base, model, image_bytes, name="x.jpg"):
+    data, headers = multipart({"model": model}, {"image": (name, image_bytes)})
+    return request(f"{base}/api/sessions", data, headers, "POST")
+
+
+def render(base, key, body):
+    return request(f"{base}/api/sessions/{key}/render", json.dumps(body).encode(),
+                   {"Content-Type": "application/json"}, "POST")
+
+
+@pytest.fixture(scope="module")
+def model_name(server):
+    status, _, body = request(f"{server[0]}/api/models")
+    assert status == 200
+    return json.loads(body)["models"][0]["name"]
+
+
+@pytest.fixture(scope="module")
+def photo_bytes():
+    return open(PHOTO, "rb").read()
+
+
+def test_session_and_render(server, model_name, photo_bytes):
+    base = server[0]
+    status, _, body = new_session(base, model_name, photo_bytes)
+    assert status == 200, body
+    info = json.loads(body)
+    assert (info["width"], info["height"]) == (128, 128)
+    status, headers, img = render(base, info["session"], {"alpha": 0.5, "format": "png"})
+    assert status == 200 and img.startswith(b"\x89PNG") and float(headers["X-Compute-Ms"]) >= 0
+
+
+@pytest.mark.parametrize("case", ["not_image", "empty", "truncated", "bomb", "unknown_model", "no_form"])
+def test_bad_uploads_are_4xx_json(server, model_name, photo_bytes, case):
+    base = server[0]
+    if case == "no_form":
+        status, _, body = request(f"{base}/api/sessions", b"garbage", {"Content-Type": "text/plain"}, "POST")
+    elif case == "unknown_model":
+        status, _, body = new_session(base, "nope", photo_bytes)
+    else:
+        data = {"not_image": b"hello", "empty": b"", "truncated": photo_bytes[: len(photo_bytes) // 3]}.get(case)
+        if case == "bomb":
+            buf = io.BytesIO()
+            Image.new("L", (7000, 7000)).save(buf, "PNG")  # 49 MP > 40 MP cap, a few kB on the wire
+            data = buf.getvalue()
+        status, _, body = new_session(base, model_name, data)
+    assert 400 <= status < 500, (status, body)
+    assert json.loads(body)["error"]
+
+
+def test_oversized_upload_is_413_before_the_body_is_read(server):
+    import http.client
+    from urllib.parse import urlparse
+
+    url = urlparse(server[0])
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
+    conn.putrequest("POST", "/api/sessions")
+    conn.putheader("Content-Type", "multipart/form-data; boundary=x")
+    conn.putheader("Content-Length", str(21 * 1024 * 1024))
+    conn.endheaders()  # announce 21 MB, send none of it: the server must refuse without waiting
+    response = conn.getresponse()
+    assert response.status == 413 and "limit" in json.loads(response.read())["error"]
+    conn.close()
+
+
+@pytest.mark.parametrize("body", [{"alpha": "x"}, {"alpha": float("nan")}, {"alpha": [1, 2]}, {}, {"alpha": True},
+                                  {"alpha": 0.5, "format": "gif"}, {"alpha": -5.0, "preview": "yes"}])
+def test_bad_render_requests_are_4xx(server, model_name, photo_bytes, body):
+    base = server[0]
+    key = json.loads(new_session(base, model_name, photo_bytes)[2])["session"]
+    status, _, raw = render(base, key, body)
+    if body.get("alpha") == -5.0:  # a finite α outside the trained range is allowed (extrapolation)
+        assert status == 200
+    else:
+        assert 400 <= status < 500 and json.loads(raw)["error"], (status, raw)
+
+
+def test_unknown_session_is_404(server):
+    status, _, body = render(server[0], "nope", {"alpha": 0.1})
+    assert status == 404 and "session" in json.loads(body)["error"]
+
+
+def test_store_is_bounded_in_memory_and_count_and_time():
+    store = SessionStore(max_bytes=1000, max_sessions=3, ttl_s=60)
+    keys = [store.add(Session("m", lambda a, p: None, 400)) for _ in range(4)]
+    assert len(store) == 2 and store.total_bytes == 800  # 1000-byte budget: the two oldest went first
+    assert store.get(keys[0]) is None and store.get(keys[3]) is not None
+    store.ttl_s = 0
+    assert store.get(keys[3]) is None and len(store) == 0
+
+
+def test_superseded_render_is_skipped():
+    store = SessionStore()
+    session = Session("m", lambda a, p: a, 1)
+    old = session.next_ticket()
+    new = session.next_ticket()
+    with pytest.raises(Superseded):
+        store.render(session, old, 0.1, False)
+    assert store.render(session, new, 0.2, False) == 0.2
+
+
+def test_load_20_clients_50_requests_no_5xx(server, model_name, photo_bytes):
+    base = server[0]
+    statuses: list[int] = []
+    lock = threading.Lock()
+
+    def client(seed):
+        rng = random.Random(seed)
+        key = None
+        for i in range(50):
+            kind = rng.random()
+            if key is None or kind < 0.1:
+                status, _, body = new_session(base, model_name, photo_bytes)
+                if status == 200:
+                    key = json.loads(body)["session"]
+            elif kind < 0.25:
+                status, _, _ = new_session(base, model_name, b"junk" * rng.randint(0, 50))
+            elif kind < 0.35:
+                status, _, _ = render(base, key, {"alpha": rng.choice(["x", None, [0.1], 1e400])})
+            elif kind < 0.4:
+                status, _, _ = request(f"{base}/api/sessions/{key}/render", b"{not json", {}, "POST")
+            else:
+                status, _, _ = render(base, key, {"alpha": rng.uniform(-1, 1), "preview": rng.random() < 0.5})
+            with lock:
+                statuses.append(status)
+
+    threads = [threading.Thread(target=client, args=(s,)) for s in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(300)
+    assert len(statuses) == 1000
+    assert not [s for s in statuses if s >= 500]
+    assert statuses.count(200) > 400
+    status, _, _ = request(f"{base}/api/models")
+    assert status == 200  # still answering
