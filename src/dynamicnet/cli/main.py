@@ -29,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     info.register(sub)
     style.register(sub)
+    dcgan.register(sub)
     demo.register(sub)
     return parser
 

@@ -6,6 +6,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..errors import DynamicNetError
+from . import dcgan
 from .common import add_device, device_of, finite_float, float_list, positive_int
 
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
@@ -16,6 +17,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     apps = train.add_subparsers(dest="app", metavar="APP", parser_class=type(train))
     apps.required = True
     _register_train_style(apps)
+    dcgan.register_train(apps)
 
     p = sub.add_parser("stylize", help="stylise images at a given α")
     p.add_argument("inputs", nargs="+", metavar="INPUT")
@@ -86,6 +88,9 @@ def _register_train_style(apps: argparse._SubParsersAction) -> None:
     p.add_argument("--main-steps", type=positive_int, default=None)
     p.add_argument("--tuning-steps", type=positive_int, default=None)
     p.add_argument("--width", type=positive_int, default=None, help="first-layer width (32 = reference)")
+    p.add_argument("--blocks", default=None, metavar="POINT,...",
+                   help="insertion points of the tuning blocks (default res3,up1,out; e.g. 'out' for one block "
+                        "in front of the linear output, which makes α changes nearly free)")
     p.add_argument("--out", required=True, help="output model folder (training state goes to OUT/train)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out exactly")
     p.add_argument("--dry-run", action="store_true", help="one real step per phase on tiny synthetic data")
@@ -134,8 +139,9 @@ def _recipe_from_args(args: argparse.Namespace):
         main = replace(main, content_weight=args.content_weight)
         sets = {k: replace(v, content_weight=args.content_weight) for k, v in sets.items()}
     steps = {"main_steps": args.main_steps or args.steps, "tuning_steps": args.tuning_steps or args.steps}
+    points = tuple(p.strip() for p in args.blocks.split(",") if p.strip()) if args.blocks else None
     return recipe.with_overrides(main=main, sets=sets, size=args.size, batch_size=args.batch_size,
-                                 width=args.width, **steps)
+                                 width=args.width, insertion_points=points, **steps)
 
 
 def run_train_style(args: argparse.Namespace) -> int:

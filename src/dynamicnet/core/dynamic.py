@@ -84,8 +84,9 @@ class DynamicNet(nn.Module):
         modules = dict(main.named_modules())
         unknown = [p for p in points if p == "" or p not in modules]
         if unknown:
-            valid = ", ".join(n for n in modules if n)
-            raise ValueError(f"unknown insertion point(s) {unknown}; valid submodule names: {valid}")
+            top = [n for n in modules if n and "." not in n]
+            raise ValueError(f"unknown insertion point(s) {unknown}; use a submodule name of the main network, "
+                             f"e.g. {', '.join(top[:24])}{', …' if len(top) > 24 else ''} (or a dotted sub-name)")
         set_names = list(sets)
         if not set_names or len(set(set_names)) != len(set_names):
             raise ValueError(f"block sets must be a non-empty list of distinct names, got {set_names}")

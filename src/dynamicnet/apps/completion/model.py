@@ -1,0 +1,152 @@
+"""The completion network θ and its discriminator, scaled to a CPU.
+
+Generator: the "globally and locally consistent" design (Iizuka et al., 2017) shrunk: an encoder that goes
+down 4× (5×5 conv, two stride-2 3×3 convs), a chain of dilated residual blocks in the middle so the centre of a
+large hole sees context from its edges, and a decoder (two nearest ×2 upsample + 3×3 conv stages, a linear
+3×3 output conv). With dilations (2, 4, 8, 1) the receptive field after the middle is about 160 px, so every pixel of
+a 32² hole in a 64² crop (or of a 64² hole in a 128² face) sees the hole's whole border.
+
+Input: ``(B, 4, H, W)`` = the image with its hole filled with mid-grey, plus the mask (1 = hole); H, W
+multiples of 4. Output: ``(B, 3, H, W)`` RGB, unclamped (the last layer is linear so that a tuning block in
+front of it contributes exactly affinely in α, which :class:`dynamicnet.core.PreparedInput` exploits).
+:func:`composite` then keeps every known pixel exactly: the network only ever decides the hole.
+
+Stages are named children of an ``nn.Sequential`` (``enc1 … enc3, mid1 … midN, dec1, dec2, out``) so that
+insertion points read naturally and the α-independent prefix can be cached for α sweeps.
+
+No normalisation layers: instance norm would mix the hole's placeholder grey into every channel's statistics
+(so the known region's features depend on the hole's size), and batch norm misbehaves at the batch sizes a CPU
+affords. Zero padding everywhere, so any size ≥ 4 works, including feature maps smaller than the dilation.
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ...core.checkpoint import register_architecture
+
+ARCHITECTURE = "completion-net"
+DEFAULT_POINTS = ("mid3", "dec1", "out")
+HOLE_FILL = 0.5  # placeholder value of hole pixels in the network's input
+MULTIPLE = 4  # two stride-2 downsamplings and two ×2 upsamplings
+
+
+def masked_input(image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """``(B, 3, H, W)`` image and ``(B, 1, H, W)`` mask → ``(B, 4, H, W)`` network input (hole = grey)."""
+    hole_filled = image * (1 - mask) + HOLE_FILL * mask
+    return torch.cat([hole_filled, mask], dim=1)
+
+
+def composite(image: torch.Tensor, mask: torch.Tensor, prediction: torch.Tensor) -> torch.Tensor:
+    """Known pixels from ``image``, hole pixels from ``prediction``; a new tensor, inputs untouched.
+
+    ``torch.where`` (not ``image·(1−m) + pred·m``) so that known pixels are copied bit for bit, not
+    recomputed in floating point.
+    """
+    return torch.where(mask > 0.5, prediction, image)
+
+
+class ConvAct(nn.Sequential):
+    """[nearest ×2 upsample →] conv (zero padding keeps the size at stride 1) → ELU.
+
+    ELU rather than ReLU: without normalisation, ELU's negative side keeps the mean activation near zero and
+    avoids dead units in a net trained for a few thousand steps.
+    """
+
+    def __init__(self, cin: int, cout: int, kernel: int, stride: int = 1, dilation: int = 1,
+                 upsample: bool = False) -> None:
+        layers: list[nn.Module] = [nn.Upsample(scale_factor=2, mode="nearest")] if upsample else []
+        layers += [nn.Conv2d(cin, cout, kernel, stride, padding=dilation * (kernel // 2), dilation=dilation),
+                   nn.ELU(inplace=True)]
+        super().__init__(*layers)
+
+
+class DilatedResidual(nn.Module):
+    """x + conv₃ₓ₃(ELU(conv₃ₓ₃,dilated(x))): a wide receptive field without losing resolution."""
+
+    def __init__(self, channels: int, dilation: int) -> None:
+        super().__init__()
+        self.dilation = dilation
+        self.body = nn.Sequential(
+            nn.Conv2d(channels, channels, 3, padding=dilation, dilation=dilation),
+            nn.ELU(inplace=True),
+            nn.Conv2d(channels, channels, 3, padding=1),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, C, h, w) → (B, C, h, w)
+        return F.elu(x + self.body(x))
+
+
+class CompletionNet(nn.Sequential):
+    """θ: ``(B, 4, H, W)`` masked image + mask → ``(B, 3, H, W)`` raw RGB prediction (see the module docstring).
+
+    Args:
+        width: channels of the first stage; 2w and 4w follow (4w in the dilated middle, at H/4).
+        dilations: one dilated residual block per entry, named ``mid1 …``.
+    """
+
+    def __init__(self, width: int = 32, dilations: Sequence[int] = (2, 4, 8, 1)) -> None:
+        dilations = tuple(int(d) for d in dilations)
+        if width < 1 or len(dilations) < 3 or min(dilations) < 1:
+            raise ValueError(f"need width ≥ 1 and at least 3 dilations ≥ 1, got width={width}, {dilations}")
+        w = width
+        stages: dict[str, nn.Module] = {
+            "enc1": ConvAct(4, w, 5),
+            "enc2": ConvAct(w, 2 * w, 3, stride=2),
+            "enc3": ConvAct(2 * w, 4 * w, 3, stride=2),
+        }
+        stages.update({f"mid{i}": DilatedResidual(4 * w, d) for i, d in enumerate(dilations, 1)})
+        stages.update({
+            "dec1": ConvAct(4 * w, 2 * w, 3, upsample=True),
+            "dec2": ConvAct(2 * w, w, 3, upsample=True),
+            "out": nn.Conv2d(w, 3, 3, padding=1),
+        })
+        super().__init__(OrderedDict(stages))
+        nn.init.constant_(self.out.bias, HOLE_FILL)  # start by predicting grey, not black
+        self.width = width
+        self.dilations = dilations
+
+
+class PatchDiscriminator(nn.Module):
+    """Conditional PatchGAN on ``(image, mask)``: a realism logit per ~38 px patch at H/8 resolution.
+
+    Spectral normalisation keeps the adversarial game stable at small batch sizes. The mask is an input so
+    that the discriminator knows where to look; :func:`hole_logits` keeps only patches that touch the hole,
+    so it judges the filled region (and its seams) rather than the known pixels it would always call real.
+    """
+
+    def __init__(self, width: int = 32) -> None:
+        super().__init__()
+        sn = nn.utils.parametrizations.spectral_norm
+        w = width
+        self.net = nn.Sequential(
+            sn(nn.Conv2d(4, w, 4, 2, 1)), nn.LeakyReLU(0.2, inplace=True),
+            sn(nn.Conv2d(w, 2 * w, 4, 2, 1)), nn.LeakyReLU(0.2, inplace=True),
+            sn(nn.Conv2d(2 * w, 4 * w, 4, 2, 1)), nn.LeakyReLU(0.2, inplace=True),
+            sn(nn.Conv2d(4 * w, 1, 3, 1, 1)),
+        )
+        self.width = width
+
+    def forward(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """``(B, 3, H, W)``, ``(B, 1, H, W)`` → logits ``(B, 1, ⌈H/8⌉, ⌈W/8⌉)``."""
+        return self.net(torch.cat([image * 2 - 1, mask], dim=1))
+
+
+def hole_weights(mask: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+    """Which patches of a logit map overlap the hole: ``(B, 1, h, w)`` of 0/1."""
+    return (F.adaptive_max_pool2d(mask, logits.shape[-2:]) > 0.5).to(logits.dtype)
+
+
+def hole_logits(logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """The logits of patches that overlap the hole, flattened (what the adversarial losses average over)."""
+    return logits[hole_weights(mask, logits) > 0]
+
+
+register_architecture(ARCHITECTURE, CompletionNet)
+
+__all__ = ["ARCHITECTURE", "DEFAULT_POINTS", "HOLE_FILL", "MULTIPLE", "CompletionNet", "PatchDiscriminator",
+           "composite", "hole_logits", "hole_weights", "masked_input"]

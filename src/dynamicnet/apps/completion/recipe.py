@@ -1,0 +1,159 @@
+"""Objectives and recipes for dynamic image completion.
+
+An *objective* weighs three terms on the filled image (known pixels are composited back, so only the hole
+matters): L1 reconstruction inside the hole, an adversarial term from a discriminator that judges the patches
+around the hole, and an optional VGG perceptual term inside the hole. A *recipe* pairs the main network's
+objective O0 with the tuning blocks' objective O1 and fixes the architecture, data and schedule.
+
+The defaults follow the paper's completion figures: θ is trained for O0 = L1 + a strong adversarial term
+(sharp fills, with GAN artefacts) and the blocks for O1 = L1 only (smooth, blurry fills), so α walks from
+"sharp" (α=0) to "smooth" (α=1) and the best point differs per image. Nothing in the code assumes that order:
+a recipe may put the adversarial term in O1 instead (a fresh discriminator is then trained in the tuning
+phase), or add a perceptual term to either.
+
+λ_adv = 0.1 against λ_L1 = 1 is "strong": pix2pix-style completion uses ≈ 0.01 relative adversarial weight;
+ten times that makes the generator trade reconstruction for texture, which is exactly the artefact-prone O0
+the seed describes.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from ...core.dynamic import HIGHER
+from ...errors import DynamicNetError
+from ...training import Phase
+from .model import DEFAULT_POINTS
+
+PERCEPTUAL_TAPS: tuple[str, ...] = ("relu1_2", "relu2_2", "relu3_3")
+GAN_KINDS = ("hinge", "bce")
+
+
+@dataclass(frozen=True)
+class CompletionObjective:
+    """λ_L1·L1(hole) + λ_adv·adversarial(hole patches) + λ_perc·VGG distance(hole)."""
+
+    l1_weight: float = 1.0
+    adversarial_weight: float = 0.0
+    perceptual_weight: float = 0.0
+    gan_kind: str = "hinge"
+
+    def __post_init__(self) -> None:
+        if self.gan_kind not in GAN_KINDS:
+            raise DynamicNetError(f"unknown GAN loss {self.gan_kind!r}; expected one of {', '.join(GAN_KINDS)}")
+        if min(self.l1_weight, self.adversarial_weight, self.perceptual_weight) < 0:
+            raise DynamicNetError(f"objective weights must be ≥ 0, got {self}")
+        if self.l1_weight == self.adversarial_weight == self.perceptual_weight == 0:
+            raise DynamicNetError("an objective needs at least one non-zero weight")
+
+    def describe(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class CompletionRecipe:
+    """Everything needed to train one dynamic completion model, apart from the data and the output folder.
+
+    ``hole`` is the side of the centre square (default: half of ``size``, as in the paper's figures);
+    ``mask`` the training mask kind (see :data:`dynamicnet.data.masks.MASK_KINDS`); ``crop_scale`` the
+    area range of the random square crops taken from photo folders (small crops give 20 photos variety).
+    """
+
+    name: str
+    main: CompletionObjective
+    tuning: CompletionObjective
+    width: int = 32
+    dilations: tuple[int, ...] = (2, 4, 8, 1)
+    insertion_points: tuple[str, ...] = DEFAULT_POINTS
+    zero_init: bool = True
+    disc_width: int = 32
+    size: int = 64
+    hole: int | None = None
+    mask: str = "mixed"
+    crop_scale: tuple[float, float] = (0.02, 1.0)
+    batch_size: int = 16
+    main_lr: float = 5e-4
+    disc_lr: float = 2e-4
+    tuning_lr: float = 5e-4
+    main_steps: int = 4000
+    tuning_steps: int = 1500
+    description: str = ""
+
+    @property
+    def hole_side(self) -> int:
+        return self.hole if self.hole is not None else self.size // 2
+
+    def objectives(self) -> dict[str, CompletionObjective]:
+        return {"main": self.main, HIGHER: self.tuning}
+
+    def phases(self) -> list[Phase]:
+        """θ for O0 (blocks off), then the "higher" block set for O1 at α = 1 with θ frozen (paper Sec. 3)."""
+        return [
+            Phase("main", "main", self.main_steps, self.main_lr, objective="main", alpha=0.0),
+            Phase(HIGHER, "tuning", self.tuning_steps, self.tuning_lr, objective=HIGHER, sets=(HIGHER,),
+                  alpha=1.0),
+        ]
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["main"], d["tuning"] = self.main.describe(), self.tuning.describe()
+        for key in ("dilations", "insertion_points", "crop_scale"):
+            d[key] = list(d[key])
+        return d
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "CompletionRecipe":
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise DynamicNetError(f"unknown recipe key(s) {sorted(unknown)}; valid keys: {sorted(known)}")
+        try:
+            kwargs = dict(data)
+            kwargs["main"] = CompletionObjective(**data["main"])
+            kwargs["tuning"] = CompletionObjective(**data["tuning"])
+            for key in ("dilations", "insertion_points", "crop_scale"):
+                if key in kwargs:
+                    kwargs[key] = tuple(kwargs[key])
+            return cls(**kwargs)
+        except (KeyError, TypeError) as exc:
+            raise DynamicNetError(f"invalid completion recipe: {exc}") from None
+
+    def with_overrides(self, **overrides: Any) -> "CompletionRecipe":
+        return replace(self, **{k: v for k, v in overrides.items() if v is not None})
+
+
+SHARP = CompletionObjective(l1_weight=1.0, adversarial_weight=0.1)
+SMOOTH = CompletionObjective(l1_weight=1.0)
+
+
+def builtin_recipes() -> dict[str, CompletionRecipe]:
+    """``photos``: the CPU-scale default (registry photos, 64² crops, 32² hole); ``celeba``: the paper's
+    setting (128² faces, 64² centre hole), a GPU-scale schedule."""
+    return {
+        "photos": CompletionRecipe(
+            "photos", SHARP, SMOOTH,
+            description="completion, 64² photo crops: α=0 sharp (L1 + strong GAN) → α=1 smooth (L1)",
+        ),
+        "celeba": CompletionRecipe(
+            "celeba", SHARP, SMOOTH, width=32, dilations=(2, 4, 8, 16), size=128, mask="center",
+            crop_scale=(1.0, 1.0), batch_size=32, main_steps=30000, tuning_steps=10000,
+            description="completion, 128² CelebA faces, 64² centre hole: α=0 sharp (GAN) → α=1 smooth (L1)",
+        ),
+    }
+
+
+def load_recipe(name_or_path: str) -> CompletionRecipe:
+    """A built-in recipe by name, or a JSON recipe file (same keys as :meth:`CompletionRecipe.to_dict`)."""
+    recipes = builtin_recipes()
+    if name_or_path in recipes:
+        return recipes[name_or_path]
+    path = Path(name_or_path)
+    if not path.is_file():
+        raise DynamicNetError(f"unknown recipe {name_or_path!r}: not a file and not one of {sorted(recipes)}")
+    try:
+        return CompletionRecipe.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    except json.JSONDecodeError as exc:
+        raise DynamicNetError(f"{path}: invalid JSON ({exc})") from None

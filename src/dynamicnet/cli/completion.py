@@ -1,0 +1,269 @@
+"""Image-completion subcommands: ``train completion``, ``complete``, ``evaluate-completion``."""
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+from typing import Any
+
+from ..errors import DynamicNetError
+from .common import add_device, device_of, float_list, positive_int
+
+DEFAULT_MODEL = "completion-photos"
+MASK_CHOICES = ("center", "random", "strokes", "mixed")
+
+
+def _alpha_or_auto(text: str) -> float | str:
+    """argparse type: a finite number, or ``auto``."""
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number or 'auto': {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be finite: {text!r}")
+    return value
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """``complete`` and ``evaluate-completion`` (``train completion`` is added by :func:`register_train`)."""
+    p = sub.add_parser("complete", help="fill a hole in an image at a given α (or auto), or a strip across α",
+                       description="Fill the hole of INPUT. The mask is the centre square (half the shorter "
+                                   "side) or a PNG of the image's size in which white = hole, black = known. "
+                                   "Known pixels are kept exactly; the output has the input's size.")
+    p.add_argument("input", metavar="INPUT")
+    p.add_argument("--model", default=DEFAULT_MODEL, help="bundled model name or model folder")
+    p.add_argument("--mask", default="center", help="'center' or a mask image (white = hole), same size as INPUT")
+    p.add_argument("--hole", type=positive_int, default=None, help="side of the centre hole in px (default: half)")
+    p.add_argument("--alpha", type=_alpha_or_auto, default=0.5,
+                   help="α in [0, 1] (0 = sharp main network, 1 = smooth) or 'auto' (chosen per image)")
+    p.add_argument("--alphas", type=float_list, default=None, metavar="A0,A1,...",
+                   help="write a contact sheet: the input, then the fill at each α (and at auto if --alpha auto)")
+    p.add_argument("--output", "-o", required=True, help="output image (PNG keeps known pixels bit for bit)")
+    add_device(p)
+    p.set_defaults(func=run_complete)
+
+    p = sub.add_parser("evaluate-completion",
+                       help="PSNR, SSIM and VGG distance in the hole along α; per-image oracle and auto α")
+    p.add_argument("--model", default=DEFAULT_MODEL)
+    p.add_argument("--alphas", type=float_list, default=[round(0.1 * i, 1) for i in range(11)])
+    p.add_argument("--photos", nargs="*", default=None, help="images to crop from (default: the held-out photos)")
+    p.add_argument("--crops", type=positive_int, default=8, help="random crops per photo")
+    p.add_argument("--size", type=positive_int, default=None, help="crop side (default: the model's training size)")
+    p.add_argument("--hole", type=positive_int, default=None, help="centre hole side (default: the model's)")
+    p.add_argument("--seed", type=int, default=1234, help="seed of the crop positions")
+    p.add_argument("--no-auto", action="store_true", help="skip the auto-α evaluation")
+    p.add_argument("--json", default=None, help="also write the per-image results to this JSON file")
+    p.add_argument("--vgg-weights", default=None)
+    add_device(p)
+    p.set_defaults(func=run_evaluate_completion)
+
+
+def register_train(apps: argparse._SubParsersAction) -> None:
+    """``train completion``, under the shared ``train`` subcommand."""
+    p = apps.add_parser("completion", help="dynamic image completion",
+                        description="Train θ for O0 (L1 + strong GAN: sharp), then the tuning blocks for O1 "
+                                    "(L1: smooth).")
+    p.add_argument("--recipe", default="photos", help="built-in recipe (photos, celeba) or JSON file")
+    p.add_argument("--data", default="default",
+                   help="'default' (bundled registry photos), an image folder (random crops), or "
+                        "celeba:PATH (aligned CelebA faces; PATH holds img_align_celeba/)")
+    p.add_argument("--mask", choices=MASK_CHOICES, default=None, help="training masks (default: the recipe's)")
+    p.add_argument("--hole", type=positive_int, default=None, help="centre hole side (default: size/2)")
+    p.add_argument("--phase", choices=["main", "tuning", "all"], default="all")
+    p.add_argument("--init-from", default=None, help="model folder whose θ to tune (--phase tuning)")
+    p.add_argument("--size", type=positive_int, default=None, help="training crop size")
+    p.add_argument("--width", type=positive_int, default=None, help="first-stage width of θ")
+    p.add_argument("--adv-weight", type=float, default=None, help="λ_adv of O0")
+    p.add_argument("--tuning-adv-weight", type=float, default=None, help="λ_adv of O1")
+    p.add_argument("--tuning-perceptual-weight", type=float, default=None, help="λ_perc of O1 (needs VGG16)")
+    p.add_argument("--batch-size", type=positive_int, default=None)
+    p.add_argument("--steps", type=positive_int, default=None, help="steps of every phase")
+    p.add_argument("--main-steps", type=positive_int, default=None)
+    p.add_argument("--tuning-steps", type=positive_int, default=None)
+    p.add_argument("--out", required=True, help="output model folder (training state goes to OUT/train)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out exactly")
+    p.add_argument("--dry-run", action="store_true", help="one real step per phase on tiny synthetic data")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--vgg-weights", default=None, help="torchvision-format VGG16 file, or 'random' (tests only)")
+    p.add_argument("--checkpoint-every", type=positive_int, default=100)
+    p.add_argument("--sample-every", type=int, default=250)
+    p.add_argument("--log-every", type=positive_int, default=10)
+    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--fp16", action="store_true", help="store the model folder's weights in fp16")
+    add_device(p)
+    p.set_defaults(func=run_train_completion)
+
+
+# ---------------------------------------------------------------------------------------------- training
+
+
+def _recipe_from_args(args: argparse.Namespace):
+    from dataclasses import replace
+
+    from ..apps.completion.recipe import load_recipe
+
+    recipe = load_recipe(args.recipe)
+    main, tuning = recipe.main, recipe.tuning
+    if args.adv_weight is not None:
+        main = replace(main, adversarial_weight=args.adv_weight)
+    if args.tuning_adv_weight is not None:
+        tuning = replace(tuning, adversarial_weight=args.tuning_adv_weight)
+    if args.tuning_perceptual_weight is not None:
+        tuning = replace(tuning, perceptual_weight=args.tuning_perceptual_weight)
+    return recipe.with_overrides(
+        main=main, tuning=tuning, size=args.size, hole=args.hole, mask=args.mask, width=args.width,
+        batch_size=args.batch_size, main_steps=args.main_steps or args.steps,
+        tuning_steps=args.tuning_steps or args.steps,
+    )
+
+
+def _dataset(spec: str, recipe: Any, seed: int) -> tuple[Any, str]:
+    """The image source named by ``--data`` and its description (for the model's provenance)."""
+    from ..data.assets import default_content_dir
+    from ..data.folder import ImageFolderDataset
+
+    if spec.startswith("celeba:"):
+        from ..data.celeba import CelebA
+
+        root = spec.split(":", 1)[1]
+        try:
+            faces = CelebA(root, size=recipe.size, crop=140, partition="train", hflip=True)
+        except DynamicNetError as exc:
+            if "list_eval_partition" not in str(exc):
+                raise
+            faces = CelebA(root, size=recipe.size, crop=140, partition="all", hflip=True)
+        return faces, faces.description
+    folder = default_content_dir() if spec == "default" else Path(spec)
+    images = ImageFolderDataset(folder, recipe.size, scale=tuple(recipe.crop_scale), seed=seed)
+    what = "bundled registry photos" if spec == "default" else "images"
+    return images, (f"{folder} ({len(images)} {what}, {recipe.size}² random crops of area "
+                    f"{recipe.crop_scale[0]:g}–{recipe.crop_scale[1]:g} of the largest square)")
+
+
+def run_train_completion(args: argparse.Namespace) -> int:
+    import torch
+
+    from ..apps.completion.train import train_completion
+    from ..data.folder import SyntheticImageDataset
+    from ..data.masks import MaskedImageDataset, center_mask
+    from ..training import TrainerConfig, setup_distributed
+
+    recipe = _recipe_from_args(args)
+    if recipe.hole_side >= recipe.size:
+        raise DynamicNetError(f"--hole {recipe.hole_side} must be smaller than --size {recipe.size}")
+    device, _ = setup_distributed(device_of(args))
+    out = Path(args.out)
+    if args.dry_run:
+        # One real step of every phase on tiny synthetic images: the real loop, losses, masks and export.
+        recipe = recipe.with_overrides(size=32, hole=None if args.hole is None or args.hole >= 32 else args.hole,
+                                       batch_size=2, main_steps=1, tuning_steps=1)
+        images, description = SyntheticImageDataset(8, recipe.size, seed=args.seed), "synthetic (dry run)"
+    else:
+        images, description = _dataset(args.data, recipe, args.seed)
+    dataset = MaskedImageDataset(images, recipe.mask, recipe.hole)
+    description += f"; masks: {recipe.mask} (centre hole {recipe.hole_side}²)"
+    preview = None
+    if args.sample_every > 0 and not args.dry_run:
+        shots = torch.stack([images[i % len(images)] for i in range(4)])  # fixed per-index crops
+        mask = center_mask(recipe.size, recipe.size, recipe.hole)
+        preview = (shots, mask.expand(len(shots), 1, -1, -1).clone())
+    config = TrainerConfig(out, batch_size=recipe.batch_size, seed=args.seed, device=device,
+                           log_every=args.log_every, sample_every=0 if args.dry_run else args.sample_every,
+                           checkpoint_every=args.checkpoint_every, progress=not args.no_progress,
+                           resume=args.resume)
+    folder = train_completion(recipe, dataset, out, phase=args.phase,
+                              init_from=Path(args.init_from) if args.init_from else None,
+                              vgg_weights=args.vgg_weights, config=config, data_description=description,
+                              preview=preview)
+    if args.fp16:
+        _to_fp16(folder)
+    print(f"model folder: {folder}")
+    if args.phase == "main":
+        print("note: only θ was trained; train the tuning blocks with --phase tuning --init-from", folder)
+    return 0
+
+
+def _to_fp16(folder: Path) -> None:
+    import torch
+
+    from ..apps.completion.train import load_discriminator_state, save_discriminator
+    from ..apps.completion.model import PatchDiscriminator
+    from ..core.checkpoint import load_pretrained, save_pretrained
+
+    model, config = load_pretrained(folder)
+    save_pretrained(model, folder, application=config["application"], architecture=config["architecture"],
+                    objectives=config["objectives"], alpha_range=tuple(config["dynamic"]["alpha_range"]),
+                    provenance=config["provenance"], extra=config["extra"], dtype=torch.float16)
+    state = load_discriminator_state(folder)
+    if state is not None:
+        disc = PatchDiscriminator(int(config["extra"]["discriminator"]["width"]))
+        disc.load_state_dict(state)
+        save_discriminator(disc, folder, dtype=torch.float16)
+
+
+# ---------------------------------------------------------------------------------------------- inference
+
+
+def run_complete(args: argparse.Namespace) -> int:
+    from ..apps.completion.pipeline import CompletionPipeline
+    from ..data.io import IMAGE_EXTENSIONS, load_image, make_contact_sheet, save_image
+    from ..data.masks import check_mask, load_mask
+
+    output = Path(args.output)
+    if output.suffix.lower() not in IMAGE_EXTENSIONS:
+        raise DynamicNetError(f"{output}: --output must be an image file ({', '.join(sorted(IMAGE_EXTENSIONS))})")
+    loaded = load_image(args.input)
+    image = loaded.rgb  # (3, H, W)
+    h, w = image.shape[-2:]
+    pipe = CompletionPipeline.from_pretrained(args.model, device_of(args))
+    if args.mask == "center":
+        mask = pipe.default_mask(h, w, args.hole)
+    else:
+        if args.hole is not None:
+            raise DynamicNetError("--hole applies to the centre mask only; a mask file defines its own hole")
+        mask = load_mask(args.mask, size=(h, w))
+    mask = check_mask(mask, h, w, source=str(args.mask))
+    alpha = args.alpha
+    if alpha == "auto":
+        alpha = pipe.auto_alpha(image, mask)
+        print(f"auto alpha: {alpha:g}")
+    if args.alphas is None:
+        out = pipe(image, mask, alpha=alpha)
+        save_image(out, output, alpha=loaded.alpha)
+    else:
+        alphas = list(args.alphas)
+        fills = pipe.sweep(image, mask, alphas)
+        tiles = [pipe.show_hole(image, mask), *fills]
+        labels = ["input", *[f"α = {a:g}" for a in alphas]]
+        if args.alpha == "auto":
+            tiles.append(pipe(image, mask, alpha=alpha))
+            labels.append(f"auto α = {alpha:g}")
+        save_image(make_contact_sheet(tiles, labels), output)
+    print(output)
+    return 0
+
+
+def run_evaluate_completion(args: argparse.Namespace) -> int:
+    import json
+
+    from ..apps.completion.evaluate import evaluate_alphas, held_out_crops, summarize
+    from ..apps.completion.pipeline import CompletionPipeline
+    from ..losses import load_vgg16
+    from ..apps.completion.recipe import PERCEPTUAL_TAPS
+    from ..utils.fs import atomic_write_text
+
+    device = device_of(args)
+    pipe = CompletionPipeline.from_pretrained(args.model, device)
+    size = args.size or int(pipe.config.get("extra", {}).get("size", 64))
+    photos = [Path(p) for p in args.photos] if args.photos else None
+    images = held_out_crops(photos, size=size, per_photo=args.crops, seed=args.seed)
+    vgg = load_vgg16(args.vgg_weights, taps=PERCEPTUAL_TAPS).to(device)
+    pipe.vgg = vgg
+    hole = args.hole or pipe.default_hole(size, size)
+    result = evaluate_alphas(pipe, images, args.alphas, vgg, hole=hole, auto=not args.no_auto)
+    print(summarize(result, f"{args.model}: {len(images)} held-out {size}² crops, centre hole {hole}²"))
+    if args.json:
+        atomic_write_text(args.json, json.dumps(result.to_dict(), indent=2) + "\n")
+    return 0

@@ -1,0 +1,323 @@
+"""Dynamic-DCGAN subcommands: ``train dcgan``, ``train classifier``, ``generate``, ``evaluate-dcgan``."""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from ..errors import DynamicNetError
+from .common import add_device, device_of, finite_float, float_list, positive_int
+
+DEFAULT_MODEL = "fashion-sneaker-boot"
+DATA_HELP = ("celeba:PATH (CelebA as distributed), fashion-mnist[:CLASS,CLASS] (Debian dataset-fashion-mnist; "
+             "default pair sneaker,ankle_boot) or folder:PATH (images + PATH/labels.csv)")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """``generate`` and ``evaluate-dcgan`` (``train dcgan``/``train classifier``: :func:`register_train`)."""
+    p = sub.add_parser("generate", help="draw images from a dynamic DCGAN at one α, or a sweep over α",
+                       description="--alpha: a grid of N images. --alphas: rows = the same z, columns = α.")
+    p.add_argument("--model", default=DEFAULT_MODEL, help="bundled model name or model folder")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--alpha", type=finite_float, default=None, help="one α (default 1)")
+    group.add_argument("--alphas", type=float_list, default=None, metavar="A0,A1,...",
+                       help="a sweep: one column per α, e.g. 0,0.25,0.5,0.75,1")
+    p.add_argument("--seed", type=int, default=0, help="noise seed: the same seed gives the same images")
+    p.add_argument("--n", type=positive_int, default=None, help="images (default 16; 8 rows for a sweep)")
+    p.add_argument("--output", "-o", required=True, help="image file (.png/.jpg/…)")
+    p.add_argument("--gif", default=None, help="also write an animation of the α walk (.gif/.webp/.mp4)")
+    p.add_argument("--frames", type=positive_int, default=21, help="frames of the animation, one way")
+    p.add_argument("--zoom", type=positive_int, default=None,
+                   help="nearest-neighbour upscaling of each image (default: to at least 64 px)")
+    add_device(p)
+    p.set_defaults(func=run_generate)
+
+    p = sub.add_parser("evaluate-dcgan", help="attribute fraction and Fréchet distances along α (classifier-scored)")
+    p.add_argument("--model", default=DEFAULT_MODEL)
+    p.add_argument("--classifier", default=None, help="folder with classifier.json (default: the model folder)")
+    p.add_argument("--data", default=None, help="real images to compare with (default: the model's training data, "
+                   "held-out split)")
+    p.add_argument("--labels", default=None, help="label CSV for --data folder:PATH")
+    p.add_argument("--alphas", type=float_list, default=[0, 0.25, 0.5, 0.75, 1.0])
+    p.add_argument("--n", type=positive_int, default=1000, help="generated images per α (the same z)")
+    p.add_argument("--max-real", type=positive_int, default=2000, help="real images per subset, at most")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", default=None, help="also write the figures to this JSON file")
+    add_device(p)
+    p.set_defaults(func=run_evaluate)
+
+
+def register_train(apps: argparse._SubParsersAction) -> None:
+    """``train dcgan`` and ``train classifier`` under the ``train`` command."""
+    p = apps.add_parser("dcgan", help="dynamic DCGAN: θ on images with a = v, the tuning block on a ≠ v",
+                        description="Phase 1 trains the generator θ on the images whose --attribute equals --value "
+                                    "(O0); phase 2 freezes θ and trains the tuning block against a fresh "
+                                    "discriminator on the other images (O1).")
+    _add_data_args(p)
+    p.add_argument("--recipe", default=None,
+                   help="built-in recipe (reference: CelebA 64², small: 32² CPU scale) or JSON file "
+                        "(default: small for fashion-mnist, else reference)")
+    p.add_argument("--phase", choices=["main", "tuning", "all"], default="all")
+    p.add_argument("--init-from", default=None, help="model folder whose θ to tune (--phase tuning)")
+    p.add_argument("--image-size", type=positive_int, default=None, help="4·2^k: 32, 64 (reference), 128, …")
+    p.add_argument("--ngf", type=positive_int, default=None, help="generator width (128 = reference)")
+    p.add_argument("--ndf", type=positive_int, default=None, help="discriminator width (128 = reference)")
+    p.add_argument("--insertion-points", default=None, help="comma-separated generator submodules (default layer3)")
+    p.add_argument("--zero-init", action="store_true", default=None, help="start the tuning block at ψ ≡ 0")
+    p.add_argument("--batch-size", type=positive_int, default=None)
+    p.add_argument("--lr", type=finite_float, default=None, help="Adam learning rate (2e-4)")
+    p.add_argument("--epochs", type=finite_float, default=None, help="epochs of each phase over its subset (20)")
+    p.add_argument("--main-epochs", type=finite_float, default=None)
+    p.add_argument("--tuning-epochs", type=finite_float, default=None)
+    p.add_argument("--steps", type=positive_int, default=None, help="steps of each phase (overrides epochs)")
+    p.add_argument("--main-steps", type=positive_int, default=None)
+    p.add_argument("--tuning-steps", type=positive_int, default=None)
+    p.add_argument("--hflip", action="store_true", help="random horizontal flips (CelebA, folders)")
+    p.add_argument("--description", default=None, help="one line shown by 'dynamicnet models'")
+    p.add_argument("--out", required=True, help="output model folder (training state goes to OUT/train)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out exactly")
+    p.add_argument("--dry-run", action="store_true", help="one real step per phase on tiny synthetic data")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--checkpoint-every", type=positive_int, default=500)
+    p.add_argument("--sample-every", type=int, default=500)
+    p.add_argument("--log-every", type=positive_int, default=10)
+    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--fp16", action="store_true", help="store the model folder's weights in fp16")
+    add_device(p)
+    p.set_defaults(func=run_train_dcgan)
+
+    p = apps.add_parser("classifier", help="the attribute classifier that scores a dynamic DCGAN's samples",
+                        description="Trains a small CNN to tell the a ≠ v images (O1) from the a = v ones (O0), "
+                                    "with balanced batches; writes classifier.json + classifier.safetensors.")
+    p.add_argument("--model", default=None,
+                   help="take --data, --attribute, --value and the image size from this dcgan model folder")
+    _add_data_args(p, data_default=None)
+    p.add_argument("--image-size", type=positive_int, default=None, help="default: the model's, else 32")
+    p.add_argument("--width", type=positive_int, default=16, help="first-layer width (features: 4×width)")
+    p.add_argument("--steps", type=positive_int, default=600)
+    p.add_argument("--batch-size", type=positive_int, default=64)
+    p.add_argument("--lr", type=finite_float, default=1e-3)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, help="folder to write the classifier into (may be the model folder)")
+    p.add_argument("--dry-run", action="store_true", help="two steps on tiny synthetic data")
+    p.add_argument("--no-progress", action="store_true")
+    add_device(p)
+    p.set_defaults(func=run_train_classifier)
+
+
+def _add_data_args(p: argparse.ArgumentParser, data_default: str | None = "fashion-mnist") -> None:
+    p.add_argument("--data", default=data_default, help=DATA_HELP + (f" (default {data_default})" if data_default else ""))
+    p.add_argument("--labels", default=None, help="label CSV for folder:PATH (default PATH/labels.csv)")
+    p.add_argument("--attribute", default=None,
+                   help="attribute that splits the data (CelebA: one of its 40, e.g. Male; fashion-mnist: label)")
+    p.add_argument("--value", default=None,
+                   help="θ learns the images with attribute = value, the tuning block the others "
+                        "(fashion-mnist default: the first class of the pair)")
+
+
+# ---------------------------------------------------------------------------------------------------- training
+def _split_from_args(args: argparse.Namespace, size: int, role: str = "train", hflip: bool = False):
+    """Open ``--data`` and split it by ``--attribute``/``--value`` (defaults where the source has them)."""
+    from ..apps.dcgan.data import open_source, parse_data_spec, split_by_attribute
+
+    spec = parse_data_spec(args.data)
+    attribute = args.attribute or spec.default_attribute
+    value = args.value if args.value is not None else spec.default_value
+    if attribute is None or value is None:
+        raise DynamicNetError(f"--data {args.data} needs --attribute and --value (e.g. --attribute Male --value 1)")
+    source = open_source(spec, size, role=role, labels=args.labels, hflip=hflip)
+    return spec, split_by_attribute(source, attribute, value)
+
+
+def _recipe_from_args(args: argparse.Namespace):
+    from ..apps.dcgan.recipe import load_recipe
+
+    name = args.recipe or ("small" if args.data.strip().lower().startswith("fashion-mnist") else "reference")
+    recipe = load_recipe(name)
+    points = tuple(p.strip() for p in args.insertion_points.split(",") if p.strip()) if args.insertion_points else None
+    return recipe.with_overrides(
+        image_size=args.image_size, ngf=args.ngf, ndf=args.ndf, insertion_points=points, zero_init=args.zero_init,
+        batch_size=args.batch_size, lr=args.lr,
+        main_epochs=args.main_epochs if args.main_epochs is not None else args.epochs,
+        tuning_epochs=args.tuning_epochs if args.tuning_epochs is not None else args.epochs,
+        main_steps=args.main_steps or args.steps, tuning_steps=args.tuning_steps or args.steps)
+
+
+def run_train_dcgan(args: argparse.Namespace) -> int:
+    from ..apps.dcgan.data import SyntheticLabelled, split_by_attribute
+    from ..apps.dcgan.train import train_dcgan
+    from ..training import TrainerConfig, setup_distributed
+
+    recipe = _recipe_from_args(args)
+    device, _ = setup_distributed(device_of(args))
+    out = Path(args.out)
+    if args.dry_run:
+        # One real step of each phase through the real loop, losses and export, on tiny synthetic images.
+        recipe = recipe.with_overrides(image_size=32, ngf=4, ndf=4, batch_size=2, main_steps=1, tuning_steps=1)
+        split = split_by_attribute(SyntheticLabelled(8, 32, seed=args.seed), "label", "even")
+        data_spec = "synthetic"
+    else:
+        spec, split = _split_from_args(args, recipe.image_size, hflip=args.hflip)
+        data_spec = str(spec)
+    config = TrainerConfig(out, batch_size=recipe.batch_size, seed=args.seed, device=device,
+                           log_every=args.log_every, sample_every=0 if args.dry_run else max(0, args.sample_every),
+                           checkpoint_every=args.checkpoint_every, progress=not args.no_progress, resume=args.resume)
+    folder = train_dcgan(recipe, split, out, phase=args.phase,
+                         init_from=Path(args.init_from) if args.init_from else None, config=config,
+                         data_description=split.source.description, data_spec=data_spec,
+                         description=args.description)
+    if args.fp16:
+        _to_fp16(folder)
+    print(f"model folder: {folder}")
+    if args.phase == "main":
+        print(f"note: only θ was trained; train the tuning block with --phase tuning --init-from {folder}")
+    return 0
+
+
+def _to_fp16(folder: Path) -> None:
+    import torch
+
+    from ..core.checkpoint import load_pretrained, save_pretrained
+
+    model, config = load_pretrained(folder)
+    save_pretrained(model, folder, application=config["application"], architecture=config["architecture"],
+                    objectives=config["objectives"], alpha_range=tuple(config["dynamic"]["alpha_range"]),
+                    provenance=config["provenance"], extra=config["extra"], dtype=torch.float16)
+
+
+def _model_defaults(args: argparse.Namespace) -> dict[str, Any]:
+    """--data/--attribute/--value/--image-size recorded in a dcgan model folder (for classifier and evaluate)."""
+    from ..core.checkpoint import read_config
+    from ..models import resolve_model
+
+    config = read_config(resolve_model(args.model))
+    if config.get("application") != "dcgan":
+        raise DynamicNetError(f"--model {args.model}: a {config.get('application')!r} model, not a dcgan one")
+    extra = config.get("extra", {})
+    return {"data": extra.get("data"), "attribute": extra.get("attribute"), "value": extra.get("value"),
+            "image_size": config["architecture"]["kwargs"].get("image_size")}
+
+
+def run_train_classifier(args: argparse.Namespace) -> int:
+    import time
+
+    from ..apps.dcgan.classifier import assess, save_classifier, train_classifier
+    from ..apps.dcgan.data import SyntheticLabelled, split_by_attribute
+    from ..apps.dcgan.train import _command_line
+
+    defaults = _model_defaults(args) if args.model else {}
+    for key in ("data", "attribute", "value"):
+        if getattr(args, key) is None:
+            setattr(args, key, defaults.get(key))
+    size = args.image_size or defaults.get("image_size") or 32
+    device = device_of(args)
+    started = time.time()
+    if args.dry_run:
+        split = split_by_attribute(SyntheticLabelled(8, 32, seed=args.seed), "label", "even")
+        test, data, steps, batch = split, "synthetic", 2, 4
+    else:
+        if args.data is None:
+            raise DynamicNetError("give --data (or --model, a dcgan model folder that records its data)")
+        spec, split = _split_from_args(args, size)
+        _, test = _split_from_args(args, size, role="test")
+        data, steps, batch = str(spec), args.steps, args.batch_size
+    model = train_classifier(split, steps=steps, batch_size=batch, lr=args.lr, width=args.width, seed=args.seed,
+                             device=device, progress=not args.no_progress)
+    report = assess(model, test, seed=args.seed)
+    folder = save_classifier(model.cpu(), args.out, split=split, data=data, report=report, provenance={
+        "command": _command_line(), "steps": steps, "batch_size": batch, "lr": args.lr, "seed": args.seed,
+        "train_data": split.source.description, "held_out_data": test.source.description,
+        "device": str(device), "train_seconds": round(time.time() - started, 1)})
+    print(f"classifier: {folder}  held-out balanced accuracy {report.accuracy:.3f} "
+          f"(O1 rate on real O0 {report.o1_rate_on_main:.3f}, on real O1 {report.o1_rate_on_tuning:.3f})")
+    return 0
+
+
+# --------------------------------------------------------------------------------------------------- inference
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Reject bad output paths before anything is computed (so nothing is half-written)."""
+    from ..data.io import ANIMATION_FORMATS, SAVE_FORMATS
+
+    for path, formats, flag in ((args.output, SAVE_FORMATS, "--output"), (args.gif, ANIMATION_FORMATS, "--gif")):
+        if path is None:
+            continue
+        p = Path(path)
+        if p.suffix.lower() not in formats:
+            raise DynamicNetError(f"{flag} {p}: unsupported extension {p.suffix or '(none)'!r}; use one of "
+                                  f"{', '.join(formats)}")
+        if p.is_dir():
+            raise DynamicNetError(f"{flag} {p}: is a directory")
+
+
+def _zoom(images, factor: int):
+    import torch.nn.functional as F
+
+    return images if factor == 1 else F.interpolate(images, scale_factor=factor, mode="nearest")
+
+
+def run_generate(args: argparse.Namespace) -> int:
+    from ..apps.dcgan.pipeline import DCGANPipeline
+    from ..data.io import make_contact_sheet, save_animation, save_image
+    from ..training import image_grid
+
+    _check_outputs(args)
+    pipe = DCGANPipeline.from_pretrained(args.model, device_of(args))
+    zoom = args.zoom or max(1, math.ceil(64 / pipe.image_size))
+    if args.alphas is None:
+        alpha = 1.0 if args.alpha is None else args.alpha
+        pipe.model.resolve_alpha(alpha)  # a bad α (e.g. negative without a "lower" set) fails before any work
+        n = args.n or 16
+        images = _zoom(pipe(n, alpha=alpha, seed=args.seed), zoom)
+        save_image(image_grid(images, nrow=math.ceil(math.sqrt(n))), args.output)
+        walk_end = alpha
+    else:
+        for a in args.alphas:
+            pipe.model.resolve_alpha(a)
+        n = args.n or 8
+        columns = [image_grid(_zoom(x, zoom), nrow=1) for x in pipe.sweep(n, args.alphas, seed=args.seed)]
+        save_image(make_contact_sheet(columns, [f"α = {a:g}" for a in args.alphas], ncols=len(columns)), args.output)
+        walk_end = max(args.alphas)
+    print(args.output)
+    if args.gif:
+        lo = min(args.alphas) if args.alphas else 0.0
+        hi = walk_end
+        k = args.frames
+        walk = [lo + (hi - lo) * i / (k - 1) for i in range(k)] if k > 1 else [hi]
+        walk = walk + walk[-2:0:-1]  # there and back
+        z = pipe.noise(n, args.seed)
+        frames = [make_contact_sheet([image_grid(_zoom(pipe.generate(z, a), zoom), nrow=math.ceil(math.sqrt(n)))],
+                                     [f"α = {a:.2f}"]) for a in walk]
+        save_animation(frames, args.gif, duration_ms=80)
+        print(args.gif)
+    return 0
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    from ..apps.dcgan.classifier import load_classifier
+    from ..apps.dcgan.evaluate import evaluate_alphas
+    from ..apps.dcgan.pipeline import DCGANPipeline
+    from ..utils.fs import atomic_write_text
+
+    device = device_of(args)
+    pipe = DCGANPipeline.from_pretrained(args.model, device)
+    classifier, cconfig = load_classifier(args.classifier or args.model)
+    extra = pipe.config.get("extra", {})
+    args.data = args.data or extra.get("data")
+    args.attribute, args.value = extra.get("attribute"), extra.get("value")
+    if not args.data or args.attribute is None:
+        raise DynamicNetError(f"{args.model}: the model does not record its data; pass --data")
+    if (cconfig.get("attribute"), str(cconfig.get("value"))) != (args.attribute, str(args.value)):
+        raise DynamicNetError(f"the classifier was trained for {cconfig.get('attribute')} = {cconfig.get('value')}, "
+                              f"the model for {args.attribute} = {args.value}")
+    _, real = _split_from_args(args, pipe.image_size, role="test")
+    result = evaluate_alphas(pipe, classifier.to(device), real, args.alphas, n=args.n, seed=args.seed,
+                             max_real=args.max_real)
+    print(f"{args.model}: {extra.get('description', '')}")
+    print(f"{args.n} samples per α (seed {args.seed}); real: {real.source.description}")
+    print(result.table())
+    if args.json:
+        atomic_write_text(Path(args.json), json.dumps(result.to_dict(), indent=2) + "\n")
+        print(args.json)
+    return 0
