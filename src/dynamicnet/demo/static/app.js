@@ -26,23 +26,27 @@ async function api(path, options) {
   return response;
 }
 
-// One slider-driven renderer per tab: preview first (quick, reduced size), then the full frame.
+// One slider-driven renderer per tab. When a full frame takes long, a reduced-size preview is drawn first;
+// when full frames are quick (e.g. a model whose only block feeds the linear output layer) the preview
+// would only add a round trip, so it is skipped.
 class Renderer {
   constructor(name, img, latencyEl, { preview = true } = {}) {
     Object.assign(this, { name, img, latencyEl, preview });
-    this.session = null; this.pending = null; this.busy = false; this.url = null;
+    this.session = null; this.pending = null; this.busy = false; this.url = null; this.lastFullServerMs = null;
   }
   request(alpha) { this.pending = { alpha, t0: performance.now() }; this.pump(); }
+  get usePreview() { return this.preview && (this.lastFullServerMs === null || this.lastFullServerMs > 60); }
   async pump() {
     if (this.busy || !this.pending || !this.session) return;
     const job = this.pending; this.pending = null; this.busy = true;
     try {
       let previewMs = null;
-      if (this.preview) {
+      if (this.usePreview) {
         previewMs = await this.draw(job, true);
         if (this.pending) return;                 // a newer α arrived: skip this full frame
       }
       const fullMs = await this.draw(job, false);
+      this.lastFullServerMs = parseFloat(this.serverMs);
       this.latencyEl.textContent = (previewMs === null ? "" : `preview ${previewMs.toFixed(0)} ms · `) +
         `full ${fullMs.toFixed(0)} ms (server ${this.serverMs} ms)`;
     } catch (error) {
@@ -68,7 +72,9 @@ class Renderer {
     this.img.dataset.alpha = JSON.stringify(job.alpha);
     this.img.dataset.kind = preview ? "preview" : "full";
     window.dn.renders += 1;
-    window.dn.events.push({ tab: this.name, kind: this.img.dataset.kind, alpha: job.alpha, ms });
+    if (!job.shown) window.dn.events.push({ tab: this.name, kind: "first", preview, alpha: job.alpha, ms });
+    if (!preview) window.dn.events.push({ tab: this.name, kind: "full", alpha: job.alpha, ms });
+    job.shown = true;
     clearError();
     return ms;
   }
@@ -193,7 +199,6 @@ function initStyle() {
 
 // ------------------------------------------------------------------------------------------------ tabs
 const INIT = { style: initStyle };
-window.dn.register = (app, init) => { INIT[app] = init; };
 
 function showTab(app) {
   for (const section of document.querySelectorAll(".tab")) section.hidden = section.dataset.app !== app;
