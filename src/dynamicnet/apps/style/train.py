@@ -111,6 +111,7 @@ def train_style(recipe: StyleRecipe, dataset: Any, out_dir: Path, *, phase: str 
     two-objective model to make it dual without re-training θ or its "higher" set.
     """
     config = config or TrainerConfig(out_dir)
+    torch.manual_seed(config.seed)  # the initial weights are part of what the seed reproduces
     model = build_model(recipe)
     lineage: dict[str, Any] = {}
     main_phase, *tuning_phases = recipe.phases()
