@@ -95,3 +95,23 @@ def test_stylize_video_bad_input(capsys, tiny_style_model, tmp_path):
     code, _, err = run_cli(capsys, "stylize-video", bad, "--model", tiny_style_model, "-o", out)
     assert code == 1 and "bad.avi" in err and err.count("\n") == 1
     assert not out.exists() and list(tmp_path.iterdir()) == [bad]
+
+
+def test_tuning_phase_from_a_main_model_keeps_theta_and_records_lineage(capsys, tmp_path):
+    import torch
+
+    base, tuned = tmp_path / "main", tmp_path / "tuned"
+    args = ["--dry-run", "--vgg-weights", "random", "--no-progress", "--device", "cpu"]
+    assert run_cli(capsys, "train", "style", "--phase", "main", "--out", base, *args)[0] == 0
+    code, _, err = run_cli(capsys, "train", "style", "--phase", "tuning", "--blocks", "out", "--init-from", base,
+                           "--out", tuned, *args)
+    assert code == 0, err
+    a, _ = load_pretrained(base)
+    b, config = load_pretrained(tuned)
+    for key, value in a.main.state_dict().items():  # θ copied and left untouched by the tuning phase
+        assert torch.equal(value, b.main.state_dict()[key]), key
+    assert config["dynamic"]["insertion_points"] == ["out"]
+    assert config["provenance"]["init_from"]["folder"] == str(base)
+    assert [p["name"] for p in config["provenance"]["init_from"]["provenance"]["phases"]] == ["main"]
+    code, _, err = run_cli(capsys, "train", "style", "--phase", "tuning", "--out", tmp_path / "x", *args)
+    assert code == 1 and "--init-from" in err

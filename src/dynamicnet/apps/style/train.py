@@ -140,11 +140,13 @@ def train_style(recipe: StyleRecipe, dataset: Any, out_dir: Path, *, phase: str 
 def _init_from(model: DynamicNet, folder: Path) -> dict[str, Any]:
     """Copy θ and every block set both models have from a finished model folder; return its provenance."""
     base, base_config = load_pretrained(folder)
+    # Block sets carry over only when they sit at the same points (a set is tied to its insertion points).
+    same_points = base.insertion_points == model.insertion_points
+    shared = sorted(set(model.set_names) & set(base.set_names)) if same_points else []
     try:
         model.main.load_state_dict(base.main.state_dict())
-        for name in set(model.set_names) & set(base.set_names):
+        for name in shared:
             model.blocks[name].load_state_dict(base.blocks[name].state_dict())
     except RuntimeError as exc:
         raise DynamicNetError(f"--init-from {folder}: architecture does not match the recipe ({str(exc)[:200]})") from None
-    shared = sorted(set(model.set_names) & set(base.set_names))
     return {"folder": str(folder), "copied_sets": shared, "provenance": base_config.get("provenance", {})}
