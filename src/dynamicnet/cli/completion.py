@@ -41,6 +41,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--alphas", type=float_list, default=None, metavar="A0,A1,...",
                    help="write a contact sheet: the input, then the fill at each α (and at auto if --alpha auto)")
     p.add_argument("--output", "-o", required=True, help="output image (PNG keeps known pixels bit for bit)")
+    p.add_argument("--max-side", type=positive_int, default=None,
+                   help="fill at a working scale whose longer side is ≤ PX, then paste the upscaled fill into "
+                        "the full-size image (large photos: the bundled model was trained on 64² crops)")
+    p.add_argument("--vgg-weights", default=None, help="VGG16 for --alpha auto (default: the offline weights)")
     add_device(p)
     p.set_defaults(func=run_complete)
 
@@ -208,16 +212,17 @@ def _to_fp16(folder: Path) -> None:
 
 def run_complete(args: argparse.Namespace) -> int:
     from ..apps.completion.pipeline import CompletionPipeline
-    from ..data.io import IMAGE_EXTENSIONS, load_image, make_contact_sheet, save_image
+    from ..data.io import SAVE_FORMATS, load_image, make_contact_sheet, save_image
     from ..data.masks import check_mask, load_mask
 
     output = Path(args.output)
-    if output.suffix.lower() not in IMAGE_EXTENSIONS:
-        raise DynamicNetError(f"{output}: --output must be an image file ({', '.join(sorted(IMAGE_EXTENSIONS))})")
+    if output.suffix.lower() not in SAVE_FORMATS:  # fail before any work, not after
+        raise DynamicNetError(f"{output}: --output must be an image file ({', '.join(SAVE_FORMATS)})")
     loaded = load_image(args.input)
     image = loaded.rgb  # (3, H, W)
     h, w = image.shape[-2:]
-    pipe = CompletionPipeline.from_pretrained(args.model, device_of(args))
+    device = device_of(args)
+    pipe = CompletionPipeline.from_pretrained(args.model, device, max_side=args.max_side)
     if args.mask == "center":
         mask = pipe.default_mask(h, w, args.hole)
     else:
@@ -227,6 +232,10 @@ def run_complete(args: argparse.Namespace) -> int:
     mask = check_mask(mask, h, w, source=str(args.mask))
     alpha = args.alpha
     if alpha == "auto":
+        from ..apps.completion.recipe import PERCEPTUAL_TAPS
+        from ..losses import load_vgg16
+
+        pipe.vgg = load_vgg16(args.vgg_weights, taps=PERCEPTUAL_TAPS).to(device)
         alpha = pipe.auto_alpha(image, mask)
         print(f"auto alpha: {alpha:g}")
     if args.alphas is None:

@@ -64,7 +64,9 @@ def register_train(apps: argparse._SubParsersAction) -> None:
     p.add_argument("--image-size", type=positive_int, default=None, help="4·2^k: 32, 64 (reference), 128, …")
     p.add_argument("--ngf", type=positive_int, default=None, help="generator width (128 = reference)")
     p.add_argument("--ndf", type=positive_int, default=None, help="discriminator width (128 = reference)")
-    p.add_argument("--insertion-points", default=None, help="comma-separated generator submodules (default layer3)")
+    p.add_argument("--insertion-points", default=None,
+                   help="comma-separated generator submodules (default: two layers before the output, "
+                        "layer3 at 64², layer2 at 32²)")
     p.add_argument("--zero-init", action="store_true", default=None, help="start the tuning block at ψ ≡ 0")
     p.add_argument("--batch-size", type=positive_int, default=None)
     p.add_argument("--lr", type=finite_float, default=None, help="Adam learning rate (2e-4)")

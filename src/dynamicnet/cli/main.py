@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from .._version import __version__
 from ..errors import DynamicNetError
-from . import demo, info, style
+from . import completion, dcgan, demo, info, style
 
 
 class _Parser(argparse.ArgumentParser):
@@ -30,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     info.register(sub)
     style.register(sub)
     dcgan.register(sub)
+    completion.register(sub)
     demo.register(sub)
     return parser
 

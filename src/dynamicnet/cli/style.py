@@ -6,7 +6,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..errors import DynamicNetError
-from . import dcgan
+from . import completion, dcgan
 from .common import add_device, device_of, finite_float, float_list, positive_int
 
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
@@ -17,6 +17,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     apps = train.add_subparsers(dest="app", metavar="APP", parser_class=type(train))
     apps.required = True
     _register_train_style(apps)
+    completion.register_train(apps)
     dcgan.register_train(apps)
 
     p = sub.add_parser("stylize", help="stylise images at a given α")
@@ -180,6 +181,10 @@ def run_train_style(args: argparse.Namespace) -> int:
                          tuning_sets=args.tuning_sets.split(",") if args.tuning_sets else None,
                          vgg_weights=args.vgg_weights, config=config, data_description=description,
                          preview=preview)
+    import torch.distributed as dist
+
+    if dist.is_initialized() and dist.get_rank() != 0:
+        return 0  # rank 0 writes and reports
     if args.fp16:
         _to_fp16(folder)
     print(f"model folder: {folder}")

@@ -1,0 +1,13 @@
+"""Dynamic image completion: α walks from a sharp, GAN-trained fill (α=0) to a smooth L1 fill (α=1).
+
+The seed (Shoshan et al., 2019): a network trained with a sub-optimal objective can be improved by letting
+the user — or a per-image criterion — pick the working point. :class:`CompletionPipeline` fills holes at any
+α, sweeps α, and proposes an α per image without ground truth (:meth:`CompletionPipeline.auto_alpha`).
+"""
+from .model import ARCHITECTURE, DEFAULT_POINTS, CompletionNet, PatchDiscriminator, composite, masked_input
+from .pipeline import AUTO_GRID, CompletionPipeline
+from .recipe import CompletionObjective, CompletionRecipe, builtin_recipes, load_recipe
+
+__all__ = ["ARCHITECTURE", "AUTO_GRID", "DEFAULT_POINTS", "CompletionNet", "CompletionObjective",
+           "CompletionPipeline", "CompletionRecipe", "PatchDiscriminator", "builtin_recipes", "composite",
+           "load_recipe", "masked_input"]

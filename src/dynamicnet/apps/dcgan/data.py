@@ -124,7 +124,7 @@ class AttributeSplit:
         return {
             "main": {"gan": "images with attribute = value", "attribute": self.attribute, "value": self.value,
                      "images": int(len(self.main))},
-            HIGHER: {"gan": "images with attribute ≠ value", "attribute": self.attribute, "value": self.value,
+            HIGHER: {"gan": "images with attribute != value", "attribute": self.attribute, "value": self.value,
                      "images": int(len(self.tuning)), "values": self.other_values()},
         }
 

@@ -10,7 +10,8 @@ ReLU, except the last, which is followed by tanh. A 32×32 generator has one dou
 4ngf); in general the first layer has ``ngf·2^(L−2)`` channels for ``L = log2(size) − 1`` layers.
 
 The reference tuning block sits after layer 2 (256 channels at 16×16 for ``ngf = 128``). Submodules are named
-``layer0 … layer{L−1}`` so that this insertion point reads as ``"layer3"``: the input of layer 3.
+``layer0 … layer{L−1}`` so that this insertion point reads as ``"layer3"``: the input of layer 3. At other sizes
+the recipes keep it two layers before the output (``layer2`` at 32×32; see ``DCGANRecipe.points``).
 
 Discriminator: the mirror image — 4×4 stride-2 convolutions from C to ndf, doubling the width as the size halves
 down to 4×4, LeakyReLU(0.2) after each and BatchNorm on all but the first, then a 4×4 convolution to one raw

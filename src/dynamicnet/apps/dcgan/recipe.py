@@ -16,7 +16,7 @@ from typing import Any
 from ...core.dynamic import HIGHER
 from ...errors import DynamicNetError
 from ...training import Phase
-from .model import REFERENCE_POINTS
+from .model import _num_layers
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ class DCGANRecipe:
     nz: int = 100
     ngf: int = 128
     ndf: int = 128
-    insertion_points: tuple[str, ...] = REFERENCE_POINTS
+    insertion_points: tuple[str, ...] | None = None  # None: two layers before the output (see below)
     zero_init: bool = False
     batch_size: int = 128
     lr: float = 2e-4
@@ -49,6 +49,19 @@ class DCGANRecipe:
             raise DynamicNetError(f"recipe {self.name!r}: loss must be 'bce' or 'hinge', got {self.loss!r}")
         if self.main_epochs < 0 or self.tuning_epochs < 0:
             raise DynamicNetError(f"recipe {self.name!r}: epochs must be ≥ 0")
+        try:
+            _num_layers(self.image_size)
+        except ValueError as exc:
+            raise DynamicNetError(str(exc)) from None
+
+    def points(self) -> tuple[str, ...]:
+        """The insertion points: as given, else the input of the last-but-one layer, i.e. at a quarter of the
+        output size with two layers after it — ``layer3`` at 64×64 (the reference: 256 channels at 16×16 for
+        ngf = 128) and ``layer2`` at 32×32 (8×8). At the same relative depth the block can still reshape the
+        whole object (a boot's shaft), which it cannot from in front of the output layer."""
+        if self.insertion_points is not None:
+            return tuple(self.insertion_points)
+        return (f"layer{_num_layers(self.image_size) - 2}",)
 
     def steps_for(self, epochs: float, images: int) -> int:
         """Optimizer steps for ``epochs`` passes over ``images`` images at the recipe's batch size."""
@@ -64,7 +77,7 @@ class DCGANRecipe:
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        d["insertion_points"] = list(self.insertion_points)
+        d["insertion_points"] = list(self.points())
         return d
 
     @classmethod
@@ -74,7 +87,7 @@ class DCGANRecipe:
         if unknown:
             raise DynamicNetError(f"unknown recipe key(s) {sorted(unknown)}; valid keys: {sorted(known)}")
         kwargs = dict(data)
-        if "insertion_points" in kwargs:
+        if kwargs.get("insertion_points") is not None:
             kwargs["insertion_points"] = tuple(kwargs["insertion_points"])
         try:
             return cls(**kwargs)

@@ -34,7 +34,7 @@ def build_model(recipe: DCGANRecipe, channels: int) -> DynamicNet:
     """θ (the DCGAN generator) with one "higher" block set at the recipe's insertion points."""
     generator = DCGANGenerator(recipe.image_size, channels, recipe.nz, recipe.ngf)
     try:
-        return DynamicNet(generator, recipe.insertion_points, sets=(HIGHER,), zero_init=recipe.zero_init,
+        return DynamicNet(generator, recipe.points(), sets=(HIGHER,), zero_init=recipe.zero_init,
                           example_input=torch.zeros(1, recipe.nz, 1, 1))
     except ValueError as exc:
         raise DynamicNetError(str(exc)) from None
