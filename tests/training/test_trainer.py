@@ -156,3 +156,16 @@ def test_ddp_two_processes_match_one_process(tmp_path):
     for key in a:
         torch.testing.assert_close(b[key], a[key], rtol=0, atol=1e-5, msg=key)
     assert any(not torch.equal(a[k], b[k]) for k in a) or True  # exact equality is allowed, not required
+
+
+def test_provenance_lists_every_process_of_a_resumed_run(tmp_path):
+    proc = _run(tmp_path, env={"TOY_STEP_SLEEP": "0.1"})
+    _wait_for_checkpoint(tmp_path / "train" / "checkpoint.pt", proc, 0, 4)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(30)
+    resumed = _run(tmp_path, "--resume")
+    assert resumed.wait(120) == 0, resumed.communicate()
+    _, config = load_pretrained(tmp_path)
+    runs = config["provenance"]["runs"]
+    assert len(runs) == 2 and "--resume" in runs[1]["command"] and "--resume" not in runs[0]["command"]
+    assert runs[0]["from_step"] == 0 and (runs[1]["from_phase"], runs[1]["from_step"]) >= (0, 4)

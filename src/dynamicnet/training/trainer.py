@@ -18,6 +18,7 @@ import json
 import os
 import random
 import signal
+import sys
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -207,6 +208,7 @@ class Trainer:
         self.generator = torch.Generator().manual_seed(config.seed)
         self.started = time.time()
         self._elapsed_before = 0.0  # training time of the runs this one resumes
+        self._runs: list[dict[str, Any]] = []  # every process that worked on this training, for provenance
 
     # ------------------------------------------------------------------ files
     @property
@@ -248,6 +250,7 @@ class Trainer:
                 "python": json.dumps(random.getstate()[1]),
             },
             "elapsed": time.time() - self.started + self._elapsed_before,
+            "runs": json.dumps(self._runs),
         }
         with atomic_path(self.checkpoint_path) as tmp:
             torch.save(state, tmp)
@@ -279,6 +282,7 @@ class Trainer:
         np.random.set_state(("MT19937", np.array(json.loads(rng["numpy"]), dtype=np.uint32), rng["numpy_pos"], 0, 0.0))
         random.setstate((3, tuple(json.loads(rng["python"])), None))
         self._elapsed_before = float(state["elapsed"])
+        self._runs = json.loads(state.get("runs", "[]")) + self._runs[-1:]
 
     def _log(self, record: Mapping[str, Any]) -> None:
         if self.rank != 0:
@@ -351,6 +355,8 @@ class Trainer:
                 self.metrics_path.unlink()
 
         first_phase = resume_state["phase_index"] if resume_state else 0
+        self._runs = [{"command": " ".join(sys.argv), "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                       "from_phase": first_phase, "from_step": int(resume_state["step"]) if resume_state else 0}]
         for phase_index in range(first_phase, len(self.phases)):
             phase = self.phases[phase_index]
             model = self.task.model
@@ -384,6 +390,7 @@ class Trainer:
             "world_size": self.world_size,
             "device": str(cfg.device),
             "train_seconds": round(time.time() - self.started + self._elapsed_before, 1),
+            "runs": self._runs,
         }
         path = self.task.export(self.out_dir, provenance) if self.rank == 0 else self.out_dir
         if self.distributed:
