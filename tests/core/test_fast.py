@@ -29,6 +29,20 @@ def test_prepared_equals_full_forward_for_every_alpha_form(style_net):
             torch.testing.assert_close(prepared(alpha), style_net(X, alpha=alpha), rtol=0, atol=1e-4)
 
 
+@pytest.mark.parametrize("points", [("out",), ("res3", "out"), ("up1",), ("res3", "up2")])
+def test_other_block_placements(points):
+    torch.manual_seed(1)
+    net = build_model(builtin_recipes()["level"].with_overrides(width=4, insertion_points=points)).eval()
+    for p in net.tuning_parameters():
+        p.data.mul_(3)
+    prepared = PreparedInput(net, X)
+    assert prepared._affine_tail == (points[-1] == "out")
+    alphas = [0.0, 0.5, 0.9, 0.5, [0.2] * len(points), [0.2] * (len(points) - 1) + [0.7]]
+    with torch.no_grad():
+        for alpha in alphas:
+            torch.testing.assert_close(prepared(alpha), net(X, alpha=alpha), rtol=0, atol=1e-4)
+
+
 def test_moving_only_the_last_alpha_reuses_the_tail(style_net):
     prepared = PreparedInput(style_net, X)
     prepared([0.5, 0.5, 0.0])

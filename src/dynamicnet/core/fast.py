@@ -44,8 +44,8 @@ class PreparedInput:
         main = net.main
         names = [n for n, _ in main.named_children()] if isinstance(main, nn.Sequential) else []
         self.fast = bool(names) and all(p in names for p in net.insertion_points)
-        # (key, h, out(h), {set: out(ψ(h)) − out(0)}) for the last α-dependent state of the affine tail
-        self._cache_last: tuple[Any, torch.Tensor, torch.Tensor, dict[str, torch.Tensor]] | None = None
+        # (key, h, out(h) or None until needed, {set: out(ψ(h)) − out(0)}) for the affine tail's last h
+        self._cache_last: tuple[Any, torch.Tensor, torch.Tensor | None, dict[str, torch.Tensor]] | None = None
         if not self.fast:
             return
         self._names = names
@@ -68,8 +68,10 @@ class PreparedInput:
             return self.net(self.x, alpha=alpha)
         first_block = self._block_of[self._first]
         h = self._z_first
+        # When the only insertion point is the affine output layer, its block is handled below.
+        only_affine = self._affine_tail and self._first == len(self._children) - 1
         for s, c in coeffs.items():
-            if c[first_block]:
+            if c[first_block] and not only_affine:
                 if s not in self._psi_first:
                     self._psi_first[s] = self.net.blocks[s][first_block](self._z_first)
                 h = h + c[first_block] * self._psi_first[s]
@@ -90,14 +92,24 @@ class PreparedInput:
             h = self._children[idx](h)
         if not self._affine_tail:
             return h
-        self._cache_last = (key, h, self._children[end](h), {})
-        return self._affine_combine(coeffs, last_block)
+        # A new h: finish it the ordinary way (one output layer), and keep h so that a following change of
+        # the last α alone only needs the affine decomposition (computed on that first repeat).
+        y = h
+        for s, c in coeffs.items():
+            if c[last_block]:
+                y = y + c[last_block] * self.net.blocks[s][last_block](h)
+        self._cache_last = (key, h, None, {})
+        return self._children[end](y)
 
     def _affine_combine(self, coeffs: dict[str, tuple[float, ...]], block: int) -> torch.Tensor:
-        """out(h) + Σ_k a_k·(out(ψ_k(h)) − out(0)), with each set's term computed once per h."""
+        """out(h) + Σ_k a_k·(out(ψ_k(h)) − out(0)), each term computed once per h."""
         assert self._cache_last is not None
-        _, h, y, deltas = self._cache_last
+        key, h, base, deltas = self._cache_last
         out = self._children[-1]
+        if base is None:
+            base = out(h)
+            self._cache_last = (key, h, base, deltas)
+        y = base
         for s, c in coeffs.items():
             if c[block]:
                 if s not in deltas:

@@ -59,3 +59,13 @@ def test_alpha_zero_is_the_main_network(photos):
     batch, pads = pipe.prepare(x)
     with torch.no_grad():
         assert torch.equal(pipe.model(batch, alpha=0.0), pipe.model.main(batch))
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_fast_session_equals_full_forward_on_every_bundled_model(name, photos):
+    pipe = StylePipeline.from_pretrained(name)
+    image = load_image(photos[1]).rgb
+    session = pipe.session(image, max_side=96)
+    lo, hi = pipe.alpha_range
+    for a in (0.0, hi, 0.5 * hi, lo, [hi] * pipe.num_blocks):
+        torch.testing.assert_close(session.render(a), pipe(image, alpha=a, max_side=96), rtol=0, atol=1e-4)
