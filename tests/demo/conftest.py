@@ -40,10 +40,15 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+DCGAN_MODEL = "fashion-sneaker-boot"
+
+
 @pytest.fixture(scope="session")
 def demo_models(demo_style_model):
-    """Model folders the test server serves (other applications' tests extend this list)."""
-    return [str(demo_style_model)]
+    """Model folders the test server serves: a tiny style model and the bundled generative models."""
+    from dynamicnet.models import bundled_models
+
+    return [str(demo_style_model), *[m for m in (DCGAN_MODEL,) if m in bundled_models()]]
 
 
 @pytest.fixture(scope="session")

@@ -118,3 +118,29 @@ def test_download_link_gives_a_png(page):
         page.click("#download")
     path = info.value.path()
     assert open(path, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_dcgan_tab_slider_changes_the_grid_of_fixed_samples(page):
+    import math
+
+    import torch.nn.functional as F
+    from dynamicnet.apps.dcgan.pipeline import DCGANPipeline
+    from dynamicnet.data.io import image_grid
+
+    if page.locator("#tab-button-dcgan").count() == 0:
+        pytest.skip("no DC-GAN model bundled")
+    page.click("#tab-button-dcgan")
+    page.fill("#dcgan-seed", "7")
+    page.dispatch_event("#dcgan-seed", "change")
+    wait_full(page, 0.0, "dcgan-result")
+    slide(page, "#dcgan-alpha", 1.0)
+    wait_full(page, 1.0, "dcgan-result")
+    pipe = DCGANPipeline.from_pretrained("fashion-sneaker-boot")
+    z = pipe.noise(16, 7)
+    zoom = max(1, 128 // pipe.image_size)
+    images = F.interpolate(pipe.generate(z, 1.0).expand(-1, 3, -1, -1), scale_factor=zoom, mode="nearest")
+    want = image_grid(images, nrow=math.ceil(math.sqrt(16)))
+    assert_matches(shown(page, "dcgan-result"), want)
+    slide(page, "#dcgan-alpha", 0.0)
+    wait_full(page, 0.0, "dcgan-result")
+    assert (shown(page, "dcgan-result") - want).abs().mean() > 0.01  # α moved the samples

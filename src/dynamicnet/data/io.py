@@ -755,3 +755,15 @@ def resize_max_side(x: torch.Tensor, max_side: int) -> torch.Tensor:
     out = F.interpolate(batched.float(), size=size, mode="bicubic", align_corners=False, antialias=True)
     out = out.clamp(0.0, 1.0).to(x.dtype)
     return out if x.dim() == 4 else out[0]
+
+
+def image_grid(images: torch.Tensor, nrow: int = 4, pad: int = 2) -> torch.Tensor:
+    """Tile ``(N, C, H, W)`` images into one ``(C, H', W')`` image with white gutters."""
+    n, c, h, w = images.shape
+    ncol = min(nrow, n)
+    nrows = (n + ncol - 1) // ncol
+    grid = images.new_ones(c, nrows * (h + pad) + pad, ncol * (w + pad) + pad)
+    for i in range(n):
+        r, col = divmod(i, ncol)
+        grid[:, pad + r * (h + pad) : pad + r * (h + pad) + h, pad + col * (w + pad) : pad + col * (w + pad) + w] = images[i]
+    return grid

@@ -5,14 +5,19 @@ needs and returns a :class:`Session` whose ``render(alpha, preview)`` gives an i
 """
 from __future__ import annotations
 
+import math
+
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 
+import torch
+import torch.nn.functional as F
+
 from ..core.checkpoint import read_config
-from ..data.io import LoadedImage
+from ..data.io import LoadedImage, image_grid
 from ..errors import DynamicNetError
 from .sessions import Session, tensor_bytes
 
@@ -47,15 +52,54 @@ def _style_session(entry: ModelEntry, image: LoadedImage | None, form: Mapping[s
     return Session(entry.name, prepared.render, tensor_bytes(prepared), {"width": w, "height": h})
 
 
+def form_int(fields: Mapping[str, str], name: str, default: int, lo: int, hi: int) -> int:
+    """An integer form field within ``[lo, hi]`` (``default`` when absent)."""
+    raw = fields.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise DynamicNetError(f"{name} must be a number, got {raw!r}") from None
+    if not (lo <= value <= hi) or value != int(value):
+        raise DynamicNetError(f"{name} must be an integer between {lo} and {hi}, got {raw!r}")
+    return int(value)
+
+
+def _dcgan_session(entry: ModelEntry, image: LoadedImage | None, form: Mapping[str, str], max_side: int) -> Session:
+    pipe = entry.pipeline
+    seed = form_int(form, "seed", 0, 0, 2**31 - 1)
+    n = form_int(form, "n", 16, 1, 64)
+    z = pipe.noise(n, seed)  # fixed z: the slider moves only α
+    zoom = max(1, 128 // pipe.image_size)  # small samples are shown enlarged (nearest neighbour)
+    ncol = math.ceil(math.sqrt(n))
+
+    def render(alpha: Any, preview: bool) -> torch.Tensor:
+        images = pipe.generate(z, alpha)  # (n, C, S, S) in [0, 1]
+        if images.shape[1] == 1:
+            images = images.expand(-1, 3, -1, -1)
+        images = F.interpolate(images, scale_factor=zoom, mode="nearest")
+        return image_grid(images, nrow=ncol)
+
+    return Session(entry.name, render, z.numel() * 4, {"seed": seed, "n": n})
+
+
+def _load_dcgan(folder: Path) -> Any:
+    from ..apps.dcgan.pipeline import DCGANPipeline
+
+    return DCGANPipeline.from_pretrained(folder)
+
+
 def _load_style(folder: Path) -> Any:
     from ..apps.style.pipeline import StylePipeline
 
     return StylePipeline.from_pretrained(folder)
 
 
-LOADERS: dict[str, Callable[[Path], Any]] = {"style": _load_style}
+LOADERS: dict[str, Callable[[Path], Any]] = {"style": _load_style, "dcgan": _load_dcgan}
 SESSIONS: dict[str, Callable[[ModelEntry, LoadedImage | None, Mapping[str, str], int], Session]] = {
     "style": _style_session,
+    "dcgan": _dcgan_session,
 }
 
 
@@ -95,4 +139,4 @@ def parse_alpha(raw: Any, entry: ModelEntry) -> Any:
     raise DynamicNetError("alpha must be a number or a list of numbers")
 
 
-__all__ = ["LOADERS", "SESSIONS", "ModelEntry", "load_entry", "style_image_of", "parse_alpha"]
+__all__ = ["LOADERS", "SESSIONS", "ModelEntry", "form_int", "load_entry", "parse_alpha", "style_image_of"]

@@ -6,7 +6,6 @@ with a message the page shows; the server never answers 5xx to bad input.
 from __future__ import annotations
 
 import io
-import math
 import threading
 import time
 from pathlib import Path
@@ -21,7 +20,7 @@ from PIL import Image
 from ..data.io import decode_image, to_pil_image
 from ..errors import DynamicNetError
 from ..models import bundled_models, resolve_model
-from .apps import SESSIONS, ModelEntry, load_entry, style_image_of, parse_alpha
+from .apps import SESSIONS, ModelEntry, form_int, load_entry, parse_alpha, style_image_of
 from .sessions import SessionStore, Superseded
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -104,7 +103,7 @@ def create_app(models: list[str] | None = None, max_side: int = 512, max_session
             image = decode_image(data, name=getattr(upload, "filename", None) or "upload",
                                  max_pixels=MAX_UPLOAD_PIXELS)
         fields = {k: v for k, v in form.items() if isinstance(v, str)}
-        side = _int_field(fields, "max_side", max_side, 16, max_side)
+        side = form_int(fields, "max_side", max_side, 16, max_side)
         make = SESSIONS[entry.config["application"]]
 
         def prepare() -> Any:
@@ -170,19 +169,6 @@ async def _json(request: Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise BadRequest("expected a JSON object")
     return body
-
-
-def _int_field(fields: dict[str, str], name: str, default: int, lo: int, hi: int) -> int:
-    raw = fields.get(name)
-    if raw in (None, ""):
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise BadRequest(f"{name} must be a number") from None
-    if not math.isfinite(value) or not lo <= value <= hi:
-        raise BadRequest(f"{name} must be between {lo} and {hi}")
-    return int(value)
 
 
 def _jpeg(im: Image.Image) -> Response:

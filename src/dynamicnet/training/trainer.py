@@ -33,6 +33,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ..core.dynamic import AlphaLike, DynamicNet
+from ..data.io import image_grid
 from ..errors import DynamicNetError
 from ..utils.fs import atomic_path, atomic_write_text
 
@@ -171,18 +172,6 @@ def _to_device(batch: Any, device: torch.device) -> Any:
     if isinstance(batch, Mapping):
         return {k: _to_device(v, device) for k, v in batch.items()}
     return batch
-
-
-def image_grid(images: torch.Tensor, nrow: int = 4, pad: int = 2) -> torch.Tensor:
-    """Tile ``(N, C, H, W)`` images into one ``(C, H', W')`` image with white gutters."""
-    n, c, h, w = images.shape
-    ncol = min(nrow, n)
-    nrows = (n + ncol - 1) // ncol
-    grid = images.new_ones(c, nrows * (h + pad) + pad, ncol * (w + pad) + pad)
-    for i in range(n):
-        r, col = divmod(i, ncol)
-        grid[:, pad + r * (h + pad) : pad + r * (h + pad) + h, pad + col * (w + pad) : pad + col * (w + pad) + w] = images[i]
-    return grid
 
 
 class Trainer:

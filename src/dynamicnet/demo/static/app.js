@@ -197,8 +197,38 @@ function initStyle() {
   styleModelChanged();
 }
 
+// ------------------------------------------------------------------------------------------------ DC-GAN
+const dcgan = { renderer: null };
+
+async function dcganSession() {
+  const form = new FormData();
+  form.append("model", $("dcgan-model").value);
+  form.append("seed", $("dcgan-seed").value || "0");
+  form.append("n", "16");
+  try {
+    const info = await (await api("/api/sessions", { method: "POST", body: form })).json();
+    dcgan.renderer.session = info.session;
+    clearError();
+    dcgan.renderer.request(parseFloat($("dcgan-alpha").value));
+  } catch (error) { showError(error.message); }
+}
+
+function initDcgan() {
+  dcgan.renderer = new Renderer("dcgan", $("dcgan-result"), $("dcgan-latency"), { preview: false });
+  fillModels($("dcgan-model"), "dcgan");
+  const changed = () => { setRange($("dcgan-alpha"), $("dcgan-alpha-value"), modelInfo($("dcgan-model").value)); dcganSession(); };
+  $("dcgan-model").addEventListener("change", changed);
+  $("dcgan-seed").addEventListener("change", dcganSession);
+  $("dcgan-new").addEventListener("click", () => { $("dcgan-seed").value = Math.floor(Math.random() * 1e6); dcganSession(); });
+  $("dcgan-alpha").addEventListener("input", () => {
+    $("dcgan-alpha-value").textContent = $("dcgan-alpha").value;
+    dcgan.renderer.request(parseFloat($("dcgan-alpha").value));
+  });
+  changed();
+}
+
 // ------------------------------------------------------------------------------------------------ tabs
-const INIT = { style: initStyle };
+const INIT = { style: initStyle, dcgan: initDcgan };
 
 function showTab(app) {
   for (const section of document.querySelectorAll(".tab")) section.hidden = section.dataset.app !== app;
