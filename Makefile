@@ -28,8 +28,9 @@ run: $(VENV)/.installed
 	$(BIN)/dynamicnet sweep src/dynamicnet/data/photos/astronaut.jpg --model starry-level \
 		--alphas 0,0.25,0.5,0.75,1 --output $(OUT)/sweep.png --gif $(OUT)/sweep.gif
 
-## system-deps: Debian packages the tests use (registry photos and style images, ffmpeg, Chromium for the demo)
-DEBIAN_PACKAGES := opencv-doc ffmpeg chromium chromium-driver
+## system-deps: Debian packages the tests use (registry photos and style images, ffmpeg, Chromium for the demo,
+## Fashion-MNIST for the DC-GAN)
+DEBIAN_PACKAGES := opencv-doc ffmpeg chromium chromium-driver dataset-fashion-mnist
 system-deps:
 	@missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \

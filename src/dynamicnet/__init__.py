@@ -5,9 +5,10 @@ Public API: the core (:class:`DynamicNet`, :class:`TuningBlock`, model folders) 
 pipelines. Training lives in :mod:`dynamicnet.training` and each application's ``train`` module.
 """
 from ._version import __version__
+from .apps.dcgan import DCGANPipeline
 from .apps.style import StylePipeline
 from .core import DynamicNet, TuningBlock, load_pretrained, read_config, save_pretrained
 from .errors import DynamicNetError
 
-__all__ = ["DynamicNet", "DynamicNetError", "StylePipeline", "TuningBlock", "__version__", "load_pretrained",
+__all__ = ["DCGANPipeline", "DynamicNet", "DynamicNetError", "StylePipeline", "TuningBlock", "__version__", "load_pretrained",
            "read_config", "save_pretrained"]

@@ -17,6 +17,16 @@ def test_atomic_write_replaces_whole_file_with_normal_permissions(tmp_path):
     assert os.listdir(target.parent) == ["out.txt"]
 
 
+def test_mode_survives_writers_that_replace_the_temp_file(tmp_path):
+    from safetensors.torch import save_file
+    import torch
+
+    target = tmp_path / "w.safetensors"
+    with atomic_path(target) as tmp:
+        save_file({"x": torch.zeros(2)}, str(tmp))
+    assert stat.S_IMODE(target.stat().st_mode) == 0o666 & ~_umask()
+
+
 def test_failed_write_leaves_target_and_no_temp(tmp_path):
     target = tmp_path / "out.bin"
     target.write_bytes(b"old")

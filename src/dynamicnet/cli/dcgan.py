@@ -34,7 +34,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_device(p)
     p.set_defaults(func=run_generate)
 
-    p = sub.add_parser("evaluate-dcgan", help="attribute fraction and Fréchet distances along α (classifier-scored)")
+    p = sub.add_parser("evaluate-dcgan",
+                       help="attribute fraction and Fréchet distances along α (scored by the attribute classifier)")
     p.add_argument("--model", default=DEFAULT_MODEL)
     p.add_argument("--classifier", default=None, help="folder with classifier.json (default: the model folder)")
     p.add_argument("--data", default=None, help="real images to compare with (default: the model's training data, "
@@ -52,9 +53,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 def register_train(apps: argparse._SubParsersAction) -> None:
     """``train dcgan`` and ``train classifier`` under the ``train`` command."""
     p = apps.add_parser("dcgan", help="dynamic DCGAN: θ on images with a = v, the tuning block on a ≠ v",
-                        description="Phase 1 trains the generator θ on the images whose --attribute equals --value "
-                                    "(O0); phase 2 freezes θ and trains the tuning block against a fresh "
-                                    "discriminator on the other images (O1).")
+                        description="Phase 1 trains the generator θ on the images whose --attribute equals "
+                                    "--value (O0); phase 2 freezes θ and trains the tuning block against a "
+                                    "fresh discriminator on the other images (O1).")
     _add_data_args(p)
     p.add_argument("--recipe", default=None,
                    help="built-in recipe (reference: CelebA 64², small: 32² CPU scale) or JSON file "
@@ -110,7 +111,8 @@ def register_train(apps: argparse._SubParsersAction) -> None:
 
 
 def _add_data_args(p: argparse.ArgumentParser, data_default: str | None = "fashion-mnist") -> None:
-    p.add_argument("--data", default=data_default, help=DATA_HELP + (f" (default {data_default})" if data_default else ""))
+    default = f" (default {data_default})" if data_default else ""
+    p.add_argument("--data", default=data_default, help=DATA_HELP + default)
     p.add_argument("--labels", default=None, help="label CSV for folder:PATH (default PATH/labels.csv)")
     p.add_argument("--attribute", default=None,
                    help="attribute that splits the data (CelebA: one of its 40, e.g. Male; fashion-mnist: label)")
@@ -128,7 +130,8 @@ def _split_from_args(args: argparse.Namespace, size: int, role: str = "train", h
     attribute = args.attribute or spec.default_attribute
     value = args.value if args.value is not None else spec.default_value
     if attribute is None or value is None:
-        raise DynamicNetError(f"--data {args.data} needs --attribute and --value (e.g. --attribute Male --value 1)")
+        raise DynamicNetError(f"--data {args.data} needs --attribute and --value "
+                              "(e.g. --attribute Male --value 1)")
     source = open_source(spec, size, role=role, labels=args.labels, hflip=hflip)
     return spec, split_by_attribute(source, attribute, value)
 
@@ -138,7 +141,9 @@ def _recipe_from_args(args: argparse.Namespace):
 
     name = args.recipe or ("small" if args.data.strip().lower().startswith("fashion-mnist") else "reference")
     recipe = load_recipe(name)
-    points = tuple(p.strip() for p in args.insertion_points.split(",") if p.strip()) if args.insertion_points else None
+    points = None
+    if args.insertion_points:
+        points = tuple(p.strip() for p in args.insertion_points.split(",") if p.strip())
     return recipe.with_overrides(
         image_size=args.image_size, ngf=args.ngf, ndf=args.ndf, insertion_points=points, zero_init=args.zero_init,
         batch_size=args.batch_size, lr=args.lr,
@@ -163,13 +168,20 @@ def run_train_dcgan(args: argparse.Namespace) -> int:
     else:
         spec, split = _split_from_args(args, recipe.image_size, hflip=args.hflip)
         data_spec = str(spec)
+    description = args.description
+    if description is None:
+        from ..apps.dcgan.train import describe_split
+
+        name = {"fashion-mnist": "Fashion-MNIST", "celeba": "CelebA"}.get(data_spec.split(":")[0], "")
+        description = f"{name + ': ' if name else ''}{describe_split(split)}"
     config = TrainerConfig(out, batch_size=recipe.batch_size, seed=args.seed, device=device,
                            log_every=args.log_every, sample_every=0 if args.dry_run else max(0, args.sample_every),
-                           checkpoint_every=args.checkpoint_every, progress=not args.no_progress, resume=args.resume)
+                           checkpoint_every=args.checkpoint_every, progress=not args.no_progress,
+                           resume=args.resume)
     folder = train_dcgan(recipe, split, out, phase=args.phase,
                          init_from=Path(args.init_from) if args.init_from else None, config=config,
                          data_description=split.source.description, data_spec=data_spec,
-                         description=args.description)
+                         description=description)
     if args.fp16:
         _to_fp16(folder)
     print(f"model folder: {folder}")
@@ -261,8 +273,7 @@ def _zoom(images, factor: int):
 
 def run_generate(args: argparse.Namespace) -> int:
     from ..apps.dcgan.pipeline import DCGANPipeline
-    from ..data.io import make_contact_sheet, save_animation, save_image
-    from ..training import image_grid
+    from ..data.io import image_grid, make_contact_sheet, save_animation, save_image
 
     _check_outputs(args)
     pipe = DCGANPipeline.from_pretrained(args.model, device_of(args))
@@ -279,7 +290,8 @@ def run_generate(args: argparse.Namespace) -> int:
             pipe.model.resolve_alpha(a)
         n = args.n or 8
         columns = [image_grid(_zoom(x, zoom), nrow=1) for x in pipe.sweep(n, args.alphas, seed=args.seed)]
-        save_image(make_contact_sheet(columns, [f"α = {a:g}" for a in args.alphas], ncols=len(columns)), args.output)
+        labels = [f"α = {a:g}" for a in args.alphas]
+        save_image(make_contact_sheet(columns, labels, ncols=len(columns)), args.output)
         walk_end = max(args.alphas)
     print(args.output)
     if args.gif:
@@ -289,8 +301,9 @@ def run_generate(args: argparse.Namespace) -> int:
         walk = [lo + (hi - lo) * i / (k - 1) for i in range(k)] if k > 1 else [hi]
         walk = walk + walk[-2:0:-1]  # there and back
         z = pipe.noise(n, args.seed)
-        frames = [make_contact_sheet([image_grid(_zoom(pipe.generate(z, a), zoom), nrow=math.ceil(math.sqrt(n)))],
-                                     [f"α = {a:.2f}"]) for a in walk]
+        nrow = math.ceil(math.sqrt(n))
+        frames = [make_contact_sheet([image_grid(_zoom(pipe.generate(z, a), zoom), nrow=nrow)], [f"α = {a:.2f}"])
+                  for a in walk]
         save_animation(frames, args.gif, duration_ms=80)
         print(args.gif)
     return 0
@@ -300,6 +313,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from ..apps.dcgan.classifier import load_classifier
     from ..apps.dcgan.evaluate import evaluate_alphas
     from ..apps.dcgan.pipeline import DCGANPipeline
+    from ..data.labels import normalise_value
     from ..utils.fs import atomic_write_text
 
     device = device_of(args)
@@ -310,9 +324,11 @@ def run_evaluate(args: argparse.Namespace) -> int:
     args.attribute, args.value = extra.get("attribute"), extra.get("value")
     if not args.data or args.attribute is None:
         raise DynamicNetError(f"{args.model}: the model does not record its data; pass --data")
-    if (cconfig.get("attribute"), str(cconfig.get("value"))) != (args.attribute, str(args.value)):
-        raise DynamicNetError(f"the classifier was trained for {cconfig.get('attribute')} = {cconfig.get('value')}, "
-                              f"the model for {args.attribute} = {args.value}")
+    same = (cconfig.get("attribute") == args.attribute
+            and normalise_value(cconfig.get("value")) == normalise_value(args.value))
+    if not same:
+        raise DynamicNetError(f"the classifier was trained for {cconfig.get('attribute')} = "
+                              f"{cconfig.get('value')}, the model for {args.attribute} = {args.value}")
     _, real = _split_from_args(args, pipe.image_size, role="test")
     result = evaluate_alphas(pipe, classifier.to(device), real, args.alphas, n=args.n, seed=args.seed,
                              max_real=args.max_real)

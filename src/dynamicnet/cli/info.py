@@ -28,7 +28,7 @@ def run_info(args: argparse.Namespace) -> int:
     folder = resolve_model(args.model)
     config = read_config(folder)
     if args.json:
-        print(json.dumps(config, indent=2))
+        print(json.dumps(config, indent=2, ensure_ascii=False))
         return 0
     dyn = config["dynamic"]
     prov = config.get("provenance", {})
@@ -39,7 +39,7 @@ def run_info(args: argparse.Namespace) -> int:
     print(f"blocks:       {', '.join(f'{p} ({c} ch)' for p, c in zip(dyn['insertion_points'], dyn['channels']))}")
     print(f"sets:         {', '.join(dyn['sets'])}   α range: {dyn.get('alpha_range')}")
     for name, obj in config.get("objectives", {}).items():
-        print(f"objective {name}: {json.dumps(obj, sort_keys=True)}")
+        print(f"objective {name}: {json.dumps(obj, sort_keys=True, ensure_ascii=False)}")
     phases = ", ".join(f"{p['name']}×{p['steps']}" for p in prov.get("phases", []))
     print(f"trained:      {phases or '?'}  seed={prov.get('seed')}  batch={prov.get('batch_size')}  "
           f"{prov.get('train_seconds', '?')} s on {prov.get('device', '?')}")

@@ -63,7 +63,8 @@ def read_attributes(path: str | os.PathLike[str]) -> tuple[list[str], list[str],
     try:
         count = int(lines[0].strip())
     except ValueError:
-        raise DynamicNetError(f"{path}: line 1 should be the number of images, got {lines[0].strip()[:40]!r}") from None
+        got = lines[0].strip()[:40]
+        raise DynamicNetError(f"{path}: line 1 should be the number of images, got {got!r}") from None
     names = lines[1].split()
     if not names or len(set(names)) != len(names):
         raise DynamicNetError(f"{path}: line 2 should list distinct attribute names")

@@ -92,7 +92,8 @@ class FashionMNIST:
             known = {normalise_value(c): i for i, c in enumerate(CLASSES)}
             unknown = [c for c in classes if normalise_value(c) not in known]
             if unknown:
-                raise DynamicNetError(f"unknown Fashion-MNIST class(es) {unknown}; valid classes: {', '.join(CLASSES)}")
+                raise DynamicNetError(f"unknown Fashion-MNIST class(es) {unknown}; valid classes: "
+                                      f"{', '.join(CLASSES)}")
             keep_ids = sorted({known[normalise_value(c)] for c in classes})
         keep = np.isin(labels, keep_ids)
         self.images = images[keep]  # (N, 28, 28) uint8, read-only view of the file's bytes
@@ -109,7 +110,10 @@ class FashionMNIST:
                 f"{self.root}; 28² padded to 32²{'' if self.size == 32 else f', resized to {self.size}²'})")
 
     def get(self, index: int, rng: np.random.Generator | None = None) -> torch.Tensor:
-        """Image ``index`` as ``(1, size, size)`` float32 in ``[0, 1]`` (no augmentation: garments face one way)."""
+        """Image ``index`` as ``(1, size, size)`` float32 in ``[0, 1]``.
+
+        No augmentation (``rng`` is unused): every garment faces the same way, and a flipped shoe is a new shape.
+        """
         x = torch.from_numpy(self.images[index].astype(np.float32) / 255.0)[None]  # (1, 28, 28), a copy
         x = F.pad(x, (2, 2, 2, 2))  # (1, 32, 32), black border as in the original background
         if self.size != 32:

@@ -27,9 +27,11 @@ def atomic_path(target: str | os.PathLike[str], suffix: str | None = None) -> It
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".tmp{ext}", dir=target.parent)
     os.close(fd)
     tmp = Path(tmp_name)
-    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 would make outputs private; use the usual mode
     try:
         yield tmp
+        # mkstemp's 0600 would make outputs private; give the usual mode. After the writer, because some
+        # writers (safetensors) replace the file rather than write into it.
+        os.chmod(tmp, 0o666 & ~_umask())
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, target)

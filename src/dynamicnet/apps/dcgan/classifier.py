@@ -49,7 +49,8 @@ class AttributeClassifier(nn.Module):
     def __init__(self, channels: int = 1, image_size: int = 32, width: int = 16) -> None:
         super().__init__()
         if channels < 1 or width < 1 or image_size < 8:
-            raise ValueError(f"need channels ≥ 1, width ≥ 1, image size ≥ 8; got {channels}, {width}, {image_size}")
+            raise ValueError(f"need channels ≥ 1, width ≥ 1, image size ≥ 8; got {channels}, {width}, "
+                             f"{image_size}")
         self.channels, self.image_size, self.width = channels, image_size, width
         w = width
         self.body = nn.Sequential(
@@ -183,5 +184,6 @@ def load_classifier(name_or_path: str | Path) -> tuple[AttributeClassifier, dict
     except DynamicNetError:
         raise
     except (json.JSONDecodeError, KeyError, TypeError, RuntimeError, SafetensorError, OSError) as exc:
-        raise DynamicNetError(f"{folder}: invalid attribute classifier ({' '.join(str(exc).split())[:200]})") from None
+        reason = " ".join(str(exc).split())[:200]
+        raise DynamicNetError(f"{folder}: invalid attribute classifier ({reason})") from None
     return model.eval(), config

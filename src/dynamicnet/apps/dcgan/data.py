@@ -74,7 +74,8 @@ def parse_data_spec(text: str) -> DataSpec:
     if kind == "fashion-mnist":
         classes = tuple(c.strip() for c in rest.split(",") if c.strip()) if rest else FASHION_DEFAULT_PAIR
         if len(classes) < 2:
-            raise DynamicNetError(f"--data {text!r}: name at least two Fashion-MNIST classes (e.g. sneaker,ankle_boot)")
+            raise DynamicNetError(f"--data {text!r}: name at least two Fashion-MNIST classes "
+                                  "(e.g. sneaker,ankle_boot)")
         return DataSpec("fashion-mnist", classes=classes)
     if kind in ("celeba", "folder"):
         if not rest:
@@ -144,7 +145,7 @@ def split_by_attribute(source: LabelledSource, attribute: str, value: Any) -> At
     main, tuning = np.flatnonzero(mask), np.flatnonzero(~mask)
     if len(tuning) == 0:
         raise DynamicNetError(f"every image has {name} = {value}: nothing left for the tuning objective (a ≠ v)")
-    return AttributeSplit(source, name, str(value), main, tuning)
+    return AttributeSplit(source, name, normalise_value(value), main, tuning)  # "+1" → "1", "Sneaker" → "sneaker"
 
 
 class PhaseDataset:

@@ -32,7 +32,8 @@ def frechet_distance(a: torch.Tensor, b: torch.Tensor) -> float:
     square roots of the eigenvalues of the symmetric PSD matrix Σa^½ Σb Σa^½.
     """
     if a.dim() != 2 or b.dim() != 2 or a.shape[1] != b.shape[1]:
-        raise ValueError(f"expected two (N, D) feature sets of the same D, got {tuple(a.shape)} and {tuple(b.shape)}")
+        raise ValueError(f"expected two (N, D) feature sets of the same D, got {tuple(a.shape)} and "
+                         f"{tuple(b.shape)}")
     if len(a) < 2 or len(b) < 2:
         raise ValueError("the Fréchet distance needs at least two samples per set")
     a, b = a.double(), b.double()
@@ -96,7 +97,8 @@ def _halves_fd(feats: torch.Tensor, seed: int) -> float:
 
 
 def evaluate_alphas(pipe: DCGANPipeline, classifier: AttributeClassifier, real: AttributeSplit,
-                    alphas: Sequence[float], n: int = 1000, seed: int = 0, max_real: int = 2000) -> AlphaEvaluation:
+                    alphas: Sequence[float], n: int = 1000, seed: int = 0, max_real: int = 2000
+                    ) -> AlphaEvaluation:
     """Score ``n`` generated images (the same z at every α) against ``real`` (held-out, ideally).
 
     Raises:

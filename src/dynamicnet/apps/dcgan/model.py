@@ -74,7 +74,8 @@ class DCGANGenerator(nn.Module):
             nn.ConvTranspose2d(nz, width, 4, 1, 0, bias=False), nn.BatchNorm2d(width), nn.ReLU(True))
         for i in range(1, n - 1):  # each doubles the size and halves the width
             self.add_module(f"layer{i}", nn.Sequential(
-                nn.ConvTranspose2d(width, width // 2, 4, 2, 1, bias=False), nn.BatchNorm2d(width // 2), nn.ReLU(True)))
+                nn.ConvTranspose2d(width, width // 2, 4, 2, 1, bias=False), nn.BatchNorm2d(width // 2),
+                nn.ReLU(True)))
             width //= 2
         self.add_module(f"layer{n - 1}", nn.Sequential(  # (B, ngf, S/2, S/2) → (B, C, S, S)
             nn.ConvTranspose2d(width, channels, 4, 2, 1, bias=False), nn.Tanh()))

@@ -70,8 +70,8 @@ class DCGANRecipe:
     def phases(self, n_main: int, n_tuning: int) -> list[Phase]:
         """Phase "main": θ for O0 on the ``n_main`` images with a = v; phase "higher": θ frozen, the block for
         O1 on the ``n_tuning`` images with a ≠ v, at α = 1 (paper Sec. 3)."""
-        main = self.main_steps if self.main_steps is not None else self.steps_for(self.main_epochs, n_main)
-        tuning = self.tuning_steps if self.tuning_steps is not None else self.steps_for(self.tuning_epochs, n_tuning)
+        main = self.steps_for(self.main_epochs, n_main) if self.main_steps is None else self.main_steps
+        tuning = self.steps_for(self.tuning_epochs, n_tuning) if self.tuning_steps is None else self.tuning_steps
         return [Phase("main", "main", main, self.lr, objective="main", alpha=0.0),
                 Phase(HIGHER, "tuning", tuning, self.lr, objective=HIGHER, sets=(HIGHER,), alpha=1.0)]
 

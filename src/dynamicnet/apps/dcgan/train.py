@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shlex
 import sys
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -116,8 +117,12 @@ class DCGANTask:
                                                            "nz": g.nz, "ngf": g.ngf}},
             objectives=split.describe(),
             alpha_range=(0.0, 1.0),
-            provenance={**provenance, "recipe": self.recipe.to_dict(), "data": self.data_description,
-                        "command": self.command, **({"init_from": self.lineage} if self.lineage else {})},
+            # Wall-clock train_seconds include any time the process was paused; CPU seconds of this process
+            # (data loading included, runs it resumed excluded) and the thread count make CPU timings comparable.
+            provenance={**provenance, "process_cpu_seconds": round(time.process_time(), 1),
+                        "torch_threads": torch.get_num_threads(), "recipe": self.recipe.to_dict(),
+                        "data": self.data_description, "command": self.command,
+                        **({"init_from": self.lineage} if self.lineage else {})},
             extra={"description": self.description, "data": self.data_spec, "attribute": split.attribute,
                    "value": split.value, "nz": g.nz},
         )
