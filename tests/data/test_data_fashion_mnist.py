@@ -25,7 +25,7 @@ def _write_idx(path, array: np.ndarray) -> None:
 @pytest.fixture
 def fake_fmnist(tmp_path, monkeypatch):
     """20 images per split: image i has label i % 10 and every pixel equal to 10·i."""
-    for split, (images, labels) in fashion_mnist.FILES.items():
+    for images, labels in fashion_mnist.FILES.values():
         n = 20
         _write_idx(tmp_path / images, np.stack([np.full((28, 28), 10 * i) for i in range(n)]))
         _write_idx(tmp_path / labels, np.arange(n) % 10)

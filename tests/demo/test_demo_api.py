@@ -146,7 +146,7 @@ def test_load_20_clients_50_requests_no_5xx(server, model_name, photo_bytes):
     def client(seed):
         rng = random.Random(seed)
         key = None
-        for i in range(50):
+        for _ in range(50):
             kind = rng.random()
             if key is None or kind < 0.1:
                 status, _, body = new_session(base, model_name, photo_bytes)

@@ -219,7 +219,7 @@ def run_train_classifier(args: argparse.Namespace) -> int:
 
     from ..apps.dcgan.classifier import assess, save_classifier, train_classifier
     from ..apps.dcgan.data import SyntheticLabelled, split_by_attribute
-    from ..apps.dcgan.train import _command_line
+    from ..training.setup import command_line
 
     defaults = _model_defaults(args) if args.model else {}
     for key in ("data", "attribute", "value"):
@@ -241,7 +241,7 @@ def run_train_classifier(args: argparse.Namespace) -> int:
                              device=device, progress=not args.no_progress)
     report = assess(model, test, seed=args.seed)
     folder = save_classifier(model.cpu(), args.out, split=split, data=data, report=report, provenance={
-        "command": _command_line(), "steps": steps, "batch_size": batch, "lr": args.lr, "seed": args.seed,
+        "command": command_line(), "steps": steps, "batch_size": batch, "lr": args.lr, "seed": args.seed,
         "train_data": split.source.description, "held_out_data": test.source.description,
         "device": str(device), "train_seconds": round(time.time() - started, 1)})
     print(f"classifier: {folder}  held-out balanced accuracy {report.accuracy:.3f} "

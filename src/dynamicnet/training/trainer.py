@@ -32,7 +32,7 @@ import torch.distributed as dist
 from torch import nn
 from tqdm.auto import tqdm
 
-from ..core.dynamic import AlphaLike, DynamicNet
+from ..core.dynamic import DynamicNet
 from ..data.io import image_grid
 from ..errors import DynamicNetError
 from ..utils.fs import atomic_path, atomic_write_text

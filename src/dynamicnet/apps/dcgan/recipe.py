@@ -7,15 +7,14 @@ subset each phase trains on, as in the reference (20 + 20 epochs of CelebA); the
 """
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import asdict, dataclass, fields, replace
-from pathlib import Path
 from typing import Any
 
 from ...core.dynamic import HIGHER
 from ...errors import DynamicNetError
 from ...training import Phase
+from ...training.setup import load_recipe_file
 from .model import _num_layers
 
 
@@ -110,13 +109,4 @@ def builtin_recipes() -> dict[str, DCGANRecipe]:
 
 def load_recipe(name_or_path: str) -> DCGANRecipe:
     """A built-in recipe by name, or a JSON file with the keys of :meth:`DCGANRecipe.to_dict`."""
-    recipes = builtin_recipes()
-    if name_or_path in recipes:
-        return recipes[name_or_path]
-    path = Path(name_or_path)
-    if not path.is_file():
-        raise DynamicNetError(f"unknown recipe {name_or_path!r}: not a file and not one of {sorted(recipes)}")
-    try:
-        return DCGANRecipe.from_dict(json.loads(path.read_text(encoding="utf-8")))
-    except json.JSONDecodeError as exc:
-        raise DynamicNetError(f"{path}: invalid JSON ({exc})") from None
+    return load_recipe_file(name_or_path, builtin_recipes(), DCGANRecipe.from_dict)

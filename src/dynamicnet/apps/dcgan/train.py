@@ -8,8 +8,6 @@ wrong objective.
 """
 from __future__ import annotations
 
-import shlex
-import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -18,11 +16,12 @@ from typing import Any
 import torch
 from torch import nn
 
-from ...core.checkpoint import load_pretrained, save_pretrained
+from ...core.checkpoint import save_pretrained
 from ...core.dynamic import HIGHER, DynamicNet
 from ...errors import DynamicNetError
 from ...losses.functional import gan_d_loss, gan_g_loss
 from ...training import Phase, StepContext, Trainer, TrainerConfig
+from ...training.setup import command_line, init_from_folder, select_phases
 from .data import AttributeSplit, PhaseDataset
 from .model import ARCHITECTURE, DCGANDiscriminator, DCGANGenerator
 from .recipe import DCGANRecipe
@@ -140,39 +139,10 @@ def train_dcgan(recipe: DCGANRecipe, split: AttributeSplit, out_dir: Path, *, ph
     torch.manual_seed(config.seed)  # θ's and ψ's initial weights are part of the run's identity
     model = build_model(recipe, split.source.channels)
     main_phase, tuning_phase = recipe.phases(len(split.main), len(split.tuning))
-    lineage: dict[str, Any] = {}
-    if phase == "all":
-        phases = [main_phase, tuning_phase]
-    elif phase == "main":
-        phases = [main_phase]
-    elif phase == "tuning":
-        if init_from is None:
-            raise DynamicNetError("--phase tuning needs --init-from MODEL_DIR (a model whose generator to tune)")
-        lineage = _init_from(model, init_from)
-        phases = [tuning_phase]
-    else:
-        raise DynamicNetError(f"unknown phase {phase!r}; expected main, tuning or all")
+    # A tuning-only run copies θ; the block is retrained against a fresh discriminator, so it is not copied.
+    phases, lineage = select_phases(main_phase, [tuning_phase], phase, init_from=init_from,
+                                    init=lambda folder: init_from_folder(model, folder, APPLICATION, copy_sets=False))
     data = PhaseDataset(split)
     task = DCGANTask(model, recipe, data, config.device, data_description=data_description, data_spec=data_spec,
-                     command=_command_line(), lineage=lineage, description=description)
+                     command=command_line(), lineage=lineage, description=description)
     return Trainer(task, data, phases, config).fit()
-
-
-def _command_line() -> str:
-    argv = list(sys.argv)
-    if argv and Path(argv[0]).name in ("dynamicnet", "__main__.py"):
-        argv[0] = "dynamicnet"
-    return shlex.join(argv)
-
-
-def _init_from(model: DynamicNet, folder: Path) -> dict[str, Any]:
-    """Copy θ from a finished model folder (its block is not copied: it is retrained); return its lineage."""
-    base, base_config = load_pretrained(folder)
-    if base_config.get("application") != APPLICATION:
-        raise DynamicNetError(f"--init-from {folder}: a {base_config.get('application')!r} model, not a dcgan one")
-    try:
-        model.main.load_state_dict(base.main.state_dict())
-    except RuntimeError as exc:
-        raise DynamicNetError(f"--init-from {folder}: architecture does not match the recipe "
-                              f"({' '.join(str(exc).split())[:200]})") from None
-    return {"folder": str(folder), "provenance": base_config.get("provenance", {})}

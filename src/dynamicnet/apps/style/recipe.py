@@ -15,15 +15,14 @@ full-scale (reference) settings.
 """
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
-from pathlib import Path
 from typing import Any
 
 from ...core.dynamic import HIGHER, LOWER
 from ...errors import DynamicNetError
 from ...training import Phase
+from ...training.setup import load_recipe_file
 from .model import REFERENCE_POINTS
 
 REFERENCE_STYLE_LAYERS = {"relu1_2": 1.0, "relu2_2": 1.0, "relu3_3": 1.0, "relu4_3": 1.0}
@@ -144,13 +143,4 @@ def builtin_recipes() -> dict[str, StyleRecipe]:
 
 def load_recipe(name_or_path: str) -> StyleRecipe:
     """A built-in recipe by name, or a JSON recipe file (same keys as :meth:`StyleRecipe.to_dict`)."""
-    recipes = builtin_recipes()
-    if name_or_path in recipes:
-        return recipes[name_or_path]
-    path = Path(name_or_path)
-    if not path.is_file():
-        raise DynamicNetError(f"unknown recipe {name_or_path!r}: not a file and not one of {sorted(recipes)}")
-    try:
-        return StyleRecipe.from_dict(json.loads(path.read_text(encoding="utf-8")))
-    except json.JSONDecodeError as exc:
-        raise DynamicNetError(f"{path}: invalid JSON ({exc})") from None
+    return load_recipe_file(name_or_path, builtin_recipes(), StyleRecipe.from_dict)

@@ -6,7 +6,6 @@ one frozen VGG16 shared by every objective; each objective's style Gram matrices
 """
 from __future__ import annotations
 
-import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -14,12 +13,13 @@ from typing import Any
 import torch
 from torch import nn
 
-from ...core.checkpoint import load_pretrained, save_pretrained
+from ...core.checkpoint import save_pretrained
 from ...core.dynamic import DynamicNet
 from ...data.io import load_image
 from ...errors import DynamicNetError
 from ...losses import PerceptualLoss, StyleTargets, VGG16Features, load_vgg16
 from ...training import Phase, StepContext, Trainer, TrainerConfig
+from ...training.setup import command_line, init_from_folder, select_phases
 from .model import ARCHITECTURE, TransformerNet
 from .recipe import StyleObjective, StyleRecipe
 from ...data.assets import resolve_style_image
@@ -113,40 +113,15 @@ def train_style(recipe: StyleRecipe, dataset: Any, out_dir: Path, *, phase: str 
     config = config or TrainerConfig(out_dir)
     torch.manual_seed(config.seed)  # the initial weights are part of what the seed reproduces
     model = build_model(recipe)
-    lineage: dict[str, Any] = {}
     main_phase, *tuning_phases = recipe.phases()
     if tuning_sets is not None:
         unknown = sorted(set(tuning_sets) - set(recipe.sets))
         if unknown:
             raise DynamicNetError(f"--tuning-sets {unknown} not in the recipe's sets {sorted(recipe.sets)}")
         tuning_phases = [p for p in tuning_phases if p.name in tuning_sets]
-    if phase == "all":
-        phases = [main_phase, *tuning_phases]
-    elif phase == "main":
-        phases = [main_phase]
-    elif phase == "tuning":
-        if init_from is None:
-            raise DynamicNetError("--phase tuning needs --init-from MODEL_DIR (a model whose main network to tune)")
-        lineage = _init_from(model, init_from)
-        phases = tuning_phases
-    else:
-        raise DynamicNetError(f"unknown phase {phase!r}; expected main, tuning or all")
+    phases, lineage = select_phases(main_phase, tuning_phases, phase, init_from=init_from,
+                                    init=lambda folder: init_from_folder(model, folder, APPLICATION))
     vgg = load_vgg16(vgg_weights)
     task = StyleTask(model, recipe, vgg, config.device, preview=preview, data_description=data_description,
-                     command=" ".join(sys.argv), lineage=lineage)
+                     command=command_line(), lineage=lineage)
     return Trainer(task, dataset, phases, config).fit()
-
-
-def _init_from(model: DynamicNet, folder: Path) -> dict[str, Any]:
-    """Copy θ and every block set both models have from a finished model folder; return its provenance."""
-    base, base_config = load_pretrained(folder)
-    # Block sets carry over only when they sit at the same points (a set is tied to its insertion points).
-    same_points = base.insertion_points == model.insertion_points
-    shared = sorted(set(model.set_names) & set(base.set_names)) if same_points else []
-    try:
-        model.main.load_state_dict(base.main.state_dict())
-        for name in shared:
-            model.blocks[name].load_state_dict(base.blocks[name].state_dict())
-    except RuntimeError as exc:
-        raise DynamicNetError(f"--init-from {folder}: architecture does not match the recipe ({str(exc)[:200]})") from None
-    return {"folder": str(folder), "copied_sets": shared, "provenance": base_config.get("provenance", {})}
