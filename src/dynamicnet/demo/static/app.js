@@ -7,12 +7,17 @@ const state = { models: [], maxSide: 512 };
 // Hooks for tests and the latency benchmark.
 window.dn = { renders: 0, events: [] };
 
-function showError(message) {
+// One error banner; each tab clears only its own error, so one tab's success never hides another's failure.
+function showError(message, source = "page") {
   const box = $("error");
   box.textContent = message;
+  box.dataset.source = source;
   box.hidden = false;
 }
-function clearError() { $("error").hidden = true; }
+function clearError(source = "page") {
+  const box = $("error");
+  if (box.dataset.source === source) box.hidden = true;
+}
 
 async function api(path, options) {
   const response = await fetch(path, options);
@@ -50,7 +55,7 @@ class Renderer {
       this.latencyEl.textContent = (previewMs === null ? "" : `preview ${previewMs.toFixed(0)} ms · `) +
         `full ${fullMs.toFixed(0)} ms (server ${this.serverMs} ms)`;
     } catch (error) {
-      if (error.status !== 409) showError(error.message);
+      if (error.status !== 409) showError(error.message, this.name);
     } finally {
       this.busy = false;
       this.pump();
@@ -75,7 +80,7 @@ class Renderer {
     if (!job.shown) window.dn.events.push({ tab: this.name, kind: "first", preview, alpha: job.alpha, ms });
     if (!preview) window.dn.events.push({ tab: this.name, kind: "full", alpha: job.alpha, ms });
     job.shown = true;
-    clearError();
+    clearError(this.name);
     return ms;
   }
 }
@@ -136,10 +141,10 @@ async function styleUpload(file) {
   try {
     const info = await (await api("/api/sessions", { method: "POST", body: form })).json();
     style.renderer.session = info.session;
-    clearError();
+    clearError("style");
     style.renderer.request(styleAlpha());
   } catch (error) {
-    showError(error.message);
+    showError(error.message, "style");
   }
 }
 
@@ -155,14 +160,14 @@ async function downloadPng(event) {
     a.href = URL.createObjectURL(await response.blob());
     a.download = "dynamicnet.png";
     a.click();
-  } catch (error) { showError(error.message); }
+  } catch (error) { showError(error.message, "style"); }
 }
 
 async function startWebcam() {
   try {
     const stream = await navigator.mediaDevices.getUserMedia({ video: true });
     $("webcam").srcObject = stream; $("webcam").hidden = false; $("webcam-capture").hidden = false;
-  } catch (error) { showError(`webcam unavailable: ${error.message}`); }
+  } catch (error) { showError(`webcam unavailable: ${error.message}`, "style"); }
 }
 
 function captureWebcam() {
@@ -208,9 +213,9 @@ async function dcganSession() {
   try {
     const info = await (await api("/api/sessions", { method: "POST", body: form })).json();
     dcgan.renderer.session = info.session;
-    clearError();
+    clearError("dcgan");
     dcgan.renderer.request(parseFloat($("dcgan-alpha").value));
-  } catch (error) { showError(error.message); }
+  } catch (error) { showError(error.message, "dcgan"); }
 }
 
 function initDcgan() {
