@@ -115,3 +115,19 @@ def test_tuning_phase_from_a_main_model_keeps_theta_and_records_lineage(capsys, 
     assert [p["name"] for p in config["provenance"]["init_from"]["provenance"]["phases"]] == ["main"]
     code, _, err = run_cli(capsys, "train", "style", "--phase", "tuning", "--out", tmp_path / "x", *args)
     assert code == 1 and "--init-from" in err
+
+
+def test_json_recipe_file_and_fp16_folder(capsys, tmp_path):
+    recipe = tmp_path / "r.json"
+    recipe.write_text(json.dumps({"name": "mine", "width": 4, "insertion_points": ["up1", "out"],
+                                  "main": {"style": "starry_night", "style_weight": 10.0},
+                                  "sets": {"higher": {"style": "starry_night", "style_weight": 1000.0}}}))
+    code, _, err = run_cli(capsys, "train", "style", "--recipe", recipe, "--dry-run", "--fp16", "--vgg-weights",
+                           "random", "--no-progress", "--out", tmp_path / "m")
+    assert code == 0, err
+    model, config = load_pretrained(tmp_path / "m")
+    assert config["dtype"] == "float16" and config["dynamic"]["insertion_points"] == ["up1", "out"]
+    assert config["objectives"]["higher"]["style_weight"] == 1000.0
+    recipe.write_text(json.dumps({"name": "bad", "widht": 4}))
+    code, _, err = run_cli(capsys, "train", "style", "--recipe", recipe, "--dry-run", "--out", tmp_path / "n")
+    assert code == 1 and "unknown recipe key(s) ['widht']" in err

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import math
+from pathlib import Path
 
 import torch
 
@@ -36,6 +37,16 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be ≥ 1: {text!r}")
     return value
+
+
+def to_fp16(folder: Path) -> None:
+    """Rewrite a finished model folder with fp16 weights (``--fp16``: half the size, loaded back as fp32)."""
+    from ..core.checkpoint import load_pretrained, save_pretrained
+
+    model, config = load_pretrained(folder)
+    save_pretrained(model, folder, application=config["application"], architecture=config["architecture"],
+                    objectives=config["objectives"], alpha_range=tuple(config["dynamic"]["alpha_range"]),
+                    provenance=config["provenance"], extra=config["extra"], dtype=torch.float16)
 
 
 def add_device(parser: argparse.ArgumentParser) -> None:

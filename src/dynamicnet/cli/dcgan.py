@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DynamicNetError
-from .common import add_device, device_of, finite_float, float_list, positive_int
+from .common import add_device, device_of, finite_float, float_list, positive_int, to_fp16
 
 DEFAULT_MODEL = "fashion-sneaker-boot"
 DATA_HELP = ("celeba:PATH (CelebA as distributed), fashion-mnist[:CLASS,CLASS] (Debian dataset-fashion-mnist; "
@@ -183,22 +183,11 @@ def run_train_dcgan(args: argparse.Namespace) -> int:
                          data_description=split.source.description, data_spec=data_spec,
                          description=description)
     if args.fp16:
-        _to_fp16(folder)
+        to_fp16(folder)
     print(f"model folder: {folder}")
     if args.phase == "main":
         print(f"note: only θ was trained; train the tuning block with --phase tuning --init-from {folder}")
     return 0
-
-
-def _to_fp16(folder: Path) -> None:
-    import torch
-
-    from ..core.checkpoint import load_pretrained, save_pretrained
-
-    model, config = load_pretrained(folder)
-    save_pretrained(model, folder, application=config["application"], architecture=config["architecture"],
-                    objectives=config["objectives"], alpha_range=tuple(config["dynamic"]["alpha_range"]),
-                    provenance=config["provenance"], extra=config["extra"], dtype=torch.float16)
 
 
 def _model_defaults(args: argparse.Namespace) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..errors import DynamicNetError
 from . import completion, dcgan
-from .common import add_device, device_of, finite_float, float_list, positive_int
+from .common import add_device, device_of, finite_float, float_list, positive_int, to_fp16
 
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
 
@@ -186,7 +186,7 @@ def run_train_style(args: argparse.Namespace) -> int:
     if dist.is_initialized() and dist.get_rank() != 0:
         return 0  # rank 0 writes and reports
     if args.fp16:
-        _to_fp16(folder)
+        to_fp16(folder)
     print(f"model folder: {folder}")
     if HIGHER not in recipe.sets and args.phase == "main":
         print("note: only θ was trained; train the tuning blocks with --phase tuning --init-from", folder)
@@ -202,17 +202,6 @@ def _square(image, size):
     top, left = (h - s) // 2, (w - s) // 2
     crop = image[:, top : top + s, left : left + s]
     return F.interpolate(crop[None], size=(size, size), mode="bilinear", antialias=True, align_corners=False)[0]
-
-
-def _to_fp16(folder: Path) -> None:
-    import torch
-
-    from ..core.checkpoint import load_pretrained, save_pretrained
-
-    model, config = load_pretrained(folder)
-    save_pretrained(model, folder, application=config["application"], architecture=config["architecture"],
-                    objectives=config["objectives"], alpha_range=tuple(config["dynamic"]["alpha_range"]),
-                    provenance=config["provenance"], extra=config["extra"], dtype=torch.float16)
 
 
 def _alpha_from_args(args: argparse.Namespace, pipe) -> object:

@@ -7,6 +7,7 @@ import json
 import shlex
 import sys
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import fields
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -68,6 +69,19 @@ def load_recipe_file(name_or_path: str, builtins: Mapping[str, R], from_dict: Ca
         return from_dict(json.loads(path.read_text(encoding="utf-8")))
     except json.JSONDecodeError as exc:
         raise DynamicNetError(f"{path}: invalid JSON ({exc})") from None
+
+
+def recipe_kwargs(cls: type, data: Mapping[str, Any]) -> dict[str, Any]:
+    """``data`` as keyword arguments for the recipe dataclass ``cls``: unknown keys are a clear error, and
+    ``insertion_points`` (a JSON list) becomes the tuple the dataclass holds."""
+    known = {f.name for f in fields(cls)}
+    unknown = set(data) - known
+    if unknown:
+        raise DynamicNetError(f"unknown recipe key(s) {sorted(unknown)}; valid keys: {sorted(known)}")
+    kwargs = dict(data)
+    if kwargs.get("insertion_points") is not None:
+        kwargs["insertion_points"] = tuple(kwargs["insertion_points"])
+    return kwargs
 
 
 def command_line() -> str:

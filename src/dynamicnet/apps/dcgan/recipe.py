@@ -8,13 +8,13 @@ subset each phase trains on, as in the reference (20 + 20 epochs of CelebA); the
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from ...core.dynamic import HIGHER
 from ...errors import DynamicNetError
 from ...training import Phase
-from ...training.setup import load_recipe_file
+from ...training.setup import load_recipe_file, recipe_kwargs
 from .model import _num_layers
 
 
@@ -81,13 +81,7 @@ class DCGANRecipe:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "DCGANRecipe":
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise DynamicNetError(f"unknown recipe key(s) {sorted(unknown)}; valid keys: {sorted(known)}")
-        kwargs = dict(data)
-        if kwargs.get("insertion_points") is not None:
-            kwargs["insertion_points"] = tuple(kwargs["insertion_points"])
+        kwargs = recipe_kwargs(cls, data)
         try:
             return cls(**kwargs)
         except TypeError as exc:

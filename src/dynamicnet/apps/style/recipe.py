@@ -16,13 +16,13 @@ full-scale (reference) settings.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from ...core.dynamic import HIGHER, LOWER
 from ...errors import DynamicNetError
 from ...training import Phase
-from ...training.setup import load_recipe_file
+from ...training.setup import load_recipe_file, recipe_kwargs
 from .model import REFERENCE_POINTS
 
 REFERENCE_STYLE_LAYERS = {"relu1_2": 1.0, "relu2_2": 1.0, "relu3_3": 1.0, "relu4_3": 1.0}
@@ -88,16 +88,10 @@ class StyleRecipe:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "StyleRecipe":
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise DynamicNetError(f"unknown recipe key(s) {sorted(unknown)}; valid keys: {sorted(known)}")
+        kwargs = recipe_kwargs(cls, data)
         try:
-            kwargs = dict(data)
             kwargs["main"] = StyleObjective(**data["main"])
             kwargs["sets"] = {k: StyleObjective(**v) for k, v in data["sets"].items()}
-            if "insertion_points" in kwargs:
-                kwargs["insertion_points"] = tuple(kwargs["insertion_points"])
             return cls(**kwargs)
         except (KeyError, TypeError) as exc:
             raise DynamicNetError(f"invalid recipe: {exc}") from None
