@@ -48,7 +48,7 @@ def demo_models(demo_style_model):
     """Model folders the test server serves: a tiny style model and the bundled generative models."""
     from dynamicnet.models import bundled_models
 
-    return [str(demo_style_model), *[m for m in (DCGAN_MODEL,) if m in bundled_models()]]
+    return [str(demo_style_model), *[m for m in (DCGAN_MODEL, "completion-photos") if m in bundled_models()]]
 
 
 @pytest.fixture(scope="session")

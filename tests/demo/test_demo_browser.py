@@ -144,3 +144,41 @@ def test_dcgan_tab_slider_changes_the_grid_of_fixed_samples(page):
     slide(page, "#dcgan-alpha", 0.0)
     wait_full(page, 0.0, "dcgan-result")
     assert (shown(page, "dcgan-result") - want).abs().mean() > 0.01  # α moved the samples
+
+
+def test_completion_tab_fills_the_hole_and_suggests_alpha(page):
+    from dynamicnet.apps.completion.pipeline import CompletionPipeline
+
+    if page.locator("#tab-button-completion").count() == 0:
+        pytest.skip("no completion model bundled")
+    page.click("#tab-button-completion")
+    page.set_input_files("#completion-file", PHOTO)
+    wait_full(page, 0.0, "completion-result")
+    shown_zero = shown(page, "completion-result")
+    pipe = CompletionPipeline.from_pretrained("completion-photos")
+    # What the page uploaded: the photo scaled to the working size in its offscreen canvas.
+    px = page.evaluate("() => { const c = completion.image; return {w: c.width, h: c.height, "
+                       "data: Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data)}; }")
+    sent = torch.from_numpy(np.array(px["data"], dtype=np.float32).reshape(px["h"], px["w"], 4)[..., :3] / 255)
+    sent = sent.permute(2, 0, 1)
+    known = (1 - pipe.default_mask(px["h"], px["w"])).bool().expand(3, -1, -1)
+    assert_matches(shown_zero, pipe(sent, alpha=0.0))
+    assert torch.equal(shown_zero[known], sent[known])  # known pixels come back untouched
+    slide(page, "#completion-alpha", 1.0)
+    wait_full(page, 1.0, "completion-result")
+    at_one = shown(page, "completion-result")
+    assert_matches(at_one, pipe(sent, alpha=1.0))
+    assert (at_one - shown_zero).abs()[~known].mean() > 0.002  # α changed the fill
+    page.click("#completion-auto")
+    page.wait_for_function("document.getElementById('completion-suggested').textContent.includes('α =')",
+                           timeout=60_000)
+    page.select_option("#completion-mask", "draw")
+    box = page.locator("#completion-canvas").bounding_box()
+    page.mouse.move(box["x"] + 20, box["y"] + 20)
+    page.mouse.down()
+    page.mouse.move(box["x"] + 60, box["y"] + 40)
+    page.mouse.up()
+    page.click("#completion-apply")
+    page.wait_for_function("window.dn.events.filter(e => e.tab === 'completion' && e.kind === 'full').length >= 4",
+                           timeout=30_000)
+    assert page.is_hidden("#error")

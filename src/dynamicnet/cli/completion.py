@@ -1,4 +1,5 @@
-"""Image-completion subcommands: ``train completion``, ``complete``, ``evaluate-completion``."""
+"""Image-completion subcommands: ``train completion``, ``complete``, ``evaluate-completion``,
+``calibrate-completion``."""
 from __future__ import annotations
 
 import argparse
@@ -36,8 +37,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", default=DEFAULT_MODEL, help="bundled model name or model folder")
     p.add_argument("--mask", default="center", help="'center' or a mask image (white = hole), same size as INPUT")
     p.add_argument("--hole", type=positive_int, default=None, help="side of the centre hole in px (default: half)")
-    p.add_argument("--alpha", type=_alpha_or_auto, default=0.5,
-                   help="α in [0, 1] (0 = sharp main network, 1 = smooth) or 'auto' (chosen per image)")
+    p.add_argument("--alpha", type=_alpha_or_auto, default=None,
+                   help="α in [0, 1] (0 = sharp main network, 1 = smooth), 'auto' (chosen per image); "
+                        "default: the model's best global α")
     p.add_argument("--alphas", type=float_list, default=None, metavar="A0,A1,...",
                    help="write a contact sheet: the input, then the fill at each α (and at auto if --alpha auto)")
     p.add_argument("--output", "-o", required=True, help="output image (PNG keeps known pixels bit for bit)")
@@ -62,6 +64,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--vgg-weights", default=None)
     add_device(p)
     p.set_defaults(func=run_evaluate_completion)
+
+
+    p = sub.add_parser("calibrate-completion",
+                       help="fit --alpha auto's bias correction on calibration photos; writes the model folder",
+                       description="Fit the model's auto-α calibration (proxy bias, prior α, shrinkage) on "
+                                   "photos that are neither training nor held-out images, and store it in "
+                                   "MODEL/config.json.")
+    p.add_argument("--model", required=True, help="model folder to calibrate (rewrites its config.json)")
+    p.add_argument("--photos", nargs="*", default=None, help="calibration photos (default: see docs/completion.md)")
+    p.add_argument("--crops", type=positive_int, default=20, help="random crops per photo")
+    p.add_argument("--seed", type=int, default=777)
+    p.add_argument("--vgg-weights", default=None)
+    add_device(p)
+    p.set_defaults(func=run_calibrate_completion)
 
 
 def register_train(apps: argparse._SubParsersAction) -> None:
@@ -230,7 +246,7 @@ def run_complete(args: argparse.Namespace) -> int:
             raise DynamicNetError("--hole applies to the centre mask only; a mask file defines its own hole")
         mask = load_mask(args.mask, size=(h, w))
     mask = check_mask(mask, h, w, source=str(args.mask))
-    alpha = args.alpha
+    alpha = pipe.default_alpha if args.alpha is None else args.alpha
     if alpha == "auto":
         from ..apps.completion.recipe import PERCEPTUAL_TAPS
         from ..losses import load_vgg16
@@ -275,4 +291,30 @@ def run_evaluate_completion(args: argparse.Namespace) -> int:
     print(summarize(result, f"{args.model}: {len(images)} held-out {size}² crops, centre hole {hole}²"))
     if args.json:
         atomic_write_text(args.json, json.dumps(result.to_dict(), indent=2) + "\n")
+    return 0
+
+
+def run_calibrate_completion(args: argparse.Namespace) -> int:
+    import json
+
+    from ..apps.completion.evaluate import calibrate_auto_alpha, calibration_photos, held_out_crops, write_calibration
+    from ..apps.completion.pipeline import CompletionPipeline
+    from ..apps.completion.recipe import PERCEPTUAL_TAPS
+    from ..losses import load_vgg16
+    from ..models import resolve_model
+
+    device = device_of(args)
+    folder = resolve_model(args.model)
+    pipe = CompletionPipeline.from_pretrained(folder, device)
+    size = int(pipe.config.get("extra", {}).get("size", 64))
+    photos = [Path(p) for p in args.photos] if args.photos else calibration_photos()
+    groups = [held_out_crops([p], size=size, per_photo=args.crops, seed=args.seed + k) for k, p in enumerate(photos)]
+    pipe.vgg = load_vgg16(args.vgg_weights, taps=PERCEPTUAL_TAPS).to(device)
+    source = f"{len(photos)} photos × {args.crops} crops ({', '.join(p.name for p in photos)}), seed {args.seed}"
+    calibration, report = calibrate_auto_alpha(pipe, groups, pipe.vgg, hole=pipe.default_hole(size, size),
+                                               source=source)
+    write_calibration(folder, calibration)
+    print(json.dumps(report, indent=2))
+    print(f"auto-α calibration written to {folder}: prior α {calibration.prior_alpha:g}, "
+          f"shrinkage {calibration.shrinkage:g}")
     return 0

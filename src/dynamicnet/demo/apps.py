@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from ..core.checkpoint import read_config
-from ..data.io import LoadedImage, image_grid
+from ..data.io import LoadedImage, image_grid, resize_max_side
 from ..errors import DynamicNetError
 from .sessions import Session, tensor_bytes
 
@@ -84,6 +84,37 @@ def _dcgan_session(entry: ModelEntry, image: LoadedImage | None, form: Mapping[s
     return Session(entry.name, render, z.numel() * 4, {"seed": seed, "n": n})
 
 
+def _completion_session(entry: ModelEntry, image: LoadedImage | None, form: Mapping[str, Any],
+                        max_side: int) -> Session:
+    if image is None:
+        raise DynamicNetError("upload an image first")
+    rgb = resize_max_side(image.rgb, max_side)
+    h, w = rgb.shape[-2:]
+    mask_image = form.get("mask_image")
+    if mask_image is not None:  # drawn on the page: white = hole, at the image's displayed size
+        drawn = mask_image.rgb.mean(0, keepdim=True)
+        if tuple(drawn.shape[-2:]) != (h, w):
+            drawn = F.interpolate(drawn[None], size=(h, w), mode="area")[0]
+        mask = (drawn > 0.5).float()
+    else:
+        mask = entry.pipeline.default_mask(h, w)
+    session = entry.pipeline.session(rgb, mask)  # validates the mask: empty or full → a clear 400
+    return Session(entry.name, lambda alpha, preview: session.render(_number(alpha)), tensor_bytes(session),
+                   {"width": w, "height": h}, actions={"auto": lambda: {"alpha": session.auto_alpha()}})
+
+
+def _number(alpha: Any) -> float:
+    if not isinstance(alpha, float):
+        raise DynamicNetError("completion takes one α (a number)")
+    return alpha
+
+
+def _load_completion(folder: Path) -> Any:
+    from ..apps.completion.pipeline import CompletionPipeline
+
+    return CompletionPipeline.from_pretrained(folder)
+
+
 def _load_dcgan(folder: Path) -> Any:
     from ..apps.dcgan.pipeline import DCGANPipeline
 
@@ -96,10 +127,12 @@ def _load_style(folder: Path) -> Any:
     return StylePipeline.from_pretrained(folder)
 
 
-LOADERS: dict[str, Callable[[Path], Any]] = {"style": _load_style, "dcgan": _load_dcgan}
+LOADERS: dict[str, Callable[[Path], Any]] = {"style": _load_style, "dcgan": _load_dcgan,
+                                             "completion": _load_completion}
 SESSIONS: dict[str, Callable[[ModelEntry, LoadedImage | None, Mapping[str, str], int], Session]] = {
     "style": _style_session,
     "dcgan": _dcgan_session,
+    "completion": _completion_session,
 }
 
 

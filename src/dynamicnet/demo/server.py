@@ -94,15 +94,11 @@ def create_app(models: list[str] | None = None, max_side: int = 512, max_session
     async def new_session(request: Request) -> dict[str, Any]:
         form = await _form(request)
         entry = _entry(str(form.get("model", "")))
-        image = None
-        upload = form.get("image")
-        if upload is not None and hasattr(upload, "read"):
-            data = await upload.read(MAX_UPLOAD_BYTES + 1)
-            if len(data) > MAX_UPLOAD_BYTES:
-                raise BadRequest(f"upload too large (limit {MAX_UPLOAD_BYTES // (1024 * 1024)} MB)", 413)
-            image = decode_image(data, name=getattr(upload, "filename", None) or "upload",
-                                 max_pixels=MAX_UPLOAD_PIXELS)
-        fields = {k: v for k, v in form.items() if isinstance(v, str)}
+        image = await _upload(form, "image")
+        fields: dict[str, Any] = {k: v for k, v in form.items() if isinstance(v, str)}
+        mask = await _upload(form, "mask_image")
+        if mask is not None:
+            fields["mask_image"] = mask
         side = form_int(fields, "max_side", max_side, 16, max_side)
         make = SESSIONS[entry.config["application"]]
 
@@ -143,6 +139,20 @@ def create_app(models: list[str] | None = None, max_side: int = 512, max_session
         response.headers["Cache-Control"] = "no-store"
         return response
 
+    @app.post("/api/sessions/{key}/{action}")
+    async def act(key: str, action: str) -> dict[str, Any]:
+        session = store.get(key)
+        if session is None:
+            raise BadRequest("unknown or expired session; upload the image again", 404)
+        if action not in session.actions:
+            raise BadRequest(f"this model has no action {action!r}", 404)
+
+        def run() -> dict[str, Any]:
+            with compute, session.lock:
+                return session.actions[action]()
+
+        return await run_in_threadpool(run)
+
     def _entry(name: str) -> ModelEntry:
         if name not in entries:
             raise BadRequest(f"unknown model {name!r}; available: {', '.join(entries)}", 404)
@@ -159,6 +169,17 @@ async def _form(request: Request) -> Any:
         return await request.form(max_files=2, max_fields=16)
     except Exception as exc:  # malformed multipart bodies: the client's fault, say so
         raise BadRequest(f"expected a multipart form ({type(exc).__name__})") from None
+
+
+async def _upload(form: Any, name: str) -> Any:
+    """The image uploaded as form field ``name``, decoded and validated, or None when absent."""
+    upload = form.get(name)
+    if upload is None or not hasattr(upload, "read"):
+        return None
+    data = await upload.read(MAX_UPLOAD_BYTES + 1)
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise BadRequest(f"upload too large (limit {MAX_UPLOAD_BYTES // (1024 * 1024)} MB)", 413)
+    return decode_image(data, name=getattr(upload, "filename", None) or name, max_pixels=MAX_UPLOAD_PIXELS)
 
 
 async def _json(request: Request) -> dict[str, Any]:

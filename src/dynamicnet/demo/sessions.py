@@ -26,6 +26,7 @@ class Session:
     render_fn: Callable[[Any, bool], torch.Tensor]
     nbytes: int
     info: dict[str, Any] = field(default_factory=dict)
+    actions: dict[str, Callable[[], dict[str, Any]]] = field(default_factory=dict)  # e.g. completion's "auto"
     created: float = field(default_factory=time.monotonic)
     last_used: float = field(default_factory=time.monotonic)
     lock: threading.Lock = field(default_factory=threading.Lock)

@@ -65,7 +65,7 @@ class CompletionRecipe:
     name: str
     main: CompletionObjective
     tuning: CompletionObjective
-    width: int = 32
+    width: int = 24
     dilations: tuple[int, ...] = (2, 4, 8, 1)
     insertion_points: tuple[str, ...] = DEFAULT_POINTS
     zero_init: bool = True
@@ -78,8 +78,8 @@ class CompletionRecipe:
     main_lr: float = 5e-4
     disc_lr: float = 2e-4
     tuning_lr: float = 5e-4
-    main_steps: int = 4000
-    tuning_steps: int = 1500
+    main_steps: int = 3000
+    tuning_steps: int = 1000
     description: str = ""
 
     @property

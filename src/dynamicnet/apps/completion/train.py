@@ -140,6 +140,9 @@ class CompletionTask:
             "description": recipe.description, "size": recipe.size, "hole": recipe.hole_side,
             "mask": recipe.mask, "hole_fill": HOLE_FILL,
         }
+        if self.disc_trained:
+            extra["discriminator"] = {"file": DISC_FILE, "width": recipe.disc_width,
+                                      "trained_against": "main (α = 0)"}
         folder = save_pretrained(
             self.model, out_dir, application=APPLICATION,
             architecture={"name": ARCHITECTURE,
@@ -153,8 +156,6 @@ class CompletionTask:
         )
         if self.disc_trained:
             save_discriminator(self.disc, folder)
-            update_extra(folder, {"discriminator": {"file": DISC_FILE, "width": recipe.disc_width,
-                                                    "trained_against": "main (α = 0)"}})
         return folder
 
 
@@ -176,18 +177,6 @@ def load_discriminator_state(folder: Path) -> dict[str, torch.Tensor] | None:
     return {k: v.float() for k, v in load_file(str(path)).items()}
 
 
-def update_extra(folder: Path, values: Mapping[str, Any]) -> None:
-    """Merge ``values`` into a model folder's ``config.json`` ``extra`` (an atomic rewrite)."""
-    import json
-
-    from ...core.checkpoint import CONFIG_NAME, read_config
-    from ...utils.fs import atomic_write_text
-
-    config = read_config(folder)
-    config["extra"] = {**config.get("extra", {}), **dict(values)}
-    atomic_write_text(Path(folder) / CONFIG_NAME, json.dumps(config, indent=2) + "\n")
-
-
 def train_completion(recipe: CompletionRecipe, dataset: Any, out_dir: Path, *, phase: str = "all",
                      init_from: Path | None = None, vgg_weights: str | None = None,
                      config: TrainerConfig | None = None, data_description: str = "",
@@ -198,6 +187,7 @@ def train_completion(recipe: CompletionRecipe, dataset: Any, out_dir: Path, *, p
     stored) come from ``init_from``, a model folder trained for the same O0, and only the blocks train.
     """
     config = config or TrainerConfig(out_dir)
+    torch.manual_seed(config.seed)  # initial weights (θ, blocks, discriminator) follow --seed too
     model = build_model(recipe)
     main_phase, tuning_phase = recipe.phases()
     lineage: dict[str, Any] = {}

@@ -232,8 +232,106 @@ function initDcgan() {
   changed();
 }
 
+// ------------------------------------------------------------------------------------------------ completion
+// The photo lives in an offscreen canvas (scaled to the server's working size); the hole is painted white on
+// a second offscreen canvas; the visible canvas shows both, the hole tinted red.
+const completion = { renderer: null, image: null, mask: null, drawing: false };
+
+function completionRedraw() {
+  const view = $("completion-canvas");
+  const g = view.getContext("2d");
+  g.drawImage(completion.image, 0, 0);
+  if ($("completion-mask").value === "draw") {
+    g.globalAlpha = 0.5; g.drawImage(completion.maskTint, 0, 0); g.globalAlpha = 1;
+  }
+}
+
+function canvasBlob(canvas) { return new Promise((resolve) => canvas.toBlob(resolve, "image/png")); }
+
+async function completionSession() {
+  if (!completion.image) return;
+  const form = new FormData();
+  form.append("model", $("completion-model").value);
+  form.append("image", await canvasBlob(completion.image), "photo.png");
+  if ($("completion-mask").value === "draw") form.append("mask_image", await canvasBlob(completion.mask), "mask.png");
+  try {
+    const info = await (await api("/api/sessions", { method: "POST", body: form })).json();
+    completion.renderer.session = info.session;
+    $("completion-suggested").textContent = "";
+    clearError("completion");
+    completion.renderer.request(parseFloat($("completion-alpha").value));
+  } catch (error) { showError(error.message, "completion"); }
+}
+
+function completionLoad(file) {
+  const img = new Image();
+  img.onload = () => {
+    const scale = Math.min(1, state.maxSide / Math.max(img.width, img.height));
+    const w = Math.round(img.width * scale), h = Math.round(img.height * scale);
+    for (const key of ["image", "mask", "maskTint"]) {
+      completion[key] = document.createElement("canvas");
+      completion[key].width = w; completion[key].height = h;
+    }
+    completion.image.getContext("2d").drawImage(img, 0, 0, w, h);
+    const m = completion.mask.getContext("2d");
+    m.fillStyle = "black"; m.fillRect(0, 0, w, h);
+    $("completion-canvas").width = w; $("completion-canvas").height = h;
+    completionRedraw();
+    if ($("completion-mask").value === "center") completionSession();
+  };
+  img.onerror = () => showError(`${file.name}: not an image the browser can read`, "completion");
+  img.src = URL.createObjectURL(file);
+}
+
+function completionPaint(event) {
+  if (!completion.drawing || $("completion-mask").value !== "draw" || !completion.mask) return;
+  const view = $("completion-canvas");
+  const box = view.getBoundingClientRect();
+  const x = (event.clientX - box.left) * view.width / box.width, y = (event.clientY - box.top) * view.height / box.height;
+  const r = Math.max(4, view.width / 24);
+  for (const [key, color] of [["mask", "white"], ["maskTint", "red"]]) {
+    const g = completion[key].getContext("2d");
+    g.fillStyle = color; g.beginPath(); g.arc(x, y, r, 0, 2 * Math.PI); g.fill();
+  }
+  completionRedraw();
+}
+
+async function completionAuto() {
+  if (!completion.renderer.session) return;
+  try {
+    const response = await api(`/api/sessions/${completion.renderer.session}/auto`, { method: "POST" });
+    const { alpha } = await response.json();
+    $("completion-alpha").value = alpha; $("completion-alpha-value").textContent = alpha;
+    $("completion-suggested").textContent = `suggested α = ${alpha}`;
+    completion.renderer.request(alpha);
+  } catch (error) { showError(error.message, "completion"); }
+}
+
+function initCompletion() {
+  completion.renderer = new Renderer("completion", $("completion-result"), $("completion-latency"), { preview: false });
+  fillModels($("completion-model"), "completion");
+  setRange($("completion-alpha"), $("completion-alpha-value"), modelInfo($("completion-model").value));
+  $("completion-model").addEventListener("change", completionSession);
+  $("completion-file").addEventListener("change", (e) => e.target.files[0] && completionLoad(e.target.files[0]));
+  $("completion-mask").addEventListener("change", () => {
+    const draw = $("completion-mask").value === "draw";
+    $("completion-apply").hidden = !draw;
+    if (completion.image) { completionRedraw(); if (!draw) completionSession(); }
+  });
+  $("completion-apply").addEventListener("click", completionSession);
+  $("completion-auto").addEventListener("click", completionAuto);
+  const view = $("completion-canvas");
+  view.addEventListener("pointerdown", (e) => { completion.drawing = true; completionPaint(e); });
+  view.addEventListener("pointermove", completionPaint);
+  window.addEventListener("pointerup", () => { completion.drawing = false; });
+  $("completion-alpha").addEventListener("input", () => {
+    $("completion-alpha-value").textContent = $("completion-alpha").value;
+    completion.renderer.request(parseFloat($("completion-alpha").value));
+  });
+}
+
 // ------------------------------------------------------------------------------------------------ tabs
-const INIT = { style: initStyle, dcgan: initDcgan };
+const INIT = { style: initStyle, dcgan: initDcgan, completion: initCompletion };
 
 function showTab(app) {
   for (const section of document.querySelectorAll(".tab")) section.hidden = section.dataset.app !== app;

@@ -1,0 +1,325 @@
+"""Inference for dynamic image completion: fill a hole at any α, sweep α, or let the image choose α.
+
+No training code. Any image size works: the image and its mask are reflection-padded to a multiple of 4, the
+network fills the padded image and the result is cropped back; then every known pixel is copied from the
+input (``torch.where``, so bit for bit) and only the hole comes from the network.
+
+``auto_alpha`` — choosing α per image without ground truth — is per-image cross-validation ("proxy holes"):
+hide a few more regions of the *known* image right next to the hole (the hole shifted by half its extent up,
+down, left and right, where the shifted copy still lies mostly on known pixels), complete the enlarged hole
+at every α of a grid, and score each α by how well it recovers those proxy regions, whose truth we have,
+using the same VGG-feature distance the evaluation reports. Neighbouring regions share the hole's content
+(texture vs. smooth surfaces), which is what decides whether the sharp or the smooth end suits an image; the
+price is ``4 × len(grid)`` extra forward passes (the α-independent prefix of each is computed once). The raw
+scores are then corrected by the model's :class:`AutoAlphaCalibration` (an α-dependent bias of proxy regions,
+and a pull towards the best global α), fitted on calibration photos and stored in the model folder.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from ...core.checkpoint import load_pretrained
+from ...core.dynamic import DynamicNet
+from ...core.fast import PreparedInput
+from ...data.io import unpad
+from ...data.masks import center_mask, check_mask
+from ...errors import DynamicNetError
+from ...models import resolve_model
+from .metrics import perceptual_hole_distance
+from .model import HOLE_FILL, MULTIPLE, composite, masked_input
+from .recipe import PERCEPTUAL_TAPS
+
+AUTO_GRID: tuple[float, ...] = tuple(round(0.1 * i, 1) for i in range(11))
+_MIN_SIDE = 8  # smallest padded side the network runs at
+_MIN_PROXY_FRACTION = 0.2  # a proxy region smaller than this share of the hole is too small to judge
+
+
+class CompletionPipeline:
+    """A loaded completion model on a device, ready to fill holes in RGB images in [0, 1].
+
+    Args:
+        model: the Dynamic-Net (θ + the "higher" block set).
+        config: its model folder's ``config.json``.
+        device: where the network runs (inputs and outputs are CPU tensors).
+        vgg: the VGG16 feature extractor used by :meth:`auto_alpha` (loaded on first use when omitted).
+        max_side: run the network on a copy whose longer side is at most this, upsample the fill and paste it
+            into the full-resolution image. A network trained on 64² crops has a receptive field of ~160 px,
+            so a large hole in a large photo is better filled at a working scale near the training scale.
+            ``None`` (default): native resolution.
+
+    Example:
+        >>> pipe = CompletionPipeline.from_pretrained("completion-photos")
+        >>> mask = pipe.default_mask(*image.shape[-2:])        # centre square, half the shorter side
+        >>> out = pipe(image, mask, alpha=0.5)                  # (3, H, W), known pixels unchanged
+        >>> a = pipe.auto_alpha(image, mask)                    # α chosen for this image
+    """
+
+    def __init__(self, model: DynamicNet, config: dict[str, Any], device: torch.device | str = "cpu",
+                 vgg: Any | None = None, max_side: int | None = None) -> None:
+        if config.get("application") != "completion":
+            raise DynamicNetError(f"expected a completion model, got a {config.get('application')!r} model")
+        self.device = torch.device(device)
+        self.model = model.to(self.device).eval()
+        self.config = config
+        self.vgg = vgg
+        if max_side is not None and max_side < 8:
+            raise DynamicNetError(f"max_side must be at least 8, got {max_side}")
+        self.max_side = max_side
+
+    @classmethod
+    def from_pretrained(cls, name_or_path: str | Path, device: torch.device | str = "cpu",
+                        vgg: Any | None = None, max_side: int | None = None) -> "CompletionPipeline":
+        """Load a bundled model by name (``dynamicnet models``) or a model folder."""
+        model, config = load_pretrained(resolve_model(name_or_path))
+        return cls(model, config, device, vgg, max_side)
+
+    # ------------------------------------------------------------------ masks
+    @property
+    def hole_ratio(self) -> float:
+        """Centre-hole side / image side the model was trained with (½, as in the paper)."""
+        extra = self.config.get("extra", {})
+        return float(extra.get("hole", 32)) / float(extra.get("size", 64))
+
+    @property
+    def default_alpha(self) -> float:
+        """The model's recommended single α (its best global α on calibration photos), else 0.5."""
+        return float(self.config.get("extra", {}).get("default_alpha", 0.5))
+
+    def default_hole(self, height: int, width: int) -> int:
+        return max(1, round(min(height, width) * self.hole_ratio))
+
+    def default_mask(self, height: int, width: int, hole: int | None = None) -> torch.Tensor:
+        """The centre square hole, ``(1, H, W)``; its side defaults to the training ratio of the shorter side."""
+        return center_mask(height, width, hole if hole is not None else self.default_hole(height, width))
+
+    @staticmethod
+    def show_hole(image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """The input as the network sees it: the hole painted mid-grey (for contact sheets)."""
+        return image * (1 - mask) + HOLE_FILL * mask
+
+    # ------------------------------------------------------------------ inference
+    def _check(self, image: torch.Tensor, mask: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        if image.dim() != 3 or image.shape[0] != 3:
+            raise DynamicNetError(f"expected an RGB image tensor (3, H, W), got shape {tuple(image.shape)}")
+        h, w = image.shape[-2:]
+        if mask is None:
+            mask = self.default_mask(h, w)
+        return image.detach().to(torch.float32).cpu(), check_mask(mask.detach().cpu(), h, w)
+
+    def _working(self, image: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The image and mask at the working scale (``max_side``); unchanged when already small enough."""
+        h, w = image.shape[-2:]
+        if self.max_side is None or max(h, w) <= self.max_side:
+            return image, mask
+        s = self.max_side / max(h, w)
+        size = (max(1, round(h * s)), max(1, round(w * s)))
+        rgb = F.interpolate(image[None], size=size, mode="bilinear", antialias=True, align_corners=False)[0]
+        # A working-scale pixel is hole if any of the pixels it covers is: the fill then covers the hole.
+        hole = (F.interpolate(mask[None], size=size, mode="area")[0] > 0).float()
+        return rgb.clamp(0, 1), hole
+
+    def _prepare(self, image: torch.Tensor, mask: torch.Tensor) -> tuple[PreparedInput, tuple[int, ...]]:
+        """Pad image and mask (at the working scale) alike to a multiple of 4 and run the α-independent
+        prefix once."""
+        both, pads = _pad(torch.cat([image, mask]))  # (4, H', W')
+        x = masked_input(both[None, :3], (both[None, 3:] > 0.5).float()).to(self.device)  # (1, 4, H', W')
+        return PreparedInput(self.model, x), pads
+
+    def _fill(self, prepared: PreparedInput, pads: tuple[int, ...], image: torch.Tensor, mask: torch.Tensor,
+              alpha: float) -> torch.Tensor:
+        pred = unpad(prepared(alpha), pads)  # (1, 3, h, w): the working scale
+        if tuple(pred.shape[-2:]) != tuple(image.shape[-2:]):
+            pred = F.interpolate(pred, size=tuple(image.shape[-2:]), mode="bilinear", align_corners=False)
+        return composite(image, mask, pred[0].clamp(0, 1).cpu())
+
+    @torch.no_grad()
+    def __call__(self, image: torch.Tensor, mask: torch.Tensor | None = None, alpha: float | str | None = None
+                 ) -> torch.Tensor:
+        """Fill the hole of one RGB image ``(3, H, W)``; ``mask`` ``(1, H, W)``, 1 = hole (default: centre).
+
+        ``alpha`` is a number (0 = the main network, sharp; 1 = the tuning objective, smooth), ``"auto"``, or
+        None for :attr:`default_alpha`. Returns ``(3, H, W)`` in [0, 1]; outside the hole it equals ``image``
+        exactly.
+        """
+        image, mask = self._check(image, mask)
+        if alpha is None:
+            alpha = self.default_alpha
+        if alpha == "auto":
+            alpha = self.auto_alpha(image, mask)
+        if isinstance(alpha, str):
+            raise DynamicNetError(f"alpha must be a number or 'auto', got {alpha!r}")
+        prepared, pads = self._prepare(*self._working(image, mask))
+        return self._fill(prepared, pads, image, mask, float(alpha))
+
+    def session(self, image: torch.Tensor, mask: torch.Tensor | None = None) -> "CompletionSession":
+        """Prepare one image and hole for many α (the demo's slider): see :class:`CompletionSession`."""
+        return CompletionSession(self, image, mask)
+
+    @torch.no_grad()
+    def sweep(self, image: torch.Tensor, mask: torch.Tensor | None, alphas: Sequence[float]) -> list[torch.Tensor]:
+        """The same image filled at several α (the α-independent part runs once)."""
+        image, mask = self._check(image, mask)
+        prepared, pads = self._prepare(*self._working(image, mask))
+        return [self._fill(prepared, pads, image, mask, float(a)) for a in alphas]
+
+    # ------------------------------------------------------------------ auto α
+    def _vgg(self) -> Any:
+        if self.vgg is None:
+            from ...losses import load_vgg16
+
+            self.vgg = load_vgg16(taps=PERCEPTUAL_TAPS).to(self.device)
+        return self.vgg
+
+    @torch.no_grad()
+    def auto_alpha_scores(self, image: torch.Tensor, mask: torch.Tensor | None = None,
+                          alphas: Sequence[float] = AUTO_GRID) -> list[float] | None:
+        """Proxy-hole score of each α (lower is better), or None when no proxy region fits (see the module doc)."""
+        image, mask = self._working(*self._check(image, mask))  # judged at the scale the network fills at
+        proxies = proxy_regions(mask)
+        if not proxies:
+            return None
+        vgg = self._vgg()
+        totals = torch.zeros(len(alphas))
+        for proxy in proxies:
+            union = ((mask + proxy) > 0).float()  # (1, H, W): the hole and the proxy are both hidden
+            prepared, pads = self._prepare(image, union)
+            top, bottom, left, right = _bbox(union, margin=8)  # VGG only around what changed
+            truth = image[None, :, top:bottom, left:right].to(self.device)
+            region = proxy[None, :, top:bottom, left:right].to(self.device)
+            target = vgg(truth, taps=PERCEPTUAL_TAPS)
+            for i, a in enumerate(alphas):
+                filled = self._fill(prepared, pads, image, union, float(a))
+                crop = filled[None, :, top:bottom, left:right].to(self.device)
+                totals[i] += float(perceptual_hole_distance(vgg(crop, taps=PERCEPTUAL_TAPS), target, region)[0])
+        return (totals / len(proxies)).tolist()
+
+    @property
+    def auto_calibration(self) -> AutoAlphaCalibration:
+        """The model's calibration of auto α (``extra.auto_alpha``), or the uncalibrated raw criterion."""
+        stored = self.config.get("extra", {}).get("auto_alpha")
+        return AutoAlphaCalibration.from_dict(stored) if stored else AutoAlphaCalibration()
+
+    def auto_alpha(self, image: torch.Tensor, mask: torch.Tensor | None = None) -> float:
+        """The α this image should use, proposed without ground truth (see the module docstring).
+
+        The proxy scores are combined with the model's calibration (:class:`AutoAlphaCalibration`). Falls back
+        to the calibration's prior α when the hole leaves no room for a proxy region.
+        """
+        cal = self.auto_calibration
+        scores = self.auto_alpha_scores(image, mask, cal.grid)
+        return cal.prior_alpha if scores is None else cal.choose(scores)
+
+
+@dataclass(frozen=True)
+class AutoAlphaCalibration:
+    """How proxy scores become an α: ``argmin_α  proxy(α) + offset(α) + shrinkage·((α − prior)/0.5)²``.
+
+    The proxy regions sit next to known pixels, so their scores are biased in α in a way that is the same
+    for every image (on the bundled model they favour the sharp end); ``offset`` removes that bias, and
+    the shrinkage pulls towards the best global α when the per-image evidence is weak. Both are fitted on
+    calibration photos that are neither training nor held-out images
+    (:func:`dynamicnet.apps.completion.evaluate.calibrate_auto_alpha`); the defaults are the raw criterion.
+    """
+
+    grid: tuple[float, ...] = AUTO_GRID
+    offset: tuple[float, ...] = (0.0,) * len(AUTO_GRID)
+    prior_alpha: float = 0.5
+    shrinkage: float = 0.0
+    source: str = "uncalibrated"
+
+    def __post_init__(self) -> None:
+        if len(self.offset) != len(self.grid) or not self.grid:
+            raise DynamicNetError(f"auto-α calibration: {len(self.grid)} grid points but {len(self.offset)} offsets")
+
+    def objective(self, scores: Sequence[float]) -> list[float]:
+        return [s + o + self.shrinkage * ((a - self.prior_alpha) / 0.5) ** 2
+                for s, o, a in zip(scores, self.offset, self.grid)]
+
+    def choose(self, scores: Sequence[float]) -> float:
+        total = self.objective(scores)
+        return float(self.grid[min(range(len(total)), key=total.__getitem__)])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"grid": list(self.grid), "offset": list(self.offset),
+                "prior_alpha": self.prior_alpha, "shrinkage": self.shrinkage, "source": self.source}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "AutoAlphaCalibration":
+        return cls(tuple(float(a) for a in data["grid"]), tuple(float(o) for o in data["offset"]),
+                   float(data["prior_alpha"]), float(data["shrinkage"]), str(data.get("source", "")))
+
+
+class CompletionSession:
+    """One image and hole prepared once; ``render(α)`` equals ``pipeline(image, mask, α)`` and reruns only
+    the α-dependent part of the network."""
+
+    def __init__(self, pipe: CompletionPipeline, image: torch.Tensor, mask: torch.Tensor | None) -> None:
+        self.pipe = pipe
+        self.image, self.mask = pipe._check(image, mask)
+        self._prepared, self._pads = pipe._prepare(self.image, self.mask)
+
+    @torch.no_grad()
+    def render(self, alpha: float) -> torch.Tensor:
+        """The filled image ``(3, H, W)``; known pixels are the input's, bit for bit."""
+        return self.pipe._fill(self._prepared, self._pads, self.image, self.mask, float(alpha))
+
+    def auto_alpha(self) -> float:
+        """The α the pipeline proposes for this image (see :meth:`CompletionPipeline.auto_alpha`)."""
+        return self.pipe.auto_alpha(self.image, self.mask)
+
+
+def proxy_regions(mask: torch.Tensor) -> list[torch.Tensor]:
+    """Known regions shaped like the hole beside it: the mask shifted by half its extent in 4 directions.
+
+    Each proxy is ``(1, H, W)`` of 0/1, the shifted hole minus the real hole, kept only when it covers at
+    least a fifth of the hole's area.
+    """
+    top, bottom, left, right = _bbox(mask)
+    dy, dx = max(1, (bottom - top) // 2), max(1, (right - left) // 2)
+    area = float(mask.sum())
+    out = []
+    for sy, sx in ((-dy, 0), (dy, 0), (0, -dx), (0, dx)):
+        shifted = _shift(mask, sy, sx)
+        proxy = shifted * (1 - mask)
+        if float(proxy.sum()) >= _MIN_PROXY_FRACTION * area and float(((mask + proxy) > 0).float().mean()) < 0.9:
+            out.append(proxy)
+    return out
+
+
+def _pad(x: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int, int, int]]:
+    """Pad ``(C, H, W)`` to multiples of 4 and at least ``_MIN_SIDE`` (the tuning blocks' reflection padding
+    needs feature maps of ≥ 2 px at H/4); reflection where the image is large enough, else replication.
+    Returns the padded tensor and ``(left, right, top, bottom)`` for :func:`unpad`."""
+    h, w = x.shape[-2:]
+    th, tw = max(_MIN_SIDE, -(-h // MULTIPLE) * MULTIPLE), max(_MIN_SIDE, -(-w // MULTIPLE) * MULTIPLE)
+    pads = ((tw - w) // 2, tw - w - (tw - w) // 2, (th - h) // 2, th - h - (th - h) // 2)
+    if not any(pads):
+        return x, pads
+    mode = "reflect" if max(pads[:2]) < w and max(pads[2:]) < h else "replicate"
+    return F.pad(x[None], pads, mode=mode)[0], pads
+
+
+def _shift(mask: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
+    """Translate a ``(1, H, W)`` mask by (dy, dx) pixels, filling with 0 (no wrap-around)."""
+    h, w = mask.shape[-2:]
+    padded = F.pad(mask, (max(dx, 0), max(-dx, 0), max(dy, 0), max(-dy, 0)))
+    y0, x0 = max(-dy, 0), max(-dx, 0)
+    return padded[:, y0 : y0 + h, x0 : x0 + w]
+
+
+def _bbox(mask: torch.Tensor, margin: int = 0) -> tuple[int, int, int, int]:
+    """(top, bottom, left, right), exclusive ends, of a mask's non-zero pixels, grown by ``margin``."""
+    ys = torch.nonzero(mask[0].any(1)).flatten()
+    xs = torch.nonzero(mask[0].any(0)).flatten()
+    h, w = mask.shape[-2:]
+    return (max(0, int(ys[0]) - margin), min(h, int(ys[-1]) + 1 + margin),
+            max(0, int(xs[0]) - margin), min(w, int(xs[-1]) + 1 + margin))
+
+
+__all__ = ["AUTO_GRID", "AutoAlphaCalibration", "CompletionPipeline", "proxy_regions"]

@@ -1,0 +1,89 @@
+import pytest
+import torch
+
+from dynamicnet.apps.completion.model import (
+    DEFAULT_POINTS,
+    CompletionNet,
+    PatchDiscriminator,
+    composite,
+    hole_logits,
+    masked_input,
+)
+from dynamicnet.apps.completion.recipe import builtin_recipes
+from dynamicnet.apps.completion.train import build_model
+from dynamicnet.core import PreparedInput, load_pretrained, save_pretrained
+from dynamicnet.data.masks import center_mask
+
+G = torch.Generator().manual_seed(0)
+IMAGE = torch.rand(2, 3, 32, 40, generator=G)
+MASK = center_mask(32, 40).expand(2, 1, 32, 40).clone()
+X = masked_input(IMAGE, MASK)
+TINY = dict(width=4, dilations=(1, 2, 1))
+
+
+@pytest.fixture
+def net():
+    torch.manual_seed(0)
+    model = build_model(builtin_recipes()["photos"].with_overrides(**TINY)).eval()
+    for p in model.tuning_parameters():
+        p.data.normal_(0, 0.1, generator=torch.Generator().manual_seed(1))  # zero-init blocks: make them act
+    return model
+
+
+def test_shapes_and_insertion_points():
+    main = CompletionNet(width=32)
+    assert main(torch.rand(1, 4, 64, 48)).shape == (1, 3, 64, 48)
+    assert main(torch.rand(1, 4, 8, 12)).shape == (1, 3, 8, 12)  # zero padding: tiny inputs work too
+    model = build_model(builtin_recipes()["photos"])
+    assert model.insertion_points == DEFAULT_POINTS and model.channels == (96, 96, 24)
+    assert not any(isinstance(m, (torch.nn.InstanceNorm2d, torch.nn.BatchNorm2d)) for m in main.modules())
+
+
+def test_masked_input_hides_the_hole_and_composite_keeps_known_pixels_exactly():
+    assert X.shape == (2, 4, 32, 40)
+    assert torch.equal(X[:, 3:], MASK) and (X[:, :3][MASK.expand(-1, 3, -1, -1) > 0] == 0.5).all()
+    pred = torch.rand(2, 3, 32, 40, generator=G)
+    out = composite(IMAGE, MASK, pred)
+    known = (MASK < 0.5).expand(-1, 3, -1, -1)
+    assert torch.equal(out[known], IMAGE[known]) and torch.equal(out[~known], pred[~known])
+
+
+def test_alpha_zero_is_the_main_network_and_the_blocks_act(net):
+    with torch.no_grad():
+        ref = net.main(X)
+        assert torch.equal(net(X, alpha=0.0), ref)
+        outs = [net(X, alpha=[1.0 if i == j else 0.0 for j in range(3)]) for i in range(3)]
+    for out in outs:
+        assert not torch.allclose(out, ref)
+
+
+def test_alpha_walk_is_continuous_and_fast_path_matches(net):
+    prepared = PreparedInput(net, X)
+    assert prepared.fast
+    with torch.no_grad():
+        ys = [net(X, alpha=a) for a in (0.0, 0.25, 0.5, 0.75, 1.0)]
+        for a, y in zip((0.0, 0.25, 0.5, 0.75, 1.0), ys):
+            torch.testing.assert_close(prepared(a), y, rtol=0, atol=1e-5)
+        nearby = net(X, alpha=0.501)
+    span = float((ys[-1] - ys[0]).abs().max())
+    assert span > 0 and float((nearby - ys[2]).abs().max()) < 0.01 * span  # no jumps along the walk
+
+
+def test_round_trip_and_determinism(net, tmp_path):
+    folder = save_pretrained(net, tmp_path / "m", application="completion",
+                             architecture={"name": "completion-net", "kwargs": {"width": 4, "dilations": [1, 2, 1]}})
+    loaded, _ = load_pretrained(folder)
+    with torch.no_grad():
+        for a in (0.0, 0.3, 1.0):
+            assert torch.equal(loaded(X, alpha=a), net(X, alpha=a))
+
+
+def test_discriminator_judges_only_patches_touching_the_hole():
+    disc = PatchDiscriminator(width=4)
+    logits = disc(IMAGE, MASK)
+    assert logits.shape == (2, 1, 4, 5)
+    picked = hole_logits(logits, MASK)
+    assert 0 < picked.numel() < logits.numel()
+    corner = torch.zeros_like(MASK)
+    corner[:, :, :4, :4] = 1
+    assert hole_logits(logits, corner).numel() == 2  # one patch per image
