@@ -42,10 +42,11 @@ def _mask_png(path, h, w, box=None, value=255):
 def test_dry_run_trains_both_phases_and_the_model_completes(capsys, tmp_path, photo):
     out = tmp_path / "m"
     code, stdout, err = run_cli(capsys, "train", "completion", "--dry-run", "--out", out, "--no-progress",
-                                "--device", "cpu", "--mask", "strokes")
+                                "--device", "cpu", "--mask", "strokes", "--fp16")
     assert code == 0, err
     config = read_config(out)
     assert config["application"] == "completion" and config["extra"]["mask"] == "strokes"
+    assert config["dtype"] == "float16"
     assert [p["name"] for p in config["provenance"]["phases"]] == ["main", "higher"]
     assert (out / "discriminator.safetensors").is_file()
     code, _, err = run_cli(capsys, "complete", photo, "--model", out, "--alpha", "0.5", "-o", tmp_path / "o.png")

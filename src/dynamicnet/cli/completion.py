@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DynamicNetError
-from .common import add_device, device_of, float_list, positive_int
+from .common import add_device, device_of, float_list, positive_int, to_fp16
 
 DEFAULT_MODEL = "completion-photos"
 MASK_CHOICES = ("center", "random", "strokes", "mixed")
@@ -206,19 +206,17 @@ def run_train_completion(args: argparse.Namespace) -> int:
 
 
 def _to_fp16(folder: Path) -> None:
+    """``--fp16``: the shared conversion of the model, then the discriminator stored beside it."""
     import torch
 
-    from ..apps.completion.train import load_discriminator_state, save_discriminator
     from ..apps.completion.model import PatchDiscriminator
-    from ..core.checkpoint import load_pretrained, save_pretrained
+    from ..apps.completion.train import load_discriminator_state, save_discriminator
+    from ..core.checkpoint import read_config
 
-    model, config = load_pretrained(folder)
-    save_pretrained(model, folder, application=config["application"], architecture=config["architecture"],
-                    objectives=config["objectives"], alpha_range=tuple(config["dynamic"]["alpha_range"]),
-                    provenance=config["provenance"], extra=config["extra"], dtype=torch.float16)
+    to_fp16(folder)
     state = load_discriminator_state(folder)
     if state is not None:
-        disc = PatchDiscriminator(int(config["extra"]["discriminator"]["width"]))
+        disc = PatchDiscriminator(int(read_config(folder)["extra"]["discriminator"]["width"]))
         disc.load_state_dict(state)
         save_discriminator(disc, folder, dtype=torch.float16)
 

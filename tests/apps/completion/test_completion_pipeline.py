@@ -197,3 +197,13 @@ def test_recipe_json_round_trip_and_validation(tmp_path):
         CompletionObjective(gan_kind="wasserstein")
     with pytest.raises(DynamicNetError, match="unknown recipe"):
         load_recipe("no-such-recipe")
+
+
+def test_session_renders_what_the_pipeline_returns(pipe):
+    image = _image(40, 52, seed=4)
+    mask = center_mask(40, 52, hole=18)
+    for max_side in (None, 24):
+        p = CompletionPipeline(pipe.model, pipe.config, max_side=max_side)
+        session = p.session(image, mask)
+        for a in (0.0, 0.4, 1.0):
+            torch.testing.assert_close(session.render(a), p(image, mask, alpha=a), rtol=0, atol=1e-6)

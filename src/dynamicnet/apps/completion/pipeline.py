@@ -1,16 +1,17 @@
 """Inference for dynamic image completion: fill a hole at any α, sweep α, or let the image choose α.
 
-No training code. Any image size works: the image and its mask are reflection-padded to a multiple of 4, the
-network fills the padded image and the result is cropped back; then every known pixel is copied from the
-input (``torch.where``, so bit for bit) and only the hole comes from the network.
+No training code. Any image size works: the image and its mask are reflection-padded to a multiple of 4 (and
+at least 8 px), the network fills the padded image and the result is cropped back (optionally at a smaller
+working scale, ``max_side``); then every known pixel is copied from the input (``torch.where``, so bit for
+bit) and only the hole comes from the network.
 
 ``auto_alpha`` — choosing α per image without ground truth — is per-image cross-validation ("proxy holes"):
 hide a few more regions of the *known* image right next to the hole (the hole shifted by half its extent up,
 down, left and right, where the shifted copy still lies mostly on known pixels), complete the enlarged hole
 at every α of a grid, and score each α by how well it recovers those proxy regions, whose truth we have,
-using the same VGG-feature distance the evaluation reports. Neighbouring regions share the hole's content
-(texture vs. smooth surfaces), which is what decides whether the sharp or the smooth end suits an image; the
-price is ``4 × len(grid)`` extra forward passes (the α-independent prefix of each is computed once). The raw
+using the same VGG-feature distance the evaluation reports. The premise: neighbouring regions share the
+hole's kind of content (texture vs. smooth surfaces), which should decide whether the sharp or the smooth end
+suits an image (docs/completion.md measures how far that holds: on the bundled model, barely). The price is ``4 × len(grid)`` extra forward passes (the α-independent prefix of each is computed once). The raw
 scores are then corrected by the model's :class:`AutoAlphaCalibration` (an α-dependent bias of proxy regions,
 and a pull towards the best global α), fitted on calibration photos and stored in the model folder.
 """
@@ -262,7 +263,7 @@ class CompletionSession:
     def __init__(self, pipe: CompletionPipeline, image: torch.Tensor, mask: torch.Tensor | None) -> None:
         self.pipe = pipe
         self.image, self.mask = pipe._check(image, mask)
-        self._prepared, self._pads = pipe._prepare(self.image, self.mask)
+        self._prepared, self._pads = pipe._prepare(*pipe._working(self.image, self.mask))
 
     @torch.no_grad()
     def render(self, alpha: float) -> torch.Tensor:

@@ -17,15 +17,14 @@ the seed describes.
 """
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields, replace
-from pathlib import Path
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from ...core.dynamic import HIGHER
 from ...errors import DynamicNetError
 from ...training import Phase
+from ...training.setup import load_recipe_file, recipe_kwargs
 from .model import DEFAULT_POINTS
 
 PERCEPTUAL_TAPS: tuple[str, ...] = ("relu1_2", "relu2_2", "relu3_3")
@@ -106,15 +105,11 @@ class CompletionRecipe:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "CompletionRecipe":
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise DynamicNetError(f"unknown recipe key(s) {sorted(unknown)}; valid keys: {sorted(known)}")
+        kwargs = recipe_kwargs(cls, data)
         try:
-            kwargs = dict(data)
             kwargs["main"] = CompletionObjective(**data["main"])
             kwargs["tuning"] = CompletionObjective(**data["tuning"])
-            for key in ("dilations", "insertion_points", "crop_scale"):
+            for key in ("dilations", "crop_scale"):
                 if key in kwargs:
                     kwargs[key] = tuple(kwargs[key])
             return cls(**kwargs)
@@ -147,13 +142,4 @@ def builtin_recipes() -> dict[str, CompletionRecipe]:
 
 def load_recipe(name_or_path: str) -> CompletionRecipe:
     """A built-in recipe by name, or a JSON recipe file (same keys as :meth:`CompletionRecipe.to_dict`)."""
-    recipes = builtin_recipes()
-    if name_or_path in recipes:
-        return recipes[name_or_path]
-    path = Path(name_or_path)
-    if not path.is_file():
-        raise DynamicNetError(f"unknown recipe {name_or_path!r}: not a file and not one of {sorted(recipes)}")
-    try:
-        return CompletionRecipe.from_dict(json.loads(path.read_text(encoding="utf-8")))
-    except json.JSONDecodeError as exc:
-        raise DynamicNetError(f"{path}: invalid JSON ({exc})") from None
+    return load_recipe_file(name_or_path, builtin_recipes(), CompletionRecipe.from_dict)

@@ -8,7 +8,6 @@ to the model (``discriminator.safetensors``) as a record of θ's critic; inferen
 """
 from __future__ import annotations
 
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -17,11 +16,11 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from ...core.checkpoint import load_pretrained, save_pretrained
+from ...core.checkpoint import save_pretrained
 from ...core.dynamic import HIGHER, DynamicNet
-from ...errors import DynamicNetError
 from ...losses import VGG16Features, gan_d_loss, gan_g_loss, load_vgg16
 from ...training import Phase, StepContext, Trainer, TrainerConfig
+from ...training.setup import command_line, init_from_folder, select_phases
 from ...utils.fs import atomic_path
 from .metrics import perceptual_hole_distance
 from .model import ARCHITECTURE, HOLE_FILL, CompletionNet, PatchDiscriminator, composite, hole_logits, masked_input
@@ -183,45 +182,23 @@ def train_completion(recipe: CompletionRecipe, dataset: Any, out_dir: Path, *, p
                      preview: tuple[torch.Tensor, torch.Tensor] | None = None) -> Path:
     """Train ``recipe`` on ``dataset`` (``(image, mask)`` pairs) and write a model folder to ``out_dir``.
 
-    ``phase`` = ``"all"`` (main, then tuning), ``"main"``, or ``"tuning"``: θ (and its discriminator, if
-    stored) come from ``init_from``, a model folder trained for the same O0, and only the blocks train.
+    ``phase`` = ``"all"`` (main, then tuning), ``"main"``, or ``"tuning"``: θ, its blocks (as the starting
+    point) and its discriminator (if stored) come from ``init_from``, a model folder trained for the same O0,
+    and only the blocks train.
     """
     config = config or TrainerConfig(out_dir)
     torch.manual_seed(config.seed)  # initial weights (θ, blocks, discriminator) follow --seed too
     model = build_model(recipe)
     main_phase, tuning_phase = recipe.phases()
-    lineage: dict[str, Any] = {}
-    disc_state = None
-    if phase == "all":
-        phases = [main_phase, tuning_phase]
-    elif phase == "main":
-        phases = [main_phase]
-    elif phase == "tuning":
-        if init_from is None:
-            raise DynamicNetError("--phase tuning needs --init-from MODEL_DIR (a model whose main network to tune)")
-        lineage = _init_from(model, init_from)
-        disc_state = load_discriminator_state(init_from)
-        phases = [tuning_phase]
-    else:
-        raise DynamicNetError(f"unknown phase {phase!r}; expected main, tuning or all")
+    phases, lineage = select_phases(main_phase, [tuning_phase], phase, init_from=init_from,
+                                    init=lambda folder: init_from_folder(model, folder, APPLICATION))
+    disc_state = load_discriminator_state(init_from) if phase == "tuning" and init_from is not None else None
     needs_vgg = any(recipe.objectives()[p.objective].perceptual_weight > 0 for p in phases)
     vgg = load_vgg16(vgg_weights, taps=PERCEPTUAL_TAPS) if needs_vgg else None
     task = CompletionTask(model, recipe, config.device, vgg=vgg, preview=preview,
-                          data_description=data_description, command=" ".join(sys.argv), lineage=lineage,
+                          data_description=data_description, command=command_line(), lineage=lineage,
                           disc_state=disc_state)
     return Trainer(task, dataset, phases, config).fit()
-
-
-def _init_from(model: DynamicNet, folder: Path) -> dict[str, Any]:
-    """Copy θ from a finished model folder; return its provenance."""
-    base, base_config = load_pretrained(folder)
-    if base_config.get("application") != APPLICATION:
-        raise DynamicNetError(f"--init-from {folder}: a {base_config.get('application')!r} model, not completion")
-    try:
-        model.main.load_state_dict(base.main.state_dict())
-    except RuntimeError as exc:
-        raise DynamicNetError(f"--init-from {folder}: architecture does not match the recipe ({str(exc)[:200]})") from None
-    return {"folder": str(folder), "provenance": base_config.get("provenance", {})}
 
 
 __all__ = ["APPLICATION", "DISC_FILE", "CompletionTask", "build_model", "hole_l1", "load_discriminator_state",
