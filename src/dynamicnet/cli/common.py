@@ -49,6 +49,20 @@ def to_fp16(folder: Path) -> None:
                     provenance=config["provenance"], extra=config["extra"], dtype=torch.float16)
 
 
+def add_run_args(parser: argparse.ArgumentParser, checkpoint_every: int = 100, sample_every: int = 250) -> None:
+    """The options every ``train APP`` command shares: where to write, resume, dry run, seed, logging, fp16."""
+    parser.add_argument("--out", required=True, help="output model folder (training state goes to OUT/train)")
+    parser.add_argument("--resume", action="store_true", help="continue the run in --out exactly")
+    parser.add_argument("--dry-run", action="store_true", help="one real step per phase on tiny synthetic data")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--checkpoint-every", type=positive_int, default=checkpoint_every)
+    parser.add_argument("--sample-every", type=int, default=sample_every, help="0 = no preview samples")
+    parser.add_argument("--log-every", type=positive_int, default=10)
+    parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--fp16", action="store_true", help="store the model folder's weights in fp16")
+    add_device(parser)
+
+
 def add_device(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda or cuda:N")
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DynamicNetError
-from .common import add_device, device_of, float_list, positive_int, to_fp16
+from .common import add_device, add_run_args, device_of, float_list, positive_int, to_fp16
 
 DEFAULT_MODEL = "completion-photos"
 MASK_CHOICES = ("center", "random", "strokes", "mixed")
@@ -102,17 +102,8 @@ def register_train(apps: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", type=positive_int, default=None, help="steps of every phase")
     p.add_argument("--main-steps", type=positive_int, default=None)
     p.add_argument("--tuning-steps", type=positive_int, default=None)
-    p.add_argument("--out", required=True, help="output model folder (training state goes to OUT/train)")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out exactly")
-    p.add_argument("--dry-run", action="store_true", help="one real step per phase on tiny synthetic data")
-    p.add_argument("--seed", type=int, default=0)
+    add_run_args(p, checkpoint_every=100, sample_every=250)
     p.add_argument("--vgg-weights", default=None, help="torchvision-format VGG16 file, or 'random' (tests only)")
-    p.add_argument("--checkpoint-every", type=positive_int, default=100)
-    p.add_argument("--sample-every", type=int, default=250)
-    p.add_argument("--log-every", type=positive_int, default=10)
-    p.add_argument("--no-progress", action="store_true")
-    p.add_argument("--fp16", action="store_true", help="store the model folder's weights in fp16")
-    add_device(p)
     p.set_defaults(func=run_train_completion)
 
 

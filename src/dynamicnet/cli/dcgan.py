@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DynamicNetError
-from .common import add_device, device_of, finite_float, float_list, positive_int, to_fp16
+from .common import add_device, add_run_args, device_of, finite_float, float_list, positive_int, to_fp16
 
 DEFAULT_MODEL = "fashion-sneaker-boot"
 DATA_HELP = ("celeba:PATH (CelebA as distributed), fashion-mnist[:CLASS,CLASS] (Debian dataset-fashion-mnist; "
@@ -79,16 +79,7 @@ def register_train(apps: argparse._SubParsersAction) -> None:
     p.add_argument("--tuning-steps", type=positive_int, default=None)
     p.add_argument("--hflip", action="store_true", help="random horizontal flips (CelebA, folders)")
     p.add_argument("--description", default=None, help="one line shown by 'dynamicnet models'")
-    p.add_argument("--out", required=True, help="output model folder (training state goes to OUT/train)")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out exactly")
-    p.add_argument("--dry-run", action="store_true", help="one real step per phase on tiny synthetic data")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--checkpoint-every", type=positive_int, default=500)
-    p.add_argument("--sample-every", type=int, default=500)
-    p.add_argument("--log-every", type=positive_int, default=10)
-    p.add_argument("--no-progress", action="store_true")
-    p.add_argument("--fp16", action="store_true", help="store the model folder's weights in fp16")
-    add_device(p)
+    add_run_args(p, checkpoint_every=500, sample_every=500)
     p.set_defaults(func=run_train_dcgan)
 
     p = apps.add_parser("classifier", help="the attribute classifier that scores a dynamic DCGAN's samples",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..errors import DynamicNetError
 from . import completion, dcgan
-from .common import add_device, device_of, finite_float, float_list, positive_int, to_fp16
+from .common import add_device, add_run_args, device_of, finite_float, float_list, positive_int, to_fp16
 
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
 
@@ -92,17 +92,8 @@ def _register_train_style(apps: argparse._SubParsersAction) -> None:
     p.add_argument("--blocks", default=None, metavar="POINT,...",
                    help="insertion points of the tuning blocks (default res3,up1,out; e.g. 'out' for one block "
                         "in front of the linear output, which makes α changes nearly free)")
-    p.add_argument("--out", required=True, help="output model folder (training state goes to OUT/train)")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out exactly")
-    p.add_argument("--dry-run", action="store_true", help="one real step per phase on tiny synthetic data")
-    p.add_argument("--seed", type=int, default=0)
+    add_run_args(p, checkpoint_every=100, sample_every=200)
     p.add_argument("--vgg-weights", default=None, help="torchvision-format VGG16 file, or 'random' (tests only)")
-    p.add_argument("--checkpoint-every", type=positive_int, default=100)
-    p.add_argument("--sample-every", type=int, default=200)
-    p.add_argument("--log-every", type=positive_int, default=10)
-    p.add_argument("--no-progress", action="store_true")
-    p.add_argument("--fp16", action="store_true", help="store the model folder's weights in fp16")
-    add_device(p)
     p.set_defaults(func=run_train_style)
 
 
