@@ -43,3 +43,12 @@ def test_invalid_device_is_a_clear_error(capsys, tiny_style_model, tmp_path):
     code, _, err = run_cli(capsys, "stylize", img, "--model", tiny_style_model, "-o", tmp_path / "o.png",
                            "--device", "gpu7")
     assert code == 1 and "invalid device 'gpu7'" in err
+
+
+def test_models_lists_every_bundled_model_on_one_line(capsys):
+    from dynamicnet.models import bundled_models
+
+    code, out, _ = run_cli(capsys, "models")
+    lines = out.strip().splitlines()
+    assert code == 0 and len(lines) == len(bundled_models()) >= 6
+    assert [line.split()[0] for line in lines] == list(bundled_models())

@@ -54,8 +54,9 @@ def run_models(args: argparse.Namespace) -> int:
     models = bundled_models()
     if not models:
         print("no bundled models")
+    width = max((len(name) for name in models), default=0)
     for folder in models.values():
-        print(describe(folder))
+        print(describe(folder, width))
     return 0
 
 

@@ -30,11 +30,11 @@ def resolve_model(name_or_path: str | Path) -> Path:
     raise DynamicNetError(f"model {str(name_or_path)!r} is neither a bundled model ({names}) nor a folder")
 
 
-def describe(folder: Path) -> str:
+def describe(folder: Path, name_width: int = 16) -> str:
     """One line: name, application, sets, α range and description."""
     config = read_config(folder)
     dyn = config["dynamic"]
     lo, hi = dyn.get("alpha_range", [0, 1])
     desc = config.get("extra", {}).get("description", "")
-    return (f"{folder.name:<16} {config['application']:<10} sets={','.join(dyn['sets'])} "
+    return (f"{folder.name:<{name_width}} {config['application']:<10} sets={','.join(dyn['sets'])} "
             f"alpha=[{lo:g},{hi:g}] blocks={len(dyn['insertion_points'])}  {desc}")
