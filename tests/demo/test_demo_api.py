@@ -173,3 +173,12 @@ def test_load_20_clients_50_requests_no_5xx(server, model_name, photo_bytes):
     assert statuses.count(200) > 400
     status, _, _ = request(f"{base}/api/models")
     assert status == 200  # still answering
+
+
+def test_tiny_image_upload_renders(server, model_name):
+    buf = io.BytesIO()
+    Image.new("RGB", (1, 1), (200, 30, 30)).save(buf, "PNG")
+    status, _, body = new_session(server[0], model_name, buf.getvalue(), "dot.png")
+    assert status == 200, body
+    status, _, img = render(server[0], json.loads(body)["session"], {"alpha": 0.5, "format": "png"})
+    assert status == 200 and Image.open(io.BytesIO(img)).size == (1, 1)

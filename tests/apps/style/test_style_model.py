@@ -73,3 +73,14 @@ def test_session_render_equals_pipeline_call(net):
         assert full.shape == image.shape
         torch.testing.assert_close(full, pipe(image, alpha=a), rtol=0, atol=1e-4)
         assert max(session.render(a, preview=True).shape[1:]) == 16
+
+
+@pytest.mark.parametrize("size", [(1, 1), (2, 3), (5, 7), (3, 40)])
+def test_tiny_images_keep_their_size(net, size):
+    from dynamicnet.apps.style.pipeline import StylePipeline
+
+    pipe = StylePipeline(net, {"application": "style", "dynamic": {"alpha_range": [-1, 1]}})
+    image = torch.rand(3, *size, generator=torch.Generator().manual_seed(0))
+    out = pipe(image, alpha=0.5)
+    assert out.shape == image.shape
+    torch.testing.assert_close(pipe.session(image).render(0.5), out, rtol=0, atol=1e-4)

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 
 from ...core.checkpoint import load_pretrained
 from ...core.dynamic import AlphaLike, DynamicNet
@@ -16,6 +17,7 @@ from ...models import resolve_model
 from . import model as _model  # noqa: F401  (registers the architecture for load_pretrained)
 
 _MULTIPLE = 4  # two stride-2 downsamplings, two ×2 upsamplings
+_MIN_SIDE = 16  # the 9×9 and 3×3 reflection paddings need a few pixels at every scale
 
 
 class StyleSession:
@@ -82,6 +84,10 @@ class StylePipeline:
                 raise DynamicNetError(f"--max-side must be at least {_MULTIPLE}, got {max_side}")
             image = resize_max_side(image, max_side)
         padded, pads = pad_to_multiple(image, _MULTIPLE)
+        extra_h, extra_w = (max(0, _MIN_SIDE - n) for n in padded.shape[-2:])
+        if extra_h or extra_w:  # tiny images: replicate the border so every layer has room; cropped off after
+            padded = F.pad(padded[None], (0, extra_w, 0, extra_h), mode="replicate")[0]
+            pads = (pads[0], pads[1] + extra_w, pads[2], pads[3] + extra_h)
         return padded.unsqueeze(0).to(self.device), pads
 
     @torch.no_grad()
