@@ -16,7 +16,7 @@ import torch
 from PIL import Image
 
 from dynamicnet.apps.style.pipeline import StylePipeline
-from dynamicnet.data.io import load_image, resize_max_side
+from dynamicnet.data.io import load_image
 from dynamicnet.models import bundled_models
 
 PHOTO = "src/dynamicnet/data/photos/astronaut.jpg"

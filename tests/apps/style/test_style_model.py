@@ -84,3 +84,49 @@ def test_tiny_images_keep_their_size(net, size):
     out = pipe(image, alpha=0.5)
     assert out.shape == image.shape
     torch.testing.assert_close(pipe.session(image).render(0.5), out, rtol=0, atol=1e-4)
+
+
+def _pipe(net, work_side=None):
+    from dynamicnet.apps.style.pipeline import StylePipeline
+
+    extra = {"work_side": work_side} if work_side else {}
+    return StylePipeline(net, {"application": "style", "dynamic": {"alpha_range": [-1, 1]}, "extra": extra})
+
+
+def test_work_side_runs_the_network_small_and_upscales(net):
+    image = torch.rand(3, 60, 90, generator=torch.Generator().manual_seed(1))
+    pipe = _pipe(net, work_side=32)
+    assert pipe.default_work_side == 32 and pipe.working_side(image.shape[1:]) == 32
+    out = pipe(image, alpha=0.5)
+    assert out.shape == image.shape
+    # the same as stylising a 32 px copy and upscaling it, not as the full-resolution run
+    small = pipe(image, alpha=0.5, max_side=32)
+    assert small.shape == (3, 21, 32)
+    up = torch.nn.functional.interpolate(small[None], size=(60, 90), mode="bicubic", align_corners=False)[0]
+    torch.testing.assert_close(out, up.clamp(0, 1), rtol=0, atol=1e-5)
+    full = pipe(image, alpha=0.5, work_side=None)
+    assert full.shape == image.shape and not torch.allclose(full, out, atol=1e-2)
+    torch.testing.assert_close(full, _pipe(net)(image, alpha=0.5), rtol=0, atol=0)  # no work side recorded
+    # smaller images and an explicit max_side below the work side are untouched by it
+    assert pipe.working_side((20, 30)) is None and pipe.working_side((60, 90), max_side=24) == 24
+    for a in (0.0, 1.0, -0.5):
+        torch.testing.assert_close(pipe.session(image).render(a), pipe(image, alpha=a), rtol=0, atol=1e-4)
+    assert pipe.sweep(image, [0.0, 1.0])[1].shape == image.shape
+
+
+def test_style_score_is_four_for_the_photo_and_zero_for_the_style():
+    from dynamicnet.apps.style.evaluate import StyleScorer, fit_side
+    from dynamicnet.losses import load_vgg16
+
+    vgg = load_vgg16("random")
+    style = torch.rand(3, 40, 60, generator=torch.Generator().manual_seed(2))
+    photo = torch.rand(3, 40, 60, generator=torch.Generator().manual_seed(3)) * 0.5
+    scorer = StyleScorer(vgg, style, side=60)
+    same = scorer(photo, photo)
+    assert same.score == pytest.approx(4.0) and same.content == 0.0
+    styled = scorer(style, photo)  # the style image itself, at the scorer's side
+    assert styled.score == pytest.approx(0.0, abs=1e-6) and styled.content > 0
+    assert fit_side(style, 30).shape == (3, 20, 30) and fit_side(style, 60) is style
+    assert set(styled.layers) == {"relu1_2", "relu2_2", "relu3_3", "relu4_3"}
+    with pytest.raises(ValueError, match="differ in shape"):
+        scorer(photo[:, :30], photo)

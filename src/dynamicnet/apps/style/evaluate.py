@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from ...data.assets import resolve_style_image
 from ...data.io import load_image
 from ...losses import StyleTargets, VGG16Features, content_loss, style_loss
+from ...losses.functional import gram_matrix
 from .pipeline import StylePipeline
 
 
@@ -57,4 +58,62 @@ def alpha_curve(pipe: StylePipeline, photos: Sequence[Path], alphas: Sequence[fl
     return points
 
 
-__all__ = ["AlphaPoint", "alpha_curve", "square_crop"]
+SCORE_TAPS = ("relu1_2", "relu2_2", "relu3_3", "relu4_3")
+SCORE_SIDE = 512
+
+
+@dataclass(frozen=True)
+class StyleScore:
+    """How close an output is to a style, and how far from its photo (docs/models.md, "The measure")."""
+
+    score: float  # Σ_l D_l(output) / D_l(photo): the photo scores 4 (one per layer), the style image 0
+    content: float  # relu2_2 MSE between output and photo
+    layers: dict[str, float]  # D_l(output) / D_l(photo) per layer
+
+
+class StyleScorer:
+    """The layer-balanced style score of outputs w.r.t. one style image.
+
+    ``D_l(y) = MSE(Gram_l(y), Gram_l(style))`` on the VGG16 taps relu1_2 … relu4_3; the score divides each by the
+    same distance for the photo the output came from, so every layer counts alike (a plain sum is dominated by
+    relu1_2, i.e. colour) and photos that already resemble the style are not favoured. Lower is closer to the
+    style at every scale. The style image is used at ``side`` px on its longer side; pass outputs and photos at
+    the same scale (:func:`fit_side`).
+    """
+
+    def __init__(self, vgg: VGG16Features, style: torch.Tensor, side: int = SCORE_SIDE) -> None:
+        self.vgg = vgg
+        self.device = next(vgg.parameters()).device
+        with torch.no_grad():
+            feats = vgg(fit_side(style, side)[None].to(self.device), taps=SCORE_TAPS)
+        self.grams = {k: gram_matrix(v) for k, v in feats.items()}  # (1, C, C)
+
+    @torch.no_grad()
+    def distances(self, image: torch.Tensor) -> tuple[dict[str, float], torch.Tensor]:
+        """``D_l`` per tap and the content features of one RGB image ``(3, H, W)``."""
+        feats = self.vgg(image[None].to(self.device), taps=SCORE_TAPS)
+        d = {k: torch.mean((gram_matrix(feats[k]) - self.grams[k]) ** 2).item() for k in SCORE_TAPS}
+        return d, feats["relu2_2"]
+
+    def __call__(self, output: torch.Tensor, photo: torch.Tensor) -> StyleScore:
+        if output.shape != photo.shape:
+            raise ValueError(f"output {tuple(output.shape)} and photo {tuple(photo.shape)} differ in shape")
+        dy, fy = self.distances(output)
+        dx, fx = self.distances(photo)
+        layers = {k: dy[k] / max(dx[k], 1e-30) for k in SCORE_TAPS}
+        return StyleScore(sum(layers.values()), content_loss(fy, fx).item(), layers)
+
+
+def fit_side(image: torch.Tensor, side: int) -> torch.Tensor:
+    """``image`` ``(3, H, W)`` resized (antialiased bicubic, up or down) so its longer side is ``side``."""
+    h, w = image.shape[-2:]
+    s = side / max(h, w)
+    size = (max(1, round(h * s)), max(1, round(w * s)))
+    if size == (h, w):
+        return image
+    out = F.interpolate(image[None], size=size, mode="bicubic", antialias=True, align_corners=False)
+    return out[0].clamp(0, 1)
+
+
+__all__ = ["SCORE_SIDE", "SCORE_TAPS", "AlphaPoint", "StyleScore", "StyleScorer", "alpha_curve", "fit_side",
+           "square_crop"]

@@ -20,6 +20,13 @@ _MULTIPLE = 4  # two stride-2 downsamplings, two ×2 upsamplings
 _MIN_SIDE = 16  # the 9×9 and 3×3 reflection paddings need a few pixels at every scale
 
 
+def _upscale(y: torch.Tensor, size: tuple[int, ...]) -> torch.Tensor:
+    """Bicubic upscale of a stylised ``(B, 3, h, w)`` image to ``size`` (clamped: bicubic overshoots)."""
+    if tuple(y.shape[-2:]) == tuple(size):
+        return y
+    return F.interpolate(y, size=tuple(size), mode="bicubic", align_corners=False).clamp(0, 1)
+
+
 class StyleSession:
     """One image prepared for many α (the demo's slider): the α-independent work is done once.
 
@@ -29,9 +36,9 @@ class StyleSession:
     """
 
     def __init__(self, pipe: "StylePipeline", image: torch.Tensor, max_side: int | None = None,
-                 preview_side: int | None = 128) -> None:
+                 preview_side: int | None = 128, work_side: int | None = -1) -> None:
         self.size = tuple(image.shape[-2:]) if max_side is None else tuple(resize_max_side(image, max_side).shape[-2:])
-        batch, self._pads = pipe.prepare(image, max_side)
+        batch, self._pads = pipe.prepare(image, pipe.working_side(image.shape[-2:], max_side, work_side))
         self._full = PreparedInput(pipe.model, batch)
         self._preview = None
         if preview_side is not None and max(self.size) > preview_side:
@@ -43,7 +50,7 @@ class StyleSession:
         """The stylised image ``(3, H, W)`` in [0, 1] at ``alpha`` (the preview's size when ``preview``)."""
         if preview and self._preview is not None:
             return unpad(self._preview(alpha), self._preview_pads)[0].clamp(0, 1).cpu()
-        return unpad(self._full(alpha), self._pads)[0].clamp(0, 1).cpu()
+        return _upscale(unpad(self._full(alpha), self._pads).clamp(0, 1), self.size)[0].cpu()
 
 
 class StylePipeline:
@@ -52,6 +59,12 @@ class StylePipeline:
     Example:
         >>> pipe = StylePipeline.from_pretrained("starry-level")
         >>> out = pipe(image, alpha=0.5)        # (3, H, W) in [0, 1], the input's size
+
+    Working resolution: a feed-forward style network paints strokes of a fixed size in pixels, so a 2000 px photo
+    run at full resolution gets strokes a quarter as large, relative to the picture, as a 500 px one, and looks
+    like a colour grade. Models record the working side they were trained for (``work_side`` in config.json);
+    a larger image is stylised at that side and the result upscaled (bicubic) to the output size, so the look
+    does not depend on the photo's resolution. ``work_side=None`` runs at full resolution.
     """
 
     def __init__(self, model: DynamicNet, config: dict[str, Any], device: torch.device | str = "cpu") -> None:
@@ -75,6 +88,20 @@ class StylePipeline:
     def num_blocks(self) -> int:
         return self.model.num_blocks
 
+    @property
+    def default_work_side(self) -> int | None:
+        """The working side the model was trained for (None: run at full resolution)."""
+        side = self.config.get("extra", {}).get("work_side")
+        return int(side) if isinstance(side, int) and not isinstance(side, bool) and side > 0 else None
+
+    def working_side(self, size: Sequence[int], max_side: int | None = None,
+                     work_side: int | None = -1) -> int | None:
+        """The longer side to resize an image of ``size`` to before the network (None: as it is), given the output
+        cap ``max_side`` and the working side (−1: the model's, None: full resolution)."""
+        side = self.default_work_side if work_side == -1 else work_side
+        caps = [c for c in (max_side, side) if c is not None]
+        return min(caps) if caps and max(size) > min(caps) else None
+
     def prepare(self, image: torch.Tensor, max_side: int | None = None) -> tuple[torch.Tensor, tuple[int, ...]]:
         """Resize (optionally) and pad to a multiple of 4; returns the (1, 3, H', W') batch and the padding."""
         if image.dim() != 3 or image.shape[0] != 3:
@@ -91,20 +118,26 @@ class StylePipeline:
         return padded.unsqueeze(0).to(self.device), pads
 
     @torch.no_grad()
-    def __call__(self, image: torch.Tensor, alpha: AlphaLike = 1.0, max_side: int | None = None) -> torch.Tensor:
-        """Stylise one RGB image ``(3, H, W)`` at ``alpha`` (shared, per block, or per set); same size out."""
-        batch, pads = self.prepare(image, max_side)
+    def __call__(self, image: torch.Tensor, alpha: AlphaLike = 1.0, max_side: int | None = None,
+                 work_side: int | None = -1) -> torch.Tensor:
+        """Stylise one RGB image ``(3, H, W)`` at ``alpha`` (shared, per block, or per set).
+
+        The output has the input's size, or ``max_side`` on its longer side; the network runs at ``work_side``
+        (−1: the model's working side, None: full resolution) and its result is upscaled.
+        """
+        size = tuple(image.shape[-2:]) if max_side is None else tuple(resize_max_side(image, max_side).shape[-2:])
+        batch, pads = self.prepare(image, self.working_side(image.shape[-2:], max_side, work_side))
         out = self.model(batch, alpha=alpha)  # (1, 3, H', W')
-        return unpad(out, pads)[0].clamp(0, 1).cpu()
+        return _upscale(unpad(out, pads).clamp(0, 1), size)[0].cpu()
 
     def session(self, image: torch.Tensor, max_side: int | None = None,
-                preview_side: int | None = 128) -> StyleSession:
+                preview_side: int | None = 128, work_side: int | None = -1) -> StyleSession:
         """Prepare ``image`` for fast α changes (interactive use); see :class:`StyleSession`."""
-        return StyleSession(self, image, max_side, preview_side)
+        return StyleSession(self, image, max_side, preview_side, work_side)
 
     @torch.no_grad()
-    def sweep(self, image: torch.Tensor, alphas: Sequence[AlphaLike], max_side: int | None = None
-              ) -> list[torch.Tensor]:
+    def sweep(self, image: torch.Tensor, alphas: Sequence[AlphaLike], max_side: int | None = None,
+              work_side: int | None = -1) -> list[torch.Tensor]:
         """The same image at several α (prepared once, so only the α-dependent tail reruns per α)."""
-        prepared = self.session(image, max_side, preview_side=None)
+        prepared = self.session(image, max_side, preview_side=None, work_side=work_side)
         return [prepared.render(a) for a in alphas]

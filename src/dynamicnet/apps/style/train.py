@@ -89,7 +89,8 @@ class StyleTask:
             provenance={**provenance, "recipe": self.recipe.to_dict(), "data": self.data_description,
                         "vgg16_weights": self.vgg.source, "command": self.command,
                         **({"init_from": self.lineage} if self.lineage else {})},
-            extra={"description": self.recipe.description},
+            extra={"description": self.recipe.description,
+                   **({"work_side": self.recipe.work_side} if self.recipe.work_side else {})},
         )
 
 

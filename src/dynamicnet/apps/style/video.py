@@ -43,7 +43,7 @@ def alpha_at(keyframes: list[tuple[float, float]], t: float) -> float:
 
 
 def stylize_video(pipe: StylePipeline, src: Path, dst: Path, keyframes: list[tuple[float, float]],
-                  max_side: int | None = None, max_frames: int | None = None) -> int:
+                  max_side: int | None = None, max_frames: int | None = None, work_side: int | None = -1) -> int:
     """Read ``src`` with ffmpeg, stylise each frame at α(t), write H.264 ``dst`` atomically; return frame count."""
     import imageio_ffmpeg
 
@@ -67,7 +67,7 @@ def stylize_video(pipe: StylePipeline, src: Path, dst: Path, keyframes: list[tup
                     break
                 frame = torch.from_numpy(np.frombuffer(raw, np.uint8).reshape(h, w, 3).copy())
                 frame = frame.permute(2, 0, 1).float() / 255.0  # (3, H, W)
-                out = pipe(frame, alpha=alpha_at(keyframes, count / fps), max_side=max_side)
+                out = pipe(frame, alpha=alpha_at(keyframes, count / fps), max_side=max_side, work_side=work_side)
                 arr = (out.permute(1, 2, 0).numpy() * 255.0 + 0.5).astype(np.uint8)
                 if writer is None:
                     oh, ow = arr.shape[:2]
