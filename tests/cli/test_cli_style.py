@@ -1,4 +1,5 @@
 import io
+import os
 
 import numpy as np
 import pytest
@@ -142,3 +143,89 @@ def test_train_crop_scale_is_validated(capsys, tmp_path, value):
     code, _, err = run_cli(capsys, "train", "style", "--dry-run", "--crop-scale", value, "--out", tmp_path / "m",
                            "--vgg-weights", "random", "--no-progress")
     assert code == 2 and "--crop-scale" in err
+
+
+@pytest.mark.parametrize("out", ["same-folder", ".", ""])
+def test_stylize_never_overwrites_its_input(capsys, tiny_style_model, tmp_path, monkeypatch, out):
+    # `stylize p/a.png -o p/` used to replace the photo with its stylised copy (exit 0)
+    photo = tmp_path / "a.png"
+    Image.fromarray(_photo()).save(photo)
+    before = photo.read_bytes()
+    monkeypatch.chdir(tmp_path)
+    target = tmp_path if out == "same-folder" else out
+    code, _, err = run_cli(capsys, "stylize", photo if out == "same-folder" else "a.png", "--model",
+                           tiny_style_model, "-o", target)
+    assert code == 1 and "over the input" in err and err.count("\n") == 1
+    assert photo.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["a.png"]
+    code, _, err = run_cli(capsys, "stylize", photo, "--model", tiny_style_model, "-o", photo)
+    assert code == 1 and "would be overwritten" in err and photo.read_bytes() == before
+
+
+def test_stylize_batch_names_never_collide(capsys, tiny_style_model, tmp_path):
+    (tmp_path / "x").mkdir()
+    (tmp_path / "y").mkdir()
+    for path in (tmp_path / "x" / "a.jpg", tmp_path / "x" / "a.png", tmp_path / "y" / "a.png"):
+        Image.fromarray(_photo()).save(path)
+    code, out, _ = run_cli(capsys, "stylize", tmp_path / "x" / "a.jpg", tmp_path / "x" / "a.png",
+                           tmp_path / "y" / "a.png", "--model", tiny_style_model, "-o", tmp_path / "o")
+    assert code == 0
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["a-2.png", "a-3.png", "a.png"]
+    assert out.split() == [str(tmp_path / "o" / n) for n in ("a.png", "a-2.png", "a-3.png")]
+
+
+@pytest.mark.parametrize("name", ["r.xyz", "r.gif", "r.avi"])
+def test_stylize_refuses_unknown_extensions_up_front(capsys, tiny_style_model, images, tmp_path, name):
+    code, _, err = run_cli(capsys, "stylize", images / "plain.png", "--model", tiny_style_model,
+                           "-o", tmp_path / "out" / name)
+    assert code == 1 and "unsupported extension" in err and not (tmp_path / "out").exists()
+
+
+def test_failed_batch_leaves_nothing(capsys, tiny_style_model, images, tmp_path):
+    out = tmp_path / "new"
+    code, _, err = run_cli(capsys, "stylize", images / "plain.png", images / "truncated.jpg", "--model",
+                           tiny_style_model, "-o", out)
+    assert code == 1 and "truncated.jpg" in err
+    assert not out.exists()  # not even the folder it would have created
+    existing = tmp_path / "existing"
+    existing.mkdir()
+    code, _, _ = run_cli(capsys, "stylize", images / "plain.png", images / "truncated.jpg", "--model",
+                         tiny_style_model, "-o", existing)
+    assert code == 1 and list(existing.iterdir()) == []
+
+
+def test_sweep_checks_every_output_before_working(capsys, tiny_style_model, images, tmp_path):
+    sheet = tmp_path / "s.png"
+    code, _, err = run_cli(capsys, "sweep", images / "plain.png", "--model", tiny_style_model, "-o", sheet,
+                           "--gif", tmp_path / "w.avi")
+    assert code == 1 and "--gif" in err and "unsupported extension" in err and not sheet.exists()
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        if not os.access(locked, os.W_OK):  # root can write anywhere: then only the other checks run
+            code, _, err = run_cli(capsys, "sweep", images / "plain.png", "--model", tiny_style_model, "-o", sheet,
+                                   "--gif", locked / "w.gif")
+            assert code == 1 and "not writable" in err and not sheet.exists()
+    finally:
+        locked.chmod(0o700)
+    code, _, err = run_cli(capsys, "sweep", images / "plain.png", "--model", tiny_style_model,
+                           "-o", images / "plain.png")
+    assert code == 1 and "would be overwritten" in err
+
+
+@pytest.mark.parametrize("alpha", ["1e308", "-3", "2.5"])
+def test_absurd_alpha_is_refused_before_any_work(capsys, tiny_style_model, images, tmp_path, alpha):
+    # the tiny model is trained for α ∈ [0, 1]: usable up to one range width beyond, i.e. [−1, 2]
+    code, _, err = run_cli(capsys, "stylize", images / "plain.png", "--model", tiny_style_model,
+                           f"--alpha={alpha}", "-o", tmp_path / "o.png")
+    assert code == 1 and "usable range [-1, 2]" in err and err.count("\n") == 1
+    assert not (tmp_path / "o.png").exists()
+    code, _, err = run_cli(capsys, "sweep", images / "plain.png", "--model", tiny_style_model,
+                           f"--alphas=0,{alpha}", "-o", tmp_path / "s.png")
+    assert code == 1 and "usable range" in err and not (tmp_path / "s.png").exists()
+
+
+def test_extrapolation_within_the_margin_works(capsys, tiny_style_model, images, tmp_path):
+    code, _, err = run_cli(capsys, "stylize", images / "plain.png", "--model", tiny_style_model,
+                           "--alpha=1.5", "-o", tmp_path / "o.png")
+    assert code == 0, err

@@ -38,6 +38,23 @@ def test_resume_flag_without_checkpoint_is_one_line(capsys, tmp_path):
     assert code == 1 and "no checkpoint to resume" in err and err.count("\n") == 1
 
 
+@pytest.mark.parametrize("app", ["style", "dcgan", "completion"])
+def test_train_refuses_to_replace_a_finished_model_without_overwrite(capsys, tmp_path, app):
+    out = tmp_path / "m"
+    args = ["train", app, "--dry-run", "--out", out, "--no-progress", "--device", "cpu"]
+    if app != "dcgan":
+        args += ["--vgg-weights", "random"]
+    code, _, err = run_cli(capsys, *args)
+    assert code == 0, err
+    (out / "train" / "checkpoint.pt").unlink(missing_ok=True)  # a finished folder as shipped: no training state
+    before = (out / "model.safetensors").read_bytes()
+    code, _, err = run_cli(capsys, *args)
+    assert code == 1 and "already holds a finished model" in err and "--overwrite" in err and err.count("\n") == 1
+    assert (out / "model.safetensors").read_bytes() == before
+    code, _, err = run_cli(capsys, *args, "--overwrite")
+    assert code == 0, err
+
+
 def test_weights_command_reports_the_source(capsys, monkeypatch, weights_home):
     monkeypatch.setenv("DYNAMICNET_HOME", str(weights_home))
     code, out, err = run_cli(capsys, "weights", "vgg16")

@@ -64,6 +64,7 @@ def test_weights_are_not_pickled(tmp_path):
         ("wrong_shape", "has shape"),
         ("missing_key", "do not match config.json"),
         ("unknown_arch", "unknown architecture 'nope'"),
+        ("nan_weights", "NaN or infinite"),
     ],
 )
 def test_broken_folders_give_one_clear_error_naming_the_file(tmp_path, breakage, message):
@@ -92,6 +93,12 @@ def test_broken_folders_give_one_clear_error_naming_the_file(tmp_path, breakage,
     elif breakage == "unknown_arch":
         config["architecture"]["name"] = "nope"
         cfg_path.write_text(json.dumps(config))
+    elif breakage == "nan_weights":  # loaded silently before and rendered black
+        from safetensors.torch import load_file, save_file
+
+        state = load_file(str(w_path))
+        save_file({k: torch.full_like(v, float("nan")) if v.is_floating_point() else v for k, v in state.items()},
+                  str(w_path))
     with pytest.raises(ModelFolderError, match=message) as info:
         load_pretrained(folder)
     assert "\n" not in str(info.value)
@@ -101,3 +108,15 @@ def test_read_config_needs_no_weights(tmp_path):
     _, folder = _save(tmp_path)
     (folder / "model.safetensors").unlink()
     assert read_config(folder)["application"] == "toy"
+
+
+def test_loaded_models_refuse_absurd_alpha_with_a_clear_message(tmp_path):
+    net, folder = _save(tmp_path)  # trained range [−1, 1]: usable [−3, 3]
+    loaded, _ = load_pretrained(folder)
+    assert loaded.alpha_limits == (-3.0, 3.0) and net.alpha_limits is None
+    with torch.no_grad():
+        loaded(X, alpha=2.5)  # extrapolation a little past the objective is allowed
+        for bad in (1e308, -3.5, [0.0, 0.0, 4.0], {"higher": 1e9}):
+            with pytest.raises(ValueError, match="usable range"):
+                loaded(X, alpha=bad)
+        net(X, alpha=10.0)  # a network built in Python has no range until someone sets one

@@ -3,10 +3,13 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
 
+from ..errors import DynamicNetError
 from ..utils.device import resolve_device
 
 
@@ -39,6 +42,66 @@ def positive_int(text: str) -> int:
     return value
 
 
+def check_output(path: str | os.PathLike[str], formats: Sequence[str], flag: str = "--output",
+                 inputs: Sequence[str | os.PathLike[str]] = ()) -> Path:
+    """Refuse a bad output file before any work is done, so a failing command writes nothing.
+
+    The extension must be one of ``formats``; the path must not be a folder, must not be one of ``inputs`` (no
+    command ever writes over its own input), and its folder must exist and be writable or be creatable.
+    """
+    p = Path(os.path.expanduser(os.fspath(path)))
+    if p.suffix.lower() not in formats:
+        raise DynamicNetError(f"{flag} {p}: unsupported extension {p.suffix or '(none)'!r}; use one of "
+                              f"{', '.join(formats)}")
+    if p.is_dir():
+        raise DynamicNetError(f"{flag} {p}: is a directory")
+    for src in inputs:
+        if _same_file(p, Path(src)):
+            raise DynamicNetError(f"{flag} {p}: is the input {src}; it would be overwritten (choose another output)")
+    _check_writable_dir(p.parent, flag, p)
+    return p
+
+
+def plan_batch_outputs(inputs: Sequence[Path], out_dir: Path, ext: str = ".png") -> list[Path]:
+    """``<out_dir>/<stem><ext>`` for each input, made unique (``<stem>-2<ext>``, …) when stems repeat
+    (``a.jpg a.png``, or one name in two folders); refuses a plan that would overwrite any input."""
+    targets: list[Path] = []
+    taken: set[str] = set()
+    for src in inputs:
+        name, n = f"{src.stem}{ext}", 1
+        while name.lower() in taken:
+            n += 1
+            name = f"{src.stem}-{n}{ext}"
+        taken.add(name.lower())
+        targets.append(out_dir / name)
+    for target in targets:
+        for src in inputs:
+            if _same_file(target, src):
+                raise DynamicNetError(f"--output {out_dir}: would write {target.name} over the input {src} "
+                                      "(choose another output folder)")
+    _check_writable_dir(out_dir, "--output", out_dir)
+    return targets
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        if a.exists() and b.exists():
+            return os.path.samefile(a, b)
+    except OSError:
+        pass
+    return a.resolve() == b.resolve()
+
+
+def _check_writable_dir(folder: Path, flag: str, shown: Path) -> None:
+    d = folder if str(folder) else Path(".")
+    while not d.exists() and d != d.parent:  # the nearest existing ancestor must let us create the rest
+        d = d.parent
+    if not d.is_dir():
+        raise DynamicNetError(f"{flag} {shown}: {d} is not a folder")
+    if not os.access(d, os.W_OK | os.X_OK):
+        raise DynamicNetError(f"{flag} {shown}: {d} is not writable")
+
+
 def to_fp16(folder: Path) -> None:
     """Rewrite a finished model folder with fp16 weights (``--fp16``: half the size, loaded back as fp32)."""
     from ..core.checkpoint import load_pretrained, save_pretrained
@@ -53,6 +116,7 @@ def add_run_args(parser: argparse.ArgumentParser, checkpoint_every: int = 100, s
     """The options every ``train APP`` command shares: where to write, resume, dry run, seed, logging, fp16."""
     parser.add_argument("--out", required=True, help="output model folder (training state goes to OUT/train)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out exactly")
+    parser.add_argument("--overwrite", action="store_true", help="replace a finished model folder in --out")
     parser.add_argument("--dry-run", action="store_true", help="one real step per phase on tiny synthetic data")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--checkpoint-every", type=positive_int, default=checkpoint_every)
@@ -61,6 +125,23 @@ def add_run_args(parser: argparse.ArgumentParser, checkpoint_every: int = 100, s
     parser.add_argument("--no-progress", action="store_true")
     parser.add_argument("--fp16", action="store_true", help="store the model folder's weights in fp16")
     add_device(parser)
+
+
+def trainer_config(args: argparse.Namespace, batch_size: int, device: torch.device):
+    """The TrainerConfig every ``train APP`` command builds from the shared options of :func:`add_run_args`."""
+    from ..training import TrainerConfig
+
+    return TrainerConfig(Path(args.out), batch_size=batch_size, seed=args.seed, device=device,
+                         log_every=args.log_every, sample_every=0 if args.dry_run else max(0, args.sample_every),
+                         checkpoint_every=args.checkpoint_every, progress=not args.no_progress,
+                         resume=args.resume, overwrite=args.overwrite)
+
+
+def check_train_out(args: argparse.Namespace) -> None:
+    """Refuse a ``--out`` that holds a finished model (without ``--overwrite``) before any set-up work."""
+    from ..training.trainer import check_out_dir
+
+    check_out_dir(Path(args.out), resume=args.resume, overwrite=args.overwrite)
 
 
 def add_device(parser: argparse.ArgumentParser) -> None:

@@ -8,7 +8,17 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DynamicNetError
-from .common import add_device, add_run_args, device_of, float_list, positive_int, to_fp16
+from .common import (
+    add_device,
+    add_run_args,
+    check_output,
+    check_train_out,
+    device_of,
+    float_list,
+    positive_int,
+    to_fp16,
+    trainer_config,
+)
 
 DEFAULT_MODEL = "completion-photos"
 MASK_CHOICES = ("center", "random", "strokes", "mixed")
@@ -159,11 +169,12 @@ def run_train_completion(args: argparse.Namespace) -> int:
     from ..apps.completion.train import train_completion
     from ..data.folder import SyntheticImageDataset
     from ..data.masks import MaskedImageDataset, center_mask
-    from ..training import TrainerConfig, setup_distributed
+    from ..training import setup_distributed
 
     recipe = _recipe_from_args(args)
     if recipe.hole_side >= recipe.size:
         raise DynamicNetError(f"--hole {recipe.hole_side} must be smaller than --size {recipe.size}")
+    check_train_out(args)
     device, _ = setup_distributed(device_of(args))
     out = Path(args.out)
     if args.dry_run:
@@ -180,10 +191,7 @@ def run_train_completion(args: argparse.Namespace) -> int:
         shots = torch.stack([images[i % len(images)] for i in range(4)])  # fixed per-index crops
         mask = center_mask(recipe.size, recipe.size, recipe.hole)
         preview = (shots, mask.expand(len(shots), 1, -1, -1).clone())
-    config = TrainerConfig(out, batch_size=recipe.batch_size, seed=args.seed, device=device,
-                           log_every=args.log_every, sample_every=0 if args.dry_run else args.sample_every,
-                           checkpoint_every=args.checkpoint_every, progress=not args.no_progress,
-                           resume=args.resume)
+    config = trainer_config(args, recipe.batch_size, device)
     folder = train_completion(recipe, dataset, out, phase=args.phase,
                               init_from=Path(args.init_from) if args.init_from else None,
                               vgg_weights=args.vgg_weights, config=config, data_description=description,
@@ -220,9 +228,8 @@ def run_complete(args: argparse.Namespace) -> int:
     from ..data.io import SAVE_FORMATS, load_image, make_contact_sheet, save_image
     from ..data.masks import check_mask, load_mask
 
-    output = Path(args.output)
-    if output.suffix.lower() not in SAVE_FORMATS:  # fail before any work, not after
-        raise DynamicNetError(f"{output}: --output must be an image file ({', '.join(SAVE_FORMATS)})")
+    inputs = [args.input] + ([args.mask] if args.mask not in MASK_CHOICES else [])
+    output = check_output(args.output, SAVE_FORMATS, inputs=inputs)  # fail before any work, not after
     loaded = load_image(args.input)
     image = loaded.rgb  # (3, H, W)
     h, w = image.shape[-2:]

@@ -8,7 +8,18 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DynamicNetError
-from .common import add_device, add_run_args, device_of, finite_float, float_list, positive_int, to_fp16
+from .common import (
+    add_device,
+    add_run_args,
+    check_output,
+    check_train_out,
+    device_of,
+    finite_float,
+    float_list,
+    positive_int,
+    to_fp16,
+    trainer_config,
+)
 
 DEFAULT_MODEL = "fashion-sneaker-boot"
 DATA_HELP = ("celeba:PATH (CelebA as distributed), fashion-mnist[:CLASS,CLASS] (Debian dataset-fashion-mnist; "
@@ -146,9 +157,10 @@ def _recipe_from_args(args: argparse.Namespace):
 def run_train_dcgan(args: argparse.Namespace) -> int:
     from ..apps.dcgan.data import SyntheticLabelled, split_by_attribute
     from ..apps.dcgan.train import train_dcgan
-    from ..training import TrainerConfig, setup_distributed
+    from ..training import setup_distributed
 
     recipe = _recipe_from_args(args)
+    check_train_out(args)
     device, _ = setup_distributed(device_of(args))
     out = Path(args.out)
     if args.dry_run:
@@ -165,10 +177,7 @@ def run_train_dcgan(args: argparse.Namespace) -> int:
 
         name = {"fashion-mnist": "Fashion-MNIST", "celeba": "CelebA"}.get(data_spec.split(":")[0], "")
         description = f"{name + ': ' if name else ''}{describe_split(split)}"
-    config = TrainerConfig(out, batch_size=recipe.batch_size, seed=args.seed, device=device,
-                           log_every=args.log_every, sample_every=0 if args.dry_run else max(0, args.sample_every),
-                           checkpoint_every=args.checkpoint_every, progress=not args.no_progress,
-                           resume=args.resume)
+    config = trainer_config(args, recipe.batch_size, device)
     folder = train_dcgan(recipe, split, out, phase=args.phase,
                          init_from=Path(args.init_from) if args.init_from else None, config=config,
                          data_description=split.source.description, data_spec=data_spec,
@@ -234,15 +243,9 @@ def _check_outputs(args: argparse.Namespace) -> None:
     """Reject bad output paths before anything is computed (so nothing is half-written)."""
     from ..data.io import ANIMATION_FORMATS, SAVE_FORMATS
 
-    for path, formats, flag in ((args.output, SAVE_FORMATS, "--output"), (args.gif, ANIMATION_FORMATS, "--gif")):
-        if path is None:
-            continue
-        p = Path(path)
-        if p.suffix.lower() not in formats:
-            raise DynamicNetError(f"{flag} {p}: unsupported extension {p.suffix or '(none)'!r}; use one of "
-                                  f"{', '.join(formats)}")
-        if p.is_dir():
-            raise DynamicNetError(f"{flag} {p}: is a directory")
+    check_output(args.output, SAVE_FORMATS)
+    if args.gif is not None:
+        check_output(args.gif, ANIMATION_FORMATS, "--gif", inputs=[args.output])
 
 
 def _zoom(images, factor: int):
@@ -253,7 +256,10 @@ def _zoom(images, factor: int):
 
 def run_generate(args: argparse.Namespace) -> int:
     from ..apps.dcgan.pipeline import DCGANPipeline
+    import contextlib
+
     from ..data.io import image_grid, make_contact_sheet, save_animation, save_image
+    from ..utils.fs import atomic_path
 
     _check_outputs(args)
     pipe = DCGANPipeline.from_pretrained(args.model, device_of(args))
@@ -263,7 +269,7 @@ def run_generate(args: argparse.Namespace) -> int:
         pipe.model.resolve_alpha(alpha)  # a bad α (e.g. negative without a "lower" set) fails before any work
         n = args.n or 16
         images = _zoom(pipe(n, alpha=alpha, seed=args.seed), zoom)
-        save_image(image_grid(images, nrow=math.ceil(math.sqrt(n))), args.output)
+        sheet = image_grid(images, nrow=math.ceil(math.sqrt(n)))
         walk_end = alpha
     else:
         for a in args.alphas:
@@ -271,20 +277,25 @@ def run_generate(args: argparse.Namespace) -> int:
         n = args.n or 8
         columns = [image_grid(_zoom(x, zoom), nrow=1) for x in pipe.sweep(n, args.alphas, seed=args.seed)]
         labels = [f"α = {a:g}" for a in args.alphas]
-        save_image(make_contact_sheet(columns, labels, ncols=len(columns)), args.output)
+        sheet = make_contact_sheet(columns, labels, ncols=len(columns))
         walk_end = max(args.alphas)
-    print(args.output)
+    frames = None
     if args.gif:
         lo = min(args.alphas) if args.alphas else 0.0
         hi = walk_end
         k = args.frames
         walk = [lo + (hi - lo) * i / (k - 1) for i in range(k)] if k > 1 else [hi]
-        walk = walk + walk[-2:0:-1]  # there and back
         z = pipe.noise(n, args.seed)
         nrow = math.ceil(math.sqrt(n))
-        frames = [make_contact_sheet([image_grid(_zoom(pipe.generate(z, a), zoom), nrow=nrow)], [f"α = {a:.2f}"])
-                  for a in walk]
-        save_animation(frames, args.gif, duration_ms=80)
+        there = [make_contact_sheet([image_grid(_zoom(pipe.generate(z, a), zoom), nrow=nrow)], [f"α = {a:.2f}"])
+                 for a in walk]
+        frames = there + there[-2:0:-1]  # and back: the return frames are the same images
+    with contextlib.ExitStack() as stack:  # both files or neither
+        save_image(sheet, stack.enter_context(atomic_path(args.output)))
+        if frames is not None:
+            save_animation(frames, stack.enter_context(atomic_path(args.gif)), duration_ms=80)
+    print(args.output)
+    if args.gif:
         print(args.gif)
     return 0
 

@@ -7,7 +7,19 @@ from pathlib import Path
 
 from ..errors import DynamicNetError
 from . import completion, dcgan
-from .common import add_device, add_run_args, device_of, finite_float, float_list, positive_int, to_fp16
+from .common import (
+    add_device,
+    add_run_args,
+    check_output,
+    check_train_out,
+    device_of,
+    finite_float,
+    float_list,
+    plan_batch_outputs,
+    positive_int,
+    to_fp16,
+    trainer_config,
+)
 
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
 
@@ -26,7 +38,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--alpha", type=finite_float, default=1.0, help="one α for every block")
     p.add_argument("--block-alphas", type=float_list, default=None, metavar="A0,A1,...",
                    help="one α per tuning block (overrides --alpha)")
-    p.add_argument("--output", "-o", required=True, help="output file (one input) or folder")
+    p.add_argument("--output", "-o", required=True,
+                   help="output image file (one input) or folder (<stem>.png each; a repeated stem gets -2, -3, …). "
+                        "A batch is all or nothing: if any input fails, no output is written")
     p.add_argument("--max-side", type=positive_int, default=None, help="downscale so the longer side ≤ PX")
     p.add_argument("--work-side", type=work_side_arg, default=-1, metavar="PX",
                    help="longer side the network runs at; larger images are stylised there and upscaled, so "
@@ -161,9 +175,10 @@ def run_train_style(args: argparse.Namespace) -> int:
     from ..data.assets import content_dir, held_out_photos
     from ..data.folder import ImageFolderDataset, SyntheticImageDataset
     from ..data.io import load_image, resize_max_side
-    from ..training import TrainerConfig, setup_distributed
+    from ..training import setup_distributed
 
     recipe = _recipe_from_args(args)
+    check_train_out(args)
     device, _ = setup_distributed(device_of(args))
     out = Path(args.out)
     if args.dry_run:
@@ -181,10 +196,7 @@ def run_train_style(args: argparse.Namespace) -> int:
         photos = list(held_out_photos().values())[:2]
         preview = torch.stack([_square(resize_max_side(load_image(p).rgb, 2 * recipe.size), recipe.size)
                                for p in photos])
-    config = TrainerConfig(out, batch_size=recipe.batch_size, seed=args.seed, device=device,
-                           log_every=args.log_every, sample_every=0 if args.dry_run else args.sample_every,
-                           checkpoint_every=args.checkpoint_every, progress=not args.no_progress,
-                           resume=args.resume)
+    config = trainer_config(args, recipe.batch_size, device)
     folder = train_style(recipe, dataset, out, phase=args.phase,
                          init_from=Path(args.init_from) if args.init_from else None,
                          tuning_sets=args.tuning_sets.split(",") if args.tuning_sets else None,
@@ -245,46 +257,76 @@ def _alpha_from_args(args: argparse.Namespace, pipe) -> object:
 
 
 def run_stylize(args: argparse.Namespace) -> int:
+    import contextlib
+
     from ..apps.style.pipeline import StylePipeline
-    from ..data.io import load_image, save_image
+    from ..data.io import SAVE_FORMATS, load_image, resize_max_side, save_image
+    from ..utils.fs import atomic_path
 
     inputs = [Path(p) for p in args.inputs]
     output = Path(args.output)
-    to_file = output.suffix.lower() in IMAGE_EXTENSIONS and not output.is_dir()
-    if to_file and len(inputs) > 1:
-        raise DynamicNetError(f"{len(inputs)} inputs need --output to be a folder, not {output}")
+    to_file = bool(output.suffix) and not output.is_dir()
+    if to_file:
+        if len(inputs) > 1:
+            raise DynamicNetError(f"{len(inputs)} inputs need --output to be a folder, not {output}")
+        targets = [check_output(output, SAVE_FORMATS, inputs=inputs)]
+    else:
+        targets = plan_batch_outputs(inputs, output)
     pipe = StylePipeline.from_pretrained(args.model, device_of(args))
     alpha = _alpha_from_args(args, pipe)
-    for path in inputs:
-        image = load_image(path)
-        out = pipe(image.rgb, alpha=alpha, max_side=args.max_side, work_side=args.work_side)
-        alpha_mask = image.alpha
-        if alpha_mask is not None and args.max_side is not None:
-            from ..data.io import resize_max_side
-
-            alpha_mask = resize_max_side(alpha_mask, args.max_side)
-        target = output if to_file else output / f"{path.stem}.png"
-        save_image(out, target, alpha=alpha_mask)
+    pipe.model.resolve_alpha(alpha)  # an α outside the model's usable range fails before any work
+    created = [d for d in {t.parent for t in targets} if not d.exists()]
+    try:
+        # All or nothing: every result goes to a temporary file beside its target and all are renamed into
+        # place only once the last input has been stylised.
+        with contextlib.ExitStack() as stack:
+            for path, target in zip(inputs, targets):
+                image = load_image(path)
+                out = pipe(image.rgb, alpha=alpha, max_side=args.max_side, work_side=args.work_side)
+                alpha_mask = image.alpha
+                if alpha_mask is not None and args.max_side is not None:
+                    alpha_mask = resize_max_side(alpha_mask, args.max_side)
+                save_image(out, stack.enter_context(atomic_path(target)), alpha=alpha_mask)
+    except BaseException:
+        for d in created:
+            with contextlib.suppress(OSError):
+                d.rmdir()  # only if empty: a folder this command made and filled with nothing
+        raise
+    for target in targets:
         print(target)
     return 0
 
 
 def run_sweep(args: argparse.Namespace) -> int:
-    from ..apps.style.pipeline import StylePipeline
-    from ..data.io import load_image, make_contact_sheet, save_animation, save_image
+    import contextlib
 
+    from ..apps.style.pipeline import StylePipeline
+    from ..utils.fs import atomic_path
+    from ..data.io import ANIMATION_FORMATS, SAVE_FORMATS, load_image, make_contact_sheet, save_animation, save_image
+
+    check_output(args.output, SAVE_FORMATS, inputs=[args.input])
+    if args.gif:
+        check_output(args.gif, ANIMATION_FORMATS, "--gif", inputs=[args.input, args.output])
     image = load_image(args.input).rgb
     pipe = StylePipeline.from_pretrained(args.model, device_of(args))
+    for a in args.alphas:
+        pipe.model.resolve_alpha(a)
     outs = pipe.sweep(image, args.alphas, max_side=args.max_side, work_side=args.work_side)
     sheet = make_contact_sheet(outs, [f"α = {a:g}" for a in args.alphas])
-    save_image(sheet, args.output)
-    print(args.output)
+    frames = None
     if args.gif:
         lo, hi = min(args.alphas), max(args.alphas)
         n = args.frames
         walk = [lo + (hi - lo) * i / (n - 1) for i in range(n)] if n > 1 else [hi]
-        frames = pipe.sweep(image, walk + walk[-2:0:-1], max_side=args.max_side, work_side=args.work_side)  # there and back
-        save_animation(frames, args.gif, duration_ms=80)
+        there = pipe.sweep(image, walk, max_side=args.max_side, work_side=args.work_side)
+        frames = there + there[-2:0:-1]  # and back: the return frames are the same images
+    # Both files or neither: each is written beside its target and renamed into place at the end.
+    with contextlib.ExitStack() as stack:
+        save_image(sheet, stack.enter_context(atomic_path(args.output)))
+        if frames is not None:
+            save_animation(frames, stack.enter_context(atomic_path(args.gif)), duration_ms=80)
+    print(args.output)
+    if args.gif:
         print(args.gif)
     return 0
 
@@ -315,6 +357,8 @@ def run_stylize_video(args: argparse.Namespace) -> int:
 
     keyframes = parse_keyframes(args.alpha_keyframes) if args.alpha_keyframes else [(0.0, 1.0 if args.alpha is None else args.alpha)]
     pipe = StylePipeline.from_pretrained(args.model, device_of(args))
+    for _, a in keyframes:
+        pipe.model.resolve_alpha(a)
     n = stylize_video(pipe, Path(args.input), Path(args.output), keyframes, max_side=args.max_side,
                       max_frames=args.max_frames, work_side=args.work_side)
     print(f"{args.output} ({n} frames)")

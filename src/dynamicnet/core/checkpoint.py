@@ -23,7 +23,7 @@ from torch import nn
 from .._version import __version__
 from ..errors import DynamicNetError
 from ..utils.fs import atomic_path, atomic_write_text
-from .dynamic import DynamicNet
+from .dynamic import DynamicNet, alpha_limits
 
 FORMAT_VERSION = 1
 CONFIG_NAME = "config.json"
@@ -172,6 +172,9 @@ def load_pretrained(directory: str | Path) -> tuple[DynamicNet, dict[str, Any]]:
             raise ModelFolderError(
                 f"{weights}: tensor {key!r} has shape {tuple(tensor.shape)}, expected {tuple(expected[key].shape)}"
             )
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise ModelFolderError(f"{weights}: tensor {key!r} holds NaN or infinite values; the file is damaged")
     model.load_state_dict({k: v.to(expected[k].dtype) for k, v in state.items()})
     model.eval()
+    model.alpha_limits = alpha_limits(config["dynamic"].get("alpha_range", (0.0, 1.0)))
     return model, config

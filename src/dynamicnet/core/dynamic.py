@@ -32,6 +32,19 @@ LOWER = "lower"
 _NORM_TYPES = (nn.modules.batchnorm._BatchNorm, nn.modules.instancenorm._InstanceNorm)
 
 
+#: How far beyond its trained range a model's α may go, in units of that range's width: [0, 1] → [−1, 2]. The
+#: blocks extrapolate smoothly a little past their objective (α = 1.3 is a stronger O1), but far outside it the
+#: output is garbage (α = 1e308 is a flat image), so a loaded model refuses such values with a clear message.
+ALPHA_MARGIN = 1.0
+
+
+def alpha_limits(alpha_range: Sequence[float], margin: float = ALPHA_MARGIN) -> tuple[float, float]:
+    """The α values a model with trained range ``alpha_range`` accepts: the range widened by ``margin``."""
+    lo, hi = float(alpha_range[0]), float(alpha_range[1])
+    width = max(hi - lo, 1.0)
+    return lo - margin * width, hi + margin * width
+
+
 def _as_float(value: Any, what: str) -> float:
     if isinstance(value, torch.Tensor):
         if value.numel() != 1:
@@ -106,6 +119,8 @@ class DynamicNet(nn.Module):
         )
         self._main_frozen = False
         self._state = threading.local()  # per-thread α of the forward in flight (servers call concurrently)
+        # α values this model accepts (None: any finite α). load_pretrained sets it from the folder's α range.
+        self.alpha_limits: tuple[float, float] | None = None
         self._hooks = [
             modules[p].register_forward_pre_hook(self._make_hook(i)) for i, p in enumerate(points)
         ]
@@ -126,16 +141,31 @@ class DynamicNet(nn.Module):
             return {}
         n = self.num_blocks
         coeffs = {s: [0.0] * n for s in self.set_names}
+        limits = self.alpha_limits
         if isinstance(alpha, Mapping):
             for name, value in alpha.items():
                 if name not in coeffs:
                     raise ValueError(f"unknown block set {name!r}; this model has sets {list(self.set_names)}")
                 coeffs[name] = self._per_block(value, f"α for set {name!r}")
+                if limits is not None:
+                    bound = max(abs(limits[0]), abs(limits[1]))
+                    self._check_limits(coeffs[name], (-bound, bound), f"α for set {name!r}")
         else:
-            for i, a in enumerate(self._per_block(alpha, "α")):
+            values = self._per_block(alpha, "α")
+            if limits is not None:
+                self._check_limits(values, limits, "α")
+            for i, a in enumerate(values):
                 if a != 0.0:
                     coeffs[self._signed_set(a)][i] = abs(a)
         return {s: tuple(c) for s, c in coeffs.items() if any(v != 0.0 for v in c)}
+
+    @staticmethod
+    def _check_limits(values: Sequence[float], limits: tuple[float, float], what: str) -> None:
+        lo, hi = limits
+        bad = [v for v in values if not lo <= v <= hi]
+        if bad:
+            raise ValueError(f"{what} = {bad[0]:g} is outside this model's usable range [{lo:g}, {hi:g}] "
+                             "(its trained range widened by its width on each side)")
 
     def _per_block(self, value: Any, what: str) -> list[float]:
         n = self.num_blocks

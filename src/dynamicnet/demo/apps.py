@@ -6,17 +6,16 @@ needs and returns a :class:`Session` whose ``render(alpha, preview)`` gives an i
 from __future__ import annotations
 
 import math
-
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-
 import torch
 import torch.nn.functional as F
 
 from ..core.checkpoint import read_config
+from ..core.dynamic import alpha_limits
 from ..data.io import LoadedImage, image_grid, resize_max_side
 from ..errors import DynamicNetError
 from .sessions import Session, tensor_bytes
@@ -159,17 +158,27 @@ def style_image_of(entry: ModelEntry, objective: str = "main") -> Path | None:
 
 
 def parse_alpha(raw: Any, entry: ModelEntry) -> Any:
-    """Validate an α from JSON: a number, or one number per block."""
+    """Validate an α from JSON: a number, or one number per block, each within the model's usable range."""
     n = len(entry.config["dynamic"]["insertion_points"])
-    if isinstance(raw, bool) or raw is None:
-        raise DynamicNetError("alpha must be a number or a list of numbers")
-    if isinstance(raw, (int, float)):
-        return float(raw)
-    if isinstance(raw, list) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in raw):
+    lo, hi = alpha_limits(entry.config["dynamic"].get("alpha_range", (0.0, 1.0)))
+
+    def number(v: Any) -> float:
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise DynamicNetError("alpha must be a number or a list of numbers")
+        try:
+            value = float(v)
+        except OverflowError:  # a JSON integer too large for a float
+            value = math.inf
+        if not lo <= value <= hi:
+            raise DynamicNetError(f"alpha {v if abs(value) < 1e15 else value:g} is outside this model's usable "
+                                  f"range [{lo:g}, {hi:g}]")
+        return value
+
+    if isinstance(raw, list):
         if len(raw) != n:
             raise DynamicNetError(f"alpha has {len(raw)} values; this model has {n} blocks")
-        return [float(v) for v in raw]
-    raise DynamicNetError("alpha must be a number or a list of numbers")
+        return [number(v) for v in raw]
+    return number(raw)
 
 
 __all__ = ["LOADERS", "SESSIONS", "ModelEntry", "form_int", "load_entry", "parse_alpha", "style_image_of"]

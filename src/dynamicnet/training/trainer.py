@@ -83,6 +83,23 @@ class TrainerConfig:
     checkpoint_every: int = 100
     progress: bool = True
     resume: bool = False
+    overwrite: bool = False  # replace a finished model folder in out_dir (otherwise refused)
+
+
+def check_out_dir(out_dir: Path, *, resume: bool = False, overwrite: bool = False) -> None:
+    """Refuse to start a run that would replace a finished model folder, or clash with another run's checkpoint.
+
+    Called before any expensive set-up, so a mistyped ``--out`` costs nothing and loses nothing.
+    """
+    ckpt = Path(out_dir) / "train" / "checkpoint.pt"
+    if resume:
+        return
+    if ckpt.exists():
+        raise DynamicNetError(f"{out_dir} already holds a training checkpoint; pass --resume to continue it or "
+                              "choose another output folder")
+    if (Path(out_dir) / "config.json").exists() and not overwrite:
+        raise DynamicNetError(f"{out_dir} already holds a finished model; pass --overwrite to replace it or choose "
+                              "another output folder")
 
 
 class TrainDataset(Protocol):
@@ -329,13 +346,9 @@ class Trainer:
         """Train every phase (resuming if asked) and export the model folder; return its path."""
         cfg = self.config
         resume_state = None
+        check_out_dir(self.out_dir, resume=cfg.resume, overwrite=cfg.overwrite)
         if cfg.resume:
             resume_state = self._load_checkpoint()
-        elif self.checkpoint_path.exists():
-            raise DynamicNetError(
-                f"{self.out_dir} already holds a training checkpoint; pass --resume to continue it or choose "
-                "another output folder"
-            )
         else:
             torch.manual_seed(cfg.seed)
             np.random.seed(cfg.seed % 2**32)
