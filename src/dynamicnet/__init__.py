@@ -4,11 +4,41 @@ time, without re-training, by walking α through small residual tuning blocks ad
 Public API: the core (:class:`DynamicNet`, :class:`TuningBlock`, model folders) and the application
 pipelines. Training lives in :mod:`dynamicnet.training` and each application's ``train`` module.
 """
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from ._version import __version__
-from .apps.dcgan import DCGANPipeline
-from .apps.style import StylePipeline
-from .core import DynamicNet, TuningBlock, load_pretrained, read_config, save_pretrained
 from .errors import DynamicNetError
 
-__all__ = ["DCGANPipeline", "DynamicNet", "DynamicNetError", "StylePipeline", "TuningBlock", "__version__", "load_pretrained",
-           "read_config", "save_pretrained"]
+# The public names resolve on first use (PEP 562): `import dynamicnet` stays cheap (no torch), which keeps the
+# command line's start-up and Ctrl-C handling clean and lets tools import the version alone.
+_LAZY = {
+    "CompletionPipeline": "dynamicnet.apps.completion.pipeline",
+    "DCGANPipeline": "dynamicnet.apps.dcgan.pipeline",
+    "StylePipeline": "dynamicnet.apps.style.pipeline",
+    "DynamicNet": "dynamicnet.core",
+    "TuningBlock": "dynamicnet.core",
+    "load_pretrained": "dynamicnet.core",
+    "read_config": "dynamicnet.core",
+    "save_pretrained": "dynamicnet.core",
+}
+
+if TYPE_CHECKING:
+    from .apps.completion.pipeline import CompletionPipeline
+    from .apps.dcgan.pipeline import DCGANPipeline
+    from .apps.style.pipeline import StylePipeline
+    from .core import DynamicNet, TuningBlock, load_pretrained, read_config, save_pretrained
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'dynamicnet' has no attribute {name!r}")
+
+
+__all__ = ["CompletionPipeline", "DCGANPipeline", "DynamicNet", "DynamicNetError", "StylePipeline", "TuningBlock",
+           "__version__", "load_pretrained", "read_config", "save_pretrained"]

@@ -52,3 +52,48 @@ def test_models_lists_every_bundled_model_on_one_line(capsys):
     lines = out.strip().splitlines()
     assert code == 0 and len(lines) == len(bundled_models()) >= 6
     assert [line.split()[0] for line in lines] == list(bundled_models())
+
+
+def test_ctrl_c_while_starting_is_one_line_exit_130(capsys, monkeypatch):
+    import dynamicnet.cli  # noqa: F401  (the package's `main` attribute is the function, not the module)
+
+    cli_main = sys.modules["dynamicnet.cli.main"]
+
+    def interrupted():
+        raise KeyboardInterrupt  # what a Ctrl-C during the (slow) torch import looks like
+
+    monkeypatch.setattr(cli_main, "build_parser", interrupted)
+    code, _, err = run_cli(capsys, "models")
+    assert code == 130 and err == "dynamicnet: interrupted\n"
+
+
+def test_interrupted_training_exits_130(capsys, monkeypatch, tmp_path):
+    from dynamicnet.apps.style import train as style_train
+    from dynamicnet.training.trainer import TrainingInterrupted
+
+    def stopped(*args, **kwargs):
+        raise TrainingInterrupted(tmp_path / "train" / "checkpoint.pt", "main", 3)
+
+    monkeypatch.setattr(style_train, "train_style", stopped)
+    code, _, err = run_cli(capsys, "train", "style", "--dry-run", "--out", tmp_path, "--vgg-weights", "random")
+    assert code == 130 and "rerun with --resume" in err and err.count("\n") == 1
+
+
+def test_cli_module_and_package_root_import_no_torch():
+    # the command line answers Ctrl-C cleanly only if nothing heavy runs before main(); users importing the
+    # package for its version or error class should not pay for torch either
+    code = ("import sys, dynamicnet, dynamicnet.cli.main, dynamicnet.errors; "
+            "print('torch' in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0 and proc.stdout.strip() == "False", proc.stderr
+
+
+def test_every_bundled_model_loads_through_the_public_api_in_a_fresh_process():
+    # architectures used to register only when their app module happened to be imported first
+    code = ("import dynamicnet; from dynamicnet.models import bundled_models\n"
+            "for name, folder in bundled_models().items():\n"
+            "    model, config = dynamicnet.load_pretrained(folder)\n"
+            "    print(name, config['application'])")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "completion-photos completion" in proc.stdout and "starry-level style" in proc.stdout

@@ -229,3 +229,29 @@ def test_extrapolation_within_the_margin_works(capsys, tiny_style_model, images,
     code, _, err = run_cli(capsys, "stylize", images / "plain.png", "--model", tiny_style_model,
                            "--alpha=1.5", "-o", tmp_path / "o.png")
     assert code == 0, err
+
+
+@pytest.mark.parametrize("args, option", [
+    (["train", "style", "--size", "1"], "--size"),
+    (["train", "style", "--size", "130"], "--size"),
+    (["train", "style", "--style-weight", "-1"], "--style-weight"),
+    (["train", "style", "--content-weight", "nan"], "--content-weight"),
+    (["train", "style", "--seed", "-5"], "--seed"),
+    (["train", "style", "--seed", str(10**30)], "--seed"),
+    (["train", "completion", "--adv-weight", "nan"], "--adv-weight"),
+    (["train", "dcgan", "--seed", "-1"], "--seed"),
+    (["generate", "--seed", "99999999999999999999", "-o", "x.png"], "--seed"),
+    (["stylize", "x.png", "--alpha", "1_0", "-o", "y.png"], "--alpha"),
+])
+def test_numeric_options_are_checked_at_parse_time_by_name(capsys, tmp_path, args, option):
+    if args[0] == "train":
+        args = [*args, "--out", str(tmp_path / "m"), "--dry-run"]
+    code, _, err = run_cli(capsys, *args)
+    assert code == 2 and option in err and err.count("\n") == 1
+    assert not (tmp_path / "m").exists()
+
+
+def test_empty_keyframes_are_an_error_not_alpha_one(capsys, tiny_style_model, tmp_path):
+    code, _, err = run_cli(capsys, "stylize-video", "in.avi", "--model", tiny_style_model, "--alpha-keyframes", "",
+                           "-o", tmp_path / "o.mp4")
+    assert code == 1 and "--alpha-keyframes" in err

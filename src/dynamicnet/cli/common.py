@@ -14,8 +14,10 @@ from ..utils.device import resolve_device
 
 
 def finite_float(text: str) -> float:
-    """argparse type: a finite number (α, weights)."""
+    """argparse type: a finite number (α, weights). Python-only spellings (``1_0``) are not numbers here."""
     try:
+        if "_" in text:
+            raise ValueError(text)
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
@@ -32,8 +34,38 @@ def float_list(text: str) -> list[float]:
     return [finite_float(p.strip()) for p in parts]
 
 
+def weight(text: str) -> float:
+    """argparse type: a loss weight, finite and ≥ 0."""
+    value = finite_float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be ≥ 0: {text!r}")
+    return value
+
+
+def seed(text: str) -> int:
+    """argparse type: a random seed, 0 … 2³²−1 (what NumPy and every device generator accept)."""
+    try:
+        value = int(text.strip()) if "_" not in text else -1
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"must be between 0 and {2**32 - 1}: {text!r}")
+    return value
+
+
+def crop_size(text: str) -> int:
+    """argparse type: a training crop side, a multiple of 4 and at least 16 (the networks halve the size twice
+    and reflect-pad by 4 px at full resolution)."""
+    value = positive_int(text)
+    if value < 16 or value % 4:
+        raise argparse.ArgumentTypeError(f"must be a multiple of 4 and at least 16: {text!r}")
+    return value
+
+
 def positive_int(text: str) -> int:
     try:
+        if "_" in text:
+            raise ValueError(text)
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
@@ -118,7 +150,7 @@ def add_run_args(parser: argparse.ArgumentParser, checkpoint_every: int = 100, s
     parser.add_argument("--resume", action="store_true", help="continue the run in --out exactly")
     parser.add_argument("--overwrite", action="store_true", help="replace a finished model folder in --out")
     parser.add_argument("--dry-run", action="store_true", help="one real step per phase on tiny synthetic data")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=seed, default=0)
     parser.add_argument("--checkpoint-every", type=positive_int, default=checkpoint_every)
     parser.add_argument("--sample-every", type=int, default=sample_every, help="0 = no preview samples")
     parser.add_argument("--log-every", type=positive_int, default=10)

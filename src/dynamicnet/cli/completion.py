@@ -15,9 +15,12 @@ from .common import (
     check_train_out,
     device_of,
     float_list,
+    crop_size,
     positive_int,
+    seed,
     to_fp16,
     trainer_config,
+    weight,
 )
 
 DEFAULT_MODEL = "completion-photos"
@@ -68,7 +71,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--crops", type=positive_int, default=8, help="random crops per photo")
     p.add_argument("--size", type=positive_int, default=None, help="crop side (default: the model's training size)")
     p.add_argument("--hole", type=positive_int, default=None, help="centre hole side (default: the model's)")
-    p.add_argument("--seed", type=int, default=1234, help="seed of the crop positions")
+    p.add_argument("--seed", type=seed, default=1234, help="seed of the crop positions")
     p.add_argument("--no-auto", action="store_true", help="skip the auto-α evaluation")
     p.add_argument("--json", default=None, help="also write the per-image results to this JSON file")
     p.add_argument("--vgg-weights", default=None)
@@ -84,7 +87,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", required=True, help="model folder to calibrate (rewrites its config.json)")
     p.add_argument("--photos", nargs="*", default=None, help="calibration photos (default: see docs/completion.md)")
     p.add_argument("--crops", type=positive_int, default=20, help="random crops per photo")
-    p.add_argument("--seed", type=int, default=777)
+    p.add_argument("--seed", type=seed, default=777)
     p.add_argument("--vgg-weights", default=None)
     add_device(p)
     p.set_defaults(func=run_calibrate_completion)
@@ -103,11 +106,11 @@ def register_train(apps: argparse._SubParsersAction) -> None:
     p.add_argument("--hole", type=positive_int, default=None, help="centre hole side (default: size/2)")
     p.add_argument("--phase", choices=["main", "tuning", "all"], default="all")
     p.add_argument("--init-from", default=None, help="model folder whose θ to tune (--phase tuning)")
-    p.add_argument("--size", type=positive_int, default=None, help="training crop size")
+    p.add_argument("--size", type=crop_size, default=None, help="training crop size (a multiple of 4, ≥ 16)")
     p.add_argument("--width", type=positive_int, default=None, help="first-stage width of θ")
-    p.add_argument("--adv-weight", type=float, default=None, help="λ_adv of O0")
-    p.add_argument("--tuning-adv-weight", type=float, default=None, help="λ_adv of O1")
-    p.add_argument("--tuning-perceptual-weight", type=float, default=None, help="λ_perc of O1 (needs VGG16)")
+    p.add_argument("--adv-weight", type=weight, default=None, help="λ_adv of O0")
+    p.add_argument("--tuning-adv-weight", type=weight, default=None, help="λ_adv of O1")
+    p.add_argument("--tuning-perceptual-weight", type=weight, default=None, help="λ_perc of O1 (needs VGG16)")
     p.add_argument("--batch-size", type=positive_int, default=None)
     p.add_argument("--steps", type=positive_int, default=None, help="steps of every phase")
     p.add_argument("--main-steps", type=positive_int, default=None)

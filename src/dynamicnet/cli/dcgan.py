@@ -17,6 +17,7 @@ from .common import (
     finite_float,
     float_list,
     positive_int,
+    seed,
     to_fp16,
     trainer_config,
 )
@@ -35,7 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     group.add_argument("--alpha", type=finite_float, default=None, help="one α (default 1)")
     group.add_argument("--alphas", type=float_list, default=None, metavar="A0,A1,...",
                        help="a sweep: one column per α, e.g. 0,0.25,0.5,0.75,1")
-    p.add_argument("--seed", type=int, default=0, help="noise seed: the same seed gives the same images")
+    p.add_argument("--seed", type=seed, default=0, help="noise seed: the same seed gives the same images")
     p.add_argument("--n", type=positive_int, default=None, help="images (default 16; 8 rows for a sweep)")
     p.add_argument("--output", "-o", required=True, help="image file (.png/.jpg/…)")
     p.add_argument("--gif", default=None, help="also write an animation of the α walk (.gif/.webp/.mp4)")
@@ -55,7 +56,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--alphas", type=float_list, default=[0, 0.25, 0.5, 0.75, 1.0])
     p.add_argument("--n", type=positive_int, default=1000, help="generated images per α (the same z)")
     p.add_argument("--max-real", type=positive_int, default=2000, help="real images per subset, at most")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--json", default=None, help="also write the figures to this JSON file")
     add_device(p)
     p.set_defaults(func=run_evaluate)
@@ -104,7 +105,7 @@ def register_train(apps: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", type=positive_int, default=600)
     p.add_argument("--batch-size", type=positive_int, default=64)
     p.add_argument("--lr", type=finite_float, default=1e-3)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--out", required=True, help="folder to write the classifier into (may be the model folder)")
     p.add_argument("--dry-run", action="store_true", help="two steps on tiny synthetic data")
     p.add_argument("--no-progress", action="store_true")

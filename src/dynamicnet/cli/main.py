@@ -11,7 +11,9 @@ from collections.abc import Sequence
 
 from .._version import __version__
 from ..errors import DynamicNetError
-from . import completion, dcgan, demo, info, style
+
+# The subcommand modules import torch (seconds): they are imported inside main(), so that a Ctrl-C while that
+# happens is the usual one-line "interrupted", not a traceback from deep inside an import.
 
 
 class _Parser(argparse.ArgumentParser):
@@ -22,6 +24,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from . import completion, dcgan, demo, info, style
+
     parser = _Parser(prog="dynamicnet", description="Dynamic-Net: tune a network's objective at test time with α.")
     parser.add_argument("--version", action="version", version=f"dynamicnet {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
@@ -37,11 +41,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line with ``argv`` (default ``sys.argv[1:]``) and return the exit code."""
-    parser = build_parser()
     try:
+        parser = build_parser()
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version and usage errors
         return int(exc.code or 0)
+    except KeyboardInterrupt:
+        print("dynamicnet: interrupted", file=sys.stderr)
+        return 130
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
@@ -51,7 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             raise
         print(f"dynamicnet: error: {_one_line(exc)}", file=sys.stderr)
-        return 1
+        return int(getattr(exc, "exit_code", 1))
     except Exception as exc:  # a bug: still one line unless --debug
         if args.debug:
             raise
@@ -67,4 +74,8 @@ def _one_line(exc: BaseException) -> str:
 
 def entry_point() -> None:
     """Console-script entry point."""
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # between main() returning and the exit, or a second Ctrl-C
+        print("dynamicnet: interrupted", file=sys.stderr)
+        sys.exit(130)

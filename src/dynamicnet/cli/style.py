@@ -16,9 +16,11 @@ from .common import (
     finite_float,
     float_list,
     plan_batch_outputs,
+    crop_size,
     positive_int,
     to_fp16,
     trainer_config,
+    weight,
 )
 
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
@@ -98,10 +100,10 @@ def _register_train_style(apps: argparse._SubParsersAction) -> None:
     p.add_argument("--recipe", default="level", help="built-in recipe (level, two-style, scale, dual) or JSON file")
     p.add_argument("--style", default=None, help="style image of O0 (name or path)")
     p.add_argument("--tuning-style", default=None, help="style image of O1 (defaults to --style)")
-    p.add_argument("--style-weight", type=finite_float, default=None, help="λs of O0")
-    p.add_argument("--tuning-style-weight", type=finite_float, default=None, help="λs of O1")
-    p.add_argument("--lower-style-weight", type=finite_float, default=None, help="λs of O−1 (dual recipes)")
-    p.add_argument("--content-weight", type=finite_float, default=None, help="λc of every objective")
+    p.add_argument("--style-weight", type=weight, default=None, help="λs of O0")
+    p.add_argument("--tuning-style-weight", type=weight, default=None, help="λs of O1")
+    p.add_argument("--lower-style-weight", type=weight, default=None, help="λs of O−1 (dual recipes)")
+    p.add_argument("--content-weight", type=weight, default=None, help="λc of every objective")
     p.add_argument("--style-size", type=positive_int, default=None, help="shorter side of the O0 style image")
     p.add_argument("--tuning-style-size", type=positive_int, default=None)
     p.add_argument("--content", default=None,
@@ -110,7 +112,7 @@ def _register_train_style(apps: argparse._SubParsersAction) -> None:
     p.add_argument("--phase", choices=["main", "tuning", "all"], default="all")
     p.add_argument("--init-from", default=None, help="model folder whose θ (and shared block sets) to start from")
     p.add_argument("--tuning-sets", default=None, help="comma-separated block sets to train (default: all)")
-    p.add_argument("--size", type=positive_int, default=None, help="training crop size")
+    p.add_argument("--size", type=crop_size, default=None, help="training crop size (a multiple of 4, ≥ 16)")
     p.add_argument("--crop-scale", type=crop_scale_arg, default=None, metavar="LO,HI",
                    help="crop area as a fraction of the largest square of a photo (with --size it sets the scale "
                         "strokes are learnt at)")
@@ -355,7 +357,7 @@ def run_stylize_video(args: argparse.Namespace) -> int:
     from ..apps.style.pipeline import StylePipeline
     from ..apps.style.video import parse_keyframes, stylize_video
 
-    keyframes = parse_keyframes(args.alpha_keyframes) if args.alpha_keyframes else [(0.0, 1.0 if args.alpha is None else args.alpha)]
+    keyframes = parse_keyframes(args.alpha_keyframes) if args.alpha_keyframes is not None else [(0.0, 1.0 if args.alpha is None else args.alpha)]
     pipe = StylePipeline.from_pretrained(args.model, device_of(args))
     for _, a in keyframes:
         pipe.model.resolve_alpha(a)

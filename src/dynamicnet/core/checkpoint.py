@@ -9,6 +9,7 @@ a registered builder), the insertion points and block sets with the objective ea
 """
 from __future__ import annotations
 
+import importlib
 import json
 import time
 from collections.abc import Callable, Mapping
@@ -42,11 +43,24 @@ def register_architecture(name: str, builder: ArchitectureBuilder) -> None:
     _ARCHITECTURES[name] = builder
 
 
+# The library's own architectures, by name → "module:attribute", resolved on first use: loading a model folder
+# must not depend on which application modules happen to have been imported (registration stays for users' own
+# networks). Core names modules but imports none of them until a folder asks for one.
+BUILTIN_ARCHITECTURES: dict[str, str] = {
+    "johnson": "dynamicnet.apps.style.model:TransformerNet",
+    "dcgan-generator": "dynamicnet.apps.dcgan.model:DCGANGenerator",
+    "completion-net": "dynamicnet.apps.completion.model:CompletionNet",
+}
+
+
 def build_architecture(spec: Mapping[str, Any]) -> nn.Module:
     """Build the main network described by ``{"name": ..., "kwargs": {...}}``."""
     name = spec.get("name")
+    if name not in _ARCHITECTURES and isinstance(name, str) and name in BUILTIN_ARCHITECTURES:
+        module, attr = BUILTIN_ARCHITECTURES[name].split(":")
+        _ARCHITECTURES[name] = getattr(importlib.import_module(module), attr)
     if name not in _ARCHITECTURES:
-        known = ", ".join(sorted(_ARCHITECTURES)) or "none registered"
+        known = ", ".join(sorted(set(_ARCHITECTURES) | set(BUILTIN_ARCHITECTURES)))
         raise ModelFolderError(f"unknown architecture {name!r} (known: {known})")
     return _ARCHITECTURES[name](**spec.get("kwargs", {}))
 

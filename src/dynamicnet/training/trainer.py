@@ -437,6 +437,8 @@ class Trainer:
 class TrainingInterrupted(DynamicNetError):
     """Training stopped on request after saving a checkpoint; ``--resume`` continues it exactly."""
 
+    exit_code = 130  # the shell's code for "stopped by a signal", as for Ctrl-C anywhere else in the CLI
+
     def __init__(self, path: Path, phase: str, step: int) -> None:
         super().__init__(f"interrupted: checkpoint saved at phase {phase!r} step {step} in {path}; rerun with --resume")
 

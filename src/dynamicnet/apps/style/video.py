@@ -18,6 +18,8 @@ def parse_keyframes(text: str) -> list[tuple[float, float]]:
     for part in text.split(","):
         try:
             t, a = part.split(":")
+            if "_" in part:
+                raise ValueError(part)
             t_f, a_f = float(t), float(a)
         except ValueError:
             raise DynamicNetError(f"bad --alpha-keyframes entry {part!r}: expected TIME:ALPHA, e.g. 0:0,5:1") from None
