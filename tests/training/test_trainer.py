@@ -169,3 +169,27 @@ def test_provenance_lists_every_process_of_a_resumed_run(tmp_path):
     runs = config["provenance"]["runs"]
     assert len(runs) == 2 and "--resume" in runs[1]["command"] and "--resume" not in runs[0]["command"]
     assert runs[0]["from_step"] == 0 and (runs[1]["from_phase"], runs[1]["from_step"]) >= (0, 4)
+
+
+def test_damaged_checkpoint_is_refused_on_resume(tmp_path):
+    _fit(tmp_path)
+    ckpt = tmp_path / "train" / "checkpoint.pt"
+    assert (tmp_path / "train" / "checkpoint.pt.sha256").is_file()
+    data = bytearray(ckpt.read_bytes())
+    mid = len(data) // 2
+    data[mid : mid + 64] = bytes(b ^ 0xFF for b in data[mid : mid + 64])  # 64 flipped bytes used to resume silently
+    ckpt.write_bytes(bytes(data))
+    with pytest.raises(DynamicNetError, match="damaged"):
+        _fit(tmp_path, resume=True)
+
+
+def test_resume_removes_the_temporaries_a_killed_run_left(tmp_path):
+    _fit(tmp_path)
+    stale = [tmp_path / "train" / ".checkpoint.pt.k3j4.tmp.pt", tmp_path / ".model.safetensors.x9.tmp",
+             tmp_path / "train" / ".checkpoint.pt.sha256.q1.tmp"]
+    for p in stale:
+        p.write_bytes(b"half-written")
+    mine = tmp_path / "train" / ".notes.txt"  # not a file the run writes: left alone
+    mine.write_text("keep")
+    _fit(tmp_path, resume=True)
+    assert not any(p.exists() for p in stale) and mine.exists()

@@ -14,6 +14,7 @@ killed after a checkpoint and resumed ends bit-identical to an uninterrupted run
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import random
@@ -260,11 +261,23 @@ class Trainer:
         }
         with atomic_path(self.checkpoint_path) as tmp:
             torch.save(state, tmp)
+            # The sidecar lists the new file's SHA-256 and the one it replaces, and is renamed into place before
+            # the checkpoint is: whenever a kill lands, the checkpoint on disk is one the sidecar vouches for.
+            old = _digests(self.digest_path)[:1]
+            atomic_write_text(self.digest_path, "\n".join([_sha256(tmp), *old]) + "\n")
+
+    @property
+    def digest_path(self) -> Path:
+        return self.checkpoint_path.with_name(self.checkpoint_path.name + ".sha256")
 
     def _load_checkpoint(self) -> dict[str, Any]:
         path = self.checkpoint_path
         if not path.is_file():
             raise DynamicNetError(f"--resume: no checkpoint to resume from at {path}")
+        known = _digests(self.digest_path)
+        if known and _sha256(path) not in known:  # runs from before the sidecar existed have none
+            raise DynamicNetError(f"{path}: damaged (its SHA-256 does not match {self.digest_path.name}); "
+                                  "restore it from a backup or start a new run")
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as exc:  # a torn or foreign file: say which file, keep the message one line
@@ -347,6 +360,8 @@ class Trainer:
         cfg = self.config
         resume_state = None
         check_out_dir(self.out_dir, resume=cfg.resume, overwrite=cfg.overwrite)
+        if self.rank == 0:
+            remove_stale_temporaries(self.out_dir)
         if cfg.resume:
             resume_state = self._load_checkpoint()
         else:
@@ -432,6 +447,38 @@ class Trainer:
             self._save_checkpoint(phase_index + 1, 0, {})
         else:
             self._save_checkpoint(phase_index, phase.steps, optimizers)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _digests(path: Path) -> list[str]:
+    try:
+        return [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    except OSError:
+        return []
+
+
+def remove_stale_temporaries(folder: Path) -> list[Path]:
+    """Delete the hidden temporary files an earlier, killed process of this run left mid-write in ``folder`` and
+    ``folder/train`` (``.checkpoint.pt.<random>.tmp.pt``, ``.model.safetensors.<random>.tmp`` …): only names
+    :func:`~dynamicnet.utils.fs.atomic_path` makes for the files a run writes."""
+    owned = ("checkpoint.pt", "checkpoint.pt.sha256", "model.safetensors", "config.json", "metrics.jsonl")
+    removed = []
+    for d in (folder, folder / "train"):
+        if not d.is_dir():
+            continue
+        for p in d.iterdir():
+            if p.is_file() and any(p.name.startswith(f".{name}.") and ".tmp" in p.name for name in owned):
+                with contextlib.suppress(OSError):
+                    p.unlink()
+                    removed.append(p)
+    return removed
 
 
 class TrainingInterrupted(DynamicNetError):
