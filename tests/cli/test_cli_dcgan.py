@@ -129,3 +129,10 @@ def test_train_dcgan_unknown_value_lists_the_values(capsys, tmp_path):
 def test_evaluate_needs_a_matching_classifier(capsys, tiny_dcgan, tmp_path):
     code, _, err = run_cli(capsys, "evaluate-dcgan", "--model", tiny_dcgan, "--n", 10)
     assert code == 1 and "no attribute classifier" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("args, message", [(["--n", "100000000"], "--n"), (["--zoom", "100000"], "--zoom"),
+                                           (["--n", "1024", "--zoom", "64"], "lower --n or --zoom")])
+def test_generate_sizes_are_bounded(capsys, tmp_path, args, message):
+    code, _, err = run_cli(capsys, "generate", *args, "-o", tmp_path / "g.png")
+    assert code in (1, 2) and message in err and err.count("\n") == 1 and not (tmp_path / "g.png").exists()

@@ -255,3 +255,17 @@ def test_empty_keyframes_are_an_error_not_alpha_one(capsys, tiny_style_model, tm
     code, _, err = run_cli(capsys, "stylize-video", "in.avi", "--model", tiny_style_model, "--alpha-keyframes", "",
                            "-o", tmp_path / "o.mp4")
     assert code == 1 and "--alpha-keyframes" in err
+
+
+def test_huge_network_inputs_are_refused_with_the_option_that_helps(capsys, tiny_style_model, tmp_path,
+                                                                    monkeypatch):
+    from dynamicnet.data import io
+
+    monkeypatch.setattr(io, "MAX_NETWORK_PIXELS", 2000)  # stands in for 16 MP: a 60×90 photo is "too big"
+    Image.fromarray(_photo(60, 90)).save(tmp_path / "p.png")
+    code, _, err = run_cli(capsys, "stylize", tmp_path / "p.png", "--model", tiny_style_model, "--work-side", "0",
+                           "-o", tmp_path / "o.png")
+    assert code == 1 and "--work-side" in err and "MP" in err and not (tmp_path / "o.png").exists()
+    code, _, err = run_cli(capsys, "stylize", tmp_path / "p.png", "--model", tiny_style_model, "--work-side", "32",
+                           "-o", tmp_path / "o.png")
+    assert code == 0 and load_image(tmp_path / "o.png").rgb.shape == (3, 60, 90)  # run small, upscaled

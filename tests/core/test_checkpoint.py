@@ -65,6 +65,12 @@ def test_weights_are_not_pickled(tmp_path):
         ("missing_key", "do not match config.json"),
         ("unknown_arch", "unknown architecture 'nope'"),
         ("nan_weights", "NaN or infinite"),
+        ("null_arch", "'architecture' must be an object"),
+        ("bad_dynamic_types", "'dynamic.sets' must be"),
+        ("bad_channels", "'dynamic.channels' must"),
+        ("bad_alpha_range", "'dynamic.alpha_range'"),
+        ("huge_width", "more than the"),
+        ("negative_width", "cannot build the model"),
     ],
 )
 def test_broken_folders_give_one_clear_error_naming_the_file(tmp_path, breakage, message):
@@ -92,6 +98,20 @@ def test_broken_folders_give_one_clear_error_naming_the_file(tmp_path, breakage,
         cfg_path.write_text(json.dumps(config))
     elif breakage == "unknown_arch":
         config["architecture"]["name"] = "nope"
+        cfg_path.write_text(json.dumps(config))
+    elif breakage == "null_arch":
+        cfg_path.write_text(json.dumps(config | {"architecture": None}))
+    elif breakage == "bad_dynamic_types":
+        config["dynamic"]["sets"] = "higher"
+        cfg_path.write_text(json.dumps(config))
+    elif breakage == "bad_channels":
+        config["dynamic"]["channels"] = [8, "8", 8]
+        cfg_path.write_text(json.dumps(config))
+    elif breakage == "bad_alpha_range":
+        config["dynamic"]["alpha_range"] = [1, 0]
+        cfg_path.write_text(json.dumps(config))
+    elif breakage in ("huge_width", "negative_width"):  # 1e6 used to attempt a 72 TB allocation
+        config["architecture"]["kwargs"]["width"] = 1_000_000 if breakage == "huge_width" else -3
         cfg_path.write_text(json.dumps(config))
     elif breakage == "nan_weights":  # loaded silently before and rendered black
         from safetensors.torch import load_file, save_file

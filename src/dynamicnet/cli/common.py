@@ -53,6 +53,19 @@ def seed(text: str) -> int:
     return value
 
 
+def int_up_to(limit: int):
+    """argparse type factory: a whole number 1 … ``limit`` (counts and factors that size an output)."""
+
+    def parse(text: str) -> int:
+        value = positive_int(text)
+        if value > limit:
+            raise argparse.ArgumentTypeError(f"must be at most {limit}: {text!r}")
+        return value
+
+    parse.__name__ = f"int_up_to_{limit}"
+    return parse
+
+
 def crop_size(text: str) -> int:
     """argparse type: a training crop side, a multiple of 4 and at least 16 (the networks halve the size twice
     and reflect-pad by 4 px at full resolution)."""

@@ -16,6 +16,7 @@ from .common import (
     device_of,
     finite_float,
     float_list,
+    int_up_to,
     positive_int,
     seed,
     to_fp16,
@@ -37,11 +38,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     group.add_argument("--alphas", type=float_list, default=None, metavar="A0,A1,...",
                        help="a sweep: one column per α, e.g. 0,0.25,0.5,0.75,1")
     p.add_argument("--seed", type=seed, default=0, help="noise seed: the same seed gives the same images")
-    p.add_argument("--n", type=positive_int, default=None, help="images (default 16; 8 rows for a sweep)")
+    p.add_argument("--n", type=int_up_to(1024), default=None, help="images (default 16; 8 rows for a sweep)")
     p.add_argument("--output", "-o", required=True, help="image file (.png/.jpg/…)")
     p.add_argument("--gif", default=None, help="also write an animation of the α walk (.gif/.webp/.mp4)")
-    p.add_argument("--frames", type=positive_int, default=21, help="frames of the animation, one way")
-    p.add_argument("--zoom", type=positive_int, default=None,
+    p.add_argument("--frames", type=int_up_to(500), default=21, help="frames of the animation, one way")
+    p.add_argument("--zoom", type=int_up_to(64), default=None,
                    help="nearest-neighbour upscaling of each image (default: to at least 64 px)")
     add_device(p)
     p.set_defaults(func=run_generate)
@@ -259,12 +260,17 @@ def run_generate(args: argparse.Namespace) -> int:
     from ..apps.dcgan.pipeline import DCGANPipeline
     import contextlib
 
-    from ..data.io import image_grid, make_contact_sheet, save_animation, save_image
+    from ..data.io import DEFAULT_MAX_PIXELS, image_grid, make_contact_sheet, save_animation, save_image
     from ..utils.fs import atomic_path
 
     _check_outputs(args)
     pipe = DCGANPipeline.from_pretrained(args.model, device_of(args))
     zoom = args.zoom or max(1, math.ceil(64 / pipe.image_size))
+    side = pipe.image_size * zoom
+    pixels = (args.n or (16 if args.alphas is None else 8)) * side * side * len(args.alphas or [0])
+    if pixels > DEFAULT_MAX_PIXELS:
+        raise DynamicNetError(f"the sheet would hold {pixels / 1e6:.0f} MP (--n × ({pipe.image_size}·--zoom)² × "
+                              f"columns), more than {DEFAULT_MAX_PIXELS / 1e6:.0f} MP; lower --n or --zoom")
     if args.alphas is None:
         alpha = 1.0 if args.alpha is None else args.alpha
         pipe.model.resolve_alpha(alpha)  # a bad α (e.g. negative without a "lower" set) fails before any work

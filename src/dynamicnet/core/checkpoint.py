@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import math
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -140,12 +141,67 @@ def read_config(directory: str | Path) -> dict[str, Any]:
     for key in ("insertion_points", "channels", "sets"):
         if not isinstance(dyn, dict) or key not in dyn:
             raise ModelFolderError(f"{path}: missing required key 'dynamic.{key}'")
+    problem = _schema_problem(config)
+    if problem:
+        raise ModelFolderError(f"{path}: {problem}")
     return config
 
 
-def build_from_config(config: Mapping[str, Any]) -> DynamicNet:
-    """An untrained :class:`DynamicNet` with the architecture a config describes."""
+def _is_str_list(v: Any) -> bool:
+    return isinstance(v, list) and bool(v) and all(isinstance(x, str) and x for x in v)
+
+
+def _schema_problem(config: Mapping[str, Any]) -> str | None:
+    """What is wrong with a config's types, or None: checked before anything is built from it."""
+    if not isinstance(config["application"], str):
+        return "'application' must be a string"
+    arch = config["architecture"]
+    if not isinstance(arch, dict) or not isinstance(arch.get("name"), str):
+        return "'architecture' must be an object with a string 'name'"
+    kwargs = arch.get("kwargs", {})
+    if not isinstance(kwargs, dict) or not all(
+        v is None or isinstance(v, (bool, int, float, str)) for v in kwargs.values()
+    ):
+        return "'architecture.kwargs' must be an object of numbers, strings and booleans"
     dyn = config["dynamic"]
+    if not _is_str_list(dyn["insertion_points"]):
+        return "'dynamic.insertion_points' must be a non-empty list of names"
+    if not _is_str_list(dyn["sets"]):
+        return "'dynamic.sets' must be a non-empty list of names"
+    channels = dyn["channels"]
+    if not (isinstance(channels, list) and len(channels) == len(dyn["insertion_points"])
+            and all(isinstance(c, int) and not isinstance(c, bool) and 0 < c <= 65536 for c in channels)):
+        return "'dynamic.channels' must list one channel count (1 … 65536) per insertion point"
+    rng = dyn.get("alpha_range", [0.0, 1.0])
+    if not (isinstance(rng, list) and len(rng) == 2
+            and all(isinstance(a, (int, float)) and not isinstance(a, bool) and math.isfinite(a) for a in rng)
+            and rng[0] < rng[1]):
+        return "'dynamic.alpha_range' must be two finite numbers, low < high"
+    for key in ("objectives", "provenance", "extra"):
+        if key in config and not isinstance(config[key], dict):
+            return f"{key!r} must be an object"
+    return None
+
+
+#: A model folder may describe at most this many parameters: far above any network here (the largest bundled one
+#: has under 2 M), far below what would exhaust memory, so a damaged or hostile config.json cannot make the loader
+#: allocate terabytes ("width": 1000000).
+MAX_PARAMETERS = 200_000_000
+
+
+def build_from_config(config: Mapping[str, Any]) -> DynamicNet:
+    """An untrained :class:`DynamicNet` with the architecture a config describes.
+
+    The main network is first built on the ``meta`` device (shapes only, no memory) to check its size against
+    :data:`MAX_PARAMETERS`.
+    """
+    dyn = config["dynamic"]
+    with torch.device("meta"):
+        probe = build_architecture(config["architecture"])
+    size = sum(p.numel() for p in probe.parameters())
+    if size > MAX_PARAMETERS:
+        raise ValueError(f"the architecture has {size:,} parameters, more than the {MAX_PARAMETERS:,} a model "
+                         "folder may describe")
     return DynamicNet(
         build_architecture(config["architecture"]),
         dyn["insertion_points"],
@@ -167,7 +223,7 @@ def load_pretrained(directory: str | Path) -> tuple[DynamicNet, dict[str, Any]]:
         raise ModelFolderError(f"{weights}: missing; a model folder needs {CONFIG_NAME} and {WEIGHTS_NAME}")
     try:
         model = build_from_config(config)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, RuntimeError) as exc:
         raise ModelFolderError(f"{directory / CONFIG_NAME}: cannot build the model ({exc})") from None
     try:
         state = load_file(str(weights))

@@ -34,6 +34,8 @@ from dynamicnet.utils.fs import atomic_path
 __all__ = [
     "ANIMATION_FORMATS",
     "DEFAULT_MAX_PIXELS",
+    "MAX_NETWORK_PIXELS",
+    "check_network_pixels",
     "IMAGE_EXTENSIONS",
     "SAVE_FORMATS",
     "LoadedImage",
@@ -52,6 +54,19 @@ __all__ = [
 #: Default cap on decoded pixels (≈ a 7700×5200 photo). A 40 MP float32 RGB tensor is already ~480 MB, so
 #: anything bigger is far more likely a decompression bomb or a mistake than a photo to stylise.
 DEFAULT_MAX_PIXELS = 40_000_000
+
+#: Cap on the pixels a network runs at in one piece. The image networks keep several full-resolution feature maps
+#: of 16–64 channels alive at once (≈ 1 GB each at this size), so a larger input ends in an allocation failure,
+#: not in a picture; the pipelines refuse it up front and say which option brings it down.
+MAX_NETWORK_PIXELS = 16_000_000
+
+
+def check_network_pixels(h: int, w: int, hint: str) -> None:
+    """Refuse a network input of ``h``×``w`` above :data:`MAX_NETWORK_PIXELS` with one line that names ``hint``."""
+    if h * w > MAX_NETWORK_PIXELS:
+        raise DynamicNetError(f"{w}×{h} is {h * w / 1e6:.1f} MP, more than the {MAX_NETWORK_PIXELS / 1e6:.0f} MP a "
+                              f"network runs at in one piece; {hint}")
+
 
 #: Extensions the folder dataset treats as images (lower case, with the dot).
 IMAGE_EXTENSIONS: tuple[str, ...] = (

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from ...core.checkpoint import load_pretrained
 from ...core.dynamic import DynamicNet
 from ...core.fast import PreparedInput
-from ...data.io import unpad
+from ...data.io import check_network_pixels, unpad
 from ...data.masks import center_mask, check_mask
 from ...errors import DynamicNetError
 from ...models import resolve_model
@@ -117,6 +117,7 @@ class CompletionPipeline:
         """The image and mask at the working scale (``max_side``); unchanged when already small enough."""
         h, w = image.shape[-2:]
         if self.max_side is None or max(h, w) <= self.max_side:
+            check_network_pixels(h, w, "use --max-side / max_side (e.g. 1024)")
             return image, mask
         s = self.max_side / max(h, w)
         size = (max(1, round(h * s)), max(1, round(w * s)))

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from ...core.checkpoint import load_pretrained
 from ...core.dynamic import AlphaLike, DynamicNet
 from ...core.fast import PreparedInput
-from ...data.io import pad_to_multiple, resize_max_side, unpad
+from ...data.io import check_network_pixels, pad_to_multiple, resize_max_side, unpad
 from ...errors import DynamicNetError
 from ...models import resolve_model
 from . import model as _model  # noqa: F401  (registers the architecture for load_pretrained)
@@ -110,6 +110,7 @@ class StylePipeline:
             if max_side < _MULTIPLE:
                 raise DynamicNetError(f"--max-side must be at least {_MULTIPLE}, got {max_side}")
             image = resize_max_side(image, max_side)
+        check_network_pixels(*image.shape[-2:], "use --work-side / work_side (e.g. 1024) or --max-side")
         padded, pads = pad_to_multiple(image, _MULTIPLE)
         extra_h, extra_w = (max(0, _MIN_SIDE - n) for n in padded.shape[-2:])
         if extra_h or extra_w:  # tiny images: replicate the border so every layer has room; cropped off after
