@@ -87,6 +87,94 @@ def test_bad_uploads_are_4xx_json(server, model_name, photo_bytes, case):
     assert json.loads(body)["error"]
 
 
+def _raw(server, method, path, headers, body_chunks=(), chunked=False):
+    """A hand-made HTTP/1.1 request (chunked when asked), for what urllib cannot send."""
+    import http.client
+    from urllib.parse import urlparse
+
+    url = urlparse(server[0])
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=60)
+    conn.putrequest(method, path, skip_host="Host" in headers)
+    for k, v in headers.items():
+        conn.putheader(k, v)
+    if chunked:
+        conn.putheader("Transfer-Encoding", "chunked")
+    conn.endheaders()
+    sent = 0
+    try:
+        for chunk in body_chunks:
+            conn.send(b"%x\r\n%s\r\n" % (len(chunk), chunk) if chunked else chunk)
+            sent += len(chunk)
+        if chunked:
+            conn.send(b"0\r\n\r\n")
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # the server refused and closed mid-upload: what we want
+    response = conn.getresponse()
+    status, body = response.status, response.read()
+    conn.close()
+    return status, body, sent
+
+
+def test_chunked_upload_over_the_cap_is_refused_while_streaming(server):
+    # 300 MB announced by nobody: it used to be spooled to disk (269 MB) before the 20 MB check
+    chunk = b"\0" * (1 << 20)
+    status, body, sent = _raw(server, "POST", "/api/sessions",
+                              {"Content-Type": "multipart/form-data; boundary=x"}, (chunk for _ in range(300)),
+                              chunked=True)
+    assert status == 413 and "limit" in json.loads(body)["error"]
+    assert sent < 300 * (1 << 20)  # cut off long before the end
+
+
+def test_render_body_is_capped(server, model_name, photo_bytes):
+    key = json.loads(new_session(server[0], model_name, photo_bytes)[2])["session"]
+    big = json.dumps({"alpha": 0.5, "pad": "x" * (30 << 20)}).encode()
+    status, body, _ = _raw(server, "POST", f"/api/sessions/{key}/render",
+                           {"Content-Type": "application/json"}, [big[i:i + (1 << 20)] for i in range(0, len(big), 1 << 20)],
+                           chunked=True)
+    assert status == 413
+
+
+@pytest.mark.parametrize("headers", [{"Host": "evil.example:7860"}, {"Host": "rebind.attacker.test"}])
+def test_foreign_host_names_are_refused(server, headers):
+    # DNS rebinding: a page on another origin resolving its own name to 127.0.0.1
+    status, body, _ = _raw(server, "GET", "/api/models", headers)
+    assert status == 403 and "not served" in json.loads(body)["error"]
+
+
+def test_cross_origin_posts_are_refused(server, model_name, photo_bytes):
+    data, headers = multipart({"model": model_name}, {"image": ("x.jpg", photo_bytes)})
+    status, _, body = request(f"{server[0]}/api/sessions", data, {**headers, "Origin": "https://evil.example"}, "POST")
+    assert status == 403 and "cross-origin" in json.loads(body)["error"]
+    same = server[0].replace("127.0.0.1", "localhost")
+    status, _, _ = request(f"{server[0]}/api/sessions", data, {**headers, "Origin": same}, "POST")
+    assert status == 200
+
+
+def test_no_api_schema_is_served(server):
+    assert request(f"{server[0]}/openapi.json")[0] == 404
+
+
+def test_a_heavy_decode_does_not_block_other_requests(server, model_name):
+    import time
+
+    # 24 MP of zeros: a 40 KB PNG that takes a while to decode. Meanwhile the API must keep answering.
+    buf = io.BytesIO()
+    Image.new("L", (6000, 3990)).save(buf, "PNG")
+    data, headers = multipart({"model": model_name}, {"image": ("zeros.png", buf.getvalue())})
+    done = threading.Event()
+    thread = threading.Thread(target=lambda: (request(f"{server[0]}/api/sessions", data, headers, "POST"),
+                                              done.set()))
+    thread.start()
+    time.sleep(0.05)
+    latencies = []
+    while not done.is_set() and len(latencies) < 50:
+        t = time.perf_counter()
+        assert request(f"{server[0]}/api/models")[0] == 200
+        latencies.append(time.perf_counter() - t)
+    thread.join(120)
+    assert latencies and max(latencies) < 1.0, latencies
+
+
 def test_oversized_upload_is_413_before_the_body_is_read(server):
     import http.client
     from urllib.parse import urlparse

@@ -13,6 +13,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--port", type=int, default=7860)
     p.add_argument("--models", nargs="*", default=None, help="bundled model names or folders (default: all)")
     p.add_argument("--max-side", type=positive_int, default=512, help="images are processed at most this large")
+    p.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                   help="a host name the page may be reached by besides the bound address and localhost (e.g. "
+                        "the machine's name on the LAN); requests naming any other host are refused")
     p.set_defaults(func=run_demo)
 
 
@@ -25,7 +28,14 @@ def run_demo(args: argparse.Namespace) -> int:
         raise DynamicNetError(f"the demo needs its extras: pip install 'dynamicnet[demo]' ({exc.name} missing)") from None
     if not 0 < args.port < 65536:
         raise DynamicNetError(f"--port must be 1–65535, got {args.port}")
-    app = create_app(args.models, max_side=args.max_side)
+    from ..demo.server import LOCAL_HOSTS
+
+    # Requests must name the address the server was started on (or this machine's loopback names).
+    hosts = [*LOCAL_HOSTS, *args.allow_host, *([args.host] if args.host not in ("0.0.0.0", "::") else [])]
+    app = create_app(args.models, max_side=args.max_side, allowed_hosts=hosts)
     print(f"dynamicnet demo on http://{args.host}:{args.port}/  (Ctrl-C to stop)")
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    # A bounded number of connections, and idle keep-alive connections closed quickly: slow clients cannot
+    # hold the server's sockets for long.
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", timeout_keep_alive=5,
+                limit_concurrency=128)
     return 0

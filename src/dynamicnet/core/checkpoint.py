@@ -159,10 +159,14 @@ def _schema_problem(config: Mapping[str, Any]) -> str | None:
     if not isinstance(arch, dict) or not isinstance(arch.get("name"), str):
         return "'architecture' must be an object with a string 'name'"
     kwargs = arch.get("kwargs", {})
+
+    def scalar(v: Any) -> bool:
+        return v is None or isinstance(v, (bool, int, float, str))
+
     if not isinstance(kwargs, dict) or not all(
-        v is None or isinstance(v, (bool, int, float, str)) for v in kwargs.values()
+        scalar(v) or (isinstance(v, list) and all(scalar(x) for x in v)) for v in kwargs.values()
     ):
-        return "'architecture.kwargs' must be an object of numbers, strings and booleans"
+        return "'architecture.kwargs' must be an object of numbers, strings, booleans and lists of them"
     dyn = config["dynamic"]
     if not _is_str_list(dyn["insertion_points"]):
         return "'dynamic.insertion_points' must be a non-empty list of names"

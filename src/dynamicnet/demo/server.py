@@ -5,7 +5,9 @@ with a message the page shows; the server never answers 5xx to bad input.
 """
 from __future__ import annotations
 
+import asyncio
 import io
+import json
 import threading
 import time
 from pathlib import Path
@@ -28,7 +30,12 @@ STATIC = Path(__file__).resolve().parent / "static"
 # exact axpy over the image instead of a network pass (see docs/performance.md for what that costs in quality).
 PREFERRED = ("starry-fast",)
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
-MAX_UPLOAD_PIXELS = 40_000_000
+# Checked from the header, before any pixel is decoded: a 24 MP photo (6000×4000) decodes in about a second;
+# the demo works at --max-side anyway, so larger uploads buy nothing and would let one request hog a core.
+MAX_UPLOAD_PIXELS = 24_000_000
+MAX_JSON_BYTES = 64 * 1024  # a render request is {"alpha": …}: a few bytes
+BODY_TIMEOUT_S = 60.0  # a client that has not sent its whole body by then is cut off (slow uploads, slow-loris)
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
 
 
 class BadRequest(Exception):
@@ -38,8 +45,15 @@ class BadRequest(Exception):
 
 
 def create_app(models: list[str] | None = None, max_side: int = 512, max_session_bytes: int = 1 << 30,
-               max_sessions: int = 64, session_ttl_s: float = 900.0) -> FastAPI:
-    """Build the demo app serving ``models`` (names or folders; default: every bundled model)."""
+               max_sessions: int = 64, session_ttl_s: float = 900.0,
+               allowed_hosts: list[str] | None = None) -> FastAPI:
+    """Build the demo app serving ``models`` (names or folders; default: every bundled model).
+
+    ``allowed_hosts``: the host names requests may address (``Host`` header) and come from (``Origin``); by
+    default this machine's loopback names. Anything else is refused with 403, so a web page elsewhere cannot
+    drive the API through DNS rebinding or a cross-site form post.
+    """
+    hosts = {h.lower() for h in (allowed_hosts or LOCAL_HOSTS)}
     entries: dict[str, ModelEntry] = {}
     default = sorted(bundled_models(), key=lambda n: (n not in PREFERRED, n))
     for spec in models or default:
@@ -50,7 +64,19 @@ def create_app(models: list[str] | None = None, max_side: int = 512, max_session
     if not entries:
         raise DynamicNetError("no model the demo can serve (give --models NAME|DIR ...)")
     store = SessionStore(max_session_bytes, max_sessions, session_ttl_s)
-    app = FastAPI(title="dynamicnet demo", docs_url=None, redoc_url=None)
+    app = FastAPI(title="dynamicnet demo", docs_url=None, redoc_url=None, openapi_url=None)
+
+    @app.middleware("http")
+    async def _same_host_only(request: Request, call_next: Any) -> Response:
+        host = _host_name(request.headers.get("host", ""))
+        if host not in hosts:
+            return JSONResponse({"error": f"host {host!r} is not served here"}, status_code=403)
+        origin = request.headers.get("origin")
+        if request.method not in ("GET", "HEAD") and origin is not None:
+            if _host_name(origin.split("://", 1)[-1]) not in hosts:
+                return JSONResponse({"error": "cross-origin requests are refused"}, status_code=403)
+        return await call_next(request)
+
     app.state.store = store
     app.state.entries = entries
     # One render at a time: torch already uses every core for one image, and two at once would only make
@@ -59,7 +85,9 @@ def create_app(models: list[str] | None = None, max_side: int = 512, max_session
 
     @app.exception_handler(BadRequest)
     async def _bad_request(request: Request, exc: BadRequest) -> JSONResponse:
-        return JSONResponse({"error": str(exc)}, status_code=exc.status)
+        # 408/413 arrive with body bytes still unread: close the connection instead of reading them all
+        close = {"Connection": "close"} if exc.status in (408, 413) else None
+        return JSONResponse({"error": str(exc)}, status_code=exc.status, headers=close)
 
     @app.exception_handler(DynamicNetError)
     async def _user_error(request: Request, exc: DynamicNetError) -> JSONResponse:
@@ -95,6 +123,8 @@ def create_app(models: list[str] | None = None, max_side: int = 512, max_session
         form = await _form(request)
         entry = _entry(str(form.get("model", "")))
         image = await _upload(form, "image")
+        if image is None:
+            raise BadRequest("no image uploaded (form field 'image')")
         fields: dict[str, Any] = {k: v for k, v in form.items() if isinstance(v, str)}
         mask = await _upload(form, "mask_image")
         if mask is not None:
@@ -161,10 +191,45 @@ def create_app(models: list[str] | None = None, max_side: int = 512, max_session
     return app
 
 
-async def _form(request: Request) -> Any:
+def _host_name(netloc: str) -> str:
+    """``example.com:7860`` → ``example.com``; ``[::1]:7860`` → ``[::1]``."""
+    netloc = netloc.strip().lower()
+    if netloc.startswith("["):
+        return netloc.split("]", 1)[0] + "]"
+    return netloc.rsplit(":", 1)[0] if netloc.count(":") == 1 else netloc
+
+
+async def _capped_body(request: Request, limit: int, what: str) -> bytes:
+    """The request body, refused with 413 as soon as it passes ``limit`` bytes (declared or streamed: a chunked
+    upload is counted as it arrives, never spooled first) and with 408 when it takes over BODY_TIMEOUT_S."""
     length = request.headers.get("content-length")
-    if length is not None and length.isdigit() and int(length) > MAX_UPLOAD_BYTES + 65536:
-        raise BadRequest(f"upload too large (limit {MAX_UPLOAD_BYTES // (1024 * 1024)} MB)", 413)
+    if length is not None and length.isdigit() and int(length) > limit:
+        raise BadRequest(f"{what} too large (limit {_size(limit)})", 413)
+    chunks: list[bytes] = []
+    size = 0
+    stream = request.stream().__aiter__()
+    deadline = time.monotonic() + BODY_TIMEOUT_S
+    while True:
+        try:
+            chunk = await asyncio.wait_for(stream.__anext__(), max(0.0, deadline - time.monotonic()))
+        except StopAsyncIteration:
+            break
+        except asyncio.TimeoutError:
+            raise BadRequest(f"{what} not received within {BODY_TIMEOUT_S:.0f} s", 408) from None
+        size += len(chunk)
+        if size > limit:
+            raise BadRequest(f"{what} too large (limit {_size(limit)})", 413)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _size(n: int) -> str:
+    return f"{n // (1024 * 1024)} MB" if n >= 1024 * 1024 else f"{n // 1024} KB"
+
+
+async def _form(request: Request) -> Any:
+    body = await _capped_body(request, MAX_UPLOAD_BYTES + 65536, "upload")
+    request._body = body  # Starlette parses the form from the body already read (and counted) above
     try:
         return await request.form(max_files=2, max_fields=16)
     except Exception as exc:  # malformed multipart bodies: the client's fault, say so
@@ -172,20 +237,23 @@ async def _form(request: Request) -> Any:
 
 
 async def _upload(form: Any, name: str) -> Any:
-    """The image uploaded as form field ``name``, decoded and validated, or None when absent."""
+    """The image uploaded as form field ``name``, decoded and validated (in a worker thread: decoding takes
+    CPU time the event loop must not spend), or None when absent."""
     upload = form.get(name)
     if upload is None or not hasattr(upload, "read"):
         return None
     data = await upload.read(MAX_UPLOAD_BYTES + 1)
     if len(data) > MAX_UPLOAD_BYTES:
         raise BadRequest(f"upload too large (limit {MAX_UPLOAD_BYTES // (1024 * 1024)} MB)", 413)
-    return decode_image(data, name=getattr(upload, "filename", None) or name, max_pixels=MAX_UPLOAD_PIXELS)
+    label = getattr(upload, "filename", None) or name
+    return await run_in_threadpool(decode_image, data, name=label, max_pixels=MAX_UPLOAD_PIXELS)
 
 
 async def _json(request: Request) -> dict[str, Any]:
+    raw = await _capped_body(request, MAX_JSON_BYTES, "request body")
     try:
-        body = await request.json()
-    except Exception:
+        body = json.loads(raw)
+    except (ValueError, RecursionError):
         raise BadRequest("expected a JSON body like {\"alpha\": 0.5}") from None
     if not isinstance(body, dict):
         raise BadRequest("expected a JSON object")
