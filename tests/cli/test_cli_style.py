@@ -269,3 +269,40 @@ def test_huge_network_inputs_are_refused_with_the_option_that_helps(capsys, tiny
     code, _, err = run_cli(capsys, "stylize", tmp_path / "p.png", "--model", tiny_style_model, "--work-side", "32",
                            "-o", tmp_path / "o.png")
     assert code == 0 and load_image(tmp_path / "o.png").rgb.shape == (3, 60, 90)  # run small, upscaled
+
+
+def test_damaged_tiff_is_one_line_without_pillow_warnings(tmp_path, tiny_style_model):
+    import subprocess
+    import sys
+
+    buf = io.BytesIO()
+    Image.fromarray(_photo(64, 64)).save(buf, "TIFF", compression="tiff_deflate")
+    (tmp_path / "t.tif").write_bytes(buf.getvalue()[: len(buf.getvalue()) // 2])
+    proc = subprocess.run([sys.executable, "-m", "dynamicnet", "stylize", str(tmp_path / "t.tif"), "--model",
+                           str(tiny_style_model), "-o", str(tmp_path / "o.png")], capture_output=True, text=True)
+    assert proc.returncode == 1 and proc.stderr.count("\n") == 1 and "t.tif" in proc.stderr, proc.stderr
+
+
+def test_non_utf8_file_names_under_a_strict_utf8_stdout(tmp_path, tiny_style_model):
+    import subprocess
+    import sys
+
+    name = os.fsdecode(b"caf\xe9.png")  # Latin-1 bytes: not valid UTF-8
+    Image.fromarray(_photo()).save(tmp_path / name)
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8:strict", "LC_ALL": "C.UTF-8"}
+    proc = subprocess.run([sys.executable, "-m", "dynamicnet", "stylize", os.fsencode(tmp_path / name), "--model",
+                           str(tiny_style_model), "-o", str(out)], capture_output=True, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == os.fsencode(out / os.fsdecode(b"caf\xe9.png")) + b"\n"  # the name as it is on disk
+    assert (out / name).is_file()
+
+
+def test_os_errors_name_the_users_file_not_a_temporary(tmp_path):
+    from dynamicnet.utils.fs import atomic_path
+
+    target = tmp_path / "result.png"
+    with pytest.raises(OSError) as info:
+        with atomic_path(target) as tmp:
+            raise OSError(28, "No space left on device", str(tmp))
+    assert info.value.filename == str(target) and ".tmp" not in str(info.value)

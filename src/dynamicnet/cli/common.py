@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -105,6 +106,20 @@ def check_output(path: str | os.PathLike[str], formats: Sequence[str], flag: str
             raise DynamicNetError(f"{flag} {p}: is the input {src}; it would be overwritten (choose another output)")
     _check_writable_dir(p.parent, flag, p)
     return p
+
+
+def print_path(path: str | os.PathLike[str], suffix: str = "") -> None:
+    """Print a written file's path on stdout, byte for byte: a file name that is not valid in the terminal's
+    encoding (Latin-1 bytes under a UTF-8 locale) must neither crash the command after its work is done nor be
+    printed differently from the name on disk."""
+    data = os.fsencode(os.fspath(path)) + suffix.encode("utf-8", "backslashreplace") + b"\n"
+    stream = getattr(sys.stdout, "buffer", None)
+    if stream is None:  # a text-only stdout (some embedders): the best faithful text form
+        print(os.fsdecode(data[:-1]).encode("utf-8", "backslashreplace").decode("utf-8"))
+        return
+    sys.stdout.flush()
+    stream.write(data)
+    stream.flush()
 
 
 def plan_batch_outputs(inputs: Sequence[Path], out_dir: Path, ext: str = ".png") -> list[Path]:

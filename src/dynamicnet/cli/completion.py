@@ -17,6 +17,7 @@ from .common import (
     float_list,
     crop_size,
     positive_int,
+    print_path,
     seed,
     to_fp16,
     trainer_config,
@@ -265,7 +266,7 @@ def run_complete(args: argparse.Namespace) -> int:
             tiles.append(pipe(image, mask, alpha=alpha))
             labels.append(f"auto α = {alpha:g}")
         save_image(make_contact_sheet(tiles, labels), output)
-    print(output)
+    print_path(output)
     return 0
 
 

@@ -18,6 +18,7 @@ from .common import (
     float_list,
     int_up_to,
     positive_int,
+    print_path,
     seed,
     to_fp16,
     trainer_config,
@@ -301,9 +302,9 @@ def run_generate(args: argparse.Namespace) -> int:
         save_image(sheet, stack.enter_context(atomic_path(args.output)))
         if frames is not None:
             save_animation(frames, stack.enter_context(atomic_path(args.gif)), duration_ms=80)
-    print(args.output)
+    print_path(args.output)
     if args.gif:
-        print(args.gif)
+        print_path(args.gif)
     return 0
 
 

@@ -18,6 +18,7 @@ from .common import (
     plan_batch_outputs,
     crop_size,
     positive_int,
+    print_path,
     to_fp16,
     trainer_config,
     weight,
@@ -295,7 +296,7 @@ def run_stylize(args: argparse.Namespace) -> int:
                 d.rmdir()  # only if empty: a folder this command made and filled with nothing
         raise
     for target in targets:
-        print(target)
+        print_path(target)
     return 0
 
 
@@ -327,9 +328,9 @@ def run_sweep(args: argparse.Namespace) -> int:
         save_image(sheet, stack.enter_context(atomic_path(args.output)))
         if frames is not None:
             save_animation(frames, stack.enter_context(atomic_path(args.gif)), duration_ms=80)
-    print(args.output)
+    print_path(args.output)
     if args.gif:
-        print(args.gif)
+        print_path(args.gif)
     return 0
 
 
@@ -363,7 +364,7 @@ def run_stylize_video(args: argparse.Namespace) -> int:
         pipe.model.resolve_alpha(a)
     n = stylize_video(pipe, Path(args.input), Path(args.output), keyframes, max_side=args.max_side,
                       max_frames=args.max_frames, work_side=args.work_side)
-    print(f"{args.output} ({n} frames)")
+    print_path(args.output, f" ({n} frames)")
     return 0
 
 

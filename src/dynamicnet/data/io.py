@@ -162,8 +162,9 @@ def decode_image(
 
 def _decode(fh, *, name: str, max_pixels: int, file_path: Path | None) -> LoadedImage:
     with warnings.catch_warnings():
-        # We enforce our own, smaller pixel limit from the header below; PIL's warning would only be noise.
-        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        # We enforce our own, smaller pixel limit from the header below, and a damaged file ends in one clear
+        # error: Pillow's warnings (decompression bombs, "Corrupt EXIF data" …) would only be stderr noise.
+        warnings.simplefilter("ignore")
         try:
             im = Image.open(fh)
         except Image.DecompressionBombError:
@@ -189,7 +190,9 @@ def _decode(fh, *, name: str, max_pixels: int, file_path: Path | None) -> Loaded
         except Exception as exc:  # noqa: BLE001
             raise DynamicNetError(f"{name}: truncated or corrupt image ({_reason(exc)})") from None
 
-    orientation = _exif_orientation(im)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        orientation = _exif_orientation(im)
     try:
         rgb, alpha = _to_float_arrays(im, name)
         if high_bit:

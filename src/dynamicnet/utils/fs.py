@@ -28,7 +28,12 @@ def atomic_path(target: str | os.PathLike[str], suffix: str | None = None) -> It
     os.close(fd)
     tmp = Path(tmp_name)
     try:
-        yield tmp
+        try:
+            yield tmp
+        except OSError as exc:
+            if exc.filename is not None and Path(exc.filename) == tmp:  # name the user's file, not our temporary
+                raise type(exc)(exc.errno, exc.strerror, str(target)) from None
+            raise
         # mkstemp's 0600 would make outputs private; give the usual mode. After the writer, because some
         # writers (safetensors) replace the file rather than write into it.
         os.chmod(tmp, 0o666 & ~_umask())
