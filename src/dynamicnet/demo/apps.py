@@ -48,7 +48,8 @@ def _style_session(entry: ModelEntry, image: LoadedImage | None, form: Mapping[s
     prepared = entry.pipeline.session(image.rgb, max_side=max_side, preview_side=max(64, max_side // 4))
     prepared.render(0.0)  # warm the caches; also sizes the session for the memory budget
     h, w = prepared.size
-    return Session(entry.name, prepared.render, tensor_bytes(prepared), {"width": w, "height": h})
+    return Session(entry.name, prepared.render, tensor_bytes(prepared), {"width": w, "height": h},
+                   measure=lambda: tensor_bytes(prepared))
 
 
 def form_int(fields: Mapping[str, str], name: str, default: int, lo: int, hi: int) -> int:
@@ -99,7 +100,8 @@ def _completion_session(entry: ModelEntry, image: LoadedImage | None, form: Mapp
         mask = entry.pipeline.default_mask(h, w)
     session = entry.pipeline.session(rgb, mask)  # validates the mask: empty or full → a clear 400
     return Session(entry.name, lambda alpha, preview: session.render(_number(alpha)), tensor_bytes(session),
-                   {"width": w, "height": h}, actions={"auto": lambda: {"alpha": session.auto_alpha()}})
+                   {"width": w, "height": h}, actions={"auto": lambda: {"alpha": session.auto_alpha()}},
+                   measure=lambda: tensor_bytes(session))
 
 
 def _number(alpha: Any) -> float:

@@ -19,7 +19,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from PIL import Image
 
-from ..data.io import decode_image, to_pil_image
+from ..data.io import LoadedImage, decode_image, resize_max_side, to_pil_image
 from ..errors import DynamicNetError
 from ..models import bundled_models, resolve_model
 from .apps import SESSIONS, ModelEntry, form_int, load_entry, parse_alpha, style_image_of
@@ -122,15 +122,17 @@ def create_app(models: list[str] | None = None, max_side: int = 512, max_session
     async def new_session(request: Request) -> dict[str, Any]:
         form = await _form(request)
         entry = _entry(str(form.get("model", "")))
-        image = await _upload(form, "image")
-        if image is None:
-            raise BadRequest("no image uploaded (form field 'image')")
+        image = await _upload(form, "image")  # None for DC-GAN sessions (and refused by the image apps)
         fields: dict[str, Any] = {k: v for k, v in form.items() if isinstance(v, str)}
         mask = await _upload(form, "mask_image")
         if mask is not None:
             fields["mask_image"] = mask
         side = form_int(fields, "max_side", max_side, 16, max_side)
         make = SESSIONS[entry.config["application"]]
+        # Shrink to the working size before taking the compute lock: resampling a 20 MP upload takes longer than
+        # many slider renders, and other users' renders must not wait for it.
+        if image is not None:
+            image = await run_in_threadpool(_fit, image, side)
 
         def prepare() -> Any:
             with compute:
@@ -189,6 +191,11 @@ def create_app(models: list[str] | None = None, max_side: int = 512, max_session
         return entries[name]
 
     return app
+
+
+def _fit(image: LoadedImage, side: int) -> LoadedImage:
+    alpha = None if image.alpha is None else resize_max_side(image.alpha, side)
+    return image._replace(rgb=resize_max_side(image.rgb, side), alpha=alpha)
 
 
 def _host_name(netloc: str) -> str:

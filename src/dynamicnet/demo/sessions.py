@@ -7,6 +7,7 @@ session before it started is skipped ("coalescing": only the latest α is comput
 """
 from __future__ import annotations
 
+import ctypes
 import secrets
 import threading
 import time
@@ -31,6 +32,9 @@ class Session:
     last_used: float = field(default_factory=time.monotonic)
     lock: threading.Lock = field(default_factory=threading.Lock)
     latest: int = 0  # sequence number of the newest render request
+    # Re-measures what the session holds: caches can grow on later renders (the fast path keeps an affine split
+    # after a repeat, previews are made on demand), and the budget must count what is really held.
+    measure: Callable[[], int] | None = None
     _tickets: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def next_ticket(self) -> int:
@@ -90,7 +94,14 @@ class SessionStore:
         with session.lock:
             if ticket < session.latest:
                 raise Superseded
-            return session.render_fn(alpha, preview)
+            image = session.render_fn(alpha, preview)
+            if session.measure is not None:
+                nbytes = session.measure()
+                if nbytes != session.nbytes:
+                    with self._lock:
+                        session.nbytes = nbytes
+                        self._evict()
+            return image
 
     @property
     def total_bytes(self) -> int:
@@ -105,6 +116,24 @@ class SessionStore:
             del self._sessions[key]
 
     def _evict(self) -> None:
+        before = len(self._sessions)
         self._expire()
         while self._sessions and (len(self._sessions) > self.max_sessions or self.total_bytes > self.max_bytes):
             self._sessions.popitem(last=False)  # least recently used first
+        if len(self._sessions) < before:
+            _return_freed_memory()
+
+
+def _return_freed_memory() -> None:
+    """Hand freed heap pages back to the OS (glibc keeps them otherwise, and the process's RSS only grows)."""
+    global _malloc_trim
+    if _malloc_trim is None:
+        try:
+            _malloc_trim = ctypes.CDLL("libc.so.6").malloc_trim
+        except (OSError, AttributeError):  # not glibc: nothing to do
+            _malloc_trim = False
+    if _malloc_trim:
+        _malloc_trim(0)
+
+
+_malloc_trim: Any = None
