@@ -1,6 +1,7 @@
 import subprocess
 import sys
 
+import pytest
 from cli_utils import run_cli
 
 from dynamicnet import __version__
@@ -97,3 +98,16 @@ def test_every_bundled_model_loads_through_the_public_api_in_a_fresh_process():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert "completion-photos completion" in proc.stdout and "starry-level style" in proc.stdout
+
+
+def test_negative_alpha_lists_parse_without_an_equals_sign():
+    from dynamicnet.cli.main import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["sweep", "p.png", "--alphas", "-1,0,1", "-o", "s.png"]).alphas == [-1, 0, 1]
+    assert parser.parse_args(["stylize", "p.png", "--block-alphas", "-1,-0.5,.5", "-o", "o.png"]).block_alphas == [
+        -1, -0.5, 0.5]
+    assert parser.parse_args(["generate", "--alphas", "-0.5,1e-1", "-o", "g.png"]).alphas == [-0.5, 0.1]
+    assert parser.parse_args(["stylize", "p.png", "--alpha", "-0.25", "-o", "o.png"]).alpha == -0.25
+    with pytest.raises(SystemExit):
+        parser.parse_args(["sweep", "p.png", "--alphas", "-x", "-o", "s.png"])  # still an unknown option

@@ -1,4 +1,5 @@
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -148,3 +149,25 @@ def test_json_recipe_file_and_fp16_folder(capsys, tmp_path):
     recipe.write_text(json.dumps({"name": "bad", "widht": 4}))
     code, _, err = run_cli(capsys, "train", "style", "--recipe", recipe, "--dry-run", "--out", tmp_path / "n")
     assert code == 1 and "unknown recipe key(s) ['widht']" in err
+
+
+@pytest.mark.parametrize("app", ["dcgan", "completion"])
+def test_torchrun_through_a_real_app_writes_and_reports_once(tmp_path, app):
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as s:  # a free rendezvous port, not a fixed one
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    args = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(port),
+            "-m", "dynamicnet", "train", app, "--dry-run", "--out", str(tmp_path / "m"), "--device", "cpu",
+            "--no-progress", "--fp16"]
+    if app == "completion":
+        args += ["--vgg-weights", "random"]
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.count("model folder:") == 1, proc.stdout  # every rank used to print (and convert)
+    model, _ = load_pretrained(tmp_path / "m")
+    assert model is not None

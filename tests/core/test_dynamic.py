@@ -182,3 +182,33 @@ def test_concurrent_threads_use_their_own_alpha():
 
 def test_points_listed():
     assert tiny_dynamic().insertion_points == POINTS
+
+
+def test_copies_and_pickles_have_their_own_alpha():
+    import copy
+    import io
+    import pickle
+
+    from toy import tiny_dynamic
+
+    net = tiny_dynamic(sets=("higher", "lower")).eval()
+    for p in net.tuning_parameters():
+        p.data.add_(0.05)
+    x = torch.rand(2, 3, 8, 8, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        expected = {a: net(x, alpha=a) for a in (0.0, 0.7, -0.4)}
+        twin = copy.deepcopy(net)  # used to fail on the threading.local α
+        for a, y in expected.items():
+            assert torch.equal(twin(x, alpha=a), y)
+        # the copy's hooks are its own: changing the copy's blocks changes only the copy
+        for p in twin.tuning_parameters():
+            p.data.mul_(2)
+        assert torch.equal(net(x, alpha=0.7), expected[0.7]) and not torch.equal(twin(x, alpha=0.7), expected[0.7])
+        restored = pickle.loads(pickle.dumps(net))
+        buf = io.BytesIO()
+        torch.save(net, buf)  # whole-module save, as some users do
+        buf.seek(0)
+        loaded = torch.load(buf, weights_only=False)
+        for other in (restored, loaded):
+            for a, y in expected.items():
+                assert torch.equal(other(x, alpha=a), y)

@@ -197,6 +197,13 @@ def trainer_config(args: argparse.Namespace, batch_size: int, device: torch.devi
                          resume=args.resume, overwrite=args.overwrite)
 
 
+def is_rank0() -> bool:
+    """True unless this is a non-zero rank of a ``torchrun`` job: only rank 0 writes the model and reports."""
+    import torch.distributed as dist
+
+    return not dist.is_initialized() or dist.get_rank() == 0
+
+
 def check_train_out(args: argparse.Namespace) -> None:
     """Refuse a ``--out`` that holds a finished model (without ``--overwrite``) before any set-up work."""
     from ..training.trainer import check_out_dir

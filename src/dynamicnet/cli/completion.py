@@ -15,6 +15,7 @@ from .common import (
     check_train_out,
     device_of,
     float_list,
+    is_rank0,
     crop_size,
     positive_int,
     print_path,
@@ -200,6 +201,8 @@ def run_train_completion(args: argparse.Namespace) -> int:
                               init_from=Path(args.init_from) if args.init_from else None,
                               vgg_weights=args.vgg_weights, config=config, data_description=description,
                               preview=preview)
+    if not is_rank0():
+        return 0  # rank 0 writes and reports
     if args.fp16:
         _to_fp16(folder)
     print(f"model folder: {folder}")

@@ -16,6 +16,7 @@ from .common import (
     device_of,
     finite_float,
     float_list,
+    is_rank0,
     int_up_to,
     positive_int,
     print_path,
@@ -185,6 +186,8 @@ def run_train_dcgan(args: argparse.Namespace) -> int:
                          init_from=Path(args.init_from) if args.init_from else None, config=config,
                          data_description=split.source.description, data_spec=data_spec,
                          description=description)
+    if not is_rank0():
+        return 0  # rank 0 writes and reports
     if args.fp16:
         to_fp16(folder)
     print(f"model folder: {folder}")

@@ -6,7 +6,9 @@ line on stderr; a traceback is shown only with ``--debug``.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
+from typing import Any
 from collections.abc import Sequence
 
 from .._version import __version__
@@ -16,8 +18,18 @@ from ..errors import DynamicNetError
 # happens is the usual one-line "interrupted", not a traceback from deep inside an import.
 
 
+# argparse reads "-1,0,1" as an unknown option (its own pattern only knows single numbers such as "-1" or
+# "-.5"), so `--alphas -1,0,1` failed while `--alphas=-1,0,1` worked. Lists of numbers are values too.
+_NUMBER = r"(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?"
+_NEGATIVE_NUMBERS = re.compile(rf"^-{_NUMBER}(,\s*-?{_NUMBER})*$")
+
+
 class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is a single line (and exit code 2)."""
+    """argparse, but a usage error is a single line (and exit code 2), and negative number lists are values."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._negative_number_matcher = _NEGATIVE_NUMBERS
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")

@@ -15,6 +15,7 @@ from .common import (
     device_of,
     finite_float,
     float_list,
+    is_rank0,
     plan_batch_outputs,
     crop_size,
     positive_int,
@@ -205,9 +206,7 @@ def run_train_style(args: argparse.Namespace) -> int:
                          tuning_sets=args.tuning_sets.split(",") if args.tuning_sets else None,
                          vgg_weights=args.vgg_weights, config=config, data_description=description,
                          preview=preview)
-    import torch.distributed as dist
-
-    if dist.is_initialized() and dist.get_rank() != 0:
+    if not is_rank0():
         return 0  # rank 0 writes and reports
     if args.fp16:
         to_fp16(folder)

@@ -45,6 +45,17 @@ def alpha_limits(alpha_range: Sequence[float], margin: float = ALPHA_MARGIN) -> 
     return lo - margin * width, hi + margin * width
 
 
+class _BlockHook:
+    """Forward pre-hook at one insertion point. An object, not a closure, so that it pickles and so that a
+    deep copy of the wrapper gets hooks that point at the copy (``copy.deepcopy`` maps ``owner`` through its memo)."""
+
+    def __init__(self, owner: "DynamicNet", index: int) -> None:
+        self.owner, self.index = owner, index
+
+    def __call__(self, module: nn.Module, args: tuple[Any, ...]) -> tuple[Any, ...] | None:
+        return self.owner._apply_blocks(self.index, args)
+
+
 def _as_float(value: Any, what: str) -> float:
     if isinstance(value, torch.Tensor):
         if value.numel() != 1:
@@ -121,9 +132,7 @@ class DynamicNet(nn.Module):
         self._state = threading.local()  # per-thread α of the forward in flight (servers call concurrently)
         # α values this model accepts (None: any finite α). load_pretrained sets it from the folder's α range.
         self.alpha_limits: tuple[float, float] | None = None
-        self._hooks = [
-            modules[p].register_forward_pre_hook(self._make_hook(i)) for i, p in enumerate(points)
-        ]
+        self._hooks = [modules[p].register_forward_pre_hook(_BlockHook(self, i)) for i, p in enumerate(points)]
 
     # ------------------------------------------------------------------ α handling
     @property
@@ -207,26 +216,35 @@ class DynamicNet(nn.Module):
         finally:
             self._state.coeffs = previous
 
-    def _make_hook(self, index: int):
-        def hook(module: nn.Module, args: tuple[Any, ...]) -> tuple[Any, ...] | None:
-            coeffs = getattr(self._state, "coeffs", None)
-            if not coeffs:
-                return None  # α = 0 everywhere (or main called directly): the main network, untouched
-            z = args[0]
-            first = not self._state.seen_first
-            self._state.seen_first = True
-            if self._main_frozen and first:
-                # Phase 2: nothing in front of the first insertion point trains, so cut the graph there; the
-                # frozen prefix then costs one forward pass and no backward work.
-                z = z.detach()
-            out = z
-            for set_name, per_block in coeffs.items():
-                a = per_block[index]
-                if a != 0.0:
-                    out = out + a * self.blocks[set_name][index](z)  # z + Σ_k α_k ψ_k(z)
-            return (out, *args[1:])
+    def _apply_blocks(self, index: int, args: tuple[Any, ...]) -> tuple[Any, ...] | None:
+        """The forward pre-hook at insertion point ``index``: ``z → z + Σ_k α_k ψ_k(z)``."""
+        coeffs = getattr(self._state, "coeffs", None)
+        if not coeffs:
+            return None  # α = 0 everywhere (or main called directly): the main network, untouched
+        z = args[0]
+        first = not self._state.seen_first
+        self._state.seen_first = True
+        if self._main_frozen and first:
+            # Phase 2: nothing in front of the first insertion point trains, so cut the graph there; the
+            # frozen prefix then costs one forward pass and no backward work.
+            z = z.detach()
+        out = z
+        for set_name, per_block in coeffs.items():
+            a = per_block[index]
+            if a != 0.0:
+                out = out + a * self.blocks[set_name][index](z)  # z + Σ_k α_k ψ_k(z)
+        return (out, *args[1:])
 
-        return hook
+    # Copies (deepcopy, pickling, whole-module torch.save, EMA) get their own α state: a threading.local
+    # cannot be copied, and each copy must read its own α, not the original's.
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("_state", None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        self._state = threading.local()
 
     # ------------------------------------------------------------------ phases
     def freeze_main(self, frozen: bool = True) -> None:
