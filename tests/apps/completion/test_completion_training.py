@@ -9,6 +9,8 @@ from dynamicnet.data.folder import SyntheticImageDataset
 from dynamicnet.data.masks import MaskedImageDataset
 from dynamicnet.training import TrainerConfig
 
+pytestmark = pytest.mark.slow
+
 # O1 with an adversarial term: the tuning phase then trains a fresh discriminator ("disc_tuning").
 RECIPE = builtin_recipes()["photos"].with_overrides(
     width=4, dilations=(1, 2, 1), disc_width=4, size=16, batch_size=2, main_steps=2, tuning_steps=3,

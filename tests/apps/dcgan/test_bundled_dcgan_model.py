@@ -9,6 +9,8 @@ from dynamicnet.apps.dcgan.pipeline import DEFAULT_MODEL, DCGANPipeline
 from dynamicnet.data.fashion_mnist import DEBIAN_DIR
 from dynamicnet.models import bundled_models
 
+pytestmark = pytest.mark.slow
+
 ALPHAS = [0.0, 0.25, 0.5, 0.75, 1.0]
 
 

