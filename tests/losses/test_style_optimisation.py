@@ -1,6 +1,7 @@
 """Sanity check of the whole perceptual stack: Gatys-style optimisation toward a style image (not timed)."""
 from __future__ import annotations
 
+import pytest
 import torch
 
 from dynamicnet.losses import REFERENCE_STYLE_WEIGHTS, REFERENCE_TAPS, StyleLoss, StyleTargets, VGG16Features
