@@ -14,6 +14,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print the whole config.json")
     p.set_defaults(func=run_info)
 
+    p = sub.add_parser("export", help="one ONNX file with α as an input (any ONNX runtime moves the slider)",
+                       description="Inputs: the image (or z, or image and mask) with dynamic batch/height/width, and "
+                                   "α as a (sets, blocks) matrix; metadata in the file says how (see docs).")
+    p.add_argument("model", help="bundled model name or model folder")
+    p.add_argument("--format", choices=["onnx"], default="onnx")
+    p.add_argument("--output", "-o", required=True, help="the .onnx file to write (appears only when complete)")
+    p.set_defaults(func=run_export)
+
     p = sub.add_parser("models", help="list the bundled models")
     p.set_defaults(func=run_models)
 
@@ -47,6 +55,15 @@ def run_info(args: argparse.Namespace) -> int:
         print(f"data:         {prov['data']}")
     if prov.get("command"):
         print(f"command:      {prov['command']}")
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from ..export import export_onnx
+    from .common import check_output, print_path
+
+    check_output(args.output, (".onnx",))
+    print_path(export_onnx(args.model, args.output))
     return 0
 
 

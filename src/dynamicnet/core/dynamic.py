@@ -219,6 +219,12 @@ class DynamicNet(nn.Module):
     def _apply_blocks(self, index: int, args: tuple[Any, ...]) -> tuple[Any, ...] | None:
         """The forward pre-hook at insertion point ``index``: ``z → z + Σ_k α_k ψ_k(z)``."""
         coeffs = getattr(self._state, "coeffs", None)
+        if isinstance(coeffs, torch.Tensor):  # α as data (export): (sets, blocks), every block computed
+            z = args[0]
+            out = z
+            for k, set_name in enumerate(self.set_names):
+                out = out + coeffs[k, index] * self.blocks[set_name][index](z)
+            return (out, *args[1:])
         if not coeffs:
             return None  # α = 0 everywhere (or main called directly): the main network, untouched
         z = args[0]
@@ -234,6 +240,29 @@ class DynamicNet(nn.Module):
             if a != 0.0:
                 out = out + a * self.blocks[set_name][index](z)  # z + Σ_k α_k ψ_k(z)
         return (out, *args[1:])
+
+    def forward_alpha_tensor(self, *args: Any, alpha: torch.Tensor, **kwargs: Any) -> Any:
+        """The main network with ``z + Σ_k alpha[k, i]·ψ_k,i(z)`` at insertion point ``i``, where ``alpha`` is a
+        ``(num_sets, num_blocks)`` tensor (rows in :attr:`set_names` order, non-negative for signed sets).
+
+        α flows as data, not as Python numbers, so a traced or exported graph keeps it as an input (ONNX export);
+        every block is computed. With ``alpha`` all zero the output equals the main network's exactly.
+        """
+        if tuple(alpha.shape) != (len(self.set_names), self.num_blocks):
+            raise ValueError(f"alpha tensor must have shape ({len(self.set_names)}, {self.num_blocks}) "
+                             f"(sets {list(self.set_names)} × blocks), got {tuple(alpha.shape)}")
+        previous = getattr(self._state, "coeffs", None)
+        self._state.coeffs = alpha
+        try:
+            return self.main(*args, **kwargs)
+        finally:
+            self._state.coeffs = previous
+
+    def alpha_matrix(self, alpha: AlphaLike) -> torch.Tensor:
+        """Any accepted α form as the ``(num_sets, num_blocks)`` matrix :meth:`forward_alpha_tensor` takes."""
+        coeffs = self.resolve_alpha(alpha)
+        return torch.tensor([list(coeffs.get(s, (0.0,) * self.num_blocks)) for s in self.set_names],
+                            dtype=torch.float32)
 
     # Copies (deepcopy, pickling, whole-module torch.save, EMA) get their own α state: a threading.local
     # cannot be copied, and each copy must read its own α, not the original's.
