@@ -306,3 +306,18 @@ def test_os_errors_name_the_users_file_not_a_temporary(tmp_path):
         with atomic_path(target) as tmp:
             raise OSError(28, "No space left on device", str(tmp))
     assert info.value.filename == str(target) and ".tmp" not in str(info.value)
+
+
+def test_progress_bars_show_on_request_and_stay_off_in_pipes(capsys, tiny_style_model, tmp_path):
+    pipe = StylePipeline.from_pretrained(tiny_style_model)
+    image = torch.rand(3, 40, 40)
+    pipe.sweep(image, [0.0, 0.5, 1.0], progress=True)  # the Python API: forced on
+    assert "α" in capsys.readouterr().err
+    pipe.sweep(image, [0.0, 1.0])  # the API's default: quiet
+    assert capsys.readouterr().err == ""
+    Image.fromarray(_photo()).save(tmp_path / "p.png")
+    # stderr is not a terminal here: the command line's automatic bar stays off, as with --no-progress
+    for extra in ([], ["--no-progress"]):
+        code, _, err = run_cli(capsys, "sweep", tmp_path / "p.png", "--model", tiny_style_model, "-o",
+                               tmp_path / "s.png", "--gif", tmp_path / "w.gif", "--frames", "3", *extra)
+        assert code == 0 and err == ""

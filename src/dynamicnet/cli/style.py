@@ -50,6 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="longer side the network runs at; larger images are stylised there and upscaled, so "
                         "strokes keep their size relative to the picture (default: the model's, 512 for the "
                         "bundled models; 0 = full resolution)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (it shows only on a terminal)")
     add_device(p)
     p.set_defaults(func=run_stylize)
 
@@ -65,6 +66,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="longer side the network runs at; larger images are stylised there and upscaled, so "
                         "strokes keep their size relative to the picture (default: the model's, 512 for the "
                         "bundled models; 0 = full resolution)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (it shows only on a terminal)")
     add_device(p)
     p.set_defaults(func=run_sweep)
 
@@ -92,6 +94,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="longer side the network runs at; larger images are stylised there and upscaled, so "
                         "strokes keep their size relative to the picture (default: the model's, 512 for the "
                         "bundled models; 0 = full resolution)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (it shows only on a terminal)")
     add_device(p)
     p.set_defaults(func=run_stylize_video)
 
@@ -264,6 +267,7 @@ def run_stylize(args: argparse.Namespace) -> int:
     from ..apps.style.pipeline import StylePipeline
     from ..data.io import SAVE_FORMATS, load_image, resize_max_side, save_image
     from ..utils.fs import atomic_path
+    from ..utils.progress import progress as progress_bar
 
     inputs = [Path(p) for p in args.inputs]
     output = Path(args.output)
@@ -282,7 +286,9 @@ def run_stylize(args: argparse.Namespace) -> int:
         # All or nothing: every result goes to a temporary file beside its target and all are renamed into
         # place only once the last input has been stylised.
         with contextlib.ExitStack() as stack:
-            for path, target in zip(inputs, targets):
+            pairs = list(zip(inputs, targets))
+            for path, target in progress_bar(pairs, desc="stylize", total=len(pairs), unit="image",
+                                             enabled=False if args.no_progress or len(pairs) == 1 else None):
                 image = load_image(path)
                 out = pipe(image.rgb, alpha=alpha, max_side=args.max_side, work_side=args.work_side)
                 alpha_mask = image.alpha
@@ -313,14 +319,15 @@ def run_sweep(args: argparse.Namespace) -> int:
     pipe = StylePipeline.from_pretrained(args.model, device_of(args))
     for a in args.alphas:
         pipe.model.resolve_alpha(a)
-    outs = pipe.sweep(image, args.alphas, max_side=args.max_side, work_side=args.work_side)
+    show = False if args.no_progress else None
+    outs = pipe.sweep(image, args.alphas, max_side=args.max_side, work_side=args.work_side, progress=show)
     sheet = make_contact_sheet(outs, [f"α = {a:g}" for a in args.alphas])
     frames = None
     if args.gif:
         lo, hi = min(args.alphas), max(args.alphas)
         n = args.frames
         walk = [lo + (hi - lo) * i / (n - 1) for i in range(n)] if n > 1 else [hi]
-        there = pipe.sweep(image, walk, max_side=args.max_side, work_side=args.work_side)
+        there = pipe.sweep(image, walk, max_side=args.max_side, work_side=args.work_side, progress=show)
         frames = there + there[-2:0:-1]  # and back: the return frames are the same images
     # Both files or neither: each is written beside its target and renamed into place at the end.
     with contextlib.ExitStack() as stack:
@@ -362,7 +369,8 @@ def run_stylize_video(args: argparse.Namespace) -> int:
     for _, a in keyframes:
         pipe.model.resolve_alpha(a)
     n = stylize_video(pipe, Path(args.input), Path(args.output), keyframes, max_side=args.max_side,
-                      max_frames=args.max_frames, work_side=args.work_side)
+                      max_frames=args.max_frames, work_side=args.work_side,
+                      progress=False if args.no_progress else None)
     print_path(args.output, f" ({n} frames)")
     return 0
 

@@ -14,6 +14,7 @@ from ...core.fast import PreparedInput
 from ...data.io import check_network_pixels, pad_to_multiple, resize_max_side, unpad
 from ...errors import DynamicNetError
 from ...models import resolve_model
+from ...utils.progress import progress as progress_bar
 from . import model as _model  # noqa: F401  (registers the architecture for load_pretrained)
 
 _MULTIPLE = 4  # two stride-2 downsamplings, two ×2 upsamplings
@@ -138,7 +139,9 @@ class StylePipeline:
 
     @torch.no_grad()
     def sweep(self, image: torch.Tensor, alphas: Sequence[AlphaLike], max_side: int | None = None,
-              work_side: int | None = -1) -> list[torch.Tensor]:
-        """The same image at several α (prepared once, so only the α-dependent tail reruns per α)."""
+              work_side: int | None = -1, progress: bool | None = False) -> list[torch.Tensor]:
+        """The same image at several α (prepared once, so only the α-dependent tail reruns per α).
+
+        ``progress``: a bar over the α values (None: only when stderr is a terminal)."""
         prepared = self.session(image, max_side, preview_side=None, work_side=work_side)
-        return [prepared.render(a) for a in alphas]
+        return [prepared.render(a) for a in progress_bar(alphas, desc="α", total=len(alphas), enabled=progress)]

@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import bisect
+import math
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from ...errors import DynamicNetError
+from ...utils.progress import progress as progress_bar
 from ...utils.fs import atomic_path
 from .pipeline import StylePipeline
 
@@ -45,7 +47,8 @@ def alpha_at(keyframes: list[tuple[float, float]], t: float) -> float:
 
 
 def stylize_video(pipe: StylePipeline, src: Path, dst: Path, keyframes: list[tuple[float, float]],
-                  max_side: int | None = None, max_frames: int | None = None, work_side: int | None = -1) -> int:
+                  max_side: int | None = None, max_frames: int | None = None, work_side: int | None = -1,
+                  progress: bool | None = False) -> int:
     """Read ``src`` with ffmpeg, stylise each frame at α(t), write H.264 ``dst`` atomically; return frame count."""
     import imageio_ffmpeg
 
@@ -64,7 +67,11 @@ def stylize_video(pipe: StylePipeline, src: Path, dst: Path, keyframes: list[tup
     with atomic_path(dst) as tmp:
         writer = None
         try:
-            for raw in reader:
+            n_frames = meta.get("nframes")
+            total = None if not isinstance(n_frames, (int, float)) or not math.isfinite(n_frames) else int(n_frames)
+            if max_frames is not None:
+                total = max_frames if total is None else min(total, max_frames)
+            for raw in progress_bar(reader, desc="frames", total=total, unit="frame", enabled=progress):
                 if max_frames is not None and count >= max_frames:
                     break
                 frame = torch.from_numpy(np.frombuffer(raw, np.uint8).reshape(h, w, 3).copy())
