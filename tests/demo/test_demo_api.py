@@ -356,3 +356,27 @@ def test_tiny_image_upload_renders(server, model_name):
     assert status == 200, body
     status, _, img = render(server[0], json.loads(body)["session"], {"alpha": 0.5, "format": "png"})
     assert status == 200 and Image.open(io.BytesIO(img)).size == (1, 1)
+
+
+def test_models_say_what_the_slider_ends_mean():
+    from dynamicnet.demo.apps import objective_labels
+
+    style = {"application": "style", "objectives": {
+        "main": {"style": "starry_night", "style_weight": 1e4},
+        "higher": {"style": "starry_night", "style_weight": 1e5},
+        "lower": {"style": "starry_night", "style_weight": 1e3}}}
+    assert objective_labels(style) == {"main": "Starry Night", "higher": "Starry Night, stronger",
+                                       "lower": "Starry Night, lighter"}
+    two = {"application": "style", "objectives": {"main": {"style": "starry_night", "style_weight": 1e4},
+                                                  "higher": {"style": "graffiti", "style_weight": 1e5}}}
+    assert objective_labels(two)["higher"] == "graffiti mural"
+    from dynamicnet.core.checkpoint import read_config
+    from dynamicnet.models import bundled_models
+
+    models = bundled_models()
+    if "fashion-sneaker-boot" in models:
+        assert objective_labels(read_config(models["fashion-sneaker-boot"])) == {"main": "sneaker",
+                                                                                 "higher": "ankle boot"}
+    if "completion-photos" in models:
+        labels = objective_labels(read_config(models["completion-photos"]))
+        assert labels == {"main": "sharp (adversarial)", "higher": "smooth (L1)"}

@@ -62,6 +62,9 @@ def test_upload_and_slide_shows_the_library_output(page, pipe):
 
 def test_dual_model_slider_goes_negative(page, pipe):
     assert page.get_attribute("#alpha", "min") == "-1"
+    # the ends say what they mean, in words (the test model's three objectives share one style image)
+    ends = page.inner_text("#alpha ~ .ends")
+    assert "α = -1: Starry Night" in ends and "α = 0: Starry Night" in ends and "α = 1: Starry Night" in ends
     page.set_input_files("#style-file", PHOTO)
     wait_full(page, 0.0)
     slide(page, "#alpha", -0.6)
@@ -132,6 +135,7 @@ def test_dcgan_tab_slider_changes_the_grid_of_fixed_samples(page):
     if page.locator("#tab-button-dcgan").count() == 0:
         pytest.skip("no DC-GAN model bundled")
     page.click("#tab-button-dcgan")
+    assert page.inner_text("#dcgan-alpha ~ .ends") == "α = 0: sneaker · α = 1: ankle boot"
     page.fill("#dcgan-seed", "7")
     page.dispatch_event("#dcgan-seed", "change")
     wait_full(page, 0.0, "dcgan-result")

@@ -39,7 +39,40 @@ class ModelEntry:
             "blocks": dyn["insertion_points"],
             "sets": dyn["sets"],
             "description": self.config.get("extra", {}).get("description", ""),
+            "labels": objective_labels(self.config),
         }
+
+
+_STYLE_NAMES = {"starry_night": "Starry Night", "graffiti": "graffiti mural"}
+
+
+def objective_labels(config: Mapping[str, Any]) -> dict[str, str]:
+    """Words for what each end of the slider means, from the model's objectives: ``{"main": …, set: …}``.
+
+    Style: the artwork, and "lighter"/"stronger" when a set keeps θ's artwork at another weight (two ends that
+    share a style image look alike as thumbnails, so words say it). DC-GAN: the attribute values. Completion:
+    what the loss favours (an adversarial term: "sharp"; L1 alone: "smooth").
+    """
+    objectives = config.get("objectives", {})
+    app = config.get("application")
+    labels: dict[str, str] = {}
+    main = objectives.get("main", {})
+    for name, obj in objectives.items():
+        if not isinstance(obj, Mapping):
+            continue
+        if app == "style":
+            style = str(obj.get("style", "?"))
+            label = _STYLE_NAMES.get(style, Path(style).stem.replace("_", " "))
+            if name != "main" and style == main.get("style"):
+                ratio = float(obj.get("style_weight", 1)) / float(main.get("style_weight", 1) or 1)
+                label += ", stronger" if ratio > 1 else ", lighter" if ratio < 1 else ""
+            labels[name] = label
+        elif app == "dcgan":
+            values = obj.get("values") or [obj.get("value", "?")]
+            labels[name] = ", ".join(str(v).replace("_", " ") for v in values)
+        elif app == "completion":
+            labels[name] = "sharp (adversarial)" if float(obj.get("adversarial_weight", 0)) > 0 else "smooth (L1)"
+    return labels
 
 
 def _style_session(entry: ModelEntry, image: LoadedImage | None, form: Mapping[str, str], max_side: int) -> Session:

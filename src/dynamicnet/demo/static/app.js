@@ -98,6 +98,15 @@ const modelInfo = (name) => state.models.find((m) => m.name === name);
 function setRange(slider, output, model) {
   const [lo, hi] = model.alpha_range;
   slider.min = lo; slider.max = hi; slider.value = 0; output.textContent = "0";
+  // What the ends mean, in words: "Starry Night ↔ Starry Night, stronger", "sneaker ↔ ankle boot", …
+  const labels = model.labels || {};
+  const low = lo < 0 ? labels.lower : labels.main, high = labels.higher || model.sets[0] && labels[model.sets[0]];
+  let ends = slider.parentElement.querySelector(".ends");
+  if (!ends) {
+    ends = document.createElement("span"); ends.className = "ends";
+    slider.parentElement.appendChild(ends);
+  }
+  ends.textContent = low && high ? `α = ${lo}: ${low}${lo < 0 ? ` · α = 0: ${labels.main}` : ""} · α = ${hi}: ${high}` : "";
 }
 
 // ------------------------------------------------------------------------------------------------ style
