@@ -111,3 +111,19 @@ def test_negative_alpha_lists_parse_without_an_equals_sign():
     assert parser.parse_args(["stylize", "p.png", "--alpha", "-0.25", "-o", "o.png"]).alpha == -0.25
     with pytest.raises(SystemExit):
         parser.parse_args(["sweep", "p.png", "--alphas", "-x", "-o", "s.png"])  # still an unknown option
+
+
+def test_demo_takes_device_like_every_other_command(capsys, monkeypatch):
+    import dynamicnet.demo.server as server
+
+    seen = {}
+
+    def fake_create_app(models, **kwargs):
+        seen.update(kwargs)
+        raise KeyboardInterrupt  # stop before serving
+
+    monkeypatch.setattr(server, "create_app", fake_create_app)
+    code, _, err = run_cli(capsys, "demo", "--device", "cpu", "--port", "7861")
+    assert code == 130 and seen["device"] == "cpu" and "127.0.0.1" in seen["allowed_hosts"]
+    code, _, err = run_cli(capsys, "demo", "--device", "tpu")
+    assert code == 1 and "tpu" in err

@@ -143,25 +143,25 @@ def _number(alpha: Any) -> float:
     return alpha
 
 
-def _load_completion(folder: Path) -> Any:
+def _load_completion(folder: Path, device: torch.device | str = "cpu") -> Any:
     from ..apps.completion.pipeline import CompletionPipeline
 
-    return CompletionPipeline.from_pretrained(folder)
+    return CompletionPipeline.from_pretrained(folder, device)
 
 
-def _load_dcgan(folder: Path) -> Any:
+def _load_dcgan(folder: Path, device: torch.device | str = "cpu") -> Any:
     from ..apps.dcgan.pipeline import DCGANPipeline
 
-    return DCGANPipeline.from_pretrained(folder)
+    return DCGANPipeline.from_pretrained(folder, device)
 
 
-def _load_style(folder: Path) -> Any:
+def _load_style(folder: Path, device: torch.device | str = "cpu") -> Any:
     from ..apps.style.pipeline import StylePipeline
 
-    return StylePipeline.from_pretrained(folder)
+    return StylePipeline.from_pretrained(folder, device)
 
 
-LOADERS: dict[str, Callable[[Path], Any]] = {"style": _load_style, "dcgan": _load_dcgan,
+LOADERS: dict[str, Callable[..., Any]] = {"style": _load_style, "dcgan": _load_dcgan,
                                              "completion": _load_completion}
 SESSIONS: dict[str, Callable[[ModelEntry, LoadedImage | None, Mapping[str, str], int], Session]] = {
     "style": _style_session,
@@ -170,13 +170,13 @@ SESSIONS: dict[str, Callable[[ModelEntry, LoadedImage | None, Mapping[str, str],
 }
 
 
-def load_entry(name: str, folder: Path) -> ModelEntry | None:
-    """The model as a demo entry, or None when the demo has no adapter for its application."""
+def load_entry(name: str, folder: Path, device: torch.device | str = "cpu") -> ModelEntry | None:
+    """The model as a demo entry on ``device``, or None when the demo has no adapter for its application."""
     config = read_config(folder)
     loader = LOADERS.get(config["application"])
     if loader is None:
         return None
-    return ModelEntry(name, folder, config, loader(folder))
+    return ModelEntry(name, folder, config, loader(folder, device))
 
 
 def style_image_of(entry: ModelEntry, objective: str = "main") -> Path | None:
