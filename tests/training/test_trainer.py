@@ -197,3 +197,35 @@ def test_resume_removes_the_temporaries_a_killed_run_left(tmp_path):
     mine.write_text("keep")
     _fit(tmp_path, resume=True)
     assert not any(p.exists() for p in stale) and mine.exists()
+
+
+class _DivergingTask(ToyTask):
+    """Blows up at main step 5: its weights become NaN and so does the loss."""
+
+    def training_step(self, ctx, batch):
+        if ctx.phase.name == "main" and ctx.step == 4:
+            with torch.no_grad():
+                for p in self.model.main.parameters():
+                    p.fill_(float("nan"))
+        return super().training_step(ctx, batch)
+
+
+def test_divergence_stops_without_overwriting_the_last_good_checkpoint(tmp_path):
+    from dynamicnet.training.trainer import TrainingDiverged
+
+    torch.manual_seed(0)
+    cfg = TrainerConfig(tmp_path, batch_size=4, seed=1, log_every=1, checkpoint_every=2, progress=False)
+    with pytest.raises(TrainingDiverged, match="step 5.*last good checkpoint"):
+        Trainer(_DivergingTask(tiny_dynamic()), PairDataset(), _phases(8), cfg).fit()
+    state = torch.load(tmp_path / "train" / "checkpoint.pt", weights_only=True)
+    assert state["step"] == 4  # the step-4 checkpoint, still finite, not a NaN one
+    assert all(torch.isfinite(v).all() for v in state["modules"]["model"].values() if v.is_floating_point())
+    # a stop request while the weights are broken must not save them either
+    trainer = Trainer(_DivergingTask(tiny_dynamic()), PairDataset(), _phases(8),
+                      TrainerConfig(tmp_path / "b", batch_size=4, progress=False))
+    with torch.no_grad():
+        for p in trainer.task.model.parameters():
+            p.fill_(float("nan"))
+    with pytest.raises(DynamicNetError, match="NaN or infinite"):
+        trainer._save_checkpoint(0, 1, {})
+    assert not (tmp_path / "b" / "train" / "checkpoint.pt").exists()

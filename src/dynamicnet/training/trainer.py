@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import os
 import random
 import signal
@@ -242,6 +243,10 @@ class Trainer:
     def _save_checkpoint(self, phase_index: int, step: int, optimizers: Mapping[str, torch.optim.Optimizer]) -> None:
         if self.rank != 0:
             return
+        for name, module in self._modules().items():
+            if not all(bool(torch.isfinite(t).all()) for t in module.state_dict().values() if t.is_floating_point()):
+                raise DynamicNetError(f"{name} holds NaN or infinite values at phase {self.phases[phase_index].name!r} "
+                                      f"step {step}: not saved over {self.checkpoint_path} (its last good state)")
         state = {
             "version": CHECKPOINT_VERSION,
             "fingerprint": json.dumps(self._fingerprint(), sort_keys=True),
@@ -426,6 +431,10 @@ class Trainer:
                                   optimizers, wrapped)
                 metrics = dict(self.task.training_step(ctx, next(batches)))
                 done = step + 1
+                if not all(math.isfinite(v) for v in metrics.values() if isinstance(v, float)):
+                    # Diverged: the weights are already damaged, so nothing is saved over the last good checkpoint.
+                    bar.close()
+                    raise TrainingDiverged(self.checkpoint_path, phase.name, done, metrics)
                 bar.update(1)
                 if cfg.log_every and (done % cfg.log_every == 0 or done == phase.steps):
                     bar.set_postfix({k: f"{v:.4g}" for k, v in metrics.items()})
@@ -488,6 +497,15 @@ class TrainingInterrupted(DynamicNetError):
 
     def __init__(self, path: Path, phase: str, step: int) -> None:
         super().__init__(f"interrupted: checkpoint saved at phase {phase!r} step {step} in {path}; rerun with --resume")
+
+
+class TrainingDiverged(DynamicNetError):
+    """A loss became NaN or infinite; the checkpoint on disk (if any) is the last good state and is kept."""
+
+    def __init__(self, path: Path, phase: str, step: int, metrics: Mapping[str, Any]) -> None:
+        bad = ", ".join(k for k, v in metrics.items() if isinstance(v, float) and not math.isfinite(v))
+        super().__init__(f"training diverged at phase {phase!r} step {step} ({bad} not finite); the last good "
+                         f"checkpoint in {path} was kept: resume from it with a lower learning rate or loss weight")
 
 
 class _StopRequests:
