@@ -155,3 +155,16 @@ def test_synthetic_dataset() -> None:
     assert torch.equal(ds[1], ds[1])
     with pytest.raises(IndexError):
         ds[4]
+
+
+def test_flat_crops_are_redrawn_when_asked(tmp_path):
+    # a cut-out on a white background: most crops of the right half are perfectly flat
+    img = np.full((64, 128, 3), 255, np.uint8)
+    img[:, :40] = np.random.default_rng(0).integers(0, 256, (64, 40, 3))
+    Image.fromarray(img).save(tmp_path / "cutout.png")
+    plain = ImageFolderDataset(tmp_path, 16, scale=(0.02, 0.02))
+    picky = ImageFolderDataset(tmp_path, 16, scale=(0.02, 0.02), min_std=0.05)
+    rng_a, rng_b = np.random.default_rng(3), np.random.default_rng(3)
+    flat_plain = sum(float(plain.get(0, rng_a).std()) < 0.05 for _ in range(40))
+    flat_picky = sum(float(picky.get(0, rng_b).std()) < 0.05 for _ in range(40))
+    assert flat_plain > 10 and flat_picky < flat_plain / 4

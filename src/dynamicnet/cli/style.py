@@ -195,7 +195,7 @@ def run_train_style(args: argparse.Namespace) -> int:
         description = "synthetic (dry run)"
     else:
         content = content_dir(args.content or recipe.content)
-        dataset = ImageFolderDataset(content, recipe.size, scale=recipe.crop_scale)
+        dataset = ImageFolderDataset(content, recipe.size, scale=recipe.crop_scale, min_std=FLAT_CROP_STD)
         description = (f"{content} ({len(dataset)} images, {recipe.size}² random resized crops, area "
                        f"{recipe.crop_scale[0]:g}–{recipe.crop_scale[1]:g} of the largest square)")
     preview = None
@@ -217,6 +217,9 @@ def run_train_style(args: argparse.Namespace) -> int:
     if HIGHER not in recipe.sets and args.phase == "main":
         print("note: only θ was trained; train the tuning blocks with --phase tuning --init-from", folder)
     return 0
+
+
+FLAT_CROP_STD = 0.02  # crops flatter than this (in [0, 1] units) are redrawn: see ImageFolderDataset
 
 
 def _square(image, size):

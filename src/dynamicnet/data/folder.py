@@ -80,6 +80,7 @@ class ImageFolderDataset(Dataset):
         extensions: file extensions treated as images.
         max_pixels: per-image decode limit (guards against decompression bombs in scraped data).
         seed: seed of the per-index generator :meth:`__getitem__` uses.
+        min_std: redraw a crop (up to 8 times, from the same image) whose pixel standard deviation is below this.
     """
 
     def __init__(
@@ -92,6 +93,7 @@ class ImageFolderDataset(Dataset):
         extensions: Iterable[str] = IMAGE_EXTENSIONS,
         max_pixels: int = DEFAULT_MAX_PIXELS,
         seed: int = 0,
+        min_std: float = 0.0,
     ) -> None:
         if size < 1:
             raise DynamicNetError(f"crop size must be >= 1, got {size}")
@@ -104,6 +106,7 @@ class ImageFolderDataset(Dataset):
         self.hflip = bool(hflip)
         self.max_pixels = int(max_pixels)
         self.seed = int(seed)
+        self.min_std = float(min_std)
         self.extensions = tuple(extensions)
         self.paths: list[Path] = find_images(self.root, self.extensions)
         if not self.paths:
@@ -143,13 +146,20 @@ class ImageFolderDataset(Dataset):
     def get(self, index: int, rng: np.random.Generator) -> torch.Tensor:
         """The crop for ``index`` drawn with ``rng``: ``(3, size, size)`` float32 in ``[0, 1]``.
 
-        Draws exactly three values from ``rng`` (scale, position, flip), so a trainer can checkpoint and
+        Draws three values from ``rng`` (scale, position, flip) per crop tried, so a trainer can checkpoint and
         restore the generator's state and replay the same stream.
         """
         if not isinstance(rng, np.random.Generator):
             raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
         _, img = self._load_valid(int(index))  # (3, H, W)
-        return self._random_crop(img, rng)
+        crop = self._random_crop(img, rng)
+        # A flat crop (a cut-out's white background, a clear sky) carries no content, and an instance-normalised
+        # network fed one can blow up (a θ run went NaN on a constant crop); redraw it a few times.
+        for _ in range(8 if self.min_std > 0 else 0):
+            if float(crop.std()) >= self.min_std:
+                break
+            crop = self._random_crop(img, rng)
+        return crop
 
     def __getitem__(self, index: int) -> torch.Tensor:
         if not -len(self) <= index < len(self):
