@@ -80,7 +80,8 @@ class ImageFolderDataset(Dataset):
         extensions: file extensions treated as images.
         max_pixels: per-image decode limit (guards against decompression bombs in scraped data).
         seed: seed of the per-index generator :meth:`__getitem__` uses.
-        min_std: redraw a crop (up to 8 times, from the same image) whose pixel standard deviation is below this.
+        min_std: redraw a crop whose pixel standard deviation is below this (three more tries in the same image,
+            then the next image, and so on).
     """
 
     def __init__(
@@ -151,13 +152,16 @@ class ImageFolderDataset(Dataset):
         """
         if not isinstance(rng, np.random.Generator):
             raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
-        _, img = self._load_valid(int(index))  # (3, H, W)
+        i, img = self._load_valid(int(index))  # (3, H, W)
         crop = self._random_crop(img, rng)
         # A flat crop (a cut-out's white background, a clear sky) carries no content, and an instance-normalised
-        # network fed one can blow up (a θ run went NaN on a constant crop); redraw it a few times.
-        for _ in range(8 if self.min_std > 0 else 0):
-            if float(crop.std()) >= self.min_std:
-                break
+        # network fed one can blow up (a θ run went NaN on a constant crop): redraw it, from the next image after
+        # a few tries.
+        tries = 0
+        while self.min_std > 0 and float(crop.std()) < self.min_std and tries < 4 * len(self.paths) + 8:
+            tries += 1
+            if tries % 4 == 0:
+                i, img = self._load_valid(i + 1)
             crop = self._random_crop(img, rng)
         return crop
 

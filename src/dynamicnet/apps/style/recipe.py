@@ -137,7 +137,7 @@ def builtin_recipes() -> dict[str, StyleRecipe]:
     main = StyleObjective(style=STARRY, style_size=STYLE_SIZE, style_weight=MAIN,
                           style_layers=CALIBRATED_STYLE_LAYERS, tv_weight=TV_WEIGHT)
     common: dict[str, Any] = {"content": CONTENT, "crop_scale": CROP_SCALE, "work_side": WORK_SIDE, "main_steps": 2500,
-                              "tuning_steps": 1000, "tuning_lr": 1e-3}
+                              "tuning_steps": 800, "tuning_lr": 1e-3}
     return {
         "level": StyleRecipe(
             "level", main, {HIGHER: replace(main, style_weight=STRONG)}, **common,

@@ -65,6 +65,10 @@ class StyleTask:
         return {"model": torch.optim.Adam(params, lr=phase.lr)}
 
     def training_step(self, ctx: StepContext, batch: torch.Tensor) -> dict[str, float]:
+        # Belt and braces with the dataset's redraw: never train on a flat image (a constant crop made θ NaN).
+        keep = batch.flatten(1).std(1) > 1e-3
+        if not bool(keep.all()):
+            batch = batch[keep] if bool(keep.any()) else batch
         output = ctx.module("model")(batch, alpha=ctx.phase.alpha)  # (B, 3, H, W)
         total, parts = self.losses[ctx.phase.objective](output, batch)
         ctx.optimize(total, "model")
