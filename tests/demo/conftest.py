@@ -55,11 +55,11 @@ def demo_models(demo_style_model):
 def server(demo_models):
     import uvicorn
 
-    from dynamicnet.demo.server import create_app
+    from dynamicnet.demo.server import create_app, http_protocol
 
     app = create_app(demo_models, max_side=128)
     port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", http=http_protocol()))
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
     deadline = time.time() + 30

@@ -151,6 +151,34 @@ def test_cross_origin_posts_are_refused(server, model_name, photo_bytes):
     assert status == 200
 
 
+def test_slow_loris_request_heads_are_cut_off(server, monkeypatch):
+    import socket
+    import time
+    from urllib.parse import urlparse
+
+    import dynamicnet.demo.server as demo_server
+
+    monkeypatch.setattr(demo_server, "HEADER_TIMEOUT_S", 1.0)
+    url = urlparse(server[0])
+    s = socket.create_connection((url.hostname, url.port), timeout=10)
+    s.sendall(b"GET /api/models HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # never finishes its head
+    started = time.monotonic()
+    try:
+        while time.monotonic() - started < 8:
+            s.sendall(b"X-Slow: y\r\n")  # a header line every 0.3 s keeps it "active"
+            time.sleep(0.3)
+    except OSError:
+        pass  # closed by the server, as it should
+    s.settimeout(5)
+    try:
+        data = s.recv(100)
+    except OSError:
+        data = b""
+    s.close()
+    assert data == b"" and time.monotonic() - started < 6
+    assert request(f"{server[0]}/api/models")[0] == 200  # complete requests are unaffected
+
+
 def test_no_api_schema_is_served(server):
     assert request(f"{server[0]}/openapi.json")[0] == 404
 

@@ -29,7 +29,7 @@ def run_demo(args: argparse.Namespace) -> int:
         raise DynamicNetError(f"the demo needs its extras: pip install 'dynamicnet[demo]' ({exc.name} missing)") from None
     if not 0 < args.port < 65536:
         raise DynamicNetError(f"--port must be 1–65535, got {args.port}")
-    from ..demo.server import LOCAL_HOSTS
+    from ..demo.server import LOCAL_HOSTS, http_protocol
 
     # Requests must name the address the server was started on (or this machine's loopback names).
     hosts = [*LOCAL_HOSTS, *args.allow_host, *([args.host] if args.host not in ("0.0.0.0", "::") else [])]
@@ -38,5 +38,5 @@ def run_demo(args: argparse.Namespace) -> int:
     # A bounded number of connections, and idle keep-alive connections closed quickly: slow clients cannot
     # hold the server's sockets for long.
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", timeout_keep_alive=5,
-                limit_concurrency=128)
+                limit_concurrency=128, http=http_protocol())
     return 0

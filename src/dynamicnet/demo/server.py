@@ -38,6 +38,50 @@ BODY_TIMEOUT_S = 60.0  # a client that has not sent its whole body by then is cu
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
 
 
+HEADER_TIMEOUT_S = 10.0  # a client that has not sent a complete request head by then is disconnected
+
+
+def http_protocol() -> type:
+    """uvicorn's h11 protocol with a request-head timeout (uvicorn has none: 300 slow-loris connections that
+    dribble header bytes stayed open for as long as they liked). Pass as ``uvicorn.run(..., http=...)``."""
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class HeadTimeoutH11Protocol(H11Protocol):
+        def connection_made(self, transport: Any) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._arm_head_timer()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            self._arm_head_timer()  # the next request on a kept-alive connection gets the same limit
+
+        def handle_events(self) -> None:
+            before = self.cycle
+            super().handle_events()
+            if self.cycle is not before:  # a request head arrived in full
+                self._disarm_head_timer()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm_head_timer()
+            super().connection_lost(exc)
+
+        def _arm_head_timer(self) -> None:
+            self._disarm_head_timer()
+            self._head_timer = self.loop.call_later(HEADER_TIMEOUT_S, self._head_timed_out)
+
+        def _disarm_head_timer(self) -> None:
+            timer = getattr(self, "_head_timer", None)
+            if timer is not None:
+                timer.cancel()
+                self._head_timer = None
+
+        def _head_timed_out(self) -> None:
+            if not self.transport.is_closing():
+                self.transport.close()
+
+    return HeadTimeoutH11Protocol
+
+
 class BadRequest(Exception):
     def __init__(self, message: str, status: int = 400) -> None:
         super().__init__(message)
