@@ -7,11 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
-import torch
 
-from dynamicnet.apps.style.recipe import builtin_recipes
-from dynamicnet.apps.style.train import build_model
-from dynamicnet.core import save_pretrained
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -23,15 +19,11 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-ne
 @pytest.fixture(scope="session")
 def demo_style_model(tmp_path_factory):
     """A tiny random dual style model: fast to render, and every block visibly changes the output."""
-    torch.manual_seed(0)
-    model = build_model(builtin_recipes()["dual"].with_overrides(width=4))
-    for p in model.tuning_parameters():
-        p.data.mul_(3)
-    return save_pretrained(model, tmp_path_factory.mktemp("demo") / "tiny-dual", application="style",
-                           architecture={"name": "johnson", "kwargs": {"width": 4}}, alpha_range=(-1, 1),
-                           objectives={"main": {"style": "starry_night"}, "higher": {"style": "starry_night"},
-                                       "lower": {"style": "starry_night"}},
-                           extra={"description": "test model"})
+    from factories import make_tiny_style_model
+
+    style = {"style": "starry_night"}
+    return make_tiny_style_model(tmp_path_factory.mktemp("demo") / "tiny-dual", "dual", alpha_range=(-1, 1),
+                                 objectives={"main": style, "higher": style, "lower": style})
 
 
 def _free_port() -> int:

