@@ -50,7 +50,8 @@ def test_content_loss_rises_with_stylisation_level(vgg, photos):
 def test_dual_lower_set_moves_toward_the_lower_objective(vgg, photos):
     pipe = StylePipeline.from_pretrained("starry-dual")
     assert pipe.alpha_range == (-1.0, 1.0)
-    curve = alpha_curve(pipe, photos, [-1.0, -0.5, 0.0], vgg, objective="lower", size=192)
+    # at the working scale (the models are trained for 512 px photos; 192² crops are far below it)
+    curve = alpha_curve(pipe, photos, [-1.0, -0.5, 0.0], vgg, objective="lower", size=384)
     contents = [p.content for p in curve]  # less stylised → closer to the photo
     assert contents[0] < contents[1] < contents[2], contents
 
