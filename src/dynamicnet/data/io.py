@@ -753,6 +753,15 @@ def unpad(y: torch.Tensor, pads: tuple[int, int, int, int]) -> torch.Tensor:
     return y[..., top : h - bottom, left : w - right]
 
 
+def max_side_size(h: int, w: int, max_side: int | None) -> tuple[int, int]:
+    """The ``(H, W)`` :func:`resize_max_side` gives an ``h``×``w`` image (unchanged when small enough or None),
+    without resampling anything."""
+    if max_side is None or max(h, w) <= max_side:
+        return (h, w)
+    s = max_side / max(h, w)
+    return (max(1, round(h * s)), max(1, round(w * s)))
+
+
 def resize_max_side(x: torch.Tensor, max_side: int) -> torch.Tensor:
     """Downscale ``x`` (``(C, H, W)`` or ``(B, C, H, W)``) so its longer side is at most ``max_side``.
 
@@ -767,8 +776,7 @@ def resize_max_side(x: torch.Tensor, max_side: int) -> torch.Tensor:
     h, w = x.shape[-2], x.shape[-1]
     if max(h, w) <= max_side:
         return x
-    s = max_side / max(h, w)
-    size = (max(1, round(h * s)), max(1, round(w * s)))
+    size = max_side_size(h, w, max_side)
     batched = x if x.dim() == 4 else x[None]
     out = F.interpolate(batched.float(), size=size, mode="bicubic", align_corners=False, antialias=True)
     out = out.clamp(0.0, 1.0).to(x.dtype)

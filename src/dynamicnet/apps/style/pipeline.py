@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from ...core.checkpoint import load_pretrained
 from ...core.dynamic import AlphaLike, DynamicNet
 from ...core.fast import PreparedInput
-from ...data.io import check_network_pixels, pad_to_multiple, resize_max_side, unpad
+from ...data.io import check_network_pixels, max_side_size, pad_to_multiple, resize_max_side, unpad
 from ...errors import DynamicNetError
 from ...models import resolve_model
 from ...utils.progress import progress as progress_bar
@@ -38,7 +38,7 @@ class StyleSession:
 
     def __init__(self, pipe: "StylePipeline", image: torch.Tensor, max_side: int | None = None,
                  preview_side: int | None = 128, work_side: int | None = -1) -> None:
-        self.size = tuple(image.shape[-2:]) if max_side is None else tuple(resize_max_side(image, max_side).shape[-2:])
+        self.size = max_side_size(*image.shape[-2:], max_side)  # the output's size (no resampling to learn it)
         batch, self._pads = pipe.prepare(image, pipe.working_side(image.shape[-2:], max_side, work_side))
         self._full = PreparedInput(pipe.model, batch)
         self._preview = None
@@ -127,7 +127,7 @@ class StylePipeline:
         The output has the input's size, or ``max_side`` on its longer side; the network runs at ``work_side``
         (−1: the model's working side, None: full resolution) and its result is upscaled.
         """
-        size = tuple(image.shape[-2:]) if max_side is None else tuple(resize_max_side(image, max_side).shape[-2:])
+        size = max_side_size(*image.shape[-2:], max_side)
         batch, pads = self.prepare(image, self.working_side(image.shape[-2:], max_side, work_side))
         out = self.model(batch, alpha=alpha)  # (1, 3, H', W')
         return _upscale(unpad(out, pads).clamp(0, 1), size)[0].cpu()
