@@ -7,6 +7,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -106,6 +107,24 @@ def check_output(path: str | os.PathLike[str], formats: Sequence[str], flag: str
             raise DynamicNetError(f"{flag} {p}: is the input {src}; it would be overwritten (choose another output)")
     _check_writable_dir(p.parent, flag, p)
     return p
+
+
+def save_sheet_and_animation(sheet: Any, output: str | os.PathLike[str], frames: Sequence[Any] | None,
+                             gif: str | os.PathLike[str] | None) -> None:
+    """Write a contact sheet and, when ``frames`` is given, its animation: both files or neither (each goes to a
+    temporary file beside its target, renamed into place only when both are complete); then print their paths."""
+    import contextlib
+
+    from ..data.io import save_animation, save_image
+    from ..utils.fs import atomic_path
+
+    with contextlib.ExitStack() as stack:
+        save_image(sheet, stack.enter_context(atomic_path(output)))
+        if frames is not None and gif is not None:
+            save_animation(frames, stack.enter_context(atomic_path(gif)), duration_ms=80)
+    print_path(output)
+    if frames is not None and gif is not None:
+        print_path(gif)
 
 
 def print_path(path: str | os.PathLike[str], suffix: str = "") -> None:

@@ -19,7 +19,7 @@ from .common import (
     is_rank0,
     int_up_to,
     positive_int,
-    print_path,
+    save_sheet_and_animation,
     seed,
     to_fp16,
     trainer_config,
@@ -262,10 +262,7 @@ def _zoom(images, factor: int):
 
 def run_generate(args: argparse.Namespace) -> int:
     from ..apps.dcgan.pipeline import DCGANPipeline
-    import contextlib
-
-    from ..data.io import DEFAULT_MAX_PIXELS, image_grid, make_contact_sheet, save_animation, save_image
-    from ..utils.fs import atomic_path
+    from ..data.io import DEFAULT_MAX_PIXELS, image_grid, make_contact_sheet
 
     _check_outputs(args)
     pipe = DCGANPipeline.from_pretrained(args.model, device_of(args))
@@ -301,13 +298,7 @@ def run_generate(args: argparse.Namespace) -> int:
         there = [make_contact_sheet([image_grid(_zoom(pipe.generate(z, a), zoom), nrow=nrow)], [f"α = {a:.2f}"])
                  for a in walk]
         frames = there + there[-2:0:-1]  # and back: the return frames are the same images
-    with contextlib.ExitStack() as stack:  # both files or neither
-        save_image(sheet, stack.enter_context(atomic_path(args.output)))
-        if frames is not None:
-            save_animation(frames, stack.enter_context(atomic_path(args.gif)), duration_ms=80)
-    print_path(args.output)
-    if args.gif:
-        print_path(args.gif)
+    save_sheet_and_animation(sheet, args.output, frames, args.gif)
     return 0
 
 

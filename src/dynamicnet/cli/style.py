@@ -20,6 +20,7 @@ from .common import (
     crop_size,
     positive_int,
     print_path,
+    save_sheet_and_animation,
     to_fp16,
     trainer_config,
     weight,
@@ -309,11 +310,8 @@ def run_stylize(args: argparse.Namespace) -> int:
 
 
 def run_sweep(args: argparse.Namespace) -> int:
-    import contextlib
-
     from ..apps.style.pipeline import StylePipeline
-    from ..utils.fs import atomic_path
-    from ..data.io import ANIMATION_FORMATS, SAVE_FORMATS, load_image, make_contact_sheet, save_animation, save_image
+    from ..data.io import ANIMATION_FORMATS, SAVE_FORMATS, load_image, make_contact_sheet
 
     check_output(args.output, SAVE_FORMATS, inputs=[args.input])
     if args.gif:
@@ -332,14 +330,7 @@ def run_sweep(args: argparse.Namespace) -> int:
         walk = [lo + (hi - lo) * i / (n - 1) for i in range(n)] if n > 1 else [hi]
         there = pipe.sweep(image, walk, max_side=args.max_side, work_side=args.work_side, progress=show)
         frames = there + there[-2:0:-1]  # and back: the return frames are the same images
-    # Both files or neither: each is written beside its target and renamed into place at the end.
-    with contextlib.ExitStack() as stack:
-        save_image(sheet, stack.enter_context(atomic_path(args.output)))
-        if frames is not None:
-            save_animation(frames, stack.enter_context(atomic_path(args.gif)), duration_ms=80)
-    print_path(args.output)
-    if args.gif:
-        print_path(args.gif)
+    save_sheet_and_animation(sheet, args.output, frames, args.gif)
     return 0
 
 
