@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 TORCH  ?= torch==2.13.0
 OUT    ?= runs/quickstart
 
-.PHONY: help run test test-fast lint system-deps benchmarks clean
+.PHONY: help run test test-fast lint typecheck system-deps benchmarks clean
 
 ## help: list the targets
 help:
@@ -44,8 +44,8 @@ system-deps:
 		else echo "note: tests that need them will skip; install with: sudo apt-get install $$missing"; fi; \
 	fi
 
-## test: lint, then the whole suite (creates the venv with dev extras and installs what the tests need); CI runs this
-test: system-deps $(VENV)/.dev-installed lint
+## test: lint and type checks, then the whole suite (creates the venv with dev extras and installs what the tests need); CI runs this
+test: system-deps $(VENV)/.dev-installed lint typecheck
 	$(BIN)/python -m pytest -q
 
 ## test-fast: the inner loop: no browser, no multi-second tests (make test stays the whole suite)
@@ -55,6 +55,10 @@ test-fast: $(VENV)/.dev-installed
 ## lint: ruff over the package, the tests and the benchmarks
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check src tests benchmarks
+
+## typecheck: mypy --strict over the core, the training loop and the shared helpers (pyproject's [tool.mypy])
+typecheck: $(VENV)/.dev-installed
+	$(BIN)/mypy
 
 ## benchmarks: style quality and α-change latency vs the reference design and the CPU peer (installed here only)
 benchmarks: system-deps $(VENV)/.dev-installed

@@ -16,3 +16,12 @@ def make_tiny_style_model(folder, recipe="level", **save_kwargs):
         p.data.mul_(3)
     return save_pretrained(model, folder, application="style", architecture={"name": "johnson", "kwargs": {"width": 4}},
                            **{"extra": {"description": "test model"}, **save_kwargs})
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on now (for torchrun rendezvous: fixed ports collide between runs)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

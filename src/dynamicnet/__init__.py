@@ -6,11 +6,11 @@ pipelines. Training lives in :mod:`dynamicnet.training` and each application's `
 """
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ._version import __version__
 from .errors import DynamicNetError
+from .utils.lazy import lazy_getattr
 
 # The public names resolve on first use (PEP 562): `import dynamicnet` stays cheap (no torch), which keeps the
 # command line's start-up and Ctrl-C handling clean and lets tools import the version alone.
@@ -32,13 +32,7 @@ if TYPE_CHECKING:
     from .core import DynamicNet, TuningBlock, load_pretrained, read_config, save_pretrained
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'dynamicnet' has no attribute {name!r}")
-
+__getattr__ = lazy_getattr(__name__, _LAZY)
 
 __all__ = ["CompletionPipeline", "DCGANPipeline", "DynamicNet", "DynamicNetError", "StylePipeline", "TuningBlock",
            "__version__", "load_pretrained", "read_config", "save_pretrained"]

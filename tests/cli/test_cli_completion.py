@@ -97,7 +97,7 @@ def test_user_mask_png_white_is_hole(capsys, tiny_completion_model, photo, tmp_p
     assert np.array_equal(res[~hole], src[~hole]) and not np.array_equal(res[hole], src[hole])
 
 
-@pytest.mark.parametrize("case, words", [
+@pytest.mark.parametrize(("case", "words"), [
     ("empty", "no hole"), ("full", "whole image"), ("size", "must match"), ("hole-with-file", "--hole"),
 ])
 def test_bad_masks_fail_in_one_line_without_output(capsys, tiny_completion_model, photo, tmp_path, case, words):

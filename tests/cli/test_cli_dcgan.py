@@ -82,7 +82,7 @@ def test_generate_sweep_and_animation(capsys, tiny_dcgan, tmp_path):
     assert np.array_equal(a[:, :w], b[:, :w]) and not np.array_equal(a[:, -w:], b[:, -w:])
 
 
-@pytest.mark.parametrize("argv, code, message", [
+@pytest.mark.parametrize(("argv", "code", "message"), [
     (["--alpha", "lots"], 2, "not a number"),
     (["--alpha", "nan"], 2, "must be finite"),
     (["--n", "0"], 2, "must be ≥ 1"),
@@ -131,7 +131,7 @@ def test_evaluate_needs_a_matching_classifier(capsys, tiny_dcgan, tmp_path):
     assert code == 1 and "no attribute classifier" in err and err.count("\n") == 1
 
 
-@pytest.mark.parametrize("args, message", [(["--n", "100000000"], "--n"), (["--zoom", "100000"], "--zoom"),
+@pytest.mark.parametrize(("args", "message"), [(["--n", "100000000"], "--n"), (["--zoom", "100000"], "--zoom"),
                                            (["--n", "1024", "--zoom", "64"], "lower --n or --zoom")])
 def test_generate_sizes_are_bounded(capsys, tmp_path, args, message):
     code, _, err = run_cli(capsys, "generate", *args, "-o", tmp_path / "g.png")

@@ -54,7 +54,7 @@ def test_well_formed_odd_inputs_are_stylized_at_their_size(capsys, tiny_style_mo
     assert (res.rgb - expected).abs().max() <= 1 / 255 + 1e-6
 
 
-@pytest.mark.parametrize("name, message", [
+@pytest.mark.parametrize(("name", "message"), [
     ("empty.jpg", "empty"),
     ("text.png", ""),
     ("truncated.jpg", ""),
@@ -231,7 +231,7 @@ def test_extrapolation_within_the_margin_works(capsys, tiny_style_model, images,
     assert code == 0, err
 
 
-@pytest.mark.parametrize("args, option", [
+@pytest.mark.parametrize(("args", "option"), [
     (["train", "style", "--size", "1"], "--size"),
     (["train", "style", "--size", "130"], "--size"),
     (["train", "style", "--style-weight", "-1"], "--style-weight"),
@@ -302,9 +302,8 @@ def test_os_errors_name_the_users_file_not_a_temporary(tmp_path):
     from dynamicnet.utils.fs import atomic_path
 
     target = tmp_path / "result.png"
-    with pytest.raises(OSError) as info:
-        with atomic_path(target) as tmp:
-            raise OSError(28, "No space left on device", str(tmp))
+    with pytest.raises(OSError, match="No space left") as info, atomic_path(target) as tmp:
+        raise OSError(28, "No space left on device", str(tmp))
     assert info.value.filename == str(target) and ".tmp" not in str(info.value)
 
 

@@ -156,13 +156,12 @@ def test_json_recipe_file_and_fp16_folder(capsys, tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("app", ["dcgan", "completion"])
 def test_torchrun_through_a_real_app_writes_and_reports_once(tmp_path, app):
-    import socket
     import subprocess
     import sys
 
-    with socket.socket() as s:  # a free rendezvous port, not a fixed one
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    from factories import free_port
+
+    port = free_port()
     args = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(port),
             "-m", "dynamicnet", "train", app, "--dry-run", "--out", str(tmp_path / "m"), "--device", "cpu",
             "--no-progress", "--fp16"]

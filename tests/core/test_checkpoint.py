@@ -2,9 +2,9 @@ import json
 
 import pytest
 import torch
+from toy import tiny_dynamic
 
 from dynamicnet.core import FORMAT_VERSION, ModelFolderError, load_pretrained, read_config, save_pretrained
-from toy import tiny_dynamic
 
 X = torch.rand(2, 3, 8, 8, generator=torch.Generator().manual_seed(2))
 ARCH = {"name": "tiny-test", "kwargs": {"width": 8, "norm": True}}
@@ -53,7 +53,7 @@ def test_weights_are_not_pickled(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "breakage, message",
+    ("breakage", "message"),
     [
         ("no_dir", "no such directory"),
         ("no_config", "config.json: missing"),

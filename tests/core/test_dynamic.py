@@ -2,9 +2,9 @@ import math
 
 import pytest
 import torch
+from toy import POINTS, TinyNet, tiny_dynamic
 
 from dynamicnet.core import DynamicNet, TuningBlock
-from toy import POINTS, TinyNet, tiny_dynamic
 
 X = torch.rand(2, 3, 8, 8, generator=torch.Generator().manual_seed(1))
 
@@ -82,7 +82,7 @@ def test_k_sets_general_sum():
 
 
 @pytest.mark.parametrize(
-    "alpha, message",
+    ("alpha", "message"),
     [
         (math.nan, "finite"),
         (math.inf, "finite"),

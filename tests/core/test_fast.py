@@ -1,10 +1,10 @@
 import pytest
 import torch
+from toy import tiny_dynamic
 
 from dynamicnet.apps.style.recipe import builtin_recipes
 from dynamicnet.apps.style.train import build_model
 from dynamicnet.core import PreparedInput
-from toy import tiny_dynamic
 
 X = torch.rand(1, 3, 32, 24, generator=torch.Generator().manual_seed(3))
 

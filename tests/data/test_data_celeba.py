@@ -95,7 +95,7 @@ def test_unknown_attribute_lists_the_valid_ones(celeba):
         CelebA(celeba).labels.mask("Male", 2)
 
 
-@pytest.mark.parametrize("corrupt, message", [
+@pytest.mark.parametrize(("corrupt", "message"), [
     (lambda t: t.replace("6\n", "seven\n", 1), "line 1"),
     (lambda t: t.replace("6\n", "7\n", 1), "7 images but 6 rows"),
     (lambda t: t.replace("000002.jpg  1", "000002.jpg  0", 1).replace("000002.jpg -1", "000002.jpg  0", 1),

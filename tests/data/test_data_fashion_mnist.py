@@ -72,5 +72,5 @@ def test_debian_package_sneakers_and_boots(monkeypatch):
     assert (len(train), len(test)) == (12000, 2000)
     assert int(train.labels.mask("label", "sneaker").sum()) == 6000
     x = train.get(0, np.random.default_rng(0))
-    assert 0 <= x.min() and x.max() <= 1 and x.max() > 0.5 and torch.all(x[:, :2] == 0)
+    assert x.min() >= 0 and x.max() <= 1 and x.max() > 0.5 and torch.all(x[:, :2] == 0)
     assert len(CLASSES) == 10

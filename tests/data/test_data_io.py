@@ -192,7 +192,7 @@ def test_decode_image_from_bytes(quadrant_png: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "kind, pattern",
+    ("kind", "pattern"),
     [
         ("zero_byte", "empty"),
         ("text", "not an image"),
@@ -232,7 +232,7 @@ def test_header_beyond_pils_own_bomb_limit_is_a_clean_error(corrupt_files: dict[
 # ------------------------------------------------------------------------------------------------- saving
 
 
-@pytest.mark.parametrize("ext, tol", [(".png", 0), (".bmp", 0), (".tif", 0), (".jpg", 0.02), (".webp", 0.02)])
+@pytest.mark.parametrize(("ext", "tol"), [(".png", 0), (".bmp", 0), (".tif", 0), (".jpg", 0.02), (".webp", 0.02)])
 def test_save_round_trip(tmp_path: Path, ext: str, tol: float) -> None:
     # a smooth image (lossy codecs are judged on photos, not on noise), exactly representable at 8 bits
     yy, xx = torch.meshgrid(torch.linspace(0, 1, 16), torch.linspace(0, 1, 24), indexing="ij")
@@ -303,7 +303,7 @@ def test_failed_write_leaves_no_partial_or_temp_file(tmp_path: Path, monkeypatch
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.png"]  # no temporary left behind
 
     fresh = tmp_path / "new.png"
-    with pytest.raises(OSError):
+    with pytest.raises(OSError, match="disk full"):
         save_image(torch.zeros(3, 4, 4), fresh)
     assert not fresh.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.png"]
@@ -360,7 +360,7 @@ def test_contact_sheet_shape_and_labels() -> None:
     assert label_strip.min() < 0.5  # some dark text was drawn under the tiles
     grid = make_contact_sheet(torch.rand(5, 3, 16, 16), ["a"] * 5, ncols=2, padding=4)
     assert grid.shape[2] == 2 * (16 + 4) + 4
-    assert 0.0 <= grid.min() and grid.max() <= 1.0
+    assert grid.min() >= 0.0 and grid.max() <= 1.0
 
 
 def test_contact_sheet_tile_size_and_errors() -> None:
@@ -384,7 +384,7 @@ def test_contact_sheet_with_builtin_font_spells_out_greek(monkeypatch: pytest.Mo
 # ------------------------------------------------------------------------------------- geometry helpers
 
 
-@pytest.mark.parametrize("h, w", [(1, 1), (5, 7), (33, 17), (8, 12), (2, 3)])
+@pytest.mark.parametrize(("h", "w"), [(1, 1), (5, 7), (33, 17), (8, 12), (2, 3)])
 @pytest.mark.parametrize("multiple", [4, 8])
 def test_pad_unpad_round_trip_exact(h: int, w: int, multiple: int) -> None:
     x = torch.rand(3, h, w)
@@ -413,7 +413,7 @@ def test_resize_max_side() -> None:
     x = torch.rand(3, 100, 50)
     before = x.clone()
     y = resize_max_side(x, 40)
-    assert y.shape == (3, 40, 20) and 0 <= y.min() and y.max() <= 1
+    assert y.shape == (3, 40, 20) and y.min() >= 0 and y.max() <= 1
     assert torch.equal(x, before)
     assert resize_max_side(x, 100) is x
     assert resize_max_side(torch.rand(2, 3, 10, 30), 15).shape == (2, 3, 5, 15)

@@ -1,4 +1,5 @@
 """The demo's HTTP API: validation, limits, sessions, and a bounded load test (loopback only)."""
+import contextlib
 import io
 import json
 import os
@@ -7,13 +8,14 @@ import threading
 import urllib.error
 import urllib.request
 import uuid
+from pathlib import Path
 
 import pytest
 from PIL import Image
 
 from dynamicnet.demo.sessions import Session, SessionStore, Superseded
 
-PHOTO = "src/dynamicnet/data/photos/astronaut.jpg"
+PHOTO = str(Path(__file__).resolve().parents[2] / "src/dynamicnet/data/photos/astronaut.jpg")
 
 
 def request(url, data=None, headers=None, method=None):
@@ -262,7 +264,7 @@ def test_sessions_whose_caches_grow_are_re_measured_and_evicted():
 
 def test_demo_style_sessions_count_every_cached_tensor(demo_style_model):
     from dynamicnet.data.io import load_image
-    from dynamicnet.demo.apps import load_entry, SESSIONS
+    from dynamicnet.demo.apps import SESSIONS, load_entry
     from dynamicnet.demo.sessions import tensor_bytes
 
     entry = load_entry("tiny", demo_style_model)
@@ -322,10 +324,8 @@ def test_load_20_clients_50_requests_no_5xx(server, model_name, photo_bytes):
             socks.append(s)
         while not stop.is_set():
             for s in socks:
-                try:
+                with contextlib.suppress(OSError):
                     s.sendall(b"X")
-                except OSError:
-                    pass
             time.sleep(0.5)
         for s in socks:
             s.close()

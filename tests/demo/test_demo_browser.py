@@ -1,4 +1,6 @@
 """The demo in real headless Chromium: upload, slide, compare the pixels with the library's output."""
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -8,7 +10,7 @@ from dynamicnet.data.io import load_image
 
 pytestmark = pytest.mark.browser
 
-PHOTO = "src/dynamicnet/data/photos/astronaut.jpg"
+PHOTO = str(Path(__file__).resolve().parents[2] / "src/dynamicnet/data/photos/astronaut.jpg")
 READ_PIXELS = """(id) => { const img = document.getElementById(id); const c = document.createElement('canvas');
   c.width = img.naturalWidth; c.height = img.naturalHeight; const g = c.getContext('2d'); g.drawImage(img, 0, 0);
   return {w: c.width, h: c.height, data: Array.from(g.getImageData(0, 0, c.width, c.height).data)}; }"""
@@ -122,13 +124,14 @@ def test_download_link_gives_a_png(page):
     with page.expect_download() as info:
         page.click("#download")
     path = info.value.path()
-    assert open(path, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+    assert Path(path).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_dcgan_tab_slider_changes_the_grid_of_fixed_samples(page):
     import math
 
     import torch.nn.functional as F
+
     from dynamicnet.apps.dcgan.pipeline import DCGANPipeline
     from dynamicnet.data.io import image_grid
 

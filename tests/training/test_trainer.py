@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pytest
 import torch
+from factories import free_port
 from safetensors.torch import load_file
+from toy import PairDataset, ToyTask, tiny_dynamic
 
 from dynamicnet.core import load_pretrained
 from dynamicnet.errors import DynamicNetError
 from dynamicnet.training import Phase, Trainer, TrainerConfig
-from toy import PairDataset, ToyTask, tiny_dynamic
 
 RUNNER = Path(__file__).with_name("run_toy.py")
 
@@ -149,7 +150,7 @@ def test_ddp_two_processes_match_one_process(tmp_path):
     single = _run(tmp_path / "single", "--batch-size", "4")
     assert single.wait(120) == 0, single.communicate()
     ddp = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(free_port()),
          str(RUNNER), str(tmp_path / "ddp"), "--batch-size", "4"],
         capture_output=True, timeout=300,
     )
@@ -158,7 +159,6 @@ def test_ddp_two_processes_match_one_process(tmp_path):
     b = load_file(tmp_path / "ddp" / "model.safetensors")
     for key in a:
         torch.testing.assert_close(b[key], a[key], rtol=0, atol=1e-5, msg=key)
-    assert any(not torch.equal(a[k], b[k]) for k in a) or True  # exact equality is allowed, not required
 
 
 @pytest.mark.slow

@@ -3,8 +3,8 @@ import stat
 
 import pytest
 
-from dynamicnet.utils.device import resolve_device
 from dynamicnet.errors import DynamicNetError
+from dynamicnet.utils.device import resolve_device
 from dynamicnet.utils.fs import atomic_path, atomic_write_text
 
 
@@ -18,8 +18,8 @@ def test_atomic_write_replaces_whole_file_with_normal_permissions(tmp_path):
 
 
 def test_mode_survives_writers_that_replace_the_temp_file(tmp_path):
-    from safetensors.torch import save_file
     import torch
+    from safetensors.torch import save_file
 
     target = tmp_path / "w.safetensors"
     with atomic_path(target) as tmp:
@@ -30,10 +30,14 @@ def test_mode_survives_writers_that_replace_the_temp_file(tmp_path):
 def test_failed_write_leaves_target_and_no_temp(tmp_path):
     target = tmp_path / "out.bin"
     target.write_bytes(b"old")
-    with pytest.raises(RuntimeError):
+
+    def crashing_writer() -> None:
         with atomic_path(target) as tmp:
             tmp.write_bytes(b"half")
             raise RuntimeError("writer crashed")
+
+    with pytest.raises(RuntimeError, match="writer crashed"):
+        crashing_writer()
     assert target.read_bytes() == b"old" and os.listdir(tmp_path) == ["out.bin"]
 
 

@@ -13,10 +13,10 @@ from .common import (
     add_run_args,
     check_output,
     check_train_out,
+    crop_size,
     device_of,
     float_list,
     is_rank0,
-    crop_size,
     positive_int,
     print_path,
     seed,
@@ -251,7 +251,7 @@ def run_complete(args: argparse.Namespace) -> int:
     mask = check_mask(mask, h, w, source=str(args.mask))
     alpha = pipe.default_alpha if args.alpha is None else args.alpha
     if alpha == "auto":
-        from ..apps.completion.recipe import PERCEPTUAL_TAPS
+        from ..apps.completion.metrics import PERCEPTUAL_TAPS
         from ..losses import load_vgg16
 
         pipe.vgg = load_vgg16(args.vgg_weights, taps=PERCEPTUAL_TAPS).to(device)
@@ -277,9 +277,9 @@ def run_evaluate_completion(args: argparse.Namespace) -> int:
     import json
 
     from ..apps.completion.evaluate import evaluate_alphas, held_out_crops, summarize
+    from ..apps.completion.metrics import PERCEPTUAL_TAPS
     from ..apps.completion.pipeline import CompletionPipeline
     from ..losses import load_vgg16
-    from ..apps.completion.recipe import PERCEPTUAL_TAPS
     from ..utils.fs import atomic_write_text
 
     device = device_of(args)
@@ -300,9 +300,14 @@ def run_evaluate_completion(args: argparse.Namespace) -> int:
 def run_calibrate_completion(args: argparse.Namespace) -> int:
     import json
 
-    from ..apps.completion.evaluate import calibrate_auto_alpha, calibration_photos, held_out_crops, write_calibration
+    from ..apps.completion.evaluate import (
+        calibrate_auto_alpha,
+        calibration_photos,
+        held_out_crops,
+        write_calibration,
+    )
+    from ..apps.completion.metrics import PERCEPTUAL_TAPS
     from ..apps.completion.pipeline import CompletionPipeline
-    from ..apps.completion.recipe import PERCEPTUAL_TAPS
     from ..losses import load_vgg16
     from ..models import resolve_model
 

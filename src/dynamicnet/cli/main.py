@@ -8,8 +8,8 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-from typing import Any
 from collections.abc import Sequence
+from typing import Any
 
 from .._version import __version__
 from ..errors import DynamicNetError

@@ -36,13 +36,13 @@ class TuningBlock(nn.Module):
             nn.Conv2d(hidden, hidden, 3),
             nn.ReLU(inplace=True),
             nn.ReflectionPad2d(1),
-            nn.Conv2d(hidden, channels, 3),
+            last := nn.Conv2d(hidden, channels, 3),
         )
-        if zero_init:
-            last = self.body[-1]
+        if zero_init:  # ψ = 0: adding the blocks leaves θ's output exactly as it was
             nn.init.zeros_(last.weight)
-            nn.init.zeros_(last.bias)
+            nn.init.zeros_(last.bias)  # type: ignore[arg-type]  # Conv2d(bias=True): never None
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         """Return ψ(z), same shape as ``z``."""
-        return self.body(z)
+        psi: torch.Tensor = self.body(z)
+        return psi

@@ -17,14 +17,14 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Union
+from typing import Any, cast
 
 import torch
 from torch import nn
 
 from .blocks import TuningBlock
 
-AlphaLike = Union[float, int, torch.Tensor, Sequence[float], Mapping[str, Union[float, Sequence[float]]]]
+AlphaLike = float | int | torch.Tensor | Sequence[float] | Mapping[str, float | Sequence[float]]
 
 HIGHER = "higher"
 LOWER = "lower"
@@ -49,7 +49,7 @@ class _BlockHook:
     """Forward pre-hook at one insertion point. An object, not a closure, so that it pickles and so that a
     deep copy of the wrapper gets hooks that point at the copy (``copy.deepcopy`` maps ``owner`` through its memo)."""
 
-    def __init__(self, owner: "DynamicNet", index: int) -> None:
+    def __init__(self, owner: DynamicNet, index: int) -> None:
         self.owner, self.index = owner, index
 
     def __call__(self, module: nn.Module, args: tuple[Any, ...]) -> tuple[Any, ...] | None:
@@ -63,10 +63,10 @@ def _as_float(value: Any, what: str) -> float:
         value = value.item()
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ValueError(f"{what} must be a number, got {value!r}")
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"{what} must be finite, got {value}")
-    return value
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError(f"{what} must be finite, got {number}")
+    return number
 
 
 class DynamicNet(nn.Module):
@@ -133,6 +133,10 @@ class DynamicNet(nn.Module):
         # α values this model accepts (None: any finite α). load_pretrained sets it from the folder's α range.
         self.alpha_limits: tuple[float, float] | None = None
         self._hooks = [modules[p].register_forward_pre_hook(_BlockHook(self, i)) for i, p in enumerate(points)]
+
+    def block(self, set_name: str, index: int) -> TuningBlock:
+        """The tuning block ψ of set ``set_name`` at insertion point ``index``."""
+        return cast(TuningBlock, cast(nn.ModuleList, self.blocks[set_name])[index])
 
     # ------------------------------------------------------------------ α handling
     @property
@@ -223,7 +227,7 @@ class DynamicNet(nn.Module):
             z = args[0]
             out = z
             for k, set_name in enumerate(self.set_names):
-                out = out + coeffs[k, index] * self.blocks[set_name][index](z)
+                out = out + coeffs[k, index] * self.block(set_name, index)(z)
             return (out, *args[1:])
         if not coeffs:
             return None  # α = 0 everywhere (or main called directly): the main network, untouched
@@ -238,7 +242,7 @@ class DynamicNet(nn.Module):
         for set_name, per_block in coeffs.items():
             a = per_block[index]
             if a != 0.0:
-                out = out + a * self.blocks[set_name][index](z)  # z + Σ_k α_k ψ_k(z)
+                out = out + a * self.block(set_name, index)(z)  # z + Σ_k α_k ψ_k(z)
         return (out, *args[1:])
 
     def forward_alpha_tensor(self, *args: Any, alpha: torch.Tensor, **kwargs: Any) -> Any:
@@ -272,7 +276,7 @@ class DynamicNet(nn.Module):
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        super().__setstate__(state)
+        super().__setstate__(state)  # type: ignore[no-untyped-call]
         self._state = threading.local()
 
     # ------------------------------------------------------------------ phases
@@ -292,7 +296,7 @@ class DynamicNet(nn.Module):
     def main_frozen(self) -> bool:
         return self._main_frozen
 
-    def train(self, mode: bool = True) -> "DynamicNet":
+    def train(self, mode: bool = True) -> DynamicNet:
         super().train(mode)
         if self._main_frozen:
             for m in self.main.modules():

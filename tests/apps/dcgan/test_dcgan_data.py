@@ -83,5 +83,5 @@ def test_frechet_distance():
     mu = torch.tensor([1.0, 2.0, 0.0], dtype=torch.float64)
     b = torch.randn(4000, 3, generator=g, dtype=torch.float64) * 2 + mu
     assert abs(frechet_distance(a, b) - 8.0) < 0.4
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="same D"):
         frechet_distance(a, b[:, :2])

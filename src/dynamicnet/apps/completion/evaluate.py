@@ -28,9 +28,8 @@ from ...data.assets import held_out_photos
 from ...data.io import load_image
 from ...errors import DynamicNetError
 from ...utils.fs import atomic_write_text
-from .metrics import hole_psnr, hole_ssim, perceptual_hole_distance
+from .metrics import PERCEPTUAL_TAPS, hole_psnr, hole_ssim, perceptual_hole_distance
 from .pipeline import AUTO_GRID, AutoAlphaCalibration, CompletionPipeline
-from .recipe import PERCEPTUAL_TAPS
 
 
 def held_out_crops(photos: Sequence[Path] | None = None, *, size: int = 64, per_photo: int = 8,

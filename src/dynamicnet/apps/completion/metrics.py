@@ -16,6 +16,9 @@ from torch import Tensor
 
 _EPS = 1e-10
 
+#: VGG16 taps of the perceptual distance (training term and evaluation alike).
+PERCEPTUAL_TAPS: tuple[str, ...] = ("relu1_2", "relu2_2", "relu3_3")
+
 
 def _weights(mask: Tensor, size: Sequence[int]) -> Tensor:
     """Fraction of each cell of a ``size`` grid that lies in the hole: ``(B, 1, h, w)``."""

@@ -32,9 +32,8 @@ from ...data.io import check_network_pixels, unpad
 from ...data.masks import center_mask, check_mask
 from ...errors import DynamicNetError
 from ...models import resolve_model
-from .metrics import perceptual_hole_distance
+from .metrics import PERCEPTUAL_TAPS, perceptual_hole_distance
 from .model import HOLE_FILL, MULTIPLE, composite, masked_input
-from .recipe import PERCEPTUAL_TAPS
 
 AUTO_GRID: tuple[float, ...] = tuple(round(0.1 * i, 1) for i in range(11))
 _MIN_SIDE = 8  # smallest padded side the network runs at
@@ -75,7 +74,7 @@ class CompletionPipeline:
 
     @classmethod
     def from_pretrained(cls, name_or_path: str | Path, device: torch.device | str = "cpu",
-                        vgg: Any | None = None, max_side: int | None = None) -> "CompletionPipeline":
+                        vgg: Any | None = None, max_side: int | None = None) -> CompletionPipeline:
         """Load a bundled model by name (``dynamicnet models``) or a model folder."""
         model, config = load_pretrained(resolve_model(name_or_path))
         return cls(model, config, device, vgg, max_side)
@@ -159,7 +158,7 @@ class CompletionPipeline:
         prepared, pads = self._prepare(*self._working(image, mask))
         return self._fill(prepared, pads, image, mask, float(alpha))
 
-    def session(self, image: torch.Tensor, mask: torch.Tensor | None = None) -> "CompletionSession":
+    def session(self, image: torch.Tensor, mask: torch.Tensor | None = None) -> CompletionSession:
         """Prepare one image and hole for many α (the demo's slider): see :class:`CompletionSession`."""
         return CompletionSession(self, image, mask)
 
@@ -252,7 +251,7 @@ class AutoAlphaCalibration:
                 "prior_alpha": self.prior_alpha, "shrinkage": self.shrinkage, "source": self.source}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "AutoAlphaCalibration":
+    def from_dict(cls, data: dict[str, Any]) -> AutoAlphaCalibration:
         return cls(tuple(float(a) for a in data["grid"]), tuple(float(o) for o in data["offset"]),
                    float(data["prior_alpha"]), float(data["shrinkage"]), str(data.get("source", "")))
 

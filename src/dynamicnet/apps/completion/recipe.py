@@ -27,7 +27,6 @@ from ...training import Phase
 from ...training.setup import load_recipe_file, recipe_kwargs
 from .model import DEFAULT_POINTS
 
-PERCEPTUAL_TAPS: tuple[str, ...] = ("relu1_2", "relu2_2", "relu3_3")
 GAN_KINDS = ("hinge", "bce")
 
 
@@ -104,7 +103,7 @@ class CompletionRecipe:
         return d
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "CompletionRecipe":
+    def from_dict(cls, data: Mapping[str, Any]) -> CompletionRecipe:
         kwargs = recipe_kwargs(cls, data)
         try:
             kwargs["main"] = CompletionObjective(**data["main"])
@@ -116,7 +115,7 @@ class CompletionRecipe:
         except (KeyError, TypeError) as exc:
             raise DynamicNetError(f"invalid completion recipe: {exc}") from None
 
-    def with_overrides(self, **overrides: Any) -> "CompletionRecipe":
+    def with_overrides(self, **overrides: Any) -> CompletionRecipe:
         return replace(self, **{k: v for k, v in overrides.items() if v is not None})
 
 

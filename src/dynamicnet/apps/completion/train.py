@@ -22,9 +22,17 @@ from ...losses import VGG16Features, gan_d_loss, gan_g_loss, load_vgg16
 from ...training import Phase, StepContext, Trainer, TrainerConfig
 from ...training.setup import command_line, init_from_folder, select_phases
 from ...utils.fs import atomic_path
-from .metrics import perceptual_hole_distance
-from .model import ARCHITECTURE, HOLE_FILL, CompletionNet, PatchDiscriminator, composite, hole_logits, masked_input
-from .recipe import PERCEPTUAL_TAPS, CompletionRecipe
+from .metrics import PERCEPTUAL_TAPS, perceptual_hole_distance
+from .model import (
+    ARCHITECTURE,
+    HOLE_FILL,
+    CompletionNet,
+    PatchDiscriminator,
+    composite,
+    hole_logits,
+    masked_input,
+)
+from .recipe import CompletionRecipe
 
 APPLICATION = "completion"
 DISC_FILE = "discriminator.safetensors"

@@ -40,7 +40,7 @@ class DCGANPipeline:
 
     @classmethod
     def from_pretrained(cls, name_or_path: str | Path = DEFAULT_MODEL,
-                        device: torch.device | str = "cpu") -> "DCGANPipeline":
+                        device: torch.device | str = "cpu") -> DCGANPipeline:
         model, config = load_pretrained(resolve_model(name_or_path))
         return cls(model, config, device)
 

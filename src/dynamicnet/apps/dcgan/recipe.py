@@ -80,14 +80,14 @@ class DCGANRecipe:
         return d
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "DCGANRecipe":
+    def from_dict(cls, data: dict[str, Any]) -> DCGANRecipe:
         kwargs = recipe_kwargs(cls, data)
         try:
             return cls(**kwargs)
         except TypeError as exc:
             raise DynamicNetError(f"invalid recipe: {exc}") from None
 
-    def with_overrides(self, **overrides: Any) -> "DCGANRecipe":
+    def with_overrides(self, **overrides: Any) -> DCGANRecipe:
         return replace(self, **{k: v for k, v in overrides.items() if v is not None})
 
 

@@ -36,7 +36,7 @@ class StyleSession:
     copy whose longer side is ``preview_side``: a quick first frame while the full-resolution one computes.
     """
 
-    def __init__(self, pipe: "StylePipeline", image: torch.Tensor, max_side: int | None = None,
+    def __init__(self, pipe: StylePipeline, image: torch.Tensor, max_side: int | None = None,
                  preview_side: int | None = 128, work_side: int | None = -1) -> None:
         self.size = max_side_size(*image.shape[-2:], max_side)  # the output's size (no resampling to learn it)
         batch, self._pads = pipe.prepare(image, pipe.working_side(image.shape[-2:], max_side, work_side))
@@ -76,7 +76,7 @@ class StylePipeline:
         self.config = config
 
     @classmethod
-    def from_pretrained(cls, name_or_path: str | Path, device: torch.device | str = "cpu") -> "StylePipeline":
+    def from_pretrained(cls, name_or_path: str | Path, device: torch.device | str = "cpu") -> StylePipeline:
         model, config = load_pretrained(resolve_model(name_or_path))
         return cls(model, config, device)
 

@@ -90,7 +90,7 @@ class StyleRecipe:
         return d
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "StyleRecipe":
+    def from_dict(cls, data: Mapping[str, Any]) -> StyleRecipe:
         kwargs = recipe_kwargs(cls, data)
         if kwargs.get("crop_scale") is not None:
             kwargs["crop_scale"] = tuple(kwargs["crop_scale"])
@@ -101,7 +101,7 @@ class StyleRecipe:
         except (KeyError, TypeError) as exc:
             raise DynamicNetError(f"invalid recipe: {exc}") from None
 
-    def with_overrides(self, **overrides: Any) -> "StyleRecipe":
+    def with_overrides(self, **overrides: Any) -> StyleRecipe:
         return replace(self, **{k: v for k, v in overrides.items() if v is not None})
 
 

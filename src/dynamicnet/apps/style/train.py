@@ -15,6 +15,7 @@ from torch import nn
 
 from ...core.checkpoint import save_pretrained
 from ...core.dynamic import DynamicNet
+from ...data.assets import resolve_style_image
 from ...data.io import load_image
 from ...errors import DynamicNetError
 from ...losses import PerceptualLoss, StyleTargets, VGG16Features, load_vgg16
@@ -22,7 +23,6 @@ from ...training import Phase, StepContext, Trainer, TrainerConfig
 from ...training.setup import command_line, init_from_folder, select_phases
 from .model import ARCHITECTURE, TransformerNet
 from .recipe import StyleObjective, StyleRecipe
-from ...data.assets import resolve_style_image
 
 APPLICATION = "style"
 

@@ -9,8 +9,8 @@ import numpy as np
 import torch
 
 from ...errors import DynamicNetError
-from ...utils.progress import progress as progress_bar
 from ...utils.fs import atomic_path
+from ...utils.progress import progress as progress_bar
 from .pipeline import StylePipeline
 
 
