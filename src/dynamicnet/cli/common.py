@@ -68,6 +68,14 @@ def int_up_to(limit: int):
     return parse
 
 
+def crop_scale_arg(text: str) -> tuple[float, float]:
+    """``--crop-scale LO,HI`` with 0 < LO ≤ HI ≤ 1."""
+    values = float_list(text)
+    if len(values) != 2 or not (0.0 < values[0] <= values[1] <= 1.0):
+        raise argparse.ArgumentTypeError(f"expected LO,HI with 0 < LO ≤ HI ≤ 1, got {text!r}")
+    return (values[0], values[1])
+
+
 def crop_size(text: str) -> int:
     """argparse type: a training crop side, a multiple of 4 and at least 16 (the networks halve the size twice
     and reflect-pad by 4 px at full resolution)."""

@@ -13,6 +13,7 @@ from .common import (
     add_run_args,
     check_output,
     check_train_out,
+    crop_scale_arg,
     crop_size,
     device_of,
     float_list,
@@ -101,9 +102,13 @@ def register_train(apps: argparse._SubParsersAction) -> None:
                         description="Train θ for O0 (L1 + strong GAN: sharp), then the tuning blocks for O1 "
                                     "(L1: smooth).")
     p.add_argument("--recipe", default="photos", help="built-in recipe (photos, celeba) or JSON file")
-    p.add_argument("--data", default="default",
-                   help="'default' (bundled registry photos), an image folder (random crops), or "
-                        "celeba:PATH (aligned CelebA faces; PATH holds img_align_celeba/)")
+    p.add_argument("--data", default=None,
+                   help="'large' (the registry photo set the bundled model used), 'default' (20 registry photos), "
+                        "an image folder (random crops), or celeba:PATH (aligned CelebA faces; PATH holds "
+                        "img_align_celeba/); default: the recipe's")
+    p.add_argument("--crop-scale", type=crop_scale_arg, default=None, metavar="LO,HI",
+                   help="crop area as a fraction of the largest square of a photo (sets the scale holes are "
+                        "learnt at)")
     p.add_argument("--mask", choices=MASK_CHOICES, default=None, help="training masks (default: the recipe's)")
     p.add_argument("--hole", type=positive_int, default=None, help="centre hole side (default: size/2)")
     p.add_argument("--phase", choices=["main", "tuning", "all"], default="all")
@@ -111,6 +116,7 @@ def register_train(apps: argparse._SubParsersAction) -> None:
     p.add_argument("--size", type=crop_size, default=None, help="training crop size (a multiple of 4, ≥ 16)")
     p.add_argument("--width", type=positive_int, default=None, help="first-stage width of θ")
     p.add_argument("--adv-weight", type=weight, default=None, help="λ_adv of O0")
+    p.add_argument("--perceptual-weight", type=weight, default=None, help="λ_perc of O0 (needs VGG16)")
     p.add_argument("--tuning-adv-weight", type=weight, default=None, help="λ_adv of O1")
     p.add_argument("--tuning-perceptual-weight", type=weight, default=None, help="λ_perc of O1 (needs VGG16)")
     p.add_argument("--batch-size", type=positive_int, default=None)
@@ -134,12 +140,15 @@ def _recipe_from_args(args: argparse.Namespace):
     main, tuning = recipe.main, recipe.tuning
     if args.adv_weight is not None:
         main = replace(main, adversarial_weight=args.adv_weight)
+    if args.perceptual_weight is not None:
+        main = replace(main, perceptual_weight=args.perceptual_weight)
     if args.tuning_adv_weight is not None:
         tuning = replace(tuning, adversarial_weight=args.tuning_adv_weight)
     if args.tuning_perceptual_weight is not None:
         tuning = replace(tuning, perceptual_weight=args.tuning_perceptual_weight)
     return recipe.with_overrides(
         main=main, tuning=tuning, size=args.size, hole=args.hole, mask=args.mask, width=args.width,
+        crop_scale=args.crop_scale,
         batch_size=args.batch_size, main_steps=args.main_steps or args.steps,
         tuning_steps=args.tuning_steps or args.steps,
     )
@@ -147,8 +156,8 @@ def _recipe_from_args(args: argparse.Namespace):
 
 def _dataset(spec: str, recipe: Any, seed: int) -> tuple[Any, str]:
     """The image source named by ``--data`` and its description (for the model's provenance)."""
-    from ..data.assets import default_content_dir
-    from ..data.folder import ImageFolderDataset
+    from ..data.assets import content_dir
+    from ..data.folder import FLAT_CROP_STD, ImageFolderDataset
 
     if spec.startswith("celeba:"):
         from ..data.celeba import CelebA
@@ -161,9 +170,9 @@ def _dataset(spec: str, recipe: Any, seed: int) -> tuple[Any, str]:
                 raise
             faces = CelebA(root, size=recipe.size, crop=140, partition="all", hflip=True)
         return faces, faces.description
-    folder = default_content_dir() if spec == "default" else Path(spec)
-    images = ImageFolderDataset(folder, recipe.size, scale=tuple(recipe.crop_scale), seed=seed)
-    what = "bundled registry photos" if spec == "default" else "images"
+    folder = content_dir(spec)
+    images = ImageFolderDataset(folder, recipe.size, scale=tuple(recipe.crop_scale), seed=seed, min_std=FLAT_CROP_STD)
+    what = "registry photos" if spec in ("default", "large") else "images"
     return images, (f"{folder} ({len(images)} {what}, {recipe.size}² random crops of area "
                     f"{recipe.crop_scale[0]:g}–{recipe.crop_scale[1]:g} of the largest square)")
 
@@ -188,7 +197,7 @@ def run_train_completion(args: argparse.Namespace) -> int:
                                        batch_size=2, main_steps=1, tuning_steps=1)
         images, description = SyntheticImageDataset(8, recipe.size, seed=args.seed), "synthetic (dry run)"
     else:
-        images, description = _dataset(args.data, recipe, args.seed)
+        images, description = _dataset(args.data or recipe.data, recipe, args.seed)
     dataset = MaskedImageDataset(images, recipe.mask, recipe.hole)
     description += f"; masks: {recipe.mask} (centre hole {recipe.hole_side}²)"
     preview = None

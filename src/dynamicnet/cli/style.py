@@ -12,6 +12,7 @@ from .common import (
     add_run_args,
     check_output,
     check_train_out,
+    crop_scale_arg,
     crop_size,
     device_of,
     finite_float,
@@ -181,7 +182,7 @@ def run_train_style(args: argparse.Namespace) -> int:
     from ..apps.style.recipe import HIGHER
     from ..apps.style.train import train_style
     from ..data.assets import content_dir, held_out_photos
-    from ..data.folder import ImageFolderDataset, SyntheticImageDataset
+    from ..data.folder import FLAT_CROP_STD, ImageFolderDataset, SyntheticImageDataset
     from ..data.io import load_image, resize_max_side
     from ..training import setup_distributed
 
@@ -220,8 +221,6 @@ def run_train_style(args: argparse.Namespace) -> int:
     return 0
 
 
-FLAT_CROP_STD = 0.02  # crops flatter than this (in [0, 1] units) are redrawn: see ImageFolderDataset
-
 
 def _square(image, size):
     """Centre crop to a square of ``size`` (for preview samples)."""
@@ -232,14 +231,6 @@ def _square(image, size):
     top, left = (h - s) // 2, (w - s) // 2
     crop = image[:, top : top + s, left : left + s]
     return F.interpolate(crop[None], size=(size, size), mode="bilinear", antialias=True, align_corners=False)[0]
-
-
-def crop_scale_arg(text: str) -> tuple[float, float]:
-    """``--crop-scale LO,HI`` with 0 < LO ≤ HI ≤ 1."""
-    values = float_list(text)
-    if len(values) != 2 or not (0.0 < values[0] <= values[1] <= 1.0):
-        raise argparse.ArgumentTypeError(f"expected LO,HI with 0 < LO ≤ HI ≤ 1, got {text!r}")
-    return (values[0], values[1])
 
 
 def work_side_arg(text: str) -> int | None:

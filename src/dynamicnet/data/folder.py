@@ -27,6 +27,10 @@ __all__ = ["ImageFolderDataset", "SyntheticImageDataset", "find_images"]
 
 logger = logging.getLogger(__name__)
 
+#: Crops flatter than this pixel standard deviation (in [0, 1] units) are redrawn when training on photo folders:
+#: a crop of clear sky teaches a style net nothing and a completion net only to predict one colour.
+FLAT_CROP_STD = 0.02
+
 
 def find_images(root: str | os.PathLike[str], extensions: Iterable[str] = IMAGE_EXTENSIONS) -> list[Path]:
     """All image files under ``root`` (recursively), sorted by relative POSIX path for determinism.

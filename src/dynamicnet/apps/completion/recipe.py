@@ -71,6 +71,7 @@ class CompletionRecipe:
     size: int = 64
     hole: int | None = None
     mask: str = "mixed"
+    data: str = "default"
     crop_scale: tuple[float, float] = (0.02, 1.0)
     batch_size: int = 16
     main_lr: float = 5e-4
@@ -124,12 +125,19 @@ SMOOTH = CompletionObjective(l1_weight=1.0)
 
 
 def builtin_recipes() -> dict[str, CompletionRecipe]:
-    """``photos``: the CPU-scale default (registry photos, 64² crops, 32² hole); ``celeba``: the paper's
-    setting (128² faces, 64² centre hole), a GPU-scale schedule."""
+    """``photos``: the bundled model's recipe — the paper's scale (128² with a 64² hole, plus rectangles and
+    free-form strokes) on the large registry photo set, sized for a CPU (width 24, batch 8); ``celeba``: the
+    paper's setting (128² faces, 64² centre hole), a GPU-scale schedule.
+
+    Crops cover 5–50 % of a photo's largest square, so a 128² crop shows what a 256–450 px window of a 640 px
+    photo shows: the neighbourhood the pipeline hands the network when it fills a hole of about a quarter of
+    that window in a full-size photo.
+    """
     return {
         "photos": CompletionRecipe(
-            "photos", SHARP, SMOOTH,
-            description="completion, 64² photo crops: α=0 sharp (L1 + strong GAN) → α=1 smooth (L1)",
+            "photos", SHARP, SMOOTH, width=24, dilations=(2, 4, 8, 16), size=128, data="large",
+            crop_scale=(0.05, 0.5), batch_size=8, main_steps=6000, tuning_steps=2000,
+            description="completion, 128² photo crops, 64² holes: α=0 sharp (L1 + strong GAN) → α=1 smooth (L1)",
         ),
         "celeba": CompletionRecipe(
             "celeba", SHARP, SMOOTH, width=32, dilations=(2, 4, 8, 16), size=128, mask="center",
