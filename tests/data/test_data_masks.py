@@ -100,3 +100,32 @@ def test_masked_dataset_draws_image_then_mask_from_the_trainers_rng():
     assert i1.shape == (3, 32, 32) and m1.shape == (1, 32, 32) and len(ds) == 4
     kinds = {float(ds.get(0, rng(s))[1].sum()) for s in range(12)}
     assert len(kinds) > 2  # mixed: centre squares and random shapes
+
+
+# ---------------------------------------------------------------------------------------------- geometry
+def test_hole_components_split_far_holes_and_keep_a_scribble_together():
+    from dynamicnet.data.masks import hole_components
+
+    mask = torch.zeros(1, 300, 400)
+    mask[:, 10:20, 20:300] = 1  # a scratch
+    mask[:, 150:250, 250:350] = 1  # a square far from it
+    mask[:, 150:250, 240:245] = 1  # a stroke 5 px from the square: the same hole
+    parts = hole_components(mask)
+    assert len(parts) == 2
+    assert torch.equal(sum(parts), mask)  # a partition of the hole pixels
+    assert float(parts[0].sum()) == 100 * 100 + 100 * 5  # largest first, the nearby stroke with it
+
+
+def test_hole_depth_is_the_distance_to_known_pixels_not_the_box():
+    from dynamicnet.data.masks import hole_depth
+
+    assert hole_depth(center_mask(128, 128, 64)) == 32
+    thin = torch.zeros(1, 200, 200)
+    thin[:, 100:106, 0:200] = 1  # 6 px wide, as long as the image
+    assert hole_depth(thin) == 3
+    corner = torch.zeros(1, 100, 100)
+    corner[:, :40, :40] = 1  # outside the image is not known: only the inner sides erode
+    assert hole_depth(corner) == 40
+    big = torch.zeros(1, 2048, 2048)
+    big[:, 512:1536, 512:1536] = 1  # measured on a coarse grid: within a cell (8 px)
+    assert abs(hole_depth(big) - 512) <= 8

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image, ImageDraw
 
 from dynamicnet.data.io import load_image
@@ -26,6 +27,8 @@ __all__ = [
     "MaskedImageDataset",
     "center_mask",
     "check_mask",
+    "hole_components",
+    "hole_depth",
     "load_mask",
     "make_mask",
     "random_rect_mask",
@@ -190,3 +193,69 @@ def _check_size(height: int, width: int) -> None:
     if height < 1 or width < 1:
         raise DynamicNetError(f"mask size must be positive, got {width}x{height}")
 
+
+
+# ---------------------------------------------------------------------------------------------- geometry
+def hole_components(mask: torch.Tensor, max_grid: int = 256) -> list[torch.Tensor]:
+    """Split a ``(1, H, W)`` mask into its separate holes, each a ``(1, H, W)`` mask (largest first).
+
+    Holes closer than about one grid cell (``max(H, W) / max_grid`` px) count as one, so the strokes of one
+    scribble stay together while holes far apart are filled independently, each at its own scale. Labelling
+    runs on that coarse grid (at most ``max_grid²`` cells), so a 24 MP mask costs what a 256² one does.
+    """
+    h, w = mask.shape[-2:]
+    cell = max(1, math.ceil(max(h, w) / max_grid))
+    coarse = F.max_pool2d(mask[None], cell, cell, ceil_mode=True)[0, 0] > 0  # (h', w')
+    grown = F.max_pool2d(coarse[None, None].float(), 3, 1, 1)[0, 0] > 0  # bridge one-cell gaps
+    labels = _label(grown.numpy())
+    out = []
+    for k in range(1, int(labels.max()) + 1):
+        cells = torch.from_numpy(labels == k) & coarse
+        region = cells.repeat_interleave(cell, 0).repeat_interleave(cell, 1)[:h, :w]
+        component = mask * region[None].to(mask.dtype)
+        if component.any():
+            out.append(component)
+    return sorted(out, key=lambda m: -float(m.sum()))
+
+
+def _label(grid: np.ndarray) -> np.ndarray:
+    """4-connected component labels (1, 2, …; 0 = background) of a boolean grid, by breadth-first search."""
+    labels = np.zeros(grid.shape, dtype=np.int32)
+    h, w = grid.shape
+    current = 0
+    for y0, x0 in zip(*np.nonzero(grid)):
+        if labels[y0, x0]:
+            continue
+        current += 1
+        labels[y0, x0] = current
+        queue = [(int(y0), int(x0))]
+        while queue:
+            y, x = queue.pop()
+            for ny, nx in ((y - 1, x), (y + 1, x), (y, x - 1), (y, x + 1)):
+                if 0 <= ny < h and 0 <= nx < w and grid[ny, nx] and not labels[ny, nx]:
+                    labels[ny, nx] = current
+                    queue.append((ny, nx))
+    return labels
+
+
+def hole_depth(mask: torch.Tensor, max_grid: int = 256) -> int:
+    """How far, in pixels, the deepest hole pixel lies from the nearest known pixel (chessboard distance).
+
+    This, not the hole's bounding box, is what makes a hole hard: a long thin stroke is shallow everywhere and
+    a network fills it at full resolution, while a square of side s is s/2 deep. Measured by eroding the hole
+    one pixel at a time on a grid of at most ``max_grid`` cells per side (so exact for small masks, within a
+    cell for large ones). Pixels outside the image count as unknown.
+    """
+    h, w = mask.shape[-2:]
+    cell = max(1, math.ceil(max(h, w) / max_grid))
+    # A coarse cell is hole when most of it is: thin strokes below a cell's width then measure as shallow.
+    hole = F.avg_pool2d(mask[None].float(), cell, cell, ceil_mode=True)[0] > 0.5 if cell > 1 else mask > 0.5
+    if bool(hole.all()):
+        return max(h, w)  # nothing known: as deep as the image
+    depth = 0
+    while bool(hole.any()):
+        known = ~hole
+        grown = F.max_pool2d(F.pad(known[None].float(), (1, 1, 1, 1)), 3, 1)[0] > 0  # outside: not known
+        hole = hole & ~grown
+        depth += 1
+    return depth * cell

@@ -196,7 +196,7 @@ def _read_weights(path: Path) -> dict[str, Tensor]:
     try:
         if path.suffix == ".safetensors":
             with safe_open(path, framework="pt") as fh:
-                raw: object = {key: fh.get_tensor(key) for key in fh}
+                raw: object = {key: fh.get_tensor(key) for key in fh.keys()}  # noqa: SIM118  (safe_open is not iterable)
         else:
             raw = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # any unreadable file is the user's input error, whatever the loader raises

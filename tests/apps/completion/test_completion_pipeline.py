@@ -203,7 +203,7 @@ def test_recipe_json_round_trip_and_validation(tmp_path):
     path = tmp_path / "r.json"
     path.write_text(json.dumps(recipe.to_dict()))
     assert load_recipe(str(path)) == recipe
-    assert [p.name for p in recipe.phases()] == ["main", "higher"] and recipe.hole_side == 32
+    assert [p.name for p in recipe.phases()] == ["main", "higher"] and recipe.hole_side == recipe.size // 2 == 64
     with pytest.raises(DynamicNetError, match="unknown recipe key"):
         CompletionRecipe.from_dict({**recipe.to_dict(), "colour": 1})
     with pytest.raises(DynamicNetError, match="GAN loss"):

@@ -1,9 +1,10 @@
 """Inference for dynamic image completion: fill a hole at any α, sweep α, or let the image choose α.
 
-No training code. Any image size works: the image and its mask are reflection-padded to a multiple of 4 (and
-at least 8 px), the network fills the padded image and the result is cropped back (optionally at a smaller
-working scale, ``max_side``); then every known pixel is copied from the input (``torch.where``, so bit for
-bit) and only the hole comes from the network.
+No training code. Any image size and any hole work, at the scale the network learnt: each separate hole gets a
+window (the hole and twice its depth of context around it), shrunk until the hole is as deep as the training
+holes were; the network fills the window there (padded to a multiple of 4), the fill is brought back to full
+resolution with the detail of the surrounding photo carried into it (:func:`upsample_fill`, so no seam of
+sharpness or colour), and only hole pixels are pasted: every known pixel is the input's, bit for bit.
 
 ``auto_alpha`` — choosing α per image without ground truth — is per-image cross-validation ("proxy holes"):
 hide a few more regions of the *known* image right next to the hole (the hole shifted by half its extent up,
@@ -29,7 +30,7 @@ from ...core.checkpoint import load_pretrained
 from ...core.dynamic import DynamicNet
 from ...core.fast import PreparedInput
 from ...data.io import check_network_pixels, unpad
-from ...data.masks import center_mask, check_mask
+from ...data.masks import center_mask, check_mask, hole_components, hole_depth
 from ...errors import DynamicNetError
 from ...models import resolve_model
 from .metrics import PERCEPTUAL_TAPS, perceptual_hole_distance
@@ -48,10 +49,8 @@ class CompletionPipeline:
         config: its model folder's ``config.json``.
         device: where the network runs (inputs and outputs are CPU tensors).
         vgg: the VGG16 feature extractor used by :meth:`auto_alpha` (loaded on first use when omitted).
-        max_side: run the network on a copy whose longer side is at most this, upsample the fill and paste it
-            into the full-resolution image. A network trained on 64² crops has a receptive field of ~160 px,
-            so a large hole in a large photo is better filled at a working scale near the training scale.
-            ``None`` (default): native resolution.
+        max_side: also cap each window's longer side at this many pixels while filling (less compute; the
+            working scale is already chosen per hole from its depth, see :meth:`plan`). ``None``: no cap.
 
     Example:
         >>> pipe = CompletionPipeline.from_pretrained("completion-photos")
@@ -87,6 +86,12 @@ class CompletionPipeline:
         return float(extra.get("hole", 32)) / float(extra.get("size", 64))
 
     @property
+    def trained_depth(self) -> float:
+        """Depth (px from the deepest hole pixel to known pixels) of the training centre hole: half its side."""
+        extra = self.config.get("extra", {})
+        return float(extra.get("hole", 32)) / 2
+
+    @property
     def default_alpha(self) -> float:
         """The model's recommended single α (its best global α on calibration photos), else 0.5."""
         return float(self.config.get("extra", {}).get("default_alpha", 0.5))
@@ -112,32 +117,63 @@ class CompletionPipeline:
             mask = self.default_mask(h, w)
         return image.detach().to(torch.float32).cpu(), check_mask(mask.detach().cpu(), h, w)
 
-    def _working(self, image: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The image and mask at the working scale (``max_side``); unchanged when already small enough."""
+    def plan(self, image: torch.Tensor, mask: torch.Tensor) -> list[Window]:
+        """Where and at what scale each hole is filled (see :class:`Window`); largest hole first.
+
+        Each separate hole gets a window: its bounding box grown by twice its depth (the distance from its
+        deepest pixel to known pixels) on every side, clipped to the image. The window is shrunk until the hole
+        is as deep as the training holes were (never enlarged) and further to ``max_side`` if set, so a 1/16-area
+        hole in a 4K photo is filled at the scale the network learnt, while a thin scratch stays at full
+        resolution.
+        """
         h, w = image.shape[-2:]
-        if self.max_side is None or max(h, w) <= self.max_side:
-            check_network_pixels(h, w, "use --max-side / max_side (e.g. 1024)")
-            return image, mask
-        s = self.max_side / max(h, w)
-        size = (max(1, round(h * s)), max(1, round(w * s)))
-        rgb = F.interpolate(image[None], size=size, mode="bilinear", antialias=True, align_corners=False)[0]
-        # A working-scale pixel is hole if any of the pixels it covers is: the fill then covers the hole.
-        hole = (F.interpolate(mask[None], size=size, mode="area")[0] > 0).float()
-        return rgb.clamp(0, 1), hole
+        windows = []
+        for component in hole_components(mask):
+            depth = hole_depth(component)
+            top, bottom, left, right = _bbox(component, margin=2 * depth)
+            top, bottom, left, right = max(0, top), min(h, bottom), max(0, left), min(w, right)
+            wh, ww = bottom - top, right - left
+            scale = min(1.0, self.trained_depth / depth)
+            if self.max_side is not None:
+                scale = min(scale, self.max_side / max(wh, ww))
+            size = (max(1, round(wh * scale)), max(1, round(ww * scale)))
+            check_network_pixels(*size, "use --max-side / max_side (e.g. 1024)")
+            crop, hole = image[:, top:bottom, left:right], mask[:, top:bottom, left:right]
+            if size == (wh, ww):
+                work_image, work_mask = crop, hole
+            else:
+                work_image = F.interpolate(crop[None], size=size, mode="bilinear", antialias=True,
+                                           align_corners=False)[0].clamp(0, 1)
+                # A working pixel is hole if any pixel it covers is: the fill then covers the whole hole.
+                work_mask = (F.interpolate(hole[None], size=size, mode="area")[0] > 0).float()
+            windows.append(Window((top, bottom, left, right), component[:, top:bottom, left:right] > 0,
+                                  work_image, work_mask))
+        return windows
 
     def _prepare(self, image: torch.Tensor, mask: torch.Tensor) -> tuple[PreparedInput, tuple[int, ...]]:
-        """Pad image and mask (at the working scale) alike to a multiple of 4 and run the α-independent
-        prefix once."""
+        """Pad a working image and mask alike to a multiple of 4 and run the α-independent prefix once."""
         both, pads = _pad(torch.cat([image, mask]))  # (4, H', W')
         x = masked_input(both[None, :3], (both[None, 3:] > 0.5).float()).to(self.device)  # (1, 4, H', W')
         return PreparedInput(self.model, x), pads
 
     def _fill(self, prepared: PreparedInput, pads: tuple[int, ...], image: torch.Tensor, mask: torch.Tensor,
               alpha: float) -> torch.Tensor:
-        pred = unpad(prepared(alpha), pads)  # (1, 3, h, w): the working scale
-        if tuple(pred.shape[-2:]) != tuple(image.shape[-2:]):
-            pred = F.interpolate(pred, size=tuple(image.shape[-2:]), mode="bilinear", align_corners=False)
+        """The working image with its hole filled at ``alpha`` (known pixels exact)."""
+        pred = unpad(prepared(alpha), pads)  # (1, 3, h, w)
         return composite(image, mask, pred[0].clamp(0, 1).cpu())
+
+    def _render(self, image: torch.Tensor, mask: torch.Tensor, windows: Sequence[Window],
+                prepared: Sequence[tuple[PreparedInput, tuple[int, ...]]], alpha: float) -> torch.Tensor:
+        """Fill every window at ``alpha`` and paste each hole into a copy of the full-resolution image."""
+        out = image.clone()
+        for win, (prep, pads) in zip(windows, prepared):
+            filled = self._fill(prep, pads, win.image, win.mask, alpha)
+            top, bottom, left, right = win.box
+            crop = image[:, top:bottom, left:right]
+            if tuple(filled.shape[-2:]) != tuple(crop.shape[-2:]):
+                filled = upsample_fill(filled, crop, mask[:, top:bottom, left:right])
+            out[:, top:bottom, left:right] = torch.where(win.paste, filled, out[:, top:bottom, left:right])
+        return out
 
     @torch.no_grad()
     def __call__(self, image: torch.Tensor, mask: torch.Tensor | None = None, alpha: float | str | None = None
@@ -155,8 +191,8 @@ class CompletionPipeline:
             alpha = self.auto_alpha(image, mask)
         if isinstance(alpha, str):
             raise DynamicNetError(f"alpha must be a number or 'auto', got {alpha!r}")
-        prepared, pads = self._prepare(*self._working(image, mask))
-        return self._fill(prepared, pads, image, mask, float(alpha))
+        windows = self.plan(image, mask)
+        return self._render(image, mask, windows, [self._prepare(w.image, w.mask) for w in windows], float(alpha))
 
     def session(self, image: torch.Tensor, mask: torch.Tensor | None = None) -> CompletionSession:
         """Prepare one image and hole for many α (the demo's slider): see :class:`CompletionSession`."""
@@ -165,9 +201,8 @@ class CompletionPipeline:
     @torch.no_grad()
     def sweep(self, image: torch.Tensor, mask: torch.Tensor | None, alphas: Sequence[float]) -> list[torch.Tensor]:
         """The same image filled at several α (the α-independent part runs once)."""
-        image, mask = self._check(image, mask)
-        prepared, pads = self._prepare(*self._working(image, mask))
-        return [self._fill(prepared, pads, image, mask, float(a)) for a in alphas]
+        session = self.session(image, mask)
+        return [session.render(float(a)) for a in alphas]
 
     # ------------------------------------------------------------------ auto α
     def _vgg(self) -> Any:
@@ -181,7 +216,9 @@ class CompletionPipeline:
     def auto_alpha_scores(self, image: torch.Tensor, mask: torch.Tensor | None = None,
                           alphas: Sequence[float] = AUTO_GRID) -> list[float] | None:
         """Proxy-hole score of each α (lower is better), or None when no proxy region fits (see the module doc)."""
-        image, mask = self._working(*self._check(image, mask))  # judged at the scale the network fills at
+        image, mask = self._check(image, mask)
+        largest = self.plan(image, mask)[0]  # judged on the largest hole, at the scale the network fills it
+        image, mask = largest.image, largest.mask
         proxies = proxy_regions(mask)
         if not proxies:
             return None
@@ -215,6 +252,58 @@ class CompletionPipeline:
         cal = self.auto_calibration
         scores = self.auto_alpha_scores(image, mask, cal.grid)
         return cal.prior_alpha if scores is None else cal.choose(scores)
+
+
+@dataclass(frozen=True)
+class Window:
+    """One hole and the part of the image the network fills it from.
+
+    ``box`` is ``(top, bottom, left, right)`` in the full image; ``paste`` ``(1, h, w)`` marks this hole's pixels
+    in the box (the only pixels it writes); ``image`` and ``mask`` are the box at the working scale, with every
+    hole in the box hidden (another hole's pixels are not known either).
+    """
+
+    box: tuple[int, int, int, int]
+    paste: torch.Tensor
+    image: torch.Tensor
+    mask: torch.Tensor
+
+
+def upsample_fill(filled: torch.Tensor, crop: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Bring a window filled at a smaller working scale back to the crop's full resolution without a seam.
+
+    ``filled`` ``(3, h', w')`` is the working-scale image with its hole filled; ``crop`` ``(3, h, w)`` the
+    full-resolution window and ``mask`` ``(1, h, w)`` its holes. Upsampling ``filled`` gives the right colours
+    but only working-scale detail, so the photo around the hole would be sharper than the fill next to it. The
+    detail the working scale lost is known on the known pixels (``crop`` minus the upsampled image); it is
+    carried smoothly into the hole by push-pull interpolation (:func:`push_pull`), so at the hole's edge the
+    fill has exactly its neighbours' detail and inside it fades to the network's fill.
+    """
+    up = F.interpolate(filled[None], size=tuple(crop.shape[-2:]), mode="bilinear", align_corners=False)[0]
+    known = 1 - mask
+    detail = push_pull((crop - up) * known, known)
+    return (up + detail).clamp(0, 1)
+
+
+def push_pull(values: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """Fill the unknown part of ``values`` ``(C, H, W)`` smoothly from its known part (``weights`` ``(1, H, W)``
+    in [0, 1], 1 = known; ``values`` already multiplied by it): the push-pull scheme of Gortler et al. (1996).
+
+    Push: average values and weights down an image pyramid to one pixel. Pull: on the way back up, each level
+    keeps what it knows (in proportion to its weight) and takes the rest from the coarser level's estimate.
+    Known pixels come back unchanged; a hole gets a membrane-like interpolation of its surroundings.
+    """
+    pyramid = [(values, weights)]
+    while max(pyramid[-1][1].shape[-2:]) > 1:
+        v, w = pyramid[-1]
+        pyramid.append((F.avg_pool2d(v[None], 2, ceil_mode=True)[0], F.avg_pool2d(w[None], 2, ceil_mode=True)[0]))
+    v, w = pyramid[-1]
+    estimate = v / w.clamp_min(1e-8)
+    for v, w in reversed(pyramid[:-1]):
+        coarse = F.interpolate(estimate[None], size=tuple(v.shape[-2:]), mode="bilinear", align_corners=False)[0]
+        share = w.clamp(0, 1)
+        estimate = share * (v / w.clamp_min(1e-8)) + (1 - share) * coarse
+    return estimate
 
 
 @dataclass(frozen=True)
@@ -263,12 +352,13 @@ class CompletionSession:
     def __init__(self, pipe: CompletionPipeline, image: torch.Tensor, mask: torch.Tensor | None) -> None:
         self.pipe = pipe
         self.image, self.mask = pipe._check(image, mask)
-        self._prepared, self._pads = pipe._prepare(*pipe._working(self.image, self.mask))
+        self.windows = pipe.plan(self.image, self.mask)
+        self._prepared = [pipe._prepare(w.image, w.mask) for w in self.windows]
 
     @torch.no_grad()
     def render(self, alpha: float) -> torch.Tensor:
         """The filled image ``(3, H, W)``; known pixels are the input's, bit for bit."""
-        return self.pipe._fill(self._prepared, self._pads, self.image, self.mask, float(alpha))
+        return self.pipe._render(self.image, self.mask, self.windows, self._prepared, float(alpha))
 
     def auto_alpha(self) -> float:
         """The α the pipeline proposes for this image (see :meth:`CompletionPipeline.auto_alpha`)."""
@@ -323,4 +413,5 @@ def _bbox(mask: torch.Tensor, margin: int = 0) -> tuple[int, int, int, int]:
             max(0, int(xs[0]) - margin), min(w, int(xs[-1]) + 1 + margin))
 
 
-__all__ = ["AUTO_GRID", "AutoAlphaCalibration", "CompletionPipeline", "proxy_regions"]
+__all__ = ["AUTO_GRID", "AutoAlphaCalibration", "CompletionPipeline", "Window", "proxy_regions", "push_pull",
+           "upsample_fill"]
