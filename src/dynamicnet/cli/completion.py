@@ -10,6 +10,7 @@ from typing import Any
 from ..errors import DynamicNetError
 from .common import (
     add_device,
+    add_engine,
     add_run_args,
     check_output,
     check_train_out,
@@ -60,10 +61,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="write a contact sheet: the input, then the fill at each α (and at auto if --alpha auto)")
     p.add_argument("--output", "-o", required=True, help="output image (PNG keeps known pixels bit for bit)")
     p.add_argument("--max-side", type=positive_int, default=None,
-                   help="fill at a working scale whose longer side is ≤ PX, then paste the upscaled fill into "
-                        "the full-size image (large photos: the bundled model was trained on 64² crops)")
+                   help="cap the longer side of each hole's working window at PX (the working scale is otherwise "
+                        "chosen per hole: holes are filled as deep as the model's training holes)")
     p.add_argument("--vgg-weights", default=None, help="VGG16 for --alpha auto (default: the offline weights)")
     add_device(p)
+    add_engine(p)
     p.set_defaults(func=run_complete)
 
     p = sub.add_parser("evaluate-completion",
@@ -250,7 +252,7 @@ def run_complete(args: argparse.Namespace) -> int:
     image = loaded.rgb  # (3, H, W)
     h, w = image.shape[-2:]
     device = device_of(args)
-    pipe = CompletionPipeline.from_pretrained(args.model, device, max_side=args.max_side)
+    pipe = CompletionPipeline.from_pretrained(args.model, device, max_side=args.max_side, engine=args.engine)
     if args.mask == "center":
         mask = pipe.default_mask(h, w, args.hole)
     else:

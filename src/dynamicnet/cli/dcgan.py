@@ -10,6 +10,7 @@ from typing import Any
 from ..errors import DynamicNetError
 from .common import (
     add_device,
+    add_engine,
     add_run_args,
     check_output,
     check_train_out,
@@ -47,6 +48,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--zoom", type=int_up_to(64), default=None,
                    help="nearest-neighbour upscaling of each image (default: to at least 64 px)")
     add_device(p)
+    add_engine(p)
     p.set_defaults(func=run_generate)
 
     p = sub.add_parser("evaluate-dcgan",
@@ -265,7 +267,7 @@ def run_generate(args: argparse.Namespace) -> int:
     from ..data.io import DEFAULT_MAX_PIXELS, image_grid, make_contact_sheet
 
     _check_outputs(args)
-    pipe = DCGANPipeline.from_pretrained(args.model, device_of(args))
+    pipe = DCGANPipeline.from_pretrained(args.model, device_of(args), engine=args.engine)
     zoom = args.zoom or max(1, math.ceil(64 / pipe.image_size))
     side = pipe.image_size * zoom
     pixels = (args.n or (16 if args.alphas is None else 8)) * side * side * len(args.alphas or [0])

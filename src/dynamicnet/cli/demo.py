@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 
 from ..errors import DynamicNetError
-from .common import add_device, device_of, positive_int
+from .common import add_device, add_engine, device_of, positive_int
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -17,6 +17,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="a host name the page may be reached by besides the bound address and localhost (e.g. "
                         "the machine's name on the LAN); requests naming any other host are refused")
     add_device(p)
+    add_engine(p)
     p.set_defaults(func=run_demo)
 
 
@@ -33,7 +34,8 @@ def run_demo(args: argparse.Namespace) -> int:
 
     # Requests must name the address the server was started on (or this machine's loopback names).
     hosts = [*LOCAL_HOSTS, *args.allow_host, *([args.host] if args.host not in ("0.0.0.0", "::") else [])]
-    app = create_app(args.models, max_side=args.max_side, allowed_hosts=hosts, device=str(device_of(args)))
+    app = create_app(args.models, max_side=args.max_side, allowed_hosts=hosts, device=str(device_of(args)),
+                     engine=args.engine)
     print(f"dynamicnet demo on http://{args.host}:{args.port}/  (Ctrl-C to stop)")
     # A bounded number of connections, and idle keep-alive connections closed quickly: slow clients cannot
     # hold the server's sockets for long.

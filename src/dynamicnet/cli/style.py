@@ -9,6 +9,7 @@ from ..errors import DynamicNetError
 from . import completion, dcgan
 from .common import (
     add_device,
+    add_engine,
     add_run_args,
     check_output,
     check_train_out,
@@ -54,6 +55,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "bundled models; 0 = full resolution)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (it shows only on a terminal)")
     add_device(p)
+    add_engine(p)
     p.set_defaults(func=run_stylize)
 
     p = sub.add_parser("sweep", help="contact sheet (and animation) of one image across α")
@@ -70,6 +72,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "bundled models; 0 = full resolution)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (it shows only on a terminal)")
     add_device(p)
+    add_engine(p)
     p.set_defaults(func=run_sweep)
 
     p = sub.add_parser("evaluate-style", help="losses of a style model's outputs along α (held-out photos)")
@@ -98,6 +101,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "bundled models; 0 = full resolution)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (it shows only on a terminal)")
     add_device(p)
+    add_engine(p)
     p.set_defaults(func=run_stylize_video)
 
 
@@ -273,7 +277,7 @@ def run_stylize(args: argparse.Namespace) -> int:
         targets = [check_output(output, SAVE_FORMATS, inputs=inputs)]
     else:
         targets = plan_batch_outputs(inputs, output)
-    pipe = StylePipeline.from_pretrained(args.model, device_of(args))
+    pipe = StylePipeline.from_pretrained(args.model, device_of(args), engine=args.engine)
     alpha = _alpha_from_args(args, pipe)
     pipe.model.resolve_alpha(alpha)  # an α outside the model's usable range fails before any work
     created = [d for d in {t.parent for t in targets} if not d.exists()]
@@ -308,7 +312,7 @@ def run_sweep(args: argparse.Namespace) -> int:
     if args.gif:
         check_output(args.gif, ANIMATION_FORMATS, "--gif", inputs=[args.input, args.output])
     image = load_image(args.input).rgb
-    pipe = StylePipeline.from_pretrained(args.model, device_of(args))
+    pipe = StylePipeline.from_pretrained(args.model, device_of(args), engine=args.engine)
     for a in args.alphas:
         pipe.model.resolve_alpha(a)
     show = False if args.no_progress else None
@@ -350,7 +354,7 @@ def run_stylize_video(args: argparse.Namespace) -> int:
     from ..apps.style.video import parse_keyframes, stylize_video
 
     keyframes = parse_keyframes(args.alpha_keyframes) if args.alpha_keyframes is not None else [(0.0, 1.0 if args.alpha is None else args.alpha)]
-    pipe = StylePipeline.from_pretrained(args.model, device_of(args))
+    pipe = StylePipeline.from_pretrained(args.model, device_of(args), engine=args.engine)
     for _, a in keyframes:
         pipe.model.resolve_alpha(a)
     n = stylize_video(pipe, Path(args.input), Path(args.output), keyframes, max_side=args.max_side,

@@ -14,9 +14,10 @@ equal to 0 the blocks are not even evaluated, so the wrapper runs exactly the ma
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, cast
 
 import torch
@@ -252,13 +253,23 @@ class DynamicNet(nn.Module):
         α flows as data, not as Python numbers, so a traced or exported graph keeps it as an input (ONNX export);
         every block is computed. With ``alpha`` all zero the output equals the main network's exactly.
         """
+        with self.alpha_tensor(alpha):
+            return self.main(*args, **kwargs)
+
+    @contextlib.contextmanager
+    def alpha_tensor(self, alpha: torch.Tensor) -> Iterator[None]:
+        """Within the block, every insertion point's hook adds ``Σ_k alpha[k, i]·ψ_k,i(z)`` with α as data.
+
+        :meth:`forward_alpha_tensor` runs the whole main network this way; a caller that runs only part of it
+        (an exported tail that starts at the first insertion point) calls the children itself inside this block.
+        """
         if tuple(alpha.shape) != (len(self.set_names), self.num_blocks):
             raise ValueError(f"alpha tensor must have shape ({len(self.set_names)}, {self.num_blocks}) "
                              f"(sets {list(self.set_names)} × blocks), got {tuple(alpha.shape)}")
         previous = getattr(self._state, "coeffs", None)
         self._state.coeffs = alpha
         try:
-            return self.main(*args, **kwargs)
+            yield
         finally:
             self._state.coeffs = previous
 

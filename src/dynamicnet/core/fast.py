@@ -30,6 +30,18 @@ def _is_affine(module: nn.Module) -> bool:
         isinstance(module, nn.Sequential) or not list(module.children()))
 
 
+def split_at_first_block(net: DynamicNet) -> tuple[list[nn.Module], list[nn.Module]] | None:
+    """The main network's children before and from its first insertion point, when it is an ``nn.Sequential``
+    whose insertion points are top-level children (else None): the α-independent prefix and the tail."""
+    main = net.main
+    names = [n for n, _ in main.named_children()] if isinstance(main, nn.Sequential) else []
+    if not names or not all(p in names for p in net.insertion_points):
+        return None
+    first = min(names.index(p) for p in net.insertion_points)
+    children = list(main.children())
+    return children[:first], children[first:]
+
+
 class PreparedInput:
     """One input, prepared for many α. Call it with any α form :class:`DynamicNet` accepts.
 

@@ -143,22 +143,22 @@ def _number(alpha: Any) -> float:
     return alpha
 
 
-def _load_completion(folder: Path, device: torch.device | str = "cpu") -> Any:
+def _load_completion(folder: Path, device: torch.device | str = "cpu", engine: str = "torch") -> Any:
     from ..apps.completion.pipeline import CompletionPipeline
 
-    return CompletionPipeline.from_pretrained(folder, device)
+    return CompletionPipeline.from_pretrained(folder, device, engine=engine)
 
 
-def _load_dcgan(folder: Path, device: torch.device | str = "cpu") -> Any:
+def _load_dcgan(folder: Path, device: torch.device | str = "cpu", engine: str = "torch") -> Any:
     from ..apps.dcgan.pipeline import DCGANPipeline
 
-    return DCGANPipeline.from_pretrained(folder, device)
+    return DCGANPipeline.from_pretrained(folder, device, engine=engine)
 
 
-def _load_style(folder: Path, device: torch.device | str = "cpu") -> Any:
+def _load_style(folder: Path, device: torch.device | str = "cpu", engine: str = "torch") -> Any:
     from ..apps.style.pipeline import StylePipeline
 
-    return StylePipeline.from_pretrained(folder, device)
+    return StylePipeline.from_pretrained(folder, device, engine=engine)
 
 
 LOADERS: dict[str, Callable[..., Any]] = {"style": _load_style, "dcgan": _load_dcgan,
@@ -170,13 +170,14 @@ SESSIONS: dict[str, Callable[[ModelEntry, LoadedImage | None, Mapping[str, str],
 }
 
 
-def load_entry(name: str, folder: Path, device: torch.device | str = "cpu") -> ModelEntry | None:
+def load_entry(name: str, folder: Path, device: torch.device | str = "cpu", engine: str = "torch"
+               ) -> ModelEntry | None:
     """The model as a demo entry on ``device``, or None when the demo has no adapter for its application."""
     config = read_config(folder)
     loader = LOADERS.get(config["application"])
     if loader is None:
         return None
-    return ModelEntry(name, folder, config, loader(folder, device))
+    return ModelEntry(name, folder, config, loader(folder, device, engine))
 
 
 def style_image_of(entry: ModelEntry, objective: str = "main") -> Path | None:

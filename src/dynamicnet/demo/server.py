@@ -90,7 +90,7 @@ class BadRequest(Exception):
 
 def create_app(models: list[str] | None = None, max_side: int = 512, max_session_bytes: int = 1 << 30,
                max_sessions: int = 64, session_ttl_s: float = 900.0,
-               allowed_hosts: list[str] | None = None, device: str = "cpu") -> FastAPI:
+               allowed_hosts: list[str] | None = None, device: str = "cpu", engine: str = "torch") -> FastAPI:
     """Build the demo app serving ``models`` (names or folders; default: every bundled model).
 
     ``allowed_hosts``: the host names requests may address (``Host`` header) and come from (``Origin``); by
@@ -102,7 +102,7 @@ def create_app(models: list[str] | None = None, max_side: int = 512, max_session
     default = sorted(bundled_models(), key=lambda n: (n not in PREFERRED, n))
     for spec in models or default:
         folder = resolve_model(spec)
-        entry = load_entry(Path(spec).name if Path(spec).is_dir() else spec, folder, device)
+        entry = load_entry(Path(spec).name if Path(spec).is_dir() else spec, folder, device, engine)
         if entry is not None:
             entries[entry.name] = entry
     if not entries:

@@ -18,7 +18,7 @@ and a pull towards the best global α), fitted on calibration photos and stored 
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,14 +28,15 @@ import torch.nn.functional as F
 
 from ...core.checkpoint import load_pretrained
 from ...core.dynamic import DynamicNet
-from ...core.fast import PreparedInput
 from ...data.io import check_network_pixels, unpad
 from ...data.masks import center_mask, check_mask, hole_components, hole_depth
+from ...engines import Runtime
 from ...errors import DynamicNetError
 from ...models import resolve_model
 from .metrics import PERCEPTUAL_TAPS, perceptual_hole_distance
 from .model import HOLE_FILL, MULTIPLE, composite, masked_input
 
+Prepared = Callable[[float], torch.Tensor]  # one working input prepared for many α (Runtime.prepare)
 AUTO_GRID: tuple[float, ...] = tuple(round(0.1 * i, 1) for i in range(11))
 _MIN_SIDE = 8  # smallest padded side the network runs at
 _MIN_PROXY_FRACTION = 0.2  # a proxy region smaller than this share of the hole is too small to judge
@@ -60,7 +61,7 @@ class CompletionPipeline:
     """
 
     def __init__(self, model: DynamicNet, config: dict[str, Any], device: torch.device | str = "cpu",
-                 vgg: Any | None = None, max_side: int | None = None) -> None:
+                 vgg: Any | None = None, max_side: int | None = None, engine: str = "torch") -> None:
         if config.get("application") != "completion":
             raise DynamicNetError(f"expected a completion model, got a {config.get('application')!r} model")
         self.device = torch.device(device)
@@ -70,13 +71,15 @@ class CompletionPipeline:
         if max_side is not None and max_side < 8:
             raise DynamicNetError(f"max_side must be at least 8, got {max_side}")
         self.max_side = max_side
+        self.runtime = Runtime(self.model, engine, self.device)  # see dynamicnet.engines
 
     @classmethod
     def from_pretrained(cls, name_or_path: str | Path, device: torch.device | str = "cpu",
-                        vgg: Any | None = None, max_side: int | None = None) -> CompletionPipeline:
+                        vgg: Any | None = None, max_side: int | None = None, engine: str = "torch"
+                        ) -> CompletionPipeline:
         """Load a bundled model by name (``dynamicnet models``) or a model folder."""
         model, config = load_pretrained(resolve_model(name_or_path))
-        return cls(model, config, device, vgg, max_side)
+        return cls(model, config, device, vgg, max_side, engine)
 
     # ------------------------------------------------------------------ masks
     @property
@@ -150,20 +153,20 @@ class CompletionPipeline:
                                   work_image, work_mask))
         return windows
 
-    def _prepare(self, image: torch.Tensor, mask: torch.Tensor) -> tuple[PreparedInput, tuple[int, ...]]:
+    def _prepare(self, image: torch.Tensor, mask: torch.Tensor) -> tuple[Prepared, tuple[int, ...]]:
         """Pad a working image and mask alike to a multiple of 4 and run the α-independent prefix once."""
         both, pads = _pad(torch.cat([image, mask]))  # (4, H', W')
         x = masked_input(both[None, :3], (both[None, 3:] > 0.5).float()).to(self.device)  # (1, 4, H', W')
-        return PreparedInput(self.model, x), pads
+        return self.runtime.prepare(x), pads
 
-    def _fill(self, prepared: PreparedInput, pads: tuple[int, ...], image: torch.Tensor, mask: torch.Tensor,
+    def _fill(self, prepared: Prepared, pads: tuple[int, ...], image: torch.Tensor, mask: torch.Tensor,
               alpha: float) -> torch.Tensor:
         """The working image with its hole filled at ``alpha`` (known pixels exact)."""
         pred = unpad(prepared(alpha), pads)  # (1, 3, h, w)
         return composite(image, mask, pred[0].clamp(0, 1).cpu())
 
     def _render(self, image: torch.Tensor, mask: torch.Tensor, windows: Sequence[Window],
-                prepared: Sequence[tuple[PreparedInput, tuple[int, ...]]], alpha: float) -> torch.Tensor:
+                prepared: Sequence[tuple[Prepared, tuple[int, ...]]], alpha: float) -> torch.Tensor:
         """Fill every window at ``alpha`` and paste each hole into a copy of the full-resolution image."""
         out = image.clone()
         for win, (prep, pads) in zip(windows, prepared):

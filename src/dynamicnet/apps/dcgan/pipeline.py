@@ -14,6 +14,7 @@ import torch
 
 from ...core.checkpoint import load_pretrained
 from ...core.dynamic import AlphaLike, DynamicNet
+from ...engines import Runtime
 from ...errors import DynamicNetError
 from ...models import resolve_model
 from . import model as _model  # noqa: F401  (registers the architecture for load_pretrained)
@@ -31,18 +32,20 @@ class DCGANPipeline:
         >>> columns = pipe.sweep(8, [0, 0.5, 1], seed=0)  # the same 8 z at each α
     """
 
-    def __init__(self, model: DynamicNet, config: dict[str, Any], device: torch.device | str = "cpu") -> None:
+    def __init__(self, model: DynamicNet, config: dict[str, Any], device: torch.device | str = "cpu",
+                 engine: str = "torch") -> None:
         if config.get("application") != "dcgan":
             raise DynamicNetError(f"expected a dcgan model, got a {config.get('application')!r} model")
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
         self.config = config
+        self.runtime = Runtime(self.model, engine, self.device)  # see dynamicnet.engines
 
     @classmethod
-    def from_pretrained(cls, name_or_path: str | Path = DEFAULT_MODEL,
-                        device: torch.device | str = "cpu") -> DCGANPipeline:
+    def from_pretrained(cls, name_or_path: str | Path = DEFAULT_MODEL, device: torch.device | str = "cpu",
+                        engine: str = "torch") -> DCGANPipeline:
         model, config = load_pretrained(resolve_model(name_or_path))
-        return cls(model, config, device)
+        return cls(model, config, device, engine)
 
     @property
     def nz(self) -> int:
@@ -71,7 +74,7 @@ class DCGANPipeline:
     def generate(self, z: torch.Tensor, alpha: AlphaLike = 0.0) -> torch.Tensor:
         """Images ``(N, C, S, S)`` in [0, 1] (CPU) for the noise ``z`` at ``alpha``."""
         self.model.eval()
-        outs = [self.model(chunk.to(self.device), alpha=alpha).float().cpu() for chunk in z.split(_CHUNK)]
+        outs = [self.runtime.forward(chunk.to(self.device), alpha).float().cpu() for chunk in z.split(_CHUNK)]
         return ((torch.cat(outs) + 1) / 2).clamp(0, 1)  # tanh range → [0, 1]
 
     def __call__(self, n: int = 16, alpha: AlphaLike = 1.0, seed: int = 0) -> torch.Tensor:

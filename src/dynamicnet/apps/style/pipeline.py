@@ -10,8 +10,8 @@ import torch.nn.functional as F
 
 from ...core.checkpoint import load_pretrained
 from ...core.dynamic import AlphaLike, DynamicNet
-from ...core.fast import PreparedInput
 from ...data.io import check_network_pixels, max_side_size, pad_to_multiple, resize_max_side, unpad
+from ...engines import Runtime
 from ...errors import DynamicNetError
 from ...models import resolve_model
 from ...utils.progress import progress as progress_bar
@@ -32,7 +32,7 @@ class StyleSession:
     """One image prepared for many α (the demo's slider): the α-independent work is done once.
 
     ``render(α)`` equals ``pipeline(image, α)`` (max |Δ| ≤ 1e-4) but reruns only the part of the network that
-    depends on α (see :class:`dynamicnet.core.PreparedInput`). ``render(α, preview=True)`` does the same on a
+    depends on α (see :class:`dynamicnet.core.PreparedInput` and :meth:`dynamicnet.engines.Runtime.prepare`). ``render(α, preview=True)`` does the same on a
     copy whose longer side is ``preview_side``: a quick first frame while the full-resolution one computes.
     """
 
@@ -40,11 +40,11 @@ class StyleSession:
                  preview_side: int | None = 128, work_side: int | None = -1) -> None:
         self.size = max_side_size(*image.shape[-2:], max_side)  # the output's size (no resampling to learn it)
         batch, self._pads = pipe.prepare(image, pipe.working_side(image.shape[-2:], max_side, work_side))
-        self._full = PreparedInput(pipe.model, batch)
+        self._full = pipe.runtime.prepare(batch)
         self._preview = None
         if preview_side is not None and max(self.size) > preview_side:
             small, self._preview_pads = pipe.prepare(image, preview_side)
-            self._preview = PreparedInput(pipe.model, small)
+            self._preview = pipe.runtime.prepare(small)
 
     @torch.no_grad()
     def render(self, alpha: AlphaLike, preview: bool = False) -> torch.Tensor:
@@ -68,17 +68,22 @@ class StylePipeline:
     does not depend on the photo's resolution. ``work_side=None`` runs at full resolution.
     """
 
-    def __init__(self, model: DynamicNet, config: dict[str, Any], device: torch.device | str = "cpu") -> None:
+    def __init__(self, model: DynamicNet, config: dict[str, Any], device: torch.device | str = "cpu",
+                 engine: str = "torch") -> None:
         if config.get("application") != "style":
             raise DynamicNetError(f"expected a style model, got a {config.get('application')!r} model")
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
         self.config = config
+        self.runtime = Runtime(self.model, engine, self.device)  # see dynamicnet.engines
 
     @classmethod
-    def from_pretrained(cls, name_or_path: str | Path, device: torch.device | str = "cpu") -> StylePipeline:
+    def from_pretrained(cls, name_or_path: str | Path, device: torch.device | str = "cpu",
+                        engine: str = "torch") -> StylePipeline:
+        """Load a bundled model by name (``dynamicnet models``) or a model folder; ``engine``: see
+        :mod:`dynamicnet.engines` (``auto``: the fastest installed)."""
         model, config = load_pretrained(resolve_model(name_or_path))
-        return cls(model, config, device)
+        return cls(model, config, device, engine)
 
     @property
     def alpha_range(self) -> tuple[float, float]:
@@ -129,7 +134,7 @@ class StylePipeline:
         """
         size = max_side_size(*image.shape[-2:], max_side)
         batch, pads = self.prepare(image, self.working_side(image.shape[-2:], max_side, work_side))
-        out = self.model(batch, alpha=alpha)  # (1, 3, H', W')
+        out = self.runtime.forward(batch, alpha)  # (1, 3, H', W')
         return _upscale(unpad(out, pads).clamp(0, 1), size)[0].cpu()
 
     def session(self, image: torch.Tensor, max_side: int | None = None,
