@@ -85,13 +85,18 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
     p = sub.add_parser("calibrate-completion",
-                       help="fit --alpha auto's bias correction on calibration photos; writes the model folder",
-                       description="Fit the model's auto-α calibration (proxy bias, prior α, shrinkage) on "
-                                   "photos that are neither training nor held-out images, and store it in "
-                                   "MODEL/config.json.")
+                       help="fit --alpha auto on photos with ground truth; writes the model folder",
+                       description="Fit the model's auto α and store it in MODEL/config.json: a critic that "
+                                   "predicts each α's distance to the truth from the fills (default; fitted on "
+                                   "crops of training photos), or the proxy-hole criterion's calibration (fitted "
+                                   "on photos that are neither training nor held-out images).")
     p.add_argument("--model", required=True, help="model folder to calibrate (rewrites its config.json)")
-    p.add_argument("--photos", nargs="*", default=None, help="calibration photos (default: see docs/completion.md)")
-    p.add_argument("--crops", type=positive_int, default=20, help="random crops per photo")
+    p.add_argument("--method", choices=["critic", "proxy"], default="critic",
+                   help="critic (default) or proxy (see docs/completion.md)")
+    p.add_argument("--photos", nargs="*", default=None,
+                   help="photos to crop from (default: 40 training photos for the critic, the calibration photos "
+                        "of docs/completion.md for proxy)")
+    p.add_argument("--crops", type=positive_int, default=None, help="random crops per photo (default: 8 / 20)")
     p.add_argument("--seed", type=seed, default=777)
     p.add_argument("--vgg-weights", default=None)
     add_device(p)
@@ -314,7 +319,9 @@ def run_calibrate_completion(args: argparse.Namespace) -> int:
     from ..apps.completion.evaluate import (
         calibrate_auto_alpha,
         calibration_photos,
+        fit_auto_critic,
         held_out_crops,
+        training_photo_groups,
         write_calibration,
     )
     from ..apps.completion.metrics import PERCEPTUAL_TAPS
@@ -325,15 +332,23 @@ def run_calibrate_completion(args: argparse.Namespace) -> int:
     device = device_of(args)
     folder = resolve_model(args.model)
     pipe = CompletionPipeline.from_pretrained(folder, device)
-    size = int(pipe.config.get("extra", {}).get("size", 64))
-    photos = [Path(p) for p in args.photos] if args.photos else calibration_photos()
-    groups = [held_out_crops([p], size=size, per_photo=args.crops, seed=args.seed + k) for k, p in enumerate(photos)]
+    extra = pipe.config.get("extra", {})
+    size = int(extra.get("size", 64))
+    critic = args.method == "critic"
+    crops = args.crops or (8 if critic else 20)
+    if args.photos:
+        photos = [Path(p) for p in args.photos]
+    else:
+        photos = training_photo_groups(seed=args.seed) if critic else calibration_photos()
+    # Crops like the training crops (the recipe's area range), one group per photo for cross-validation.
+    scale = tuple(pipe.config.get("provenance", {}).get("recipe", {}).get("crop_scale", (0.02, 1.0)))
+    groups = [held_out_crops([p], size=size, per_photo=crops, scale=scale, seed=args.seed + k)
+              for k, p in enumerate(photos)]
     pipe.vgg = load_vgg16(args.vgg_weights, taps=PERCEPTUAL_TAPS).to(device)
-    source = f"{len(photos)} photos × {args.crops} crops ({', '.join(p.name for p in photos)}), seed {args.seed}"
-    calibration, report = calibrate_auto_alpha(pipe, groups, pipe.vgg, hole=pipe.default_hole(size, size),
-                                               source=source)
+    source = f"{len(photos)} photos × {crops} crops, seed {args.seed}"
+    fit = fit_auto_critic if critic else calibrate_auto_alpha
+    calibration, report = fit(pipe, groups, pipe.vgg, hole=pipe.default_hole(size, size), source=source)
     write_calibration(folder, calibration)
     print(json.dumps(report, indent=2))
-    print(f"auto-α calibration written to {folder}: prior α {calibration.prior_alpha:g}, "
-          f"shrinkage {calibration.shrinkage:g}")
+    print(f"auto α ({args.method}) written to {folder}: prior α {calibration.prior_alpha:g}")
     return 0

@@ -28,6 +28,7 @@ from ...data.assets import held_out_photos
 from ...data.io import load_image
 from ...errors import DynamicNetError
 from ...utils.fs import atomic_write_text
+from .critic import AlphaCritic, fit_critic
 from .metrics import PERCEPTUAL_TAPS, hole_psnr, hole_ssim, perceptual_hole_distance
 from .pipeline import AUTO_GRID, AutoAlphaCalibration, CompletionPipeline
 
@@ -210,7 +211,30 @@ def calibrate_auto_alpha(pipe: CompletionPipeline, groups: Sequence[Sequence[tor
     return calibration, report
 
 
-def write_calibration(folder: Path, calibration: AutoAlphaCalibration) -> None:
+def training_photo_groups(count: int = 40, seed: int = 0) -> list[Path]:
+    """``count`` photos drawn (seeded) from the large registry photo set the bundled models train on: the data
+    a critic is fitted on (the held-out photos are in no content set, so benchmarks stay out of sample)."""
+    from ...data.assets import content_dir
+    from ...data.folder import find_images
+
+    photos = find_images(content_dir("large"))
+    rng = np.random.default_rng(seed)
+    return [photos[i] for i in sorted(rng.choice(len(photos), size=min(count, len(photos)), replace=False))]
+
+
+@torch.no_grad()
+def fit_auto_critic(pipe: CompletionPipeline, groups: Sequence[Sequence[torch.Tensor]], vgg: Any, *, hole: int,
+                    grid: Sequence[float] = AUTO_GRID, source: str = "") -> tuple[AlphaCritic, dict[str, Any]]:
+    """Fit :class:`~.critic.AlphaCritic` on crops with ground truth, grouped by photo (centre ``hole``²)."""
+    images = [im for g in groups for im in g]
+    labels = np.concatenate([np.full(len(g), k) for k, g in enumerate(groups)])
+    grid = [float(a) for a in grid]
+    curves = evaluate_alphas(pipe, images, grid, vgg, hole=hole, auto=False).perceptual  # (N, A)
+    features = np.stack([pipe.critic_features(im, pipe.default_mask(*im.shape[-2:], hole), grid) for im in images])
+    return fit_critic(features, curves, labels, grid, source)
+
+
+def write_calibration(folder: Path, calibration: AutoAlphaCalibration | AlphaCritic) -> None:
     """Store a calibration in a model folder's ``config.json`` (``extra.auto_alpha``; atomic rewrite)."""
     config = read_config(folder)
     config["extra"] = {**config.get("extra", {}), "auto_alpha": calibration.to_dict(),
@@ -248,4 +272,4 @@ def _pct(value: float, reference: float) -> str:
 
 
 __all__ = ["SHRINKAGE_GRID", "CompletionEval", "calibrate_auto_alpha", "calibration_photos", "evaluate_alphas",
-           "held_out_crops", "summarize", "write_calibration"]
+           "fit_auto_critic", "held_out_crops", "summarize", "training_photo_groups", "write_calibration"]

@@ -33,6 +33,7 @@ from ...data.masks import center_mask, check_mask, hole_components, hole_depth
 from ...engines import Runtime
 from ...errors import DynamicNetError
 from ...models import resolve_model
+from .critic import AlphaCritic, critic_features
 from .metrics import PERCEPTUAL_TAPS, perceptual_hole_distance
 from .model import HOLE_FILL, MULTIPLE, composite, masked_input
 
@@ -241,18 +242,33 @@ class CompletionPipeline:
         return (totals / len(proxies)).tolist()
 
     @property
-    def auto_calibration(self) -> AutoAlphaCalibration:
-        """The model's calibration of auto α (``extra.auto_alpha``), or the uncalibrated raw criterion."""
+    def auto_calibration(self) -> AutoAlphaCalibration | AlphaCritic:
+        """How the model proposes α (``extra.auto_alpha``): a fitted :class:`~.critic.AlphaCritic`, a
+        calibrated proxy criterion, or (nothing stored) the uncalibrated proxy criterion."""
         stored = self.config.get("extra", {}).get("auto_alpha")
-        return AutoAlphaCalibration.from_dict(stored) if stored else AutoAlphaCalibration()
+        if not stored:
+            return AutoAlphaCalibration()
+        return AlphaCritic.from_dict(stored) if stored.get("kind") == "critic" else AutoAlphaCalibration.from_dict(stored)
+
+    @torch.no_grad()
+    def critic_features(self, image: torch.Tensor, mask: torch.Tensor | None, grid: Sequence[float]) -> Any:
+        """:func:`~.critic.critic_features` of the largest hole, filled at each α of ``grid`` at its working scale."""
+        image, mask = self._check(image, mask)
+        win = self.plan(image, mask)[0]
+        prepared, pads = self._prepare(win.image, win.mask)
+        fills = [self._fill(prepared, pads, win.image, win.mask, float(a)) for a in grid]
+        return critic_features(fills, win.mask)
 
     def auto_alpha(self, image: torch.Tensor, mask: torch.Tensor | None = None) -> float:
-        """The α this image should use, proposed without ground truth (see the module docstring).
+        """The α this image should use, proposed without ground truth.
 
-        The proxy scores are combined with the model's calibration (:class:`AutoAlphaCalibration`). Falls back
-        to the calibration's prior α when the hole leaves no room for a proxy region.
+        With a fitted critic (the bundled model's): the α whose fill the critic predicts closest to the truth
+        (see :mod:`~.critic`). Otherwise the proxy-hole criterion (see the module docstring) with the model's
+        calibration, falling back to its prior α when the hole leaves no room for a proxy region.
         """
         cal = self.auto_calibration
+        if isinstance(cal, AlphaCritic):
+            return cal.choose(self.critic_features(image, mask, cal.grid))
         scores = self.auto_alpha_scores(image, mask, cal.grid)
         return cal.prior_alpha if scores is None else cal.choose(scores)
 
