@@ -249,13 +249,16 @@ def hole_depth(mask: torch.Tensor, max_grid: int = 256) -> int:
     h, w = mask.shape[-2:]
     cell = max(1, math.ceil(max(h, w) / max_grid))
     # A coarse cell is hole when most of it is: thin strokes below a cell's width then measure as shallow.
-    hole = F.avg_pool2d(mask[None].float(), cell, cell, ceil_mode=True)[0] > 0.5 if cell > 1 else mask > 0.5
-    if bool(hole.all()):
+    coarse = F.avg_pool2d(mask[None].float(), cell, cell, ceil_mode=True)[0, 0] if cell > 1 else mask[0].float()
+    hole = coarse.numpy() > 0.5
+    if hole.all():
         return max(h, w)  # nothing known: as deep as the image
+    # NumPy, not torch: a hundred tiny single-threaded steps, where a busy torch thread pool costs seconds.
     depth = 0
-    while bool(hole.any()):
-        known = ~hole
-        grown = F.max_pool2d(F.pad(known[None].float(), (1, 1, 1, 1)), 3, 1)[0] > 0  # outside: not known
-        hole = hole & ~grown
+    while hole.any():
+        k = np.pad(~hole, 1)  # outside the image: not known
+        grown = (k[1:-1, 1:-1] | k[:-2, 1:-1] | k[2:, 1:-1] | k[1:-1, :-2] | k[1:-1, 2:]
+                 | k[:-2, :-2] | k[:-2, 2:] | k[2:, :-2] | k[2:, 2:])
+        hole &= ~grown
         depth += 1
     return depth * cell
