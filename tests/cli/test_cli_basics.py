@@ -127,3 +127,27 @@ def test_demo_takes_device_like_every_other_command(capsys, monkeypatch):
     assert code == 130 and seen["device"] == "cpu" and "127.0.0.1" in seen["allowed_hosts"]
     code, _, err = run_cli(capsys, "demo", "--device", "tpu")
     assert code == 1 and "tpu" in err
+
+
+def test_help_and_version_answer_without_importing_torch():
+    code = ("import sys; from dynamicnet.cli.main import main\n"
+            "for argv in (['--version'], ['--help'], ['stylize', '--help'], ['train', 'style', '--help']):\n"
+            "    assert main(argv) == 0\n"
+            "print('torch' in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0 and proc.stdout.strip().splitlines()[-1] == "False", proc.stderr
+
+
+def test_misspelt_command_or_choice_names_the_closest(capsys):
+    code, _, err = run_cli(capsys, "stylze", "x.png")
+    assert code == 2 and err.strip() == "dynamicnet: error: unknown command 'stylze'; did you mean 'stylize'? (see --help)"
+    code, _, err = run_cli(capsys, "stylize", "x.png", "-o", "y.png", "--engine", "onnxruntim")
+    assert code == 2 and "did you mean 'onnxruntime'?" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_closed_pipe_exits_quietly():
+    reader = subprocess.Popen([sys.executable, "-m", "dynamicnet", "info", "starry-level", "--json"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    reader.stdout.close()  # the reader is gone before the command writes (like `| head -c 0`)
+    assert reader.wait(60) == 0
+    assert reader.stderr.read() == b""

@@ -7,12 +7,12 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from ..errors import DynamicNetError
-from ..utils.device import resolve_device
+
+if TYPE_CHECKING:  # torch loads only when a command runs: --help and --version answer at once
+    import torch
 
 
 def finite_float(text: str) -> float:
@@ -191,6 +191,8 @@ def _check_writable_dir(folder: Path, flag: str, shown: Path) -> None:
 
 def to_fp16(folder: Path) -> None:
     """Rewrite a finished model folder with fp16 weights (``--fp16``: half the size, loaded back as fp32)."""
+    import torch
+
     from ..core.checkpoint import load_pretrained, save_pretrained
 
     model, config = load_pretrained(folder)
@@ -249,4 +251,6 @@ def add_engine(parser: argparse.ArgumentParser) -> None:
 
 
 def device_of(args: argparse.Namespace) -> torch.device:
+    from ..utils.device import resolve_device
+
     return resolve_device(args.device)

@@ -4,9 +4,6 @@ from __future__ import annotations
 import argparse
 import json
 
-from ..core.checkpoint import read_config
-from ..models import bundled_models, describe, resolve_model
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("info", help="summarise a model folder")
@@ -33,6 +30,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_info(args: argparse.Namespace) -> int:
+    from ..core.checkpoint import read_config
+    from ..models import resolve_model
+
     folder = resolve_model(args.model)
     config = read_config(folder)
     if args.json:
@@ -68,6 +68,8 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def run_models(args: argparse.Namespace) -> int:
+    from ..models import bundled_models, describe
+
     models = bundled_models()
     if not models:
         print("no bundled models")

@@ -6,6 +6,8 @@ line on stderr; a traceback is shown only with ``--debug``.
 from __future__ import annotations
 
 import argparse
+import difflib
+import os
 import re
 import sys
 from collections.abc import Sequence
@@ -32,6 +34,12 @@ class _Parser(argparse.ArgumentParser):
         self._negative_number_matcher = _NEGATIVE_NUMBERS
 
     def error(self, message: str) -> None:  # type: ignore[override]
+        wrong = re.match(r"argument (COMMAND|\S+): invalid choice: '([^']*)' \(choose from (.*)\)$", message)
+        if wrong:  # a misspelt command or choice: name the closest one instead of listing them all
+            choices = re.findall(r"'([^']*)'", wrong.group(3))
+            close = difflib.get_close_matches(wrong.group(2), choices, n=1, cutoff=0.6)
+            hint = f"did you mean '{close[0]}'?" if close else f"expected one of {', '.join(choices)}"
+            message = f"unknown {'command' if wrong.group(1) == 'COMMAND' else wrong.group(1)} '{wrong.group(2)}'; {hint}"
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
@@ -63,6 +71,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     try:
         return int(args.func(args) or 0)
+    except BrokenPipeError:  # `dynamicnet info --json | head`: the reader has what it wanted; exit quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at shutdown's flush
+        return 0
     except KeyboardInterrupt:
         print("dynamicnet: interrupted", file=sys.stderr)
         return 130
