@@ -191,3 +191,21 @@ def test_completion_tab_fills_the_hole_and_suggests_alpha(page):
     page.wait_for_function("window.dn.events.filter(e => e.tab === 'completion' && e.kind === 'full').length >= 4",
                            timeout=30_000)
     assert page.is_hidden("#error")
+
+
+def test_example_photos_work_before_any_upload_and_a_failed_upload_clears_the_result(page, pipe, tmp_path):
+    from dynamicnet.data.assets import bundled_photo
+
+    wait_full(page, 0.0)  # the first example photo, stylised with no upload at all
+    names = page.eval_on_selector_all("#style-examples .example", "bs => bs.map(b => b.dataset.example)")
+    assert names == ["astronaut", "coffee", "rocket"]
+    assert page.evaluate("[...document.querySelectorAll('.example img')].every(i => i.complete && i.naturalWidth > 0)")
+    page.click("#style-examples .example[data-example='coffee']")
+    wait_full(page, 0.0)
+    coffee = pipe(load_image(bundled_photo("coffee")).rgb, alpha=0.0, max_side=128)
+    assert_matches(shown(page), coffee)
+    bad = tmp_path / "notes.png"
+    bad.write_text("this is not a picture")
+    page.set_input_files("#style-file", str(bad))
+    page.wait_for_selector("#error:not([hidden])")
+    assert page.get_attribute("#style-result", "src") is None  # the coffee is not shown as this file's result

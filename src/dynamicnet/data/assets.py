@@ -494,12 +494,12 @@ def resolve_style_image(name_or_path: str | os.PathLike[str]) -> Path:
 
 #: Photos shipped inside the package (see SOURCES.md), so the quick start works with no extra install.
 PHOTOS_DIR = Path(__file__).resolve().parent / "photos"
-BUNDLED_PHOTOS: dict[str, str] = {"astronaut": "astronaut.jpg"}
+BUNDLED_PHOTOS: dict[str, str] = {"astronaut": "astronaut.jpg", "coffee": "coffee.jpg", "rocket": "rocket.jpg"}
 
 
 def bundled_photo(name: str = "astronaut") -> Path:
-    """A photo shipped with the package: ``astronaut`` (NASA, public domain; a JPEG of scikit-image's
-    ``astronaut.png``). It is one of the held-out photos, never training content."""
+    """A photo shipped with the package (SOURCES.md): ``astronaut`` (NASA, public domain; one of the held-out
+    photos, never training content), ``coffee`` (CC0) and ``rocket`` (public domain), the demo's examples."""
     fn = BUNDLED_PHOTOS.get(name)
     if fn is None:
         raise DynamicNetError(f"unknown bundled photo {name!r}; known: {', '.join(sorted(BUNDLED_PHOTOS))}")

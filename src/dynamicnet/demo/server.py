@@ -19,6 +19,7 @@ from fastapi.staticfiles import StaticFiles
 from PIL import Image
 from starlette.concurrency import run_in_threadpool
 
+from ..data.assets import BUNDLED_PHOTOS, bundled_photo
 from ..data.io import LoadedImage, decode_image, resize_max_side, to_pil_image
 from ..errors import DynamicNetError
 from ..models import bundled_models, resolve_model
@@ -150,6 +151,17 @@ def create_app(models: list[str] | None = None, max_side: int = 512, max_session
     @app.get("/api/models")
     def list_models() -> dict[str, Any]:
         return {"models": [e.describe() for e in entries.values()], "max_side": max_side}
+
+    @app.get("/api/examples")
+    def list_examples() -> dict[str, Any]:
+        """The photos shipped with the package, to try the demo before uploading anything."""
+        return {"examples": sorted(BUNDLED_PHOTOS)}
+
+    @app.get("/api/examples/{name}")
+    def example(name: str) -> FileResponse:
+        if name not in BUNDLED_PHOTOS:
+            raise BadRequest(f"no example photo {name!r}", 404)
+        return FileResponse(bundled_photo(name), media_type="image/jpeg")
 
     @app.get("/api/models/{name}/style/{objective}")
     def style_image(name: str, objective: str) -> Response:

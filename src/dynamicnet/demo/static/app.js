@@ -3,7 +3,7 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const state = { models: [], maxSide: 512 };
+const state = { models: [], maxSide: 512, examples: [] };
 // Hooks for tests and the latency benchmark.
 window.dn = { renders: 0, events: [] };
 
@@ -62,13 +62,17 @@ class Renderer {
     }
   }
   async draw(job, preview) {
-    const response = await api(`/api/sessions/${this.session}/render`, {
+    const session = this.session;
+    const response = await api(`/api/sessions/${session}/render`, {
       method: "POST", headers: { "Content-Type": "application/json" },
       // Preview frames as JPEG (small, quick); the final frame as PNG so it shows exactly what the model made.
       body: JSON.stringify({ alpha: job.alpha, preview, format: preview ? "jpeg" : "png" }),
     });
     this.serverMs = response.headers.get("X-Compute-Ms");
     const blob = await response.blob();
+    if (session !== this.session) {  // another photo was loaded meanwhile: this frame is not its result
+      const stale = new Error("superseded"); stale.status = 409; throw stale;
+    }
     const url = URL.createObjectURL(blob);
     await new Promise((resolve, reject) => { this.img.onload = resolve; this.img.onerror = reject; this.img.src = url; });
     if (this.url) URL.revokeObjectURL(this.url);
@@ -84,6 +88,9 @@ class Renderer {
     return ms;
   }
 }
+
+// A new photo: what is on screen no longer describes it (tests and the benchmark wait for the new frame).
+function forget(img) { delete img.dataset.kind; delete img.dataset.alpha; }
 
 function fillModels(select, app) {
   select.innerHTML = "";
@@ -110,7 +117,7 @@ function setRange(slider, output, model) {
 }
 
 // ------------------------------------------------------------------------------------------------ style
-const style = { file: null, renderer: null };
+const style = { file: null, renderer: null, uploads: 0 };
 
 function styleAlpha() {
   if ($("per-block").checked) {
@@ -142,18 +149,45 @@ async function styleModelChanged() {
 }
 
 async function styleUpload(file) {
+  const ticket = ++style.uploads;  // the latest photo wins, whichever upload answers last
   style.file = file;
+  forget($("style-result"));
   $("style-input").src = URL.createObjectURL(file);
   const form = new FormData();
   form.append("model", $("style-model").value);
   form.append("image", file, file.name || "upload.png");
   try {
     const info = await (await api("/api/sessions", { method: "POST", body: form })).json();
+    if (ticket !== style.uploads) return;
     style.renderer.session = info.session;
     clearError("style");
     style.renderer.request(styleAlpha());
   } catch (error) {
+    if (ticket !== style.uploads) return;
+    // A failed upload must not leave the previous photo's result on screen as if it were this one's.
+    style.renderer.session = null;
+    $("style-result").removeAttribute("src");
     showError(error.message, "style");
+  }
+}
+
+// Example photos (shipped with the package): one click, no upload needed; the first loads on its own.
+async function exampleFile(name) {
+  const blob = await (await api(`/api/examples/${name}`)).blob();
+  return new File([blob], `${name}.jpg`, { type: blob.type || "image/jpeg" });
+}
+
+function addExamples(box, names, load) {
+  for (const name of names) {
+    const button = document.createElement("button");
+    button.type = "button"; button.className = "example"; button.dataset.example = name; button.title = name;
+    const thumb = document.createElement("img");
+    thumb.src = `/api/examples/${name}`; thumb.alt = name;
+    button.appendChild(thumb);
+    button.addEventListener("click", async () => {
+      try { load(await exampleFile(name)); } catch (error) { showError(error.message); }
+    });
+    box.appendChild(button);
   }
 }
 
@@ -208,7 +242,10 @@ function initStyle() {
     e.preventDefault(); drop.classList.remove("over");
     if (e.dataTransfer.files[0]) styleUpload(e.dataTransfer.files[0]);
   });
-  styleModelChanged();
+  addExamples($("style-examples"), state.examples, styleUpload);
+  styleModelChanged().then(async () => {
+    if (!style.file && state.examples.length) await styleUpload(await exampleFile(state.examples[0]));
+  });
 }
 
 // ------------------------------------------------------------------------------------------------ DC-GAN
@@ -244,7 +281,7 @@ function initDcgan() {
 // ------------------------------------------------------------------------------------------------ completion
 // The photo lives in an offscreen canvas (scaled to the server's working size); the hole is painted white on
 // a second offscreen canvas; the visible canvas shows both, the hole tinted red.
-const completion = { renderer: null, image: null, mask: null, drawing: false };
+const completion = { renderer: null, image: null, mask: null, drawing: false, uploads: 0, loads: 0 };
 
 function completionRedraw() {
   const view = $("completion-canvas");
@@ -259,22 +296,32 @@ function canvasBlob(canvas) { return new Promise((resolve) => canvas.toBlob(reso
 
 async function completionSession() {
   if (!completion.image) return;
+  const ticket = ++completion.uploads;
+  forget($("completion-result"));
   const form = new FormData();
   form.append("model", $("completion-model").value);
   form.append("image", await canvasBlob(completion.image), "photo.png");
   if ($("completion-mask").value === "draw") form.append("mask_image", await canvasBlob(completion.mask), "mask.png");
   try {
     const info = await (await api("/api/sessions", { method: "POST", body: form })).json();
+    if (ticket !== completion.uploads) return;
     completion.renderer.session = info.session;
     $("completion-suggested").textContent = "";
     clearError("completion");
     completion.renderer.request(parseFloat($("completion-alpha").value));
-  } catch (error) { showError(error.message, "completion"); }
+  } catch (error) {
+    if (ticket !== completion.uploads) return;
+    completion.renderer.session = null;
+    $("completion-result").removeAttribute("src");
+    showError(error.message, "completion");
+  }
 }
 
 function completionLoad(file) {
+  const ticket = ++completion.loads;
   const img = new Image();
   img.onload = () => {
+    if (ticket !== completion.loads) return;  // a later photo was chosen while this one decoded
     const scale = Math.min(1, state.maxSide / Math.max(img.width, img.height));
     const w = Math.round(img.width * scale), h = Math.round(img.height * scale);
     for (const key of ["image", "mask", "maskTint"]) {
@@ -307,13 +354,22 @@ function completionPaint(event) {
 
 async function completionAuto() {
   if (!completion.renderer.session) return;
+  // Auto α fills the hole at every α of a grid (seconds on a CPU): say so, and accept no second click meanwhile.
+  const button = $("completion-auto");
+  button.disabled = true;
+  $("completion-suggested").textContent = "choosing α for this image…";
   try {
     const response = await api(`/api/sessions/${completion.renderer.session}/auto`, { method: "POST" });
     const { alpha } = await response.json();
     $("completion-alpha").value = alpha; $("completion-alpha-value").textContent = alpha;
     $("completion-suggested").textContent = `suggested α = ${alpha}`;
     completion.renderer.request(alpha);
-  } catch (error) { showError(error.message, "completion"); }
+  } catch (error) {
+    $("completion-suggested").textContent = "";
+    showError(error.message, "completion");
+  } finally {
+    button.disabled = false;
+  }
 }
 
 function initCompletion() {
@@ -337,6 +393,8 @@ function initCompletion() {
     $("completion-alpha-value").textContent = $("completion-alpha").value;
     completion.renderer.request(parseFloat($("completion-alpha").value));
   });
+  addExamples($("completion-examples"), state.examples, completionLoad);
+  if (state.examples.length) exampleFile(state.examples[0]).then(completionLoad).catch((e) => showError(e.message));
 }
 
 // ------------------------------------------------------------------------------------------------ tabs
@@ -351,6 +409,7 @@ async function main() {
   try {
     const info = await (await api("/api/models")).json();
     state.models = info.models; state.maxSide = info.max_side;
+    state.examples = (await (await api("/api/examples")).json()).examples;
   } catch (error) { showError(error.message); return; }
   const apps = [...new Set(state.models.map((m) => m.application))].filter((a) => $(`tab-${a}`));
   for (const app of apps) {
