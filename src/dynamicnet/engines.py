@@ -162,20 +162,29 @@ class Runtime:
         if self.engine == "torch":
             return PreparedInput(self.net, x)
         if self._split is None:  # not a Sequential with top-level insertion points: whole graph per α
-            return lambda alpha: self.forward(x, alpha)
+            return _Prepared(self, x, None)
         prefix, tail = self._split
         z = x
         for module in prefix:
             z = module(z)
         if self._tail is None:
             self._tail = _compile_graph(_TailGraph(self.net, tail), (z[:1], self._alpha(0.0)), self.engine)
-        tail_fn = self._tail
+        return _Prepared(self, z, self._tail)
 
-        def render(alpha: AlphaLike) -> torch.Tensor:
-            a = self._alpha(alpha)
-            return tail_fn(z, a.to(z.device) if self.engine == "compile" else a)
 
-        return render
+class _Prepared:
+    """An input prepared on a graph engine: ``z`` is the first insertion point's input (or the whole input when
+    the network cannot be split), kept as an attribute so memory accounting (the demo's budget) sees it."""
+
+    def __init__(self, runtime: Runtime, z: torch.Tensor,
+                 tail: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None) -> None:
+        self.runtime, self.z, self.tail = runtime, z, tail
+
+    def __call__(self, alpha: AlphaLike) -> torch.Tensor:
+        if self.tail is None:
+            return self.runtime.forward(self.z, alpha)
+        a = self.runtime.net.alpha_matrix(alpha)
+        return self.tail(self.z, a.to(self.z.device) if self.runtime.engine == "compile" else a)
 
 
 def describe_engines() -> dict[str, Any]:

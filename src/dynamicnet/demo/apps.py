@@ -103,18 +103,19 @@ def _dcgan_session(entry: ModelEntry, image: LoadedImage | None, form: Mapping[s
     pipe = entry.pipeline
     seed = form_int(form, "seed", 0, 0, 2**31 - 1)
     n = form_int(form, "n", 16, 1, 64)
-    z = pipe.noise(n, seed)  # fixed z: the slider moves only α
+    session = pipe.session(n, seed)  # fixed z: the slider moves only α
     zoom = max(1, 128 // pipe.image_size)  # small samples are shown enlarged (nearest neighbour)
     ncol = math.ceil(math.sqrt(n))
 
     def render(alpha: Any, preview: bool) -> torch.Tensor:
-        images = pipe.generate(z, alpha)  # (n, C, S, S) in [0, 1]
+        images = session.render(alpha)  # (n, C, S, S) in [0, 1]
         if images.shape[1] == 1:
             images = images.expand(-1, 3, -1, -1)
         images = F.interpolate(images, scale_factor=zoom, mode="nearest")
         return image_grid(images, nrow=ncol)
 
-    return Session(entry.name, render, z.numel() * 4, {"seed": seed, "n": n})
+    return Session(entry.name, render, tensor_bytes(session), {"seed": seed, "n": n},
+                   measure=lambda: tensor_bytes(session))
 
 
 def _completion_session(entry: ModelEntry, image: LoadedImage | None, form: Mapping[str, Any],

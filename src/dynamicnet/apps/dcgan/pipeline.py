@@ -81,7 +81,27 @@ class DCGANPipeline:
         """``n`` images at ``alpha`` from ``seed``: ``(n, C, S, S)`` in [0, 1]."""
         return self.generate(self.noise(n, seed), alpha)
 
+    def session(self, n: int = 16, seed: int = 0) -> DCGANSession:
+        """``n`` fixed noise vectors prepared for many α (the demo's slider), like the other pipelines' sessions."""
+        return DCGANSession(self, self.noise(n, seed))
+
     def sweep(self, n: int, alphas: Sequence[AlphaLike], seed: int = 0) -> list[torch.Tensor]:
         """The same ``n`` noise vectors at each α: one ``(n, C, S, S)`` tensor per α."""
         z = self.noise(n, seed)
         return [self.generate(z, a) for a in alphas]
+
+
+class DCGANSession:
+    """Fixed noise ``z`` prepared once: ``render(α)`` equals ``pipeline.generate(z, α)`` and reruns only the part
+    of the generator from its first insertion point (see :meth:`dynamicnet.engines.Runtime.prepare`)."""
+
+    def __init__(self, pipe: DCGANPipeline, z: torch.Tensor) -> None:
+        self.z = z
+        with torch.no_grad():
+            self._prepared = [pipe.runtime.prepare(chunk.to(pipe.device)) for chunk in z.split(_CHUNK)]
+
+    @torch.no_grad()
+    def render(self, alpha: AlphaLike) -> torch.Tensor:
+        """Images ``(N, C, S, S)`` in [0, 1] (CPU) at ``alpha``."""
+        outs = [prepared(alpha).float().cpu() for prepared in self._prepared]
+        return ((torch.cat(outs) + 1) / 2).clamp(0, 1)
