@@ -1,3 +1,5 @@
+"""The DC-GAN pipeline's session: the demo's slider over fixed z."""
+import torch
 
 
 def test_session_renders_what_generate_gives():
