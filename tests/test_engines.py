@@ -6,12 +6,12 @@ import sys
 
 import pytest
 import torch
+from factories import make_tiny_style_model
 
 from dynamicnet import engines
 from dynamicnet.apps.style.pipeline import StylePipeline
 from dynamicnet.engines import Runtime, resolve_engine
 from dynamicnet.errors import DynamicNetError
-from factories import make_tiny_style_model
 
 GRAPH_ENGINES = [e for e in ("onnxruntime", "openvino") if importlib.util.find_spec(e) is not None]
 needs_graph_engine = pytest.mark.skipif(not GRAPH_ENGINES, reason="no graph engine installed")

@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 import torch
 
-from dynamicnet.apps.completion.critic import AlphaCritic, critic_features, fit_critic, oracle_share, ridge_fit
+from dynamicnet.apps.completion.critic import (
+    AlphaCritic,
+    critic_features,
+    fit_critic,
+    oracle_share,
+    ridge_fit,
+)
 from dynamicnet.apps.completion.evaluate import fit_auto_critic, write_calibration
 from dynamicnet.apps.completion.pipeline import CompletionPipeline
 from dynamicnet.apps.completion.recipe import builtin_recipes
