@@ -87,6 +87,8 @@ def test_stylize_video_on_megamind_with_animated_alpha(capsys, tiny_style_model,
     meta = next(reader)
     frames = list(reader)
     assert len(frames) == 6 and max(meta["size"]) in (96, 97)
+    assert meta["audio_codec"] == "aac"  # Megamind's soundtrack is kept (re-encoded for .mp4)
+    assert meta["duration"] < 0.5  # … and cut to the 6 stylised frames
     # α follows the keyframes: frame 0 is the α=0 rendering, frame 5 (t=0.2 s at 25 fps) the α=1 one.
     import torch
 

@@ -49,7 +49,9 @@ def alpha_at(keyframes: list[tuple[float, float]], t: float) -> float:
 def stylize_video(pipe: StylePipeline, src: Path, dst: Path, keyframes: list[tuple[float, float]],
                   max_side: int | None = None, max_frames: int | None = None, work_side: int | None = -1,
                   progress: bool | None = False) -> int:
-    """Read ``src`` with ffmpeg, stylise each frame at α(t), write H.264 ``dst`` atomically; return frame count."""
+    """Read ``src`` with ffmpeg, stylise each frame at α(t), write H.264 ``dst`` atomically; return frame count.
+
+    The source's first audio track, if it has one, is carried over (AAC; cut to the stylised frames' length)."""
     import imageio_ffmpeg
 
     if not src.is_file():
@@ -63,6 +65,9 @@ def stylize_video(pipe: StylePipeline, src: Path, dst: Path, keyframes: list[tup
         raise DynamicNetError(f"{src}: cannot read video ({' '.join(str(exc).split())[:200]})") from None
     w, h = meta["size"]
     fps = float(meta.get("fps") or 25.0)
+    # Keep the sound: mapped from the source file itself, re-encoded as AAC (what an .mp4 player expects).
+    audio = {"audio_path": str(src), "audio_codec": "aac", "output_params": ["-shortest"]} \
+        if meta.get("audio_codec") else {}
     count = 0
     with atomic_path(dst) as tmp:
         writer = None
@@ -82,7 +87,8 @@ def stylize_video(pipe: StylePipeline, src: Path, dst: Path, keyframes: list[tup
                     oh, ow = arr.shape[:2]
                     writer = imageio_ffmpeg.write_frames(str(tmp), (ow + ow % 2, oh + oh % 2), fps=fps,
                                                          codec="libx264", pix_fmt_out="yuv420p",
-                                                         macro_block_size=1, quality=8, ffmpeg_log_level="error")
+                                                         macro_block_size=1, quality=8, ffmpeg_log_level="error",
+                                                         **audio)
                     writer.send(None)
                 if arr.shape[0] % 2 or arr.shape[1] % 2:  # yuv420p needs even sizes
                     arr = np.pad(arr, ((0, arr.shape[0] % 2), (0, arr.shape[1] % 2), (0, 0)), mode="edge")
