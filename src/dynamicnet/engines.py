@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from .core.dynamic import AlphaLike, DynamicNet
-from .core.fast import PreparedInput, split_at_first_block
+from .core.fast import PreparedInput, is_affine, split_at_first_block
 from .errors import DynamicNetError
 
 #: Engine names accepted everywhere (``--engine``); ``auto`` picks among the installed ones.
@@ -141,6 +141,7 @@ class Runtime:
         self._full: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None
         self._tail: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None
         self._split = split_at_first_block(net)
+        self._affine_tail_only = self._split is not None and len(self._split[1]) == 1 and is_affine(self._split[1][0])
 
     def _alpha(self, alpha: AlphaLike) -> torch.Tensor:
         return self.net.alpha_matrix(alpha)
@@ -159,7 +160,9 @@ class Runtime:
     @torch.no_grad()
     def prepare(self, x: torch.Tensor) -> Callable[[AlphaLike], torch.Tensor]:
         """``x`` prepared for many α: a callable ``alpha → forward(x, alpha)`` that reruns only the tail."""
-        if self.engine == "torch":
+        if self.engine == "torch" or self._affine_tail_only:
+            # A single block in front of an affine output layer: PreparedInput moves α with one multiply-add
+            # over the output, which no graph run can beat.
             return PreparedInput(self.net, x)
         if self._split is None:  # not a Sequential with top-level insertion points: whole graph per α
             return _Prepared(self, x, None)

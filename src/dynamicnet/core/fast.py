@@ -24,7 +24,8 @@ from .dynamic import AlphaLike, DynamicNet
 _AFFINE = (nn.Conv2d, nn.Linear, nn.ReflectionPad2d, nn.ReplicationPad2d, nn.ZeroPad2d, nn.Identity)
 
 
-def _is_affine(module: nn.Module) -> bool:
+def is_affine(module: nn.Module) -> bool:
+    """Whether ``module`` is made only of affine layers (convolutions, linear maps, padding)."""
     leaves = [m for m in module.modules() if not list(m.children())]
     return bool(leaves) and all(isinstance(m, _AFFINE) for m in leaves) and (
         isinstance(module, nn.Sequential) or not list(module.children()))
@@ -65,7 +66,7 @@ class PreparedInput:
         self._block_of = {names.index(p): i for i, p in enumerate(net.insertion_points)}
         self._first = min(self._block_of)
         last = max(self._block_of)
-        self._affine_tail = last == len(names) - 1 and _is_affine(self._children[last])
+        self._affine_tail = last == len(names) - 1 and is_affine(self._children[last])
         with torch.no_grad():
             z = x
             for child in self._children[: self._first]:
