@@ -4,7 +4,24 @@ Anything raised as :class:`DynamicNetError` (or ``ValueError``/``FileNotFoundErr
 the CLI as a single line on stderr with exit code 1; anything else is a bug and shows a traceback only under
 ``--debug``.
 """
+from __future__ import annotations
+
+from typing import Any
 
 
 class DynamicNetError(Exception):
     """A failure caused by the user's input or environment, with a message fit to show as is."""
+
+
+def require(module: str, extra: str, purpose: str) -> Any:
+    """Import an optional dependency, or fail with one line that names the extra to install.
+
+    ``require("imageio_ffmpeg", "video", "writing .mp4 files")`` returns the module, or raises
+    ``DynamicNetError("writing .mp4 files needs imageio_ffmpeg: pip install 'dynamicnet[video]'")``.
+    """
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise DynamicNetError(f"{purpose} needs {module}: pip install 'dynamicnet[{extra}]'") from None

@@ -175,3 +175,18 @@ def test_torchrun_through_a_real_app_writes_and_reports_once(tmp_path, app):
     assert proc.stdout.count("model folder:") == 1, proc.stdout  # every rank used to print (and convert)
     model, _ = load_pretrained(tmp_path / "m")
     assert model is not None
+
+
+def test_a_missing_optional_extra_is_one_line_naming_it(capsys, tiny_style_model, tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "imageio_ffmpeg", None)  # as if the `video` extra were not installed
+    out = tmp_path / "out.mp4"
+    code, _, err = run_cli(capsys, "stylize-video", tmp_path / "in.avi", "--model", tiny_style_model, "-o", out)
+    assert code == 1 and not out.exists()
+    assert err.strip() == "dynamicnet: error: stylize-video needs imageio_ffmpeg: pip install 'dynamicnet[video]'"
+    monkeypatch.setitem(sys.modules, "h5py", None)
+    from dynamicnet.errors import DynamicNetError, require
+
+    with pytest.raises(DynamicNetError, match=r"^x needs h5py: pip install 'dynamicnet\[weights\]'$"):
+        require("h5py", "weights", "x")

@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageCms, ImageDraw, ImageFont, UnidentifiedImageError
 
-from dynamicnet.errors import DynamicNetError
+from dynamicnet.errors import DynamicNetError, require
 from dynamicnet.utils.fs import atomic_path
 
 __all__ = [
@@ -549,7 +549,7 @@ save_gif = save_animation
 
 
 def _write_mp4(frames: list[Image.Image], path: Path, *, fps: float) -> None:
-    import imageio_ffmpeg
+    imageio_ffmpeg = require("imageio_ffmpeg", "video", "writing .mp4 animations")
 
     w, h = frames[0].size
     ew, eh = w + (w % 2), h + (h % 2)

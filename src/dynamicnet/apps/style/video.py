@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ...errors import DynamicNetError
+from ...errors import DynamicNetError, require
 from ...utils.fs import atomic_path
 from ...utils.progress import progress as progress_bar
 from .pipeline import StylePipeline
@@ -52,8 +52,7 @@ def stylize_video(pipe: StylePipeline, src: Path, dst: Path, keyframes: list[tup
     """Read ``src`` with ffmpeg, stylise each frame at α(t), write H.264 ``dst`` atomically; return frame count.
 
     The source's first audio track, if it has one, is carried over (AAC; cut to the stylised frames' length)."""
-    import imageio_ffmpeg
-
+    imageio_ffmpeg = require("imageio_ffmpeg", "video", "stylize-video")
     if not src.is_file():
         raise DynamicNetError(f"{src}: no such video file")
     if dst.suffix.lower() not in (".mp4", ".mkv", ".mov", ".avi"):
