@@ -24,8 +24,8 @@ stage() {
 
 stage "$RUNS/main" --recipe level --phase main --main-steps "$MAIN_STEPS"
 stage "$RUNS/starry-level" --recipe level --phase tuning --init-from "$RUNS/main" --tuning-steps "$TUNING_STEPS" &
-stage "$RUNS/starry-fast" --recipe level --blocks out --phase tuning --init-from "$RUNS/main" \
-  --tuning-steps "$TUNING_STEPS" &
+stage "$RUNS/starry-fast" --recipe level --blocks out --tuning-style-weight 1e5 --phase tuning \
+  --init-from "$RUNS/main" --tuning-steps "$TUNING_STEPS" &
 stage "$RUNS/starry-graffiti" --recipe two-style --phase tuning --init-from "$RUNS/main" \
   --tuning-steps "$TUNING_STEPS" &
 wait
