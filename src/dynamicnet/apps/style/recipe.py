@@ -157,7 +157,7 @@ def builtin_recipes() -> dict[str, StyleRecipe]:
         ),
         "dual": StyleRecipe(
             "dual", main, {HIGHER: replace(main, style_weight=STRONG), LOWER: replace(main, style_weight=LIGHT)},
-            **common, description="dual: λs 1e3 (α=−1) ← 1e4 (α=0) → 4e5 (α=1)",
+            **{**common, "tuning_steps": 800}, description="dual: λs 1e3 (α=−1) ← 1e4 (α=0) → 4e5 (α=1)",
         ),
     }
 
