@@ -200,9 +200,12 @@ def test_example_photos_work_before_any_upload_and_a_failed_upload_clears_the_re
     names = page.eval_on_selector_all("#style-examples .example", "bs => bs.map(b => b.dataset.example)")
     assert names == ["astronaut", "coffee", "rocket"]
     assert page.evaluate("[...document.querySelectorAll('.example img')].every(i => i.complete && i.naturalWidth > 0)")
-    page.click("#style-examples .example[data-example='coffee']")
-    wait_full(page, 0.0)
     coffee = pipe(load_image(bundled_photo("coffee")).rgb, alpha=0.0, max_side=128)
+    page.click("#style-examples .example[data-example='coffee']")
+    # The click fetches the photo first: wait for the coffee's own final frame (its shape), not the astronaut's.
+    page.wait_for_function(
+        "([h, w]) => { const i = document.getElementById('style-result'); return i.dataset.kind === 'full' && "
+        "i.naturalHeight === h && i.naturalWidth === w; }", arg=list(coffee.shape[-2:]), timeout=30_000)
     assert_matches(shown(page), coffee)
     bad = tmp_path / "notes.png"
     bad.write_text("this is not a picture")

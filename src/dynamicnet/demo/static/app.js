@@ -244,7 +244,9 @@ function initStyle() {
   });
   addExamples($("style-examples"), state.examples, styleUpload);
   styleModelChanged().then(async () => {
-    if (!style.file && state.examples.length) await styleUpload(await exampleFile(state.examples[0]));
+    if (style.file || !state.examples.length) return;
+    const file = await exampleFile(state.examples[0]);
+    if (!style.file) await styleUpload(file);  // unless the user chose a photo while the example downloaded
   });
 }
 
@@ -394,7 +396,11 @@ function initCompletion() {
     completion.renderer.request(parseFloat($("completion-alpha").value));
   });
   addExamples($("completion-examples"), state.examples, completionLoad);
-  if (state.examples.length) exampleFile(state.examples[0]).then(completionLoad).catch((e) => showError(e.message));
+  if (state.examples.length) {
+    exampleFile(state.examples[0])
+      .then((file) => { if (completion.loads === 0) completionLoad(file); })  // a user's photo came first
+      .catch((e) => showError(e.message));
+  }
 }
 
 // ------------------------------------------------------------------------------------------------ tabs
