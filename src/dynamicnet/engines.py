@@ -23,7 +23,6 @@ import importlib.util
 import io
 import warnings
 from collections.abc import Callable, Sequence
-from typing import Any
 
 import torch
 from torch import nn
@@ -190,9 +189,4 @@ class _Prepared:
         return self.tail(self.z, a.to(self.z.device) if self.runtime.engine == "compile" else a)
 
 
-def describe_engines() -> dict[str, Any]:
-    """Which engines are installed here, and the one ``auto`` picks (``dynamicnet info``)."""
-    return {"installed": [e for e in ENGINES if engine_installed(e)], "auto": resolve_engine("auto")}
-
-
-__all__ = ["AUTO_ORDER", "ENGINES", "Runtime", "describe_engines", "engine_installed", "resolve_engine"]
+__all__ = ["AUTO_ORDER", "ENGINES", "Runtime", "engine_installed", "resolve_engine"]
