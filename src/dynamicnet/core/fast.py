@@ -54,15 +54,13 @@ class PreparedInput:
     def __init__(self, net: DynamicNet, x: torch.Tensor) -> None:
         self.net = net
         self.x = x
-        main = net.main
-        names = [n for n, _ in main.named_children()] if isinstance(main, nn.Sequential) else []
-        self.fast = bool(names) and all(p in names for p in net.insertion_points)
+        self.fast = split_at_first_block(net) is not None  # the one rule for "the network can be split"
         # (key, h, out(h) or None until needed, {set: out(ψ(h)) − out(0)}) for the affine tail's last h
         self._cache_last: tuple[Any, torch.Tensor, torch.Tensor | None, dict[str, torch.Tensor]] | None = None
         if not self.fast:
             return
-        self._names = names
-        self._children = list(main.children())
+        names = [n for n, _ in net.main.named_children()]
+        self._children = list(net.main.children())
         self._block_of = {names.index(p): i for i, p in enumerate(net.insertion_points)}
         self._first = min(self._block_of)
         last = max(self._block_of)

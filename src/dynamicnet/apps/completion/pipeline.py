@@ -191,12 +191,13 @@ class CompletionPipeline:
         image, mask = self._check(image, mask)
         if alpha is None:
             alpha = self.default_alpha
-        if alpha == "auto":
-            alpha = self.auto_alpha(image, mask)
-        if isinstance(alpha, str):
+        if isinstance(alpha, str) and alpha != "auto":
             raise DynamicNetError(f"alpha must be a number or 'auto', got {alpha!r}")
         windows = self.plan(image, mask)
-        return self._render(image, mask, windows, [self._prepare(w.image, w.mask) for w in windows], float(alpha))
+        prepared = [self._prepare(w.image, w.mask) for w in windows]
+        if alpha == "auto":  # chosen on the windows just prepared, not on a second plan of the same image
+            alpha = self._choose_alpha(windows[0], prepared[0])
+        return self._render(image, mask, windows, prepared, float(alpha))
 
     def session(self, image: torch.Tensor, mask: torch.Tensor | None = None) -> CompletionSession:
         """Prepare one image and hole for many α (the demo's slider): see :class:`CompletionSession`."""
@@ -220,9 +221,14 @@ class CompletionPipeline:
     def auto_alpha_scores(self, image: torch.Tensor, mask: torch.Tensor | None = None,
                           alphas: Sequence[float] = AUTO_GRID) -> list[float] | None:
         """Proxy-hole score of each α (lower is better), or None when no proxy region fits (see the module doc)."""
-        image, mask = self._check(image, mask)
-        largest = self.plan(image, mask)[0]  # judged on the largest hole, at the scale the network fills it
-        image, mask = largest.image, largest.mask
+        return self._proxy_scores(self._largest(image, mask), alphas)
+
+    def _largest(self, image: torch.Tensor, mask: torch.Tensor | None) -> Window:
+        """The window of the largest hole: auto α judges an image there, at the scale the network fills it."""
+        return self.plan(*self._check(image, mask))[0]
+
+    def _proxy_scores(self, win: Window, alphas: Sequence[float]) -> list[float] | None:
+        image, mask = win.image, win.mask
         proxies = proxy_regions(mask)
         if not proxies:
             return None
@@ -253,11 +259,12 @@ class CompletionPipeline:
     @torch.no_grad()
     def critic_features(self, image: torch.Tensor, mask: torch.Tensor | None, grid: Sequence[float]) -> Any:
         """:func:`~.critic.critic_features` of the largest hole, filled at each α of ``grid`` at its working scale."""
-        image, mask = self._check(image, mask)
-        win = self.plan(image, mask)[0]
-        prepared, pads = self._prepare(win.image, win.mask)
-        fills = [self._fill(prepared, pads, win.image, win.mask, float(a)) for a in grid]
-        return critic_features(fills, win.mask)
+        win = self._largest(image, mask)
+        return self._window_features(win, self._prepare(win.image, win.mask), grid)
+
+    def _window_features(self, win: Window, prepared: tuple[Prepared, tuple[int, ...]], grid: Sequence[float]) -> Any:
+        prep, pads = prepared
+        return critic_features([self._fill(prep, pads, win.image, win.mask, float(a)) for a in grid], win.mask)
 
     def auto_alpha(self, image: torch.Tensor, mask: torch.Tensor | None = None) -> float:
         """The α this image should use, proposed without ground truth.
@@ -266,10 +273,15 @@ class CompletionPipeline:
         (see :mod:`~.critic`). Otherwise the proxy-hole criterion (see the module docstring) with the model's
         calibration, falling back to its prior α when the hole leaves no room for a proxy region.
         """
+        return self._choose_alpha(self._largest(image, mask), None)
+
+    @torch.no_grad()
+    def _choose_alpha(self, win: Window, prepared: tuple[Prepared, tuple[int, ...]] | None) -> float:
+        """:meth:`auto_alpha` on the largest hole's window (``prepared``: that window already prepared, if so)."""
         cal = self.auto_calibration
         if isinstance(cal, AlphaCritic):
-            return cal.choose(self.critic_features(image, mask, cal.grid))
-        scores = self.auto_alpha_scores(image, mask, cal.grid)
+            return cal.choose(self._window_features(win, prepared or self._prepare(win.image, win.mask), cal.grid))
+        scores = self._proxy_scores(win, cal.grid)
         return cal.prior_alpha if scores is None else cal.choose(scores)
 
 
@@ -380,8 +392,9 @@ class CompletionSession:
         return self.pipe._render(self.image, self.mask, self.windows, self._prepared, float(alpha))
 
     def auto_alpha(self) -> float:
-        """The α the pipeline proposes for this image (see :meth:`CompletionPipeline.auto_alpha`)."""
-        return self.pipe.auto_alpha(self.image, self.mask)
+        """The α the pipeline proposes for this image (see :meth:`CompletionPipeline.auto_alpha`), judged on the
+        windows this session already prepared."""
+        return self.pipe._choose_alpha(self.windows[0], self._prepared[0])
 
 
 def proxy_regions(mask: torch.Tensor) -> list[torch.Tensor]:
