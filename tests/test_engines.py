@@ -62,6 +62,9 @@ def test_torch_compile_matches_eager(dual):
 
 
 def test_engine_choice_and_its_errors(monkeypatch):
+    from dynamicnet.cli.common import ENGINE_CHOICES
+
+    assert (*engines.ENGINES, "auto") == ENGINE_CHOICES  # the CLI's torch-free copy of the list
     assert resolve_engine("torch") == "torch"
     with pytest.raises(DynamicNetError, match="unknown engine 'tensorrt'"):
         resolve_engine("tensorrt")

@@ -244,10 +244,15 @@ def add_device(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda or cuda:N")
 
 
+#: dynamicnet.engines.ENGINES plus "auto", spelt out here so that parsing the command line imports no torch
+#: (tests/test_engines.py keeps the two equal).
+ENGINE_CHOICES = ("torch", "compile", "onnxruntime", "openvino", "auto")
+
+
 def add_engine(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--engine", default="torch", choices=["torch", "compile", "onnxruntime", "openvino", "auto"],
+    parser.add_argument("--engine", default="torch", choices=ENGINE_CHOICES,
                         help="inference engine (default: torch; auto = the fastest installed; graph engines build "
-                             "once, about a second, then run 1.5–4× faster on a CPU: see docs/performance.md)")
+                             "once, 1–2 s, then run 1.4–2.4× faster on a CPU: see docs/performance.md)")
 
 
 def device_of(args: argparse.Namespace) -> torch.device:

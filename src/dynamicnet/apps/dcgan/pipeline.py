@@ -74,8 +74,7 @@ class DCGANPipeline:
     def generate(self, z: torch.Tensor, alpha: AlphaLike = 0.0) -> torch.Tensor:
         """Images ``(N, C, S, S)`` in [0, 1] (CPU) for the noise ``z`` at ``alpha``."""
         self.model.eval()
-        outs = [self.runtime.forward(chunk.to(self.device), alpha).float().cpu() for chunk in z.split(_CHUNK)]
-        return ((torch.cat(outs) + 1) / 2).clamp(0, 1)  # tanh range → [0, 1]
+        return _to_unit([self.runtime.forward(chunk.to(self.device), alpha) for chunk in z.split(_CHUNK)])
 
     def __call__(self, n: int = 16, alpha: AlphaLike = 1.0, seed: int = 0) -> torch.Tensor:
         """``n`` images at ``alpha`` from ``seed``: ``(n, C, S, S)`` in [0, 1]."""
@@ -103,5 +102,9 @@ class DCGANSession:
     @torch.no_grad()
     def render(self, alpha: AlphaLike) -> torch.Tensor:
         """Images ``(N, C, S, S)`` in [0, 1] (CPU) at ``alpha``."""
-        outs = [prepared(alpha).float().cpu() for prepared in self._prepared]
-        return ((torch.cat(outs) + 1) / 2).clamp(0, 1)
+        return _to_unit([prepared(alpha) for prepared in self._prepared])
+
+
+def _to_unit(chunks: list[torch.Tensor]) -> torch.Tensor:
+    """The generator's chunks of tanh outputs as one CPU batch in [0, 1]."""
+    return ((torch.cat([c.float().cpu() for c in chunks]) + 1) / 2).clamp(0, 1)
