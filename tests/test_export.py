@@ -79,6 +79,38 @@ def test_completion_and_dcgan_exports_keep_their_contracts(tmp_path):
         assert a0.shape == (5, 1, 32, 32) and a0.min() >= 0 and a0.max() <= 1 and not np.allclose(a0, a1)
 
 
+@pytest.mark.parametrize("hole_fill", ["grey", "push-pull"])
+def test_completion_export_matches_pytorch_at_any_size(tmp_path, hole_fill):
+    """The hole prefill is part of the graph: the push-pull pyramid has a fixed depth, so sizes other than the
+    example's trace to the same result as PyTorch."""
+    from dynamicnet.apps.completion.model import ARCHITECTURE, composite, masked_input
+    from dynamicnet.apps.completion.recipe import builtin_recipes
+    from dynamicnet.apps.completion.train import build_model
+    from dynamicnet.core.checkpoint import save_pretrained
+    from dynamicnet.export import export_onnx
+
+    torch.manual_seed(0)
+    net = build_model(builtin_recipes()["photos"].with_overrides(width=4, dilations=(1, 2, 1)))
+    for p in net.parameters():
+        p.data.normal_(0, 0.1)
+    folder = save_pretrained(net, tmp_path / "m", application="completion",
+                             architecture={"name": ARCHITECTURE, "kwargs": {"width": 4, "dilations": [1, 2, 1]}},
+                             objectives={"main": {}, "higher": {}}, alpha_range=(0.0, 1.0),
+                             extra={"size": 16, "hole": 8, "hole_fill": hole_fill})
+    sess = _session(export_onnx(folder, tmp_path / "c.onnx"))
+    rng = torch.Generator().manual_seed(0)
+    for h, w in ((48, 64), (128, 96)):
+        image = torch.rand(2, 3, h, w, generator=rng)
+        mask = torch.zeros(2, 1, h, w)
+        mask[..., h // 4 : h // 2, w // 3 : w // 2 + 5] = 1
+        for a in (0.0, 0.7):
+            alpha = np.full((1, 3), a, np.float32)
+            got = sess.run(None, {"image": image.numpy(), "mask": mask.numpy(), "alpha": alpha})[0]
+            with torch.no_grad():
+                pred = net(masked_input(image, mask, hole_fill), alpha=a).clamp(0, 1)
+            assert np.abs(got - composite(image, mask, pred).numpy()).max() <= 1e-4, (h, w, a)
+
+
 def test_export_failures_write_nothing(capsys, tiny_style_model, tmp_path, monkeypatch):
     code, _, err = run_cli(capsys, "export", tiny_style_model, "-o", tmp_path / "m.onx")
     assert code == 1 and "unsupported extension" in err

@@ -49,14 +49,15 @@ class _StyleGraph(nn.Module):
 
 
 class _CompletionGraph(nn.Module):
-    def __init__(self, net: DynamicNet) -> None:
+    def __init__(self, net: DynamicNet, hole_fill: str) -> None:
         super().__init__()
         self.net = net
+        self.hole_fill = hole_fill
 
     def forward(self, image: torch.Tensor, mask: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
         from .apps.completion.model import composite, masked_input
 
-        pred = self.net.forward_alpha_tensor(masked_input(image, mask), alpha=alpha).clamp(0, 1)
+        pred = self.net.forward_alpha_tensor(masked_input(image, mask, self.hole_fill), alpha=alpha).clamp(0, 1)
         return composite(image, mask, pred)
 
 
@@ -79,9 +80,11 @@ def _graph(model: DynamicNet, config: Mapping[str, Any]) -> tuple[nn.Module, dic
                 {"image": "RGB (B, 3, H, W) float32 in [0, 1]; H, W multiples of 4, at least 16",
                  "output": "RGB (B, 3, H, W) in [0, 1]"})
     if app == "completion":
+        from .apps.completion.model import hole_fill_of
+
         mask = torch.zeros(1, 1, 64, 48)
         mask[..., 16:48, 12:36] = 1
-        return (_CompletionGraph(model),
+        return (_CompletionGraph(model, hole_fill_of(config.get("extra", {}))),
                 {"image": torch.rand(1, 3, 64, 48, generator=g), "mask": mask, "alpha": alpha},
                 {"image": "RGB (B, 3, H, W) float32 in [0, 1]; H, W multiples of 4",
                  "mask": "(B, 1, H, W) float32, 1 = hole, 0 = known",

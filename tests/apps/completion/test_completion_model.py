@@ -48,6 +48,21 @@ def test_masked_input_hides_the_hole_and_composite_keeps_known_pixels_exactly():
     assert torch.equal(out[known], IMAGE[known]) and torch.equal(out[~known], pred[~known])
 
 
+def test_push_pull_prefill_continues_the_surroundings_smoothly():
+    # left half dark, right half bright: the hole in the middle must ramp between them, known pixels untouched
+    image = torch.cat([torch.full((1, 3, 32, 20), 0.2), torch.full((1, 3, 32, 20), 0.8)], dim=-1)
+    x = masked_input(image, MASK[:1], "push-pull")
+    hole = MASK[:1].expand(-1, 3, -1, -1) > 0.5
+    assert torch.equal(x[:, :3][~hole], image[~hole]) and torch.equal(x[:, 3:], MASK[:1])
+    row = x[0, 0, 16, 10:30]  # across the hole (columns 10–29)
+    assert row.min() >= 0.2 and row.max() <= 0.8 and row[0] < 0.4 and row[-1] > 0.6
+    assert (row[1:] - row[:-1] >= -1e-6).all()  # monotone ramp, no overshoot
+    const = masked_input(torch.full((2, 3, 24, 24), 0.3), center_mask(24, 24).expand(2, 1, 24, 24), "push-pull")
+    assert torch.allclose(const[:, :3], torch.tensor(0.3))
+    with pytest.raises(ValueError, match="unknown hole fill"):
+        masked_input(IMAGE, MASK, "blue")
+
+
 def test_alpha_zero_is_the_main_network_and_the_blocks_act(net):
     with torch.no_grad():
         ref = net.main(X)

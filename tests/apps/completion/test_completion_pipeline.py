@@ -47,7 +47,7 @@ def tiny_folder(tmp_path_factory):
         p.data.normal_(0, 0.1, generator=torch.Generator().manual_seed(1))
     folder = save_pretrained(model, tmp_path_factory.mktemp("m") / "tiny", application="completion",
                              architecture={"name": "completion-net", "kwargs": {"width": 4, "dilations": [1, 2, 1]}},
-                             extra={"size": 32, "hole": 16})
+                             extra={"size": 32, "hole": 16, "hole_fill": "push-pull"})
     return folder
 
 
@@ -94,7 +94,7 @@ def test_alpha_zero_is_the_main_network_and_sweep_matches_calls(pipe):
     mask = pipe.default_mask(32, 32)
     assert mask.sum() == 16 * 16  # the model's training ratio (16 of 32)
     with torch.no_grad():
-        pred = pipe.model.main(masked_input(image[None], mask[None]))[0].clamp(0, 1)
+        pred = pipe.model.main(masked_input(image[None], mask[None], pipe.hole_fill))[0].clamp(0, 1)
     torch.testing.assert_close(pipe(image, mask, alpha=0.0), composite(image, mask, pred), rtol=0, atol=1e-6)
     sweep = pipe.sweep(image, mask, [0.0, 0.5, 1.0])
     for a, s in zip([0.0, 0.5, 1.0], sweep):
@@ -206,6 +206,8 @@ def test_recipe_json_round_trip_and_validation(tmp_path):
     assert [p.name for p in recipe.phases()] == ["main", "higher"] and recipe.hole_side == recipe.size // 2 == 64
     with pytest.raises(DynamicNetError, match="unknown recipe key"):
         CompletionRecipe.from_dict({**recipe.to_dict(), "colour": 1})
+    with pytest.raises(DynamicNetError, match="unknown hole_fill"):
+        CompletionRecipe.from_dict({**recipe.to_dict(), "hole_fill": "blue"})
     with pytest.raises(DynamicNetError, match="GAN loss"):
         CompletionObjective(gan_kind="wasserstein")
     with pytest.raises(DynamicNetError, match="unknown recipe"):

@@ -11,9 +11,11 @@ from dynamicnet.training import TrainerConfig
 
 pytestmark = pytest.mark.slow
 
-# O1 with an adversarial term: the tuning phase then trains a fresh discriminator ("disc_tuning").
+# Both objectives with an adversarial term: the main phase trains "disc" (exported beside the model), the
+# tuning phase a fresh discriminator ("disc_tuning").
 RECIPE = builtin_recipes()["photos"].with_overrides(
     width=4, dilations=(1, 2, 1), disc_width=4, size=16, batch_size=2, main_steps=2, tuning_steps=3,
+    main=CompletionObjective(l1_weight=1.0, adversarial_weight=0.1),
     tuning=CompletionObjective(l1_weight=1.0, adversarial_weight=0.05))
 
 

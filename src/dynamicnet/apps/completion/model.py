@@ -6,7 +6,7 @@ large hole sees context from its edges, and a decoder (two nearest ×2 upsample 
 3×3 output conv). With dilations (2, 4, 8, 1) the receptive field after the middle is about 160 px, so every pixel of
 a 32² hole in a 64² crop (or of a 64² hole in a 128² face) sees the hole's whole border.
 
-Input: ``(B, 4, H, W)`` = the image with its hole filled with mid-grey, plus the mask (1 = hole); H, W
+Input: ``(B, 4, H, W)`` = the image with its hole prefilled (mid-grey, or a push-pull interpolation), plus the mask (1 = hole); H, W
 multiples of 4. Output: ``(B, 3, H, W)`` RGB, unclamped (the last layer is linear so that a tuning block in
 front of it contributes exactly affinely in α, which :class:`dynamicnet.core.PreparedInput` exploits).
 :func:`composite` then keeps every known pixel exactly: the network only ever decides the hole.
@@ -20,8 +20,10 @@ affords. Zero padding everywhere, so any size ≥ 4 works, including feature map
 """
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -35,10 +37,60 @@ HOLE_FILL = 0.5  # placeholder value of hole pixels in the network's input
 MULTIPLE = 4  # two stride-2 downsamplings and two ×2 upsamplings
 
 
-def masked_input(image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """``(B, 3, H, W)`` image and ``(B, 1, H, W)`` mask → ``(B, 4, H, W)`` network input (hole = grey)."""
-    hole_filled = image * (1 - mask) + HOLE_FILL * mask
+HOLE_FILLS = ("grey", "push-pull")
+PUSH_PULL_LEVELS = 9  # pyramid levels of the push-pull prefill: a 256² window reaches one pixel
+
+
+def push_pull(values: torch.Tensor, weights: torch.Tensor, levels: int | None = None) -> torch.Tensor:
+    """Fill the unknown part of ``values`` ``(C, H, W)`` or ``(B, C, H, W)`` smoothly from its known part
+    (``weights`` ``(1, H, W)`` / ``(B, 1, H, W)`` in [0, 1], 1 = known; ``values`` already multiplied by it):
+    the push-pull scheme of Gortler et al. (1996).
+
+    Push: average values and weights down an image pyramid. Pull: on the way back up, each level keeps what it
+    knows (in proportion to its weight) and takes the rest from the coarser level's estimate. Known pixels come
+    back unchanged; a hole gets a membrane-like interpolation of its surroundings. ``levels`` fixes the pyramid's
+    depth (so that a traced or exported graph does not depend on the input size); the coarsest level's empty
+    pixels take the mean of everything known. Default: down to one pixel.
+    """
+    unbatched = values.dim() == 3
+    v, w = (values[None], weights[None]) if unbatched else (values, weights)
+    if levels is None:
+        levels = max(1, math.ceil(math.log2(max(v.shape[-2:]))))
+    pyramid = [(v, w)]
+    for _ in range(levels):
+        v, w = pyramid[-1]
+        pyramid.append((F.avg_pool2d(v, 2, ceil_mode=True), F.avg_pool2d(w, 2, ceil_mode=True)))
+    v, w = pyramid[-1]
+    mean = v.sum((-2, -1), keepdim=True) / w.sum((-2, -1), keepdim=True).clamp_min(1e-8)
+    estimate = torch.where(w > 1e-8, v / w.clamp_min(1e-8), mean)
+    for v, w in reversed(pyramid[:-1]):
+        coarse = F.interpolate(estimate, size=v.shape[-2:], mode="bilinear", align_corners=False)
+        share = w.clamp(0, 1)
+        estimate = share * (v / w.clamp_min(1e-8)) + (1 - share) * coarse
+    return estimate[0] if unbatched else estimate
+
+
+def masked_input(image: torch.Tensor, mask: torch.Tensor, hole_fill: str = "grey") -> torch.Tensor:
+    """``(B, 3, H, W)`` image and ``(B, 1, H, W)`` mask → ``(B, 4, H, W)`` network input.
+
+    ``hole_fill`` says what the hole shows the network: ``"grey"`` (a constant) or ``"push-pull"`` (a smooth
+    interpolation of its surroundings, :func:`push_pull`). The prefill hands every hole pixel the colours
+    around it, so the network's receptive field need not carry them 64 px into a hole: it only adds structure.
+    """
+    if hole_fill == "push-pull":
+        known = 1 - mask
+        hole_filled = torch.where(mask > 0.5, push_pull(image * known, known, PUSH_PULL_LEVELS), image)
+    elif hole_fill == "grey":
+        hole_filled = image * (1 - mask) + HOLE_FILL * mask
+    else:
+        raise ValueError(f"unknown hole fill {hole_fill!r}; expected one of {', '.join(HOLE_FILLS)}")
     return torch.cat([hole_filled, mask], dim=1)
+
+
+def hole_fill_of(extra: Mapping[str, Any]) -> str:
+    """The hole fill a model folder's ``extra`` records; older folders stored the grey level as a number."""
+    fill = extra.get("hole_fill", "grey")
+    return fill if isinstance(fill, str) else "grey"
 
 
 def composite(image: torch.Tensor, mask: torch.Tensor, prediction: torch.Tensor) -> torch.Tensor:
@@ -148,5 +200,6 @@ def hole_logits(logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 register_architecture(ARCHITECTURE, CompletionNet)
 
-__all__ = ["ARCHITECTURE", "DEFAULT_POINTS", "HOLE_FILL", "MULTIPLE", "CompletionNet", "PatchDiscriminator",
-           "composite", "hole_logits", "hole_weights", "masked_input"]
+__all__ = ["ARCHITECTURE", "DEFAULT_POINTS", "HOLE_FILL", "HOLE_FILLS", "MULTIPLE", "CompletionNet",
+           "PatchDiscriminator", "composite", "hole_fill_of", "hole_logits", "hole_weights", "masked_input",
+           "push_pull"]

@@ -35,7 +35,7 @@ from ...errors import DynamicNetError
 from ...models import resolve_model
 from .critic import AlphaCritic, critic_features
 from .metrics import PERCEPTUAL_TAPS, perceptual_hole_distance
-from .model import HOLE_FILL, MULTIPLE, composite, masked_input
+from .model import HOLE_FILL, MULTIPLE, composite, hole_fill_of, masked_input, push_pull
 
 Prepared = Callable[[float], torch.Tensor]  # one working input prepared for many α (Runtime.prepare)
 AUTO_GRID: tuple[float, ...] = tuple(round(0.1 * i, 1) for i in range(11))
@@ -88,6 +88,11 @@ class CompletionPipeline:
         """Centre-hole side / image side the model was trained with (½, as in the paper)."""
         extra = self.config.get("extra", {})
         return float(extra.get("hole", 32)) / float(extra.get("size", 64))
+
+    @property
+    def hole_fill(self) -> str:
+        """What the network's input shows in the hole (``"grey"`` or ``"push-pull"``), as it was trained."""
+        return hole_fill_of(self.config.get("extra", {}))
 
     @property
     def trained_depth(self) -> float:
@@ -157,7 +162,7 @@ class CompletionPipeline:
     def _prepare(self, image: torch.Tensor, mask: torch.Tensor) -> tuple[Prepared, tuple[int, ...]]:
         """Pad a working image and mask alike to a multiple of 4 and run the α-independent prefix once."""
         both, pads = _pad(torch.cat([image, mask]))  # (4, H', W')
-        x = masked_input(both[None, :3], (both[None, 3:] > 0.5).float()).to(self.device)  # (1, 4, H', W')
+        x = masked_input(both[None, :3], (both[None, 3:] > 0.5).float(), self.hole_fill).to(self.device)  # (1, 4, H', W')
         return self.runtime.prepare(x), pads
 
     def _fill(self, prepared: Prepared, pads: tuple[int, ...], image: torch.Tensor, mask: torch.Tensor,
@@ -314,27 +319,6 @@ def upsample_fill(filled: torch.Tensor, crop: torch.Tensor, mask: torch.Tensor) 
     known = 1 - mask
     detail = push_pull((crop - up) * known, known)
     return (up + detail).clamp(0, 1)
-
-
-def push_pull(values: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-    """Fill the unknown part of ``values`` ``(C, H, W)`` smoothly from its known part (``weights`` ``(1, H, W)``
-    in [0, 1], 1 = known; ``values`` already multiplied by it): the push-pull scheme of Gortler et al. (1996).
-
-    Push: average values and weights down an image pyramid to one pixel. Pull: on the way back up, each level
-    keeps what it knows (in proportion to its weight) and takes the rest from the coarser level's estimate.
-    Known pixels come back unchanged; a hole gets a membrane-like interpolation of its surroundings.
-    """
-    pyramid = [(values, weights)]
-    while max(pyramid[-1][1].shape[-2:]) > 1:
-        v, w = pyramid[-1]
-        pyramid.append((F.avg_pool2d(v[None], 2, ceil_mode=True)[0], F.avg_pool2d(w[None], 2, ceil_mode=True)[0]))
-    v, w = pyramid[-1]
-    estimate = v / w.clamp_min(1e-8)
-    for v, w in reversed(pyramid[:-1]):
-        coarse = F.interpolate(estimate[None], size=tuple(v.shape[-2:]), mode="bilinear", align_corners=False)[0]
-        share = w.clamp(0, 1)
-        estimate = share * (v / w.clamp_min(1e-8)) + (1 - share) * coarse
-    return estimate
 
 
 @dataclass(frozen=True)

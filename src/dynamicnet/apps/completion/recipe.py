@@ -25,7 +25,7 @@ from ...core.dynamic import HIGHER
 from ...errors import DynamicNetError
 from ...training import Phase
 from ...training.setup import load_recipe_file, recipe_kwargs
-from .model import DEFAULT_POINTS
+from .model import DEFAULT_POINTS, HOLE_FILLS
 
 GAN_KINDS = ("hinge", "bce")
 
@@ -57,7 +57,8 @@ class CompletionRecipe:
 
     ``hole`` is the side of the centre square (default: half of ``size``, as in the paper's figures);
     ``mask`` the training mask kind (see :data:`dynamicnet.data.masks.MASK_KINDS`); ``crop_scale`` the
-    area range of the random square crops taken from photo folders (small crops give 20 photos variety).
+    area range of the random square crops taken from photo folders (small crops give 20 photos variety);
+    ``hole_fill`` what the network's input shows in the hole (see :func:`~.model.masked_input`).
     """
 
     name: str
@@ -71,6 +72,7 @@ class CompletionRecipe:
     size: int = 64
     hole: int | None = None
     mask: str = "mixed"
+    hole_fill: str = "grey"
     data: str = "default"
     crop_scale: tuple[float, float] = (0.02, 1.0)
     batch_size: int = 16
@@ -80,6 +82,10 @@ class CompletionRecipe:
     main_steps: int = 3000
     tuning_steps: int = 1000
     description: str = ""
+
+    def __post_init__(self) -> None:
+        if self.hole_fill not in HOLE_FILLS:
+            raise DynamicNetError(f"unknown hole_fill {self.hole_fill!r}; expected one of {', '.join(HOLE_FILLS)}")
 
     @property
     def hole_side(self) -> int:
@@ -135,9 +141,9 @@ def builtin_recipes() -> dict[str, CompletionRecipe]:
     """
     return {
         "photos": CompletionRecipe(
-            "photos", SHARP, SMOOTH, width=24, dilations=(2, 4, 8, 16), size=128, data="large",
-            crop_scale=(0.05, 0.5), batch_size=8, main_steps=6000, tuning_steps=2000,
-            description="completion, 128² photo crops, 64² holes: α=0 sharp (L1 + strong GAN) → α=1 smooth (L1)",
+            "photos", SMOOTH, SHARP, width=24, dilations=(2, 4, 8, 16), size=128, hole_fill="push-pull",
+            data="large", crop_scale=(0.05, 0.5), batch_size=8, main_steps=4000, tuning_steps=1500,
+            description="completion, 128² photo crops, 64² holes: α=0 smooth (L1) → α=1 sharp (L1 + strong GAN)",
         ),
         "celeba": CompletionRecipe(
             "celeba", SHARP, SMOOTH, width=32, dilations=(2, 4, 8, 16), size=128, mask="center",

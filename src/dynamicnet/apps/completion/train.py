@@ -99,7 +99,7 @@ class CompletionTask:
     def training_step(self, ctx: StepContext, batch: tuple[torch.Tensor, torch.Tensor]) -> dict[str, float]:
         image, mask = batch  # (B, 3, H, W), (B, 1, H, W) with 1 = hole
         obj = self.objectives[ctx.phase.objective]
-        pred = ctx.module("model")(masked_input(image, mask), alpha=ctx.phase.alpha)  # (B, 3, H, W)
+        pred = ctx.module("model")(masked_input(image, mask, self.recipe.hole_fill), alpha=ctx.phase.alpha)  # (B, 3, H, W)
         filled = composite(image, mask, pred)
         metrics: dict[str, float] = {}
         if obj.adversarial_weight > 0:
@@ -136,7 +136,8 @@ class CompletionTask:
         was_training = self.model.training
         self.model.eval()
         with torch.no_grad():
-            filled = composite(image, mask, self.model(masked_input(image, mask), alpha=phase.alpha)).clamp(0, 1)
+            x = masked_input(image, mask, self.recipe.hole_fill)
+            filled = composite(image, mask, self.model(x, alpha=phase.alpha)).clamp(0, 1)
         self.model.train(was_training)
         shown = image * (1 - mask) + HOLE_FILL * mask
         return torch.cat([shown, filled, image]).cpu()
@@ -145,7 +146,7 @@ class CompletionTask:
         recipe = self.recipe
         extra: dict[str, Any] = {
             "description": recipe.description, "size": recipe.size, "hole": recipe.hole_side,
-            "mask": recipe.mask, "hole_fill": HOLE_FILL,
+            "mask": recipe.mask, "hole_fill": recipe.hole_fill,
         }
         if self.disc_trained:
             extra["discriminator"] = {"file": DISC_FILE, "width": recipe.disc_width,
