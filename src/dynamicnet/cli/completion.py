@@ -55,7 +55,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--mask", default="center", help="'center' or a mask image (white = hole), same size as INPUT")
     p.add_argument("--hole", type=positive_int, default=None, help="side of the centre hole in px (default: half)")
     p.add_argument("--alpha", type=_alpha_or_auto, default=None,
-                   help="α in [0, 1] (0 = sharp main network, 1 = smooth), 'auto' (chosen per image); "
+                   help="α in [0, 1] (0 = the main network's objective, 1 = the blocks'; `dynamicnet info MODEL` "
+                        "says which is smooth and which sharp), 'auto' (chosen per image); "
                         "default: the model's best global α")
     p.add_argument("--alphas", type=float_list, default=None, metavar="A0,A1,...",
                    help="write a contact sheet: the input, then the fill at each α (and at auto if --alpha auto)")
@@ -106,8 +107,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def register_train(apps: argparse._SubParsersAction) -> None:
     """``train completion``, under the shared ``train`` subcommand."""
     p = apps.add_parser("completion", help="dynamic image completion",
-                        description="Train θ for O0 (L1 + strong GAN: sharp), then the tuning blocks for O1 "
-                                    "(L1: smooth).")
+                        description="Train θ for the recipe's O0, then the tuning blocks for its O1 (photos: "
+                                    "L1, smooth → L1 + strong GAN, sharp).")
     p.add_argument("--recipe", default="photos", help="built-in recipe (photos, celeba) or JSON file")
     p.add_argument("--data", default=None,
                    help="'large' (the registry photo set the bundled model used), 'default' (20 registry photos), "

@@ -1,4 +1,5 @@
-"""Dynamic image completion: α walks from a sharp, GAN-trained fill (α=0) to a smooth L1 fill (α=1).
+"""Dynamic image completion: α walks between a smooth L1 fill and a sharp, GAN-trained one (the recipe says
+which end is α = 0; the bundled ``completion-photos``: smooth at 0, sharp at 1).
 
 The seed (Shoshan et al., 2019): a network trained with a sub-optimal objective can be improved by letting
 the user — or a per-image criterion — pick the working point. :class:`CompletionPipeline` fills holes at any

@@ -12,7 +12,8 @@ down, left and right, where the shifted copy still lies mostly on known pixels),
 at every α of a grid, and score each α by how well it recovers those proxy regions, whose truth we have,
 using the same VGG-feature distance the evaluation reports. The premise: neighbouring regions share the
 hole's kind of content (texture vs. smooth surfaces), which should decide whether the sharp or the smooth end
-suits an image (docs/completion.md measures how far that holds: on the bundled model, barely). The price is ``4 × len(grid)`` extra forward passes (the α-independent prefix of each is computed once). The raw
+suits an image. The price is ``4 × len(grid)`` extra forward passes (the α-independent prefix of each is
+computed once). This is the ``proxy`` method; the default is a learned critic (:mod:`.critic`). The raw
 scores are then corrected by the model's :class:`AutoAlphaCalibration` (an α-dependent bias of proxy regions,
 and a pull towards the best global α), fitted on calibration photos and stored in the model folder.
 """
@@ -189,7 +190,7 @@ class CompletionPipeline:
                  ) -> torch.Tensor:
         """Fill the hole of one RGB image ``(3, H, W)``; ``mask`` ``(1, H, W)``, 1 = hole (default: centre).
 
-        ``alpha`` is a number (0 = the main network, sharp; 1 = the tuning objective, smooth), ``"auto"``, or
+        ``alpha`` is a number (0 = the main network's objective, 1 = the tuning blocks'), ``"auto"``, or
         None for :attr:`default_alpha`. Returns ``(3, H, W)`` in [0, 1]; outside the hole it equals ``image``
         exactly.
         """
@@ -326,7 +327,7 @@ class AutoAlphaCalibration:
     """How proxy scores become an α: ``argmin_α  proxy(α) + offset(α) + shrinkage·((α − prior)/0.5)²``.
 
     The proxy regions sit next to known pixels, so their scores are biased in α in a way that is the same
-    for every image (on the bundled model they favour the sharp end); ``offset`` removes that bias, and
+    for every image (on a GAN-trained θ they favoured the sharp end); ``offset`` removes that bias, and
     the shrinkage pulls towards the best global α when the per-image evidence is weak. Both are fitted on
     calibration photos that are neither training nor held-out images
     (:func:`dynamicnet.apps.completion.evaluate.calibrate_auto_alpha`); the defaults are the raw criterion.
