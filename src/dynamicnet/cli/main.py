@@ -44,7 +44,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import completion, dcgan, demo, info, style
+    from . import completion, dcgan, demo, info, inspect, style
 
     parser = _Parser(prog="dynamicnet", description="Dynamic-Net: tune a network's objective at test time with α.")
     parser.add_argument("--version", action="version", version=f"dynamicnet {__version__}")
@@ -52,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     info.register(sub)
+    inspect.register(sub)
     style.register(sub)
     dcgan.register(sub)
     completion.register(sub)
@@ -91,7 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _one_line(exc: BaseException) -> str:
-    text = str(exc) or type(exc).__name__
+    text = getattr(exc, "cli", None) or str(exc) or type(exc).__name__  # the CLI's wording (DynamicNetError.cli)
     return " ".join(text.split())
 
 
