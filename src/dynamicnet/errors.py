@@ -10,7 +10,16 @@ from typing import Any
 
 
 class DynamicNetError(Exception):
-    """A failure caused by the user's input or environment, with a message fit to show as is."""
+    """A failure caused by the user's input or environment, with a message fit to show as is.
+
+    The message speaks to a Python caller (``TrainerConfig(resume=True)``, ``max_side=``). Where the command line
+    names the same thing differently (``--resume``, ``--max-side``), ``cli`` holds the message in its words and the
+    CLI shows that one instead, so neither audience is told about options it does not have.
+    """
+
+    def __init__(self, *args: object, cli: str | None = None) -> None:
+        super().__init__(*args)
+        self.cli = cli
 
 
 def require(module: str, extra: str, purpose: str) -> Any:

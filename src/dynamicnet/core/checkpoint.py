@@ -2,8 +2,9 @@
 
 A model folder carries everything needed to rebuild and run a Dynamic-Net without training code: the format
 version, the library version, the application, the main network's architecture (name + keyword arguments of
-a registered builder), the insertion points and block sets with the objective each set was trained for, the
-α range, and the training provenance. Weights are safetensors (never pickle), fp32 or fp16.
+a registered builder, or a user's own ``nn.Module`` class as ``"module:Class"``), the insertion points and block
+sets with the objective each set was trained for, the α range, and the training provenance. Weights are
+safetensors (never pickle), fp32 or fp16.
 
 ``format_version`` exists so that a later change of layout fails loudly instead of loading stale keys.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 import importlib
 import json
 import math
+import re
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -55,15 +57,107 @@ BUILTIN_ARCHITECTURES: dict[str, str] = {
 
 
 def build_architecture(spec: Mapping[str, Any]) -> nn.Module:
-    """Build the main network described by ``{"name": ..., "kwargs": {...}}``."""
+    """Build the main network described by ``{"name": ..., "kwargs": {...}}``: a registered name, a built-in
+    one, or ``"module:Class"`` (see :func:`import_architecture`)."""
     name = spec.get("name")
     if name not in _ARCHITECTURES and isinstance(name, str) and name in BUILTIN_ARCHITECTURES:
         module, attr = BUILTIN_ARCHITECTURES[name].split(":")
         _ARCHITECTURES[name] = getattr(importlib.import_module(module), attr)
+    if name not in _ARCHITECTURES and isinstance(name, str) and ":" in name:
+        return import_architecture(name)(**spec.get("kwargs", {}))
     if name not in _ARCHITECTURES:
         known = ", ".join(sorted(set(_ARCHITECTURES) | set(BUILTIN_ARCHITECTURES)))
-        raise ModelFolderError(f"unknown architecture {name!r} (known: {known})")
+        raise ModelFolderError(f"unknown architecture {name!r} (known: {known}, or 'module:Class')")
     return _ARCHITECTURES[name](**spec.get("kwargs", {}))
+
+
+_CLASS_REF = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+
+
+def import_architecture(ref: str) -> type[nn.Module]:
+    """The ``nn.Module`` class that ``"module:Class"`` names, imported.
+
+    This is how a user's own network loads in a fresh process without registering it. Loading such a folder
+    imports the named module (as unpickling would), but the only thing it then calls is an ``nn.Module`` subclass
+    with the config's JSON keyword arguments: a config.json cannot name a function (``os:system``) to run.
+    """
+    if not _CLASS_REF.match(ref):
+        raise ModelFolderError(f"architecture {ref!r}: expected a registered name or 'module:Class'")
+    module_name, attr = ref.split(":")
+    try:
+        found: Any = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ModelFolderError(f"architecture {ref!r}: cannot import {module_name} ({exc}); install it or add its "
+                               f"folder to sys.path / PYTHONPATH, or register_architecture({ref!r}, builder) "
+                               "before loading") from None
+    for part in attr.split("."):
+        found = getattr(found, part, None)
+    if found is None:
+        hint = (" (the model was saved from a script that defined it: define or import it in this script before "
+                "loading, or move it into a module and save again)" if module_name == "__main__" else "")
+        raise ModelFolderError(f"architecture {ref!r}: {module_name} has no {attr}{hint}")
+    if not (isinstance(found, type) and issubclass(found, nn.Module)):
+        raise ModelFolderError(f"architecture {ref!r} is not a torch.nn.Module class")
+    return found
+
+
+def architecture_spec(main: nn.Module, name: str | None = None,
+                      kwargs: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The ``architecture`` entry of a config that rebuilds ``main``, checked to do so.
+
+    ``name`` defaults to ``main``'s class: the name it is registered under (or built in as), else
+    ``"module:Class"``, which :func:`import_architecture` finds again in any process that can import the module.
+    ``kwargs`` are the constructor's arguments (JSON: numbers, strings, booleans, lists of them); an object does
+    not reveal them, so the caller passes them. The result is built on the ``meta`` device (no memory) and must
+    have ``main``'s parameter and buffer names and shapes: a folder that saves also loads.
+
+    Raises:
+        DynamicNetError: the class cannot be imported back, the kwargs are not JSON, or the build differs.
+    """
+    kwargs = {k: list(v) if isinstance(v, tuple) else v for k, v in (kwargs or {}).items()}
+    if not _json_kwargs(kwargs):
+        raise DynamicNetError(f"main_kwargs must hold numbers, strings, booleans and lists of them, got {kwargs}")
+    if name is None and type(main) in (nn.Sequential, nn.ModuleList, nn.ModuleDict):
+        raise DynamicNetError(f"the main network is an nn.{type(main).__name__}, which keyword arguments cannot "
+                              "rebuild: make it a class of your own (an nn.Module whose __init__ builds its layers), "
+                              "or register_architecture(name, builder) and pass architecture=name")
+    name = name or _class_name(type(main))
+    spec = {"name": name, "kwargs": kwargs}
+    call = f"{name}({', '.join(f'{k}={v!r}' for k, v in kwargs.items())})"
+    try:
+        with torch.device("meta"):
+            probe = build_architecture(spec)
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise DynamicNetError(f"{call} does not build ({' '.join(str(exc).split())}); pass the main network's "
+                              "constructor arguments as main_kwargs") from None
+    want = {k: tuple(v.shape) for k, v in main.state_dict().items()}
+    got = {k: tuple(v.shape) for k, v in probe.state_dict().items()}
+    if want != got:
+        differ = sorted(set(want) ^ set(got)) or sorted(k for k in want if want[k] != got[k])
+        raise DynamicNetError(f"{call} builds a different network from the main one ({len(differ)} tensors differ, "
+                              f"e.g. {differ[0]!r}); pass its constructor arguments as main_kwargs, or as "
+                              "architecture the name of a registered builder that rebuilds it")
+    return spec
+
+
+def _class_name(cls: type[nn.Module]) -> str:
+    """How a config names a class: its registered or built-in name, else ``"module:Class"`` (checked importable)."""
+    for name, builder in _ARCHITECTURES.items():
+        if builder is cls:
+            return name
+    ref = f"{cls.__module__}:{cls.__qualname__}"
+    for name, target in BUILTIN_ARCHITECTURES.items():
+        if target == ref:
+            return name
+    try:
+        found = import_architecture(ref)
+    except ModelFolderError:
+        found = None
+    if found is not cls:
+        raise DynamicNetError(f"the main network's class {ref} cannot be imported back (defined inside a function, "
+                              "or not by an import): define it at the top level of a module, or "
+                              "register_architecture(name, builder) and pass architecture=name")
+    return ref
 
 
 def save_pretrained(
@@ -147,6 +241,14 @@ def read_config(directory: str | Path) -> dict[str, Any]:
     return config
 
 
+def _json_kwargs(kwargs: Mapping[str, Any]) -> bool:
+    """Whether builder keyword arguments are the JSON a config may hold: scalars and flat lists of them."""
+    def scalar(v: Any) -> bool:
+        return v is None or isinstance(v, (bool, int, float, str))
+
+    return all(scalar(v) or (isinstance(v, list) and all(scalar(x) for x in v)) for v in kwargs.values())
+
+
 def _is_str_list(v: Any) -> bool:
     return isinstance(v, list) and bool(v) and all(isinstance(x, str) and x for x in v)
 
@@ -160,12 +262,7 @@ def _schema_problem(config: Mapping[str, Any]) -> str | None:
         return "'architecture' must be an object with a string 'name'"
     kwargs = arch.get("kwargs", {})
 
-    def scalar(v: Any) -> bool:
-        return v is None or isinstance(v, (bool, int, float, str))
-
-    if not isinstance(kwargs, dict) or not all(
-        scalar(v) or (isinstance(v, list) and all(scalar(x) for x in v)) for v in kwargs.values()
-    ):
+    if not isinstance(kwargs, dict) or not _json_kwargs(kwargs):
         return "'architecture.kwargs' must be an object of numbers, strings, booleans and lists of them"
     dyn = config["dynamic"]
     if not _is_str_list(dyn["insertion_points"]):
@@ -251,4 +348,5 @@ def load_pretrained(directory: str | Path) -> tuple[DynamicNet, dict[str, Any]]:
     model.load_state_dict({k: v.to(expected[k].dtype) for k, v in state.items()})
     model.eval()
     model.alpha_limits = alpha_limits(config["dynamic"].get("alpha_range", (0.0, 1.0)))
+    model.config = config
     return model, config

@@ -18,6 +18,7 @@ import contextlib
 import math
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any, cast
 
 import torch
@@ -133,6 +134,8 @@ class DynamicNet(nn.Module):
         self._state = threading.local()  # per-thread α of the forward in flight (servers call concurrently)
         # α values this model accepts (None: any finite α). load_pretrained sets it from the folder's α range.
         self.alpha_limits: tuple[float, float] | None = None
+        # The config.json of the model folder this model was loaded from (None: built in Python).
+        self.config: dict[str, Any] | None = None
         self._hooks = [modules[p].register_forward_pre_hook(_BlockHook(self, i)) for i, p in enumerate(points)]
 
     def block(self, set_name: str, index: int) -> TuningBlock:
@@ -289,6 +292,80 @@ class DynamicNet(nn.Module):
     def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(state)  # type: ignore[no-untyped-call]
         self._state = threading.local()
+
+    # ------------------------------------------------------------------ model folders
+    def save_pretrained(
+        self,
+        directory: str | Path,
+        *,
+        main_kwargs: Mapping[str, Any] | None = None,
+        architecture: str | None = None,
+        application: str | None = None,
+        objectives: Mapping[str, Any] | None = None,
+        alpha_range: tuple[float, float] | None = None,
+        provenance: Mapping[str, Any] | None = None,
+        extra: Mapping[str, Any] | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> Path:
+        """Write this model as a model folder that :meth:`from_pretrained` loads in any process, without the code
+        that built or trained it; return its path.
+
+        The main network is recorded by its class: the name it is registered under
+        (:func:`~dynamicnet.core.register_architecture`), else ``"module:Class"``, which the loader imports. A class
+        of the running script is saved as ``"__main__:Class"`` and loads in scripts that define it; put it in a
+        module to load it anywhere. An object does not reveal its constructor's arguments, so pass them as
+        ``main_kwargs`` (``{"width": 16}``). Before anything is written the recorded architecture is built (on the
+        ``meta`` device, no memory) and checked to match this network, so a folder that saves also loads.
+
+        Args:
+            main_kwargs: the main network's constructor arguments (JSON: numbers, strings, booleans, lists).
+            architecture: a registered builder's name or ``"module:Class"`` (default: the main network's class).
+            application: what the model is for; the pipelines load only their own (``"style"``, ``"completion"``).
+            objectives: per objective (``"main"`` and each block set), a JSON-able description.
+            alpha_range: the trained α range (default ``(-1, 1)`` with a ``"lower"`` set, else ``(0, 1)``).
+            provenance, extra: how it was trained; application settings (see :func:`~dynamicnet.core.save_pretrained`).
+            dtype: ``torch.float16`` halves the file (loaded back as fp32).
+
+        Arguments left out keep what the folder this model was loaded from said (:attr:`config`); a model built
+        in Python gets application ``"custom"``, no objectives and fp32.
+
+        Raises:
+            DynamicNetError: the architecture would not rebuild the main network (see ``main_kwargs``).
+        """
+        from .checkpoint import architecture_spec, save_pretrained  # checkpoint imports this module
+
+        loaded = self.config or {}
+        if architecture is None and main_kwargs is None and "architecture" in loaded:
+            architecture, main_kwargs = loaded["architecture"]["name"], loaded["architecture"].get("kwargs")
+        if alpha_range is None:
+            lo, hi = loaded.get("dynamic", {}).get("alpha_range", (-1.0 if LOWER in self.set_names else 0.0, 1.0))
+            alpha_range = (float(lo), float(hi))
+        return save_pretrained(
+            self, directory,
+            application=application or loaded.get("application", "custom"),
+            architecture=architecture_spec(self.main, architecture, main_kwargs),
+            objectives=objectives if objectives is not None else loaded.get("objectives"),
+            alpha_range=alpha_range,
+            provenance=provenance if provenance is not None else loaded.get("provenance"),
+            extra=extra if extra is not None else loaded.get("extra"),
+            dtype=dtype or (torch.float16 if loaded.get("dtype") == "float16" else torch.float32),
+        )
+
+    @classmethod
+    def from_pretrained(cls, name_or_path: str | Path, device: torch.device | str = "cpu") -> DynamicNet:
+        """Load a model folder (or a bundled model by name, ``dynamicnet models``) onto ``device``, in eval mode.
+
+        Its ``config.json`` is kept as :attr:`config`. A main network saved as ``"module:Class"`` needs that module
+        importable here; one registered under a name needs :func:`~dynamicnet.core.register_architecture` first.
+
+        Raises:
+            ModelFolderError: one line naming the offending file.
+        """
+        from ..models import resolve_model  # bundled folders by name; imported here, core stays import-light
+        from .checkpoint import load_pretrained  # checkpoint imports this module
+
+        model, _ = load_pretrained(resolve_model(name_or_path))
+        return model.to(device)
 
     # ------------------------------------------------------------------ phases
     def freeze_main(self, frozen: bool = True) -> None:

@@ -43,6 +43,7 @@ __all__ = [
     "load_image",
     "make_contact_sheet",
     "pad_to_multiple",
+    "pil_to_rgb",
     "resize_max_side",
     "save_animation",
     "save_gif",
@@ -206,8 +207,21 @@ def _decode(fh, *, name: str, max_pixels: int, file_path: Path | None) -> Loaded
         raise DynamicNetError(f"{name}: cannot convert image to RGB ({_reason(exc)})") from None
 
     rgb = _apply_orientation(rgb, orientation)
+    return _loaded(rgb, None if alpha is None else _apply_orientation(alpha, orientation))
+
+
+def pil_to_rgb(im: Image.Image, name: str = "image") -> LoadedImage:
+    """An in-memory PIL image as :func:`load_image` returns a file (modes, 16-bit grey, transparency handled
+    alike), except that EXIF orientation is not applied: the caller's image keeps the geometry it has."""
+    try:
+        return _loaded(*_to_float_arrays(im, name))
+    except Exception as exc:  # noqa: BLE001 - any conversion failure of a user's image is a user-facing error
+        raise DynamicNetError(f"{name}: cannot convert image to RGB ({_reason(exc)})") from None
+
+
+def _loaded(rgb: np.ndarray, alpha: np.ndarray | None) -> LoadedImage:
+    """(H, W, 3) RGB and (H, W) alpha arrays in [0, 1] as a :class:`LoadedImage`."""
     if alpha is not None:
-        alpha = _apply_orientation(alpha, orientation)
         rgb = np.where(alpha[..., None] <= 0.0, np.float32(1.0), rgb)  # undefined RGB under alpha=0 -> white
         if np.all(alpha >= 1.0):
             alpha = None  # an all-opaque alpha channel carries no information; spare callers the bookkeeping

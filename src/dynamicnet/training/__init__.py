@@ -1,4 +1,8 @@
-"""One phase-aware training loop shared by every application."""
-from .trainer import Phase, StepContext, Task, TrainDataset, Trainer, TrainerConfig, setup_distributed
+"""One phase-aware training loop shared by every application, and what a network of one's own needs to use it:
+a :class:`Task` base class and datasets from any map-style ``torch.utils.data.Dataset``."""
+from .datasets import TorchDataset, TrainDataset
+from .task import Task
+from .trainer import Phase, StepContext, TaskProtocol, Trainer, TrainerConfig, setup_distributed
 
-__all__ = ["Phase", "StepContext", "Task", "TrainDataset", "Trainer", "TrainerConfig", "setup_distributed"]
+__all__ = ["Phase", "StepContext", "Task", "TaskProtocol", "TorchDataset", "TrainDataset", "Trainer", "TrainerConfig",
+           "setup_distributed"]

@@ -32,7 +32,8 @@ def select_phases(main: Phase, tuning: Sequence[Phase], phase: str, *, init_from
         return [main], {}
     if phase == "tuning":
         if init_from is None:
-            raise DynamicNetError("--phase tuning needs --init-from MODEL_DIR (a model whose main network to tune)")
+            raise DynamicNetError("phase='tuning' needs init_from=MODEL_DIR (a model whose main network to tune)",
+                                  cli="--phase tuning needs --init-from MODEL_DIR (a model whose main network to tune)")
         return list(tuning), init(init_from)
     raise DynamicNetError(f"unknown phase {phase!r}; expected main, tuning or all")
 
@@ -44,7 +45,8 @@ def init_from_folder(model: DynamicNet, folder: Path, application: str, copy_set
     """
     base, base_config = load_pretrained(folder)
     if base_config.get("application") != application:
-        raise DynamicNetError(f"--init-from {folder}: a {base_config.get('application')!r} model, not {application!r}")
+        kind = f"a {base_config.get('application')!r} model, not {application!r}"
+        raise DynamicNetError(f"init_from={folder}: {kind}", cli=f"--init-from {folder}: {kind}")
     # A block set belongs to its insertion points: carry it over only when they are the same.
     same_points = base.insertion_points == model.insertion_points
     shared = sorted(set(model.set_names) & set(base.set_names)) if copy_sets and same_points else []
@@ -53,8 +55,8 @@ def init_from_folder(model: DynamicNet, folder: Path, application: str, copy_set
         for name in shared:
             model.blocks[name].load_state_dict(base.blocks[name].state_dict())
     except RuntimeError as exc:
-        raise DynamicNetError(f"--init-from {folder}: architecture does not match the recipe "
-                              f"({' '.join(str(exc).split())[:200]})") from None
+        mismatch = f"architecture does not match the recipe ({' '.join(str(exc).split())[:200]})"
+        raise DynamicNetError(f"init_from={folder}: {mismatch}", cli=f"--init-from {folder}: {mismatch}") from None
     return {"folder": str(folder), "copied_sets": shared, "provenance": base_config.get("provenance", {})}
 
 

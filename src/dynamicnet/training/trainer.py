@@ -31,12 +31,14 @@ import numpy as np
 import torch
 import torch.distributed as dist
 from torch import nn
+from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
 from ..core.dynamic import DynamicNet
 from ..data.io import image_grid
 from ..errors import DynamicNetError
 from ..utils.fs import atomic_path, atomic_write_text, sha256_file
+from .datasets import TrainDataset, as_train_dataset
 
 CHECKPOINT_VERSION = 1
 
@@ -69,6 +71,23 @@ class Phase:
             raise ValueError(f"phase {self.name!r}: trainable must be 'main' or 'tuning', got {self.trainable!r}")
         if self.steps < 0:
             raise ValueError(f"phase {self.name!r}: steps must be ≥ 0, got {self.steps}")
+        if self.trainable == "tuning" and _switched_off(self.alpha):
+            # At α = 0 the blocks are not even evaluated, so their loss has no gradient: without this check the
+            # phase would die in backward() with autograd's "element 0 of tensors does not require grad".
+            raise ValueError(f"phase {self.name!r}: a tuning phase needs a non-zero alpha (at α = 0 the blocks do "
+                             "not run, so nothing would train); use alpha=1.0 for the 'higher' set, -1.0 for "
+                             "'lower', or {'set_name': 1.0}")
+
+
+def _switched_off(alpha: Any) -> bool:
+    """Whether ``alpha`` (any form :meth:`DynamicNet.resolve_alpha` takes, or None) runs no block at all."""
+    if isinstance(alpha, Mapping):
+        return all(_switched_off(v) for v in alpha.values())
+    if isinstance(alpha, torch.Tensor):
+        return not bool(alpha.ne(0).any())
+    if isinstance(alpha, (list, tuple)):
+        return all(_switched_off(v) for v in alpha)
+    return alpha is None or alpha == 0
 
 
 @dataclass
@@ -86,6 +105,11 @@ class TrainerConfig:
     resume: bool = False
     overwrite: bool = False  # replace a finished model folder in out_dir (otherwise refused)
 
+    def __post_init__(self) -> None:
+        # Python callers write TrainerConfig("runs/x", device="cuda"); the loop relies on Path and torch.device.
+        self.out_dir = Path(self.out_dir)
+        self.device = torch.device(self.device)
+
 
 def check_out_dir(out_dir: Path, *, resume: bool = False, overwrite: bool = False) -> None:
     """Refuse to start a run that would replace a finished model folder, or clash with another run's checkpoint.
@@ -96,23 +120,19 @@ def check_out_dir(out_dir: Path, *, resume: bool = False, overwrite: bool = Fals
     if resume:
         return
     if ckpt.exists():
-        raise DynamicNetError(f"{out_dir} already holds a training checkpoint; pass --resume to continue it or "
-                              "choose another output folder")
+        raise DynamicNetError(f"{out_dir} already holds a training checkpoint; continue it with "
+                              "TrainerConfig(resume=True) or choose another out_dir",
+                              cli=f"{out_dir} already holds a training checkpoint; pass --resume to continue it or "
+                                  "choose another output folder")
     if (Path(out_dir) / "config.json").exists() and not overwrite:
-        raise DynamicNetError(f"{out_dir} already holds a finished model; pass --overwrite to replace it or choose "
-                              "another output folder")
+        raise DynamicNetError(f"{out_dir} already holds a finished model; replace it with TrainerConfig(overwrite=True) "
+                              "or choose another out_dir",
+                              cli=f"{out_dir} already holds a finished model; pass --overwrite to replace it or "
+                                  "choose another output folder")
 
 
-class TrainDataset(Protocol):
-    """What the loop needs from a dataset: a length and a sample drawn with the randomness it is given."""
-
-    def __len__(self) -> int: ...
-
-    def get(self, index: int, rng: np.random.Generator) -> Any: ...
-
-
-class Task(Protocol):
-    """An application's side of training.
+class TaskProtocol(Protocol):
+    """An application's side of training (:class:`~dynamicnet.training.Task` is a base class with defaults).
 
     The loop calls ``start_phase`` (build optimizers over the given parameters, reset per-phase state such as
     a fresh discriminator), then ``training_step`` once per step, ``sample`` for preview images and finally
@@ -151,6 +171,10 @@ class StepContext:
 
     def optimize(self, loss: torch.Tensor, optimizer: str) -> None:
         """zero_grad → backward → step for one named optimizer (DDP averages gradients during backward)."""
+        if not loss.requires_grad:
+            raise DynamicNetError(f"phase {self.phase.name!r}: the loss depends on no parameter that trains (computed "
+                                  "under torch.no_grad, detached, or in a tuning phase with the model run at α = 0: "
+                                  "call it with alpha=ctx.phase.alpha)")
         opt = self.optimizers[optimizer]
         opt.zero_grad(set_to_none=True)
         loss.backward()  # type: ignore[no-untyped-call]
@@ -159,6 +183,25 @@ class StepContext:
     def shard(self, tensor: torch.Tensor) -> torch.Tensor:
         """This rank's slice of a tensor drawn for the global batch (e.g. GAN noise), matching the data shard."""
         return tensor[self.rank :: self.world_size]
+
+
+def _check_phase(model: DynamicNet, phase: Phase) -> None:
+    """Refuse, before any work, a tuning phase whose α does not run the block sets it trains (nothing to learn)."""
+    if phase.trainable != "tuning":
+        return
+    unknown = [s for s in phase.sets if s not in model.set_names]
+    if unknown:
+        raise DynamicNetError(f"phase {phase.name!r}: unknown block set(s) {unknown}; the model has "
+                              f"{list(model.set_names)}")
+    try:
+        running = model.resolve_alpha(phase.alpha)
+    except ValueError as exc:
+        raise DynamicNetError(f"phase {phase.name!r}: {exc}") from None
+    trained = list(phase.sets or model.set_names)
+    if not set(running) & set(trained):
+        raise DynamicNetError(f"phase {phase.name!r} trains block set(s) {trained} but its alpha={phase.alpha!r} "
+                              f"runs {sorted(running)}: give the phase an α that drives them (e.g. "
+                              f"{{{trained[0]!r}: 1.0}})")
 
 
 def _batch_positions(seed: int, phase_index: int, step: int, batch_size: int, n: int) -> list[tuple[int, int, int]]:
@@ -195,11 +238,15 @@ def _to_device(batch: Any, device: torch.device) -> Any:
 class Trainer:
     """Run a task's phases with checkpoints and exact resume. See the module docstring."""
 
-    def __init__(self, task: Task, dataset: TrainDataset, phases: Sequence[Phase], config: TrainerConfig) -> None:
+    def __init__(self, task: TaskProtocol, dataset: TrainDataset | Dataset[Any], phases: Sequence[Phase],
+                 config: TrainerConfig) -> None:
+        dataset = as_train_dataset(dataset)
         if len(dataset) == 0:
             raise DynamicNetError("the training dataset is empty")
         if config.batch_size < 1:
             raise DynamicNetError(f"batch size must be ≥ 1, got {config.batch_size}")
+        for phase in phases:
+            _check_phase(task.model, phase)
         self.task = task
         self.dataset = dataset
         self.phases = list(phases)
@@ -278,7 +325,8 @@ class Trainer:
     def _load_checkpoint(self) -> dict[str, Any]:
         path = self.checkpoint_path
         if not path.is_file():
-            raise DynamicNetError(f"--resume: no checkpoint to resume from at {path}")
+            raise DynamicNetError(f"resume=True but there is no checkpoint to resume from at {path}",
+                                  cli=f"--resume: no checkpoint to resume from at {path}")
         known = _digests(self.digest_path)
         if known and sha256_file(path) not in known:  # runs from before the sidecar existed have none
             raise DynamicNetError(f"{path}: damaged (its SHA-256 does not match {self.digest_path.name}); "
@@ -290,10 +338,10 @@ class Trainer:
         if state.get("version") != CHECKPOINT_VERSION:
             raise DynamicNetError(f"{path}: unsupported checkpoint version {state.get('version')!r}")
         if state["fingerprint"] != json.dumps(self._fingerprint(), sort_keys=True):
-            raise DynamicNetError(
-                f"{path}: was written with different settings (phases, steps, batch size, seed, data or process "
-                "count); resume with the same settings or use a new --out"
-            )
+            settings = "different settings (phases, steps, batch size, seed, data or process count)"
+            raise DynamicNetError(f"{path}: was written with {settings}; resume with the same settings or use a new "
+                                  "out_dir", cli=f"{path}: was written with {settings}; resume with the same "
+                                                 "settings or use a new --out")
         return state
 
     def _restore(self, state: Mapping[str, Any]) -> None:
@@ -484,12 +532,13 @@ def remove_stale_temporaries(folder: Path) -> list[Path]:
 
 
 class TrainingInterrupted(DynamicNetError):
-    """Training stopped on request after saving a checkpoint; ``--resume`` continues it exactly."""
+    """Training stopped on request after saving a checkpoint; ``resume=True`` (``--resume``) continues it exactly."""
 
     exit_code = 130  # the shell's code for "stopped by a signal", as for Ctrl-C anywhere else in the CLI
 
     def __init__(self, path: Path, phase: str, step: int) -> None:
-        super().__init__(f"interrupted: checkpoint saved at phase {phase!r} step {step} in {path}; rerun with --resume")
+        saved = f"interrupted: checkpoint saved at phase {phase!r} step {step} in {path}"
+        super().__init__(f"{saved}; continue with TrainerConfig(resume=True)", cli=f"{saved}; rerun with --resume")
 
 
 class TrainingDiverged(DynamicNetError):

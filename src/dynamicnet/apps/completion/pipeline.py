@@ -22,13 +22,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
 
 from ...core.checkpoint import load_pretrained
 from ...core.dynamic import DynamicNet
+from ...data.convert import ImageT, as_image_batch, as_mask_list
 from ...data.io import check_network_pixels, unpad
 from ...data.masks import center_mask, check_mask, hole_components, hole_depth
 from ...engines import Runtime
@@ -186,14 +187,25 @@ class CompletionPipeline:
         return out
 
     @torch.no_grad()
-    def __call__(self, image: torch.Tensor, mask: torch.Tensor | None = None, alpha: float | str | None = None
-                 ) -> torch.Tensor:
-        """Fill the hole of one RGB image ``(3, H, W)``; ``mask`` ``(1, H, W)``, 1 = hole (default: centre).
+    def __call__(self, image: ImageT, mask: Any = None, alpha: float | str | None = None) -> ImageT:
+        """Fill the hole of an RGB image; ``mask`` ``(1, H, W)``, 1 = hole (default: centre).
 
-        ``alpha`` is a number (0 = the main network's objective, 1 = the tuning blocks'), ``"auto"``, or
-        None for :attr:`default_alpha`. Returns ``(3, H, W)`` in [0, 1]; outside the hole it equals ``image``
-        exactly.
+        ``image``: a float ``(3, H, W)`` tensor in [0, 1], a uint8 one, a batch ``(B, 3, H, W)`` of either, a PIL
+        image, or an ``(H, W, 3)`` / ``(B, H, W, 3)`` NumPy array (uint8, or float in [0, 1]); the result is of the
+        same kind and dtype (tensors on the CPU; see :mod:`dynamicnet.data.convert`). ``mask`` may be a tensor,
+        an ``(H, W)`` array (bool, 0/1, 0/255) or a PIL image (white = hole), one for every image or one per image
+        of a batch (:func:`~dynamicnet.data.convert.as_mask_list`).
+
+        ``alpha`` is a number (0 = the main network's objective, 1 = the tuning blocks'), ``"auto"`` (chosen per
+        image), or None for :attr:`default_alpha`. Outside the hole the result equals ``image`` exactly (for
+        float64 input, to float32 precision).
         """
+        batch = as_image_batch(image)
+        masks = as_mask_list(mask, batch)
+        return cast(ImageT, batch.restore([self._complete(x, m, alpha) for x, m in zip(batch.images, masks)]))
+
+    def _complete(self, image: torch.Tensor, mask: torch.Tensor | None, alpha: float | str | None) -> torch.Tensor:
+        """One float32 ``(3, H, W)`` image filled: see :meth:`__call__`."""
         image, mask = self._check(image, mask)
         if alpha is None:
             alpha = self.default_alpha

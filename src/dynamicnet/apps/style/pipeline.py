@@ -3,13 +3,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
 
 from ...core.checkpoint import load_pretrained
 from ...core.dynamic import AlphaLike, DynamicNet
+from ...data.convert import ImageT, as_image_batch
 from ...data.io import check_network_pixels, max_side_size, pad_to_multiple, resize_max_side, unpad
 from ...engines import Runtime
 from ...errors import DynamicNetError
@@ -60,6 +61,7 @@ class StylePipeline:
     Example:
         >>> pipe = StylePipeline.from_pretrained("starry-level")
         >>> out = pipe(image, alpha=0.5)        # (3, H, W) in [0, 1], the input's size
+        >>> out = pipe(Image.open("photo.jpg"))  # a PIL image in, a PIL image out (also NumPy, uint8, batches)
 
     Working resolution: a feed-forward style network paints strokes of a fixed size in pixels, so a 2000 px photo
     run at full resolution gets strokes a quarter as large, relative to the picture, as a 500 px one, and looks
@@ -114,7 +116,8 @@ class StylePipeline:
             raise DynamicNetError(f"expected an RGB image tensor (3, H, W), got shape {tuple(image.shape)}")
         if max_side is not None:
             if max_side < _MULTIPLE:
-                raise DynamicNetError(f"--max-side must be at least {_MULTIPLE}, got {max_side}")
+                raise DynamicNetError(f"max_side must be at least {_MULTIPLE}, got {max_side}",
+                                      cli=f"--max-side must be at least {_MULTIPLE}, got {max_side}")
             image = resize_max_side(image, max_side)
         check_network_pixels(*image.shape[-2:], "use --work-side / work_side (e.g. 1024) or --max-side")
         padded, pads = pad_to_multiple(image, _MULTIPLE)
@@ -125,13 +128,22 @@ class StylePipeline:
         return padded.unsqueeze(0).to(self.device), pads
 
     @torch.no_grad()
-    def __call__(self, image: torch.Tensor, alpha: AlphaLike = 1.0, max_side: int | None = None,
-                 work_side: int | None = -1) -> torch.Tensor:
-        """Stylise one RGB image ``(3, H, W)`` at ``alpha`` (shared, per block, or per set).
+    def __call__(self, image: ImageT, alpha: AlphaLike = 1.0, max_side: int | None = None,
+                 work_side: int | None = -1) -> ImageT:
+        """Stylise an RGB image at ``alpha`` (shared, per block, or per set).
 
-        The output has the input's size, or ``max_side`` on its longer side; the network runs at ``work_side``
-        (−1: the model's working side, None: full resolution) and its result is upscaled.
+        ``image``: a float ``(3, H, W)`` tensor in [0, 1], a uint8 one, a batch ``(B, 3, H, W)`` of either, a PIL
+        image, or an ``(H, W, 3)`` / ``(B, H, W, 3)`` NumPy array (uint8, or float in [0, 1]). The result is of the
+        same kind and dtype (tensors on the CPU; PIL keeps the input's transparency; see
+        :mod:`dynamicnet.data.convert`). It has the input's size, or ``max_side`` on its longer side; the network
+        runs at ``work_side`` (−1: the model's working side, None: full resolution) and its result is upscaled.
         """
+        batch = as_image_batch(image)
+        return cast(ImageT, batch.restore([self._stylise(x, alpha, max_side, work_side) for x in batch.images]))
+
+    def _stylise(self, image: torch.Tensor, alpha: AlphaLike, max_side: int | None,
+                 work_side: int | None) -> torch.Tensor:
+        """One float32 ``(3, H, W)`` image stylised: see :meth:`__call__`."""
         size = max_side_size(*image.shape[-2:], max_side)
         batch, pads = self.prepare(image, self.working_side(image.shape[-2:], max_side, work_side))
         out = self.runtime.forward(batch, alpha)  # (1, 3, H', W')

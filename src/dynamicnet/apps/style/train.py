@@ -122,7 +122,8 @@ def train_style(recipe: StyleRecipe, dataset: Any, out_dir: Path, *, phase: str 
     if tuning_sets is not None:
         unknown = sorted(set(tuning_sets) - set(recipe.sets))
         if unknown:
-            raise DynamicNetError(f"--tuning-sets {unknown} not in the recipe's sets {sorted(recipe.sets)}")
+            raise DynamicNetError(f"tuning_sets {unknown} not in the recipe's sets {sorted(recipe.sets)}",
+                                  cli=f"--tuning-sets {unknown} not in the recipe's sets {sorted(recipe.sets)}")
         tuning_phases = [p for p in tuning_phases if p.name in tuning_sets]
     phases, lineage = select_phases(main_phase, tuning_phases, phase, init_from=init_from,
                                     init=lambda folder: init_from_folder(model, folder, APPLICATION))
