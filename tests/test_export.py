@@ -83,7 +83,7 @@ def test_completion_and_dcgan_exports_keep_their_contracts(tmp_path):
 def test_completion_export_matches_pytorch_at_any_size(tmp_path, hole_fill):
     """The hole prefill is part of the graph: the push-pull pyramid has a fixed depth, so sizes other than the
     example's trace to the same result as PyTorch."""
-    from dynamicnet.apps.completion.model import ARCHITECTURE, composite, masked_input
+    from dynamicnet.apps.completion.model import ARCHITECTURE, composite, masked_input, to_prediction
     from dynamicnet.apps.completion.recipe import builtin_recipes
     from dynamicnet.apps.completion.train import build_model
     from dynamicnet.core.checkpoint import save_pretrained
@@ -107,7 +107,8 @@ def test_completion_export_matches_pytorch_at_any_size(tmp_path, hole_fill):
             alpha = np.full((1, 3), a, np.float32)
             got = sess.run(None, {"image": image.numpy(), "mask": mask.numpy(), "alpha": alpha})[0]
             with torch.no_grad():
-                pred = net(masked_input(image, mask, hole_fill), alpha=a).clamp(0, 1)
+                x = masked_input(image, mask, hole_fill)
+                pred = to_prediction(net(x, alpha=a), x, hole_fill).clamp(0, 1)
             assert np.abs(got - composite(image, mask, pred).numpy()).max() <= 1e-4, (h, w, a)
 
 

@@ -55,9 +55,10 @@ class _CompletionGraph(nn.Module):
         self.hole_fill = hole_fill
 
     def forward(self, image: torch.Tensor, mask: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
-        from .apps.completion.model import composite, masked_input
+        from .apps.completion.model import composite, masked_input, to_prediction
 
-        pred = self.net.forward_alpha_tensor(masked_input(image, mask, self.hole_fill), alpha=alpha).clamp(0, 1)
+        x = masked_input(image, mask, self.hole_fill)
+        pred = to_prediction(self.net.forward_alpha_tensor(x, alpha=alpha), x, self.hole_fill).clamp(0, 1)
         return composite(image, mask, pred)
 
 

@@ -8,6 +8,7 @@ from dynamicnet.apps.completion.model import (
     composite,
     hole_logits,
     masked_input,
+    to_prediction,
 )
 from dynamicnet.apps.completion.recipe import builtin_recipes
 from dynamicnet.apps.completion.train import build_model
@@ -25,6 +26,7 @@ TINY = dict(width=4, dilations=(1, 2, 1))
 def net():
     torch.manual_seed(0)
     model = build_model(builtin_recipes()["photos"].with_overrides(**TINY)).eval()
+    torch.nn.init.normal_(model.main.out.weight, 0, 0.1)  # as trained: the push-pull recipe starts it at zero
     for p in model.tuning_parameters():
         p.data.normal_(0, 0.1, generator=torch.Generator().manual_seed(1))  # zero-init blocks: make them act
     return model
@@ -61,6 +63,15 @@ def test_push_pull_prefill_continues_the_surroundings_smoothly():
     assert torch.allclose(const[:, :3], torch.tensor(0.3))
     with pytest.raises(ValueError, match="unknown hole fill"):
         masked_input(IMAGE, MASK, "blue")
+
+
+def test_an_untrained_push_pull_model_returns_its_prefill():
+    """θ predicts the change to the push-pull prefill and starts at zero: training starts from a smooth fill."""
+    model = build_model(builtin_recipes()["photos"].with_overrides(**TINY))
+    x = masked_input(IMAGE, MASK, "push-pull")
+    with torch.no_grad():
+        assert torch.equal(to_prediction(model(x, alpha=0.0), x, "push-pull"), x[:, :3])
+    assert torch.equal(to_prediction(X[:, :3], X, "grey"), X[:, :3])  # grey: the raw output is the prediction
 
 
 def test_alpha_zero_is_the_main_network_and_the_blocks_act(net):

@@ -7,7 +7,7 @@ large hole sees context from its edges, and a decoder (two nearest ×2 upsample 
 a 32² hole in a 64² crop (or of a 64² hole in a 128² face) sees the hole's whole border.
 
 Input: ``(B, 4, H, W)`` = the image with its hole prefilled (mid-grey, or a push-pull interpolation), plus the mask (1 = hole); H, W
-multiples of 4. Output: ``(B, 3, H, W)`` RGB, unclamped (the last layer is linear so that a tuning block in
+multiples of 4. Output: ``(B, 3, H, W)`` RGB (or, after a push-pull prefill, its change to the prefill: :func:`to_prediction`), unclamped (the last layer is linear so that a tuning block in
 front of it contributes exactly affinely in α, which :class:`dynamicnet.core.PreparedInput` exploits).
 :func:`composite` then keeps every known pixel exactly: the network only ever decides the hole.
 
@@ -85,6 +85,17 @@ def masked_input(image: torch.Tensor, mask: torch.Tensor, hole_fill: str = "grey
     else:
         raise ValueError(f"unknown hole fill {hole_fill!r}; expected one of {', '.join(HOLE_FILLS)}")
     return torch.cat([hole_filled, mask], dim=1)
+
+
+def to_prediction(raw: torch.Tensor, x: torch.Tensor, hole_fill: str) -> torch.Tensor:
+    """The network's raw output ``(B, 3, H, W)`` as an RGB prediction for its input ``x`` ``(B, 4, H, W)``.
+
+    With a push-pull prefill the network predicts the *change* to the prefill it was shown: it starts (its last
+    layer zero-initialised, :func:`~.train.build_model`) from a smooth fill that already continues the
+    surroundings' colours and only learns structure, instead of first learning to copy the prefill through its
+    4× bottleneck. With a grey placeholder the raw output is the prediction.
+    """
+    return raw + x[:, :3] if hole_fill == "push-pull" else raw
 
 
 def hole_fill_of(extra: Mapping[str, Any]) -> str:
@@ -202,4 +213,4 @@ register_architecture(ARCHITECTURE, CompletionNet)
 
 __all__ = ["ARCHITECTURE", "DEFAULT_POINTS", "HOLE_FILL", "HOLE_FILLS", "MULTIPLE", "CompletionNet",
            "PatchDiscriminator", "composite", "hole_fill_of", "hole_logits", "hole_weights", "masked_input",
-           "push_pull"]
+           "push_pull", "to_prediction"]

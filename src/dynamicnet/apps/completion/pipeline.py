@@ -37,7 +37,7 @@ from ...errors import DynamicNetError
 from ...models import resolve_model
 from .critic import AlphaCritic, critic_features
 from .metrics import PERCEPTUAL_TAPS, perceptual_hole_distance
-from .model import HOLE_FILL, MULTIPLE, composite, hole_fill_of, masked_input, push_pull
+from .model import HOLE_FILL, MULTIPLE, composite, hole_fill_of, masked_input, push_pull, to_prediction
 
 Prepared = Callable[[float], torch.Tensor]  # one working input prepared for many α (Runtime.prepare)
 AUTO_GRID: tuple[float, ...] = tuple(round(0.1 * i, 1) for i in range(11))
@@ -165,7 +165,10 @@ class CompletionPipeline:
         """Pad a working image and mask alike to a multiple of 4 and run the α-independent prefix once."""
         both, pads = _pad(torch.cat([image, mask]))  # (4, H', W')
         x = masked_input(both[None, :3], (both[None, 3:] > 0.5).float(), self.hole_fill).to(self.device)  # (1, 4, H', W')
-        return self.runtime.prepare(x), pads
+        raw = self.runtime.prepare(x)
+        if self.hole_fill == "grey":
+            return raw, pads
+        return (lambda alpha: to_prediction(raw(alpha), x, self.hole_fill)), pads
 
     def _fill(self, prepared: Prepared, pads: tuple[int, ...], image: torch.Tensor, mask: torch.Tensor,
               alpha: float) -> torch.Tensor:

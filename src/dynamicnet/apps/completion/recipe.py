@@ -8,8 +8,8 @@ objective O0 with the tuning blocks' objective O1 and fixes the architecture, da
 The pair of objectives is "smooth" (L1 alone: faithful, blurry fills) and "sharp" (L1 + a strong adversarial
 term: texture, with GAN artefacts); the best point between them differs per image. The paper's figures train θ
 sharp and the blocks smooth (``celeba``). The bundled ``photos`` recipe trains them the other way round: θ is
-the faithful L1 network (4000 steps of a CPU budget buy a good L1 fill, while a GAN-first θ still filled worse
-than OpenCV's classical inpainting at 3200 steps), and the blocks add the adversarial texture (a fresh
+the faithful L1 network (a CPU budget buys a good L1 fill, while a GAN-first θ still filled worse than OpenCV's
+classical inpainting after 3200 steps), and the blocks add the adversarial texture (a fresh
 discriminator is trained in the tuning phase). Nothing in the code assumes either order, and a perceptual term
 may be added to either objective.
 
@@ -143,7 +143,7 @@ def builtin_recipes() -> dict[str, CompletionRecipe]:
     return {
         "photos": CompletionRecipe(
             "photos", SMOOTH, SHARP, width=24, dilations=(2, 4, 8, 16), size=128, hole_fill="push-pull",
-            data="large", crop_scale=(0.05, 0.5), batch_size=8, main_steps=4000, tuning_steps=1500,
+            data="large", crop_scale=(0.05, 0.5), batch_size=8, main_steps=2500, tuning_steps=1000,
             description="completion, 128² photo crops, 64² holes: α=0 smooth (L1) → α=1 sharp (L1 + strong GAN)",
         ),
         "celeba": CompletionRecipe(

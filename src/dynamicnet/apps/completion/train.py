@@ -31,6 +31,7 @@ from .model import (
     composite,
     hole_logits,
     masked_input,
+    to_prediction,
 )
 from .recipe import CompletionRecipe
 
@@ -39,9 +40,16 @@ DISC_FILE = "discriminator.safetensors"
 
 
 def build_model(recipe: CompletionRecipe) -> DynamicNet:
-    """θ (the completion network at the recipe's width) wrapped with the "higher" block set for O1."""
-    return DynamicNet(CompletionNet(recipe.width, recipe.dilations), recipe.insertion_points, sets=(HIGHER,),
-                      zero_init=recipe.zero_init)
+    """θ (the completion network at the recipe's width) wrapped with the "higher" block set for O1.
+
+    After a push-pull prefill θ predicts the change to the prefill (:func:`~.model.to_prediction`); its last
+    layer starts at zero, so an untrained θ returns the prefill itself.
+    """
+    main = CompletionNet(recipe.width, recipe.dilations)
+    if recipe.hole_fill == "push-pull":
+        nn.init.zeros_(main.out.weight)
+        nn.init.zeros_(main.out.bias)
+    return DynamicNet(main, recipe.insertion_points, sets=(HIGHER,), zero_init=recipe.zero_init)
 
 
 def hole_l1(filled: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -99,7 +107,8 @@ class CompletionTask:
     def training_step(self, ctx: StepContext, batch: tuple[torch.Tensor, torch.Tensor]) -> dict[str, float]:
         image, mask = batch  # (B, 3, H, W), (B, 1, H, W) with 1 = hole
         obj = self.objectives[ctx.phase.objective]
-        pred = ctx.module("model")(masked_input(image, mask, self.recipe.hole_fill), alpha=ctx.phase.alpha)  # (B, 3, H, W)
+        x = masked_input(image, mask, self.recipe.hole_fill)
+        pred = to_prediction(ctx.module("model")(x, alpha=ctx.phase.alpha), x, self.recipe.hole_fill)  # (B, 3, H, W)
         filled = composite(image, mask, pred)
         metrics: dict[str, float] = {}
         if obj.adversarial_weight > 0:
@@ -137,7 +146,8 @@ class CompletionTask:
         self.model.eval()
         with torch.no_grad():
             x = masked_input(image, mask, self.recipe.hole_fill)
-            filled = composite(image, mask, self.model(x, alpha=phase.alpha)).clamp(0, 1)
+            pred = to_prediction(self.model(x, alpha=phase.alpha), x, self.recipe.hole_fill)
+            filled = composite(image, mask, pred).clamp(0, 1)
         self.model.train(was_training)
         shown = image * (1 - mask) + HOLE_FILL * mask
         return torch.cat([shown, filled, image]).cpu()
