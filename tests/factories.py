@@ -25,3 +25,45 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def make_styled_onnx(path, metadata=None, batched_style=False):
+    """A tiny third-party-like ONNX network at ``path``: ``image`` (B, 3, H, W) in [0, 1] and ``style`` (4,) (or
+    (B, 4) with ``batched_style``), a residual step whose input feeds two ops (so the converter's tap ``Mul/out``
+    is an insertion point), a sigmoid output in (0, 1). ``metadata`` becomes the file's ``metadata_props``.
+    Returns the path."""
+    import warnings
+
+    import onnx
+    import torch
+    from torch import nn
+
+    class Styled(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.c1 = nn.Conv2d(3, 8, 3, padding=1)
+            self.embed = nn.Linear(4, 8)
+            self.c2 = nn.Conv2d(8, 8, 3, padding=1)
+            self.head = nn.Conv2d(8, 3, 3, padding=1)
+
+        def forward(self, image, style):
+            scale = (1 + self.embed(style)).reshape(-1, 8, 1, 1)  # (1 or B, 8, 1, 1): a conditional scale
+            h = torch.relu(self.c1(image)) * scale
+            h = h + torch.relu(self.c2(h))
+            return torch.sigmoid(self.head(h))
+
+    torch.manual_seed(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
+        style = torch.rand(1, 4) if batched_style else torch.rand(4)
+        axes = {"image": {0: "batch", 2: "h", 3: "w"}, **({"style": {0: "batch"}} if batched_style else {})}
+        torch.onnx.export(Styled().eval(), (torch.rand(1, 3, 16, 16), style), str(path), dynamo=False,
+                          opset_version=17, input_names=["image", "style"], output_names=["stylized"],
+                          dynamic_axes=axes)
+    if metadata:
+        model = onnx.load(str(path))
+        for key, value in metadata.items():
+            entry = model.metadata_props.add()
+            entry.key, entry.value = key, value
+        onnx.save(model, str(path))
+    return path

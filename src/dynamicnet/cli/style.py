@@ -6,7 +6,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..errors import DynamicNetError
-from . import completion, dcgan
+from . import completion, dcgan, tuning
 from .common import (
     add_device,
     add_engine,
@@ -38,6 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     _register_train_style(apps)
     completion.register_train(apps)
     dcgan.register_train(apps)
+    tuning.register_train(apps)
 
     p = sub.add_parser("stylize", help="stylise images at a given α")
     p.add_argument("inputs", nargs="+", metavar="INPUT")

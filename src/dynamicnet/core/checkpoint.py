@@ -53,6 +53,8 @@ BUILTIN_ARCHITECTURES: dict[str, str] = {
     "johnson": "dynamicnet.apps.style.model:TransformerNet",
     "dcgan-generator": "dynamicnet.apps.dcgan.model:DCGANGenerator",
     "completion-net": "dynamicnet.apps.completion.model:CompletionNet",
+    # A network trained elsewhere, rebuilt from the file its kwargs reference (path + SHA-256, checked).
+    "imported": "dynamicnet.imports.theta:ImportedMain",
 }
 
 

@@ -27,8 +27,8 @@ import tempfile
 import types
 import warnings
 import zipfile
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +68,8 @@ class ImportedNetwork:
         weights: the safetensors file of ``module:Class``, else ``None``.
         inputs: the positional inputs ``module`` takes, in order.
         converter: what turned the file into PyTorch (``"onnx2torch 1.5.15"``), ``None`` for ``module:Class``.
+        metadata: the ONNX file's ``metadata_props`` (key → value), where a network can declare its conventions
+            (:mod:`dynamicnet.imports.theta` reads ``dynamicnet.input_range`` and friends); empty for the others.
     """
 
     module: nn.Module
@@ -77,6 +79,7 @@ class ImportedNetwork:
     weights: str | None
     inputs: tuple[InputSpec, ...]
     converter: str | None
+    metadata: Mapping[str, str] = field(default_factory=dict)
 
     def provenance(self) -> dict[str, Any]:
         """What a model folder records about θ (JSON-ready), so that a later load can check it is the same θ."""
@@ -127,7 +130,8 @@ def load_onnx(path: str | Path) -> ImportedNetwork:
         raise DynamicNetError(f"{path}: not a readable ONNX file ({type(exc).__name__}: {exc})") from None
     module = _convert(model, str(path))
     return ImportedNetwork(module=module, kind="onnx", source=str(path), sha256=sha256_file(path), weights=None,
-                           inputs=_onnx_inputs(model), converter=_converter_name())
+                           inputs=_onnx_inputs(model), converter=_converter_name(),
+                           metadata={p.key: p.value for p in model.metadata_props})
 
 
 def _convert(model: Any, what: str) -> nn.Module:

@@ -1,8 +1,10 @@
-"""Training side of dynamic style transfer: the task the shared trainer runs, and one entry point.
+"""Training side of dynamic style transfer: the task the shared trainer runs, and two entry points.
 
 Phase "main" trains the Johnson network θ for O0; each tuning phase freezes θ and trains one block set for its
 objective with the blocks at α = 1 ("higher"), α = −1 ("lower") or one-hot (set k). The perceptual losses use
 one frozen VGG16 shared by every objective; each objective's style Gram matrices are computed once.
+:func:`train_style` runs a recipe's phases on our own network; :func:`train_style_blocks` runs only its tuning
+phases on a main network trained elsewhere (``dynamicnet train tuning``).
 """
 from __future__ import annotations
 
@@ -34,11 +36,19 @@ def build_model(recipe: StyleRecipe) -> DynamicNet:
 
 
 class StyleTask:
-    """The shared trainer's view of style transfer (see :class:`dynamicnet.training.Task`)."""
+    """The shared trainer's view of style transfer (see :class:`dynamicnet.training.Task`).
+
+    ``architecture`` and ``main`` describe a main network trained elsewhere: the model folder's architecture
+    entry that rebuilds it, and where it came from (recorded as ``provenance.main``). With them, only the
+    recipe's block sets are trained and recorded as objectives: θ's own objective is whatever it was trained for.
+    Without them θ is the Johnson network at the recipe's width, trained for the recipe's O0.
+    """
 
     def __init__(self, model: DynamicNet, recipe: StyleRecipe, vgg: VGG16Features, device: torch.device,
                  preview: torch.Tensor | None = None, data_description: str = "",
-                 command: str = "", lineage: Mapping[str, Any] | None = None) -> None:
+                 command: str = "", lineage: Mapping[str, Any] | None = None, *,
+                 architecture: Mapping[str, Any] | None = None, main: Mapping[str, Any] | None = None,
+                 description: str | None = None) -> None:
         self.model = model.to(device)
         self.recipe = recipe
         self.vgg = vgg.to(device)
@@ -47,15 +57,22 @@ class StyleTask:
         self.data_description = data_description
         self.command = command
         self.lineage = dict(lineage or {})
+        self.architecture = dict(architecture or {"name": ARCHITECTURE, "kwargs": {"width": recipe.width}})
+        self.main = main
+        self.description = recipe.description if description is None else description
         targets = StyleTargets(self.vgg)
         self.losses: dict[str, PerceptualLoss] = {}
-        for name, obj in recipe.objectives().items():
+        for name, obj in self.objectives().items():
             style = load_image(resolve_style_image(obj.style)).rgb.to(device)
             self.losses[name] = PerceptualLoss(
                 self.vgg, targets(style, obj.style_size), content_weight=obj.content_weight,
                 style_weight=obj.style_weight, style_layer_weights=dict(obj.style_layers),
                 content_tap=obj.content_layer, tv_weight=obj.tv_weight,
             )
+
+    def objectives(self) -> dict[str, StyleObjective]:
+        """What this task trains for, by name: O0 (unless θ was trained elsewhere) and every block set's."""
+        return dict(self.recipe.sets) if self.main is not None else self.recipe.objectives()
 
     def extra_modules(self) -> Mapping[str, nn.Module]:
         return {}
@@ -85,15 +102,19 @@ class StyleTask:
         return torch.cat([self.preview.cpu(), out.cpu()])
 
     def export(self, out_dir: Path, provenance: Mapping[str, Any]) -> Path:
+        recipe = self.recipe.to_dict()
+        if self.main is not None:  # θ came trained: what the recipe says about training it did not happen
+            for key in ("main", "width", "main_lr", "main_steps"):
+                recipe.pop(key)
         return save_pretrained(
-            self.model, out_dir, application=APPLICATION,
-            architecture={"name": ARCHITECTURE, "kwargs": {"width": self.recipe.width}},
-            objectives={k: _objective_record(v) for k, v in self.recipe.objectives().items()},
+            self.model, out_dir, application=APPLICATION, architecture=self.architecture,
+            objectives={k: _objective_record(v) for k, v in self.objectives().items()},
             alpha_range=self.recipe.alpha_range,
-            provenance={**provenance, "recipe": self.recipe.to_dict(), "data": self.data_description,
+            provenance={**provenance, "recipe": recipe, "data": self.data_description,
                         "vgg16_weights": self.vgg.source, "command": self.command,
-                        **({"init_from": self.lineage} if self.lineage else {})},
-            extra={"description": self.recipe.description,
+                        **({"init_from": self.lineage} if self.lineage else {}),
+                        **({"main": dict(self.main)} if self.main is not None else {})},
+            extra={"description": self.description,
                    **({"work_side": self.recipe.work_side} if self.recipe.work_side else {})},
         )
 
@@ -131,3 +152,25 @@ def train_style(recipe: StyleRecipe, dataset: Any, out_dir: Path, *, phase: str 
     task = StyleTask(model, recipe, vgg, config.device, preview=preview, data_description=data_description,
                      command=command_line(), lineage=lineage)
     return Trainer(task, dataset, phases, config).fit()
+
+
+def train_style_blocks(main: nn.Module, channels: Sequence[int], recipe: StyleRecipe, dataset: Any, out_dir: Path,
+                       *, architecture: Mapping[str, Any], record: Mapping[str, Any], description: str,
+                       vgg_weights: str | None = None, config: TrainerConfig | None = None,
+                       data_description: str = "", preview: torch.Tensor | None = None) -> Path:
+    """Train the block sets of ``recipe`` at its insertion points on ``main``, a network trained elsewhere that
+    stays as it is (frozen), and write a model folder to ``out_dir``.
+
+    ``channels``: the activation's channels at each insertion point. ``architecture``: the model folder's entry
+    that rebuilds ``main`` (:meth:`dynamicnet.imports.ImportedMain.spec`); ``record``: where ``main`` came from
+    (``provenance.main``); ``description``: the model's one-line description. The recipe's O0 plays no part.
+    """
+    config = config or TrainerConfig(out_dir)
+    torch.manual_seed(config.seed)  # the blocks' initial weights are part of what the seed reproduces
+    model = DynamicNet(main, recipe.insertion_points, sets=tuple(recipe.sets), channels=channels,
+                       zero_init=recipe.zero_init)
+    _, *tuning_phases = recipe.phases()
+    vgg = load_vgg16(vgg_weights)
+    task = StyleTask(model, recipe, vgg, config.device, preview=preview, data_description=data_description,
+                     command=command_line(), architecture=architecture, main=record, description=description)
+    return Trainer(task, dataset, tuning_phases, config).fit()
