@@ -1,4 +1,6 @@
 """The demo in real headless Chromium: upload, slide, compare the pixels with the library's output."""
+import re
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -16,10 +18,22 @@ READ_PIXELS = """(id) => { const img = document.getElementById(id); const c = do
   return {w: c.width, h: c.height, data: Array.from(g.getImageData(0, 0, c.width, c.height).data)}; }"""
 
 
-def shown(page, img_id="style-result") -> torch.Tensor:
-    px = page.evaluate(READ_PIXELS, img_id)
+READ_CANVAS = """(c) => ({w: c.width, h: c.height,
+  data: Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data)})"""
+
+
+def _rgb(px) -> torch.Tensor:
     arr = np.array(px["data"], dtype=np.float32).reshape(px["h"], px["w"], 4)[..., :3] / 255
     return torch.from_numpy(arr).permute(2, 0, 1)
+
+
+def shown(page, img_id="style-result") -> torch.Tensor:
+    return _rgb(page.evaluate(READ_PIXELS, img_id))
+
+
+def canvas(page, expression) -> torch.Tensor:
+    """The RGB pixels of the canvas ``expression`` evaluates to, e.g. the photo the completion tab uploads."""
+    return _rgb(page.evaluate(f"() => ({READ_CANVAS})({expression})"))
 
 
 def wait_full(page, alpha, img_id="style-result"):
@@ -64,12 +78,16 @@ def test_upload_and_slide_shows_the_library_output(page, pipe):
 
 def test_dual_model_slider_goes_negative(page, pipe):
     assert page.get_attribute("#alpha", "min") == "-1"
-    # the ends say what they mean, in words (the test model's three objectives share one style image)
+    # the ends say what they mean, in words (the test model's three objectives share one style image, so
+    # thumbnails of it would say nothing: none are shown)
     ends = page.inner_text("#alpha ~ .ends")
     assert "α = -1: Starry Night" in ends and "α = 0: Starry Night" in ends and "α = 1: Starry Night" in ends
+    assert page.is_hidden("#style-thumbs")
+    assert page.inner_text("#device") == "running on cpu"
     page.set_input_files("#style-file", PHOTO)
     wait_full(page, 0.0)
     slide(page, "#alpha", -0.6)
+    assert page.inner_text("#alpha-value") == "-0.6"  # the value, next to the slider
     wait_full(page, -0.6)
     assert_matches(shown(page), expected(pipe, -0.6))
 
@@ -212,3 +230,87 @@ def test_example_photos_work_before_any_upload_and_a_failed_upload_clears_the_re
     page.set_input_files("#style-file", str(bad))
     page.wait_for_selector("#error:not([hidden])")
     assert page.get_attribute("#style-result", "src") is None  # the coffee is not shown as this file's result
+
+
+def test_completion_input_shows_the_hole_and_the_ends_of_alpha(page):
+    from dynamicnet.apps.completion.pipeline import CompletionPipeline
+    from dynamicnet.core.checkpoint import read_config
+    from dynamicnet.demo.apps import objective_labels
+    from dynamicnet.models import bundled_models
+
+    if page.locator("#tab-button-completion").count() == 0:
+        pytest.skip("no completion model bundled")
+    page.click("#tab-button-completion")
+    wait_full(page, 0.0, "completion-result")  # the first example photo, with the default hole
+    page.wait_for_function("document.getElementById('completion-canvas').dataset.hole === 'shown'")
+    sent, view = canvas(page, "completion.image"), canvas(page, "document.getElementById('completion-canvas')")
+    hole = CompletionPipeline.from_pretrained("completion-photos").default_mask(*sent.shape[-2:]).bool()
+    hole = hole.expand(3, -1, -1)
+    assert hole.any() and (view[hole] - 128 / 255).abs().max() <= 1 / 255  # the hole, painted grey
+    assert torch.equal(view[~hole], sent[~hole])  # the rest is the photo
+    labels = objective_labels(read_config(bundled_models()["completion-photos"]))
+    assert page.inner_text("#completion-alpha ~ .ends") == f"α = 0: {labels['main']} · α = 1: {labels['higher']}"
+    slide(page, "#completion-alpha", 0.3)
+    assert page.inner_text("#completion-alpha-value") == "0.3"
+    wait_full(page, 0.3, "completion-result")
+    # A drawn hole replaces the default one once applied: the centre square shows the photo again.
+    page.select_option("#completion-mask", "draw")
+    box = page.locator("#completion-canvas").bounding_box()
+    page.mouse.move(box["x"] + 10, box["y"] + 10)
+    page.mouse.down()
+    page.mouse.move(box["x"] + 40, box["y"] + 12, steps=10)
+    page.mouse.up()
+    page.click("#completion-apply")
+    page.wait_for_function("document.getElementById('completion-canvas').dataset.hole === 'shown' && "
+                           "document.getElementById('completion-result').dataset.kind === 'full'")
+    view = canvas(page, "document.getElementById('completion-canvas')")
+    assert torch.equal(view[hole], sent[hole])
+    drawn = view[:, 11, 25]  # grey under the red tint of the strokes
+    assert drawn[0] > drawn[1] + 0.2 and (drawn[1] - 64 / 255).abs() < 0.02
+
+
+def test_auto_alpha_shows_its_progress_while_another_users_slider_stays_fast(page, browser, server):
+    if page.locator("#tab-button-completion").count() == 0:
+        pytest.skip("no completion model bundled")
+    base, app = server
+    page.click("#tab-button-completion")
+    wait_full(page, 0.0, "completion-result")
+    key = page.evaluate("completion.renderer.session")
+    session = app.state.store.get(key)
+    real, release = session.actions["auto"], threading.Event()
+
+    def long_auto():  # the real auto α again and again until the test is done: a long job that computes
+        result = real()
+        while not release.is_set():
+            result = real()
+        return result
+
+    session.actions["auto"] = long_auto
+    worker_free = threading.Event()  # another user's job holds the pool's only worker at first
+    ahead = app.state.jobs.submit("another user", "auto", lambda: worker_free.wait(60))
+    progress = "document.getElementById('completion-suggested').textContent"
+    page.click("#completion-auto")
+    assert page.is_disabled("#completion-auto")
+    page.wait_for_function(f"{progress}.includes('waiting for 1 other job')")
+    worker_free.set()
+    ahead.result(30)
+    page.wait_for_function(f"/… \\d+ s$/.test({progress})", timeout=30_000)  # running, for how long
+    first = int(re.search(r"(\d+) s$", page.evaluate(progress)).group(1))
+
+    context = browser.new_context(viewport={"width": 1300, "height": 1000})  # another user, another session
+    other = context.new_page()
+    other.goto(base)
+    other.wait_for_function("window.dn && window.dn.ready")
+    wait_full(other, 0.0, "style-result")
+    before = other.evaluate("window.dn.events.length")
+    for alpha in (0.2, 0.4, 0.6, 0.8, 1.0):
+        slide(other, "#alpha", alpha)
+        wait_full(other, alpha)
+    took = other.evaluate(f"window.dn.events.slice({before}).filter(e => e.kind === 'full').map(e => e.ms)")
+    context.close()
+    assert app.state.jobs.status(key)["state"] == "running"  # all along the slides
+    assert len(took) == 5 and max(took) < 1000, took
+    page.wait_for_function(f"parseInt({progress}.match(/(\\d+) s$/)[1]) > {first}", timeout=30_000)
+    release.set()
+    page.wait_for_function(f"{progress}.startsWith('suggested α =')", timeout=120_000)
+    assert page.is_enabled("#completion-auto") and page.is_hidden("#error")

@@ -5,6 +5,8 @@ needs and returns a :class:`Session` whose ``render(alpha, preview)`` gives an i
 """
 from __future__ import annotations
 
+import base64
+import io
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -16,7 +18,7 @@ import torch.nn.functional as F
 
 from ..core.checkpoint import read_config
 from ..core.dynamic import alpha_limits
-from ..data.io import LoadedImage, image_grid, resize_max_side
+from ..data.io import LoadedImage, image_grid, resize_max_side, to_pil_image
 from ..errors import DynamicNetError
 from .sessions import Session, tensor_bytes
 
@@ -40,6 +42,10 @@ class ModelEntry:
             "sets": dyn["sets"],
             "description": self.config.get("extra", {}).get("description", ""),
             "labels": objective_labels(self.config),
+            # The style image of each objective (style models): the page shows thumbnails only when the ends'
+            # differ, since two copies of one painting say nothing; the labels say it in words then.
+            "styles": {name: str(obj["style"]) for name, obj in self.config.get("objectives", {}).items()
+                       if isinstance(obj, Mapping) and "style" in obj},
         }
 
 
@@ -132,10 +138,27 @@ def _completion_session(entry: ModelEntry, image: LoadedImage | None, form: Mapp
         mask = (drawn > 0.5).float()
     else:
         mask = entry.pipeline.default_mask(h, w)
-    session = entry.pipeline.session(rgb, mask)  # validates the mask: empty or full → a clear 400
+    pipe = entry.pipeline
+    session = pipe.session(rgb, mask)  # validates the mask: empty or full → a clear 400
+
+    def auto() -> dict[str, Any]:
+        # Runs in the job pool while this session's slider keeps rendering: the pipeline prepares its own copy
+        # of the input (one network prefix pass, a fraction of auto α's grid of fills) instead of sharing the
+        # session's, whose caches renders update and are not safe to use from two threads at once.
+        return {"alpha": pipe.auto_alpha(session.image, session.mask)}
+
     return Session(entry.name, lambda alpha, preview: session.render(_number(alpha)), tensor_bytes(session),
-                   {"width": w, "height": h}, actions={"auto": lambda: {"alpha": session.auto_alpha()}},
+                   {"width": w, "height": h, "hole": _hole_overlay(session.mask)}, actions={"auto": auto},
                    measure=lambda: tensor_bytes(session))
+
+
+def _hole_overlay(mask: torch.Tensor) -> str:
+    """The hole the model fills, as a PNG data URL the page paints over its input: mid-grey where the hole is,
+    transparent elsewhere (the page knows the drawn mask, but only the server knows the default one)."""
+    grey = torch.full((3, *mask.shape[-2:]), 0.5)
+    buf = io.BytesIO()
+    to_pil_image(grey, alpha=mask).save(buf, "PNG", optimize=True)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
 def _number(alpha: Any) -> float:

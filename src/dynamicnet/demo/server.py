@@ -2,6 +2,10 @@
 
 Run with ``dynamicnet demo`` (binds 127.0.0.1:7860 unless told otherwise). Bad input always gets a JSON 4xx
 with a message the page shows; the server never answers 5xx to bad input.
+
+Two kinds of work: slider renders and upload preparation (one network pass each, well under a second) take
+turns on the render lane; heavy jobs (completion's auto α) run in a bounded :class:`~.jobs.JobPool` beside it,
+so one user's auto α never holds up another user's slider.
 """
 from __future__ import annotations
 
@@ -24,6 +28,7 @@ from ..data.io import LoadedImage, decode_image, resize_max_side, to_pil_image
 from ..errors import DynamicNetError
 from ..models import bundled_models, resolve_model
 from .apps import SESSIONS, ModelEntry, form_int, load_entry, parse_alpha, style_image_of
+from .jobs import Busy, JobPool
 from .sessions import SessionStore, Superseded
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -91,8 +96,12 @@ class BadRequest(Exception):
 
 def create_app(models: list[str] | None = None, max_side: int = 512, max_session_bytes: int = 1 << 30,
                max_sessions: int = 64, session_ttl_s: float = 900.0,
-               allowed_hosts: list[str] | None = None, device: str = "cpu", engine: str = "torch") -> FastAPI:
+               allowed_hosts: list[str] | None = None, device: str = "cpu", engine: str = "torch",
+               job_workers: int = 1, max_queued_jobs: int = 8) -> FastAPI:
     """Build the demo app serving ``models`` (names or folders; default: every bundled model).
+
+    ``job_workers`` heavy jobs (auto α) run at once, ``max_queued_jobs`` more may wait, one per session (see
+    :class:`~.jobs.JobPool`); slider renders never wait for them.
 
     ``allowed_hosts``: the host names requests may address (``Host`` header) and come from (``Origin``); by
     default this machine's loopback names. Anything else is refused with 403, so a web page elsewhere cannot
@@ -122,11 +131,14 @@ def create_app(models: list[str] | None = None, max_side: int = 512, max_session
             return JSONResponse({"error": "cross-origin requests are refused"}, status_code=403)
         return await call_next(request)
 
+    jobs = JobPool(job_workers, max_queued_jobs)
     app.state.store = store
     app.state.entries = entries
-    # One render at a time: torch already uses every core for one image, and two at once would only make
-    # both late. Renders run in the thread pool so the event loop keeps answering.
-    compute = threading.Lock()
+    app.state.jobs = jobs
+    # The render lane: one render or upload preparation at a time (torch already uses every core for one
+    # image, and two at once would only make both late). Both cost one network pass, so nobody waits long
+    # here; heavy jobs never take this lock. Renders run in the thread pool so the event loop keeps answering.
+    render_lane = threading.Lock()
 
     @app.exception_handler(BadRequest)
     async def _bad_request(request: Request, exc: BadRequest) -> JSONResponse:
@@ -142,6 +154,10 @@ def create_app(models: list[str] | None = None, max_side: int = 512, max_session
     async def _value_error(request: Request, exc: ValueError) -> JSONResponse:
         return JSONResponse({"error": " ".join(str(exc).split())}, status_code=400)
 
+    @app.exception_handler(Busy)
+    async def _busy(request: Request, exc: Busy) -> JSONResponse:
+        return JSONResponse({"error": str(exc)}, status_code=exc.status, headers={"Retry-After": "10"})
+
     @app.get("/")
     def index() -> FileResponse:
         return FileResponse(STATIC / "index.html")
@@ -150,7 +166,7 @@ def create_app(models: list[str] | None = None, max_side: int = 512, max_session
 
     @app.get("/api/models")
     def list_models() -> dict[str, Any]:
-        return {"models": [e.describe() for e in entries.values()], "max_side": max_side}
+        return {"models": [e.describe() for e in entries.values()], "max_side": max_side, "device": str(device)}
 
     @app.get("/api/examples")
     def list_examples() -> dict[str, Any]:
@@ -185,13 +201,13 @@ def create_app(models: list[str] | None = None, max_side: int = 512, max_session
             fields["mask_image"] = mask
         side = form_int(fields, "max_side", max_side, 16, max_side)
         make = SESSIONS[entry.config["application"]]
-        # Shrink to the working size before taking the compute lock: resampling a 20 MP upload takes longer than
-        # many slider renders, and other users' renders must not wait for it.
+        # Shrink to the working size outside the render lane: resampling a 20 MP upload takes longer than many
+        # slider renders, and other users' renders must not wait for it.
         if image is not None:
             image = await run_in_threadpool(_fit, image, side)
 
         def prepare() -> Any:
-            with compute:
+            with render_lane:
                 return make(entry, image, fields, side)
 
         session = await run_in_threadpool(prepare)
@@ -213,7 +229,7 @@ def create_app(models: list[str] | None = None, max_side: int = 512, max_session
 
         def draw() -> tuple[Response, float]:
             started = time.perf_counter()
-            with compute:
+            with render_lane:
                 image = store.render(session, ticket, alpha, preview)
             elapsed_ms = (time.perf_counter() - started) * 1000
             pil = to_pil_image(image)
@@ -227,6 +243,14 @@ def create_app(models: list[str] | None = None, max_side: int = 512, max_session
         response.headers["Cache-Control"] = "no-store"
         return response
 
+    @app.get("/api/sessions/{key}/job")
+    def job_status(key: str) -> dict[str, Any]:
+        """Where this session's heavy job is (queued behind how many, or running for how long): the page polls
+        it while it waits, so a long job is never silent."""
+        if store.get(key) is None:
+            raise BadRequest("unknown or expired session; upload the image again", 404)
+        return jobs.status(key) or {"state": "idle"}
+
     @app.post("/api/sessions/{key}/{action}")
     async def act(key: str, action: str) -> dict[str, Any]:
         session = store.get(key)
@@ -234,12 +258,9 @@ def create_app(models: list[str] | None = None, max_side: int = 512, max_session
             raise BadRequest("unknown or expired session; upload the image again", 404)
         if action not in session.actions:
             raise BadRequest(f"this model has no action {action!r}", 404)
-
-        def run() -> dict[str, Any]:
-            with compute, session.lock:
-                return session.actions[action]()
-
-        return await run_in_threadpool(run)
+        # Awaited on the event loop: a job waiting in the queue holds none of the threads renders and uploads use.
+        result: dict[str, Any] = await asyncio.wrap_future(jobs.submit(key, action, session.actions[action]))
+        return result
 
     def _entry(name: str) -> ModelEntry:
         if name not in entries:

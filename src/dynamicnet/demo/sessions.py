@@ -27,7 +27,9 @@ class Session:
     render_fn: Callable[[Any, bool], torch.Tensor]
     nbytes: int
     info: dict[str, Any] = field(default_factory=dict)
-    actions: dict[str, Callable[[], dict[str, Any]]] = field(default_factory=dict)  # e.g. completion's "auto"
+    # Heavy jobs (completion's "auto"): they run in the server's job pool while this session's renders go on,
+    # so they must not touch what ``render_fn`` caches.
+    actions: dict[str, Callable[[], dict[str, Any]]] = field(default_factory=dict)
     created: float = field(default_factory=time.monotonic)
     last_used: float = field(default_factory=time.monotonic)
     lock: threading.Lock = field(default_factory=threading.Lock)

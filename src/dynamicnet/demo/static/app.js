@@ -143,8 +143,13 @@ async function styleModelChanged() {
   const model = modelInfo($("style-model").value);
   setRange($("alpha"), $("alpha-value"), model);
   buildBlockSliders(model);
-  $("style-main").src = `/api/models/${model.name}/style/main`;
-  $("style-tuned").src = `/api/models/${model.name}/style/${model.sets[0]}`;
+  // Two thumbnails of one painting say nothing: then the end labels say what α changes, in words.
+  const styles = model.styles || {};
+  $("style-thumbs").hidden = styles.main === styles[model.sets[0]];
+  if (!$("style-thumbs").hidden) {
+    $("style-main").src = `/api/models/${model.name}/style/main`;
+    $("style-tuned").src = `/api/models/${model.name}/style/${model.sets[0]}`;
+  }
   if (style.file) await styleUpload(style.file);
 }
 
@@ -281,17 +286,27 @@ function initDcgan() {
 }
 
 // ------------------------------------------------------------------------------------------------ completion
-// The photo lives in an offscreen canvas (scaled to the server's working size); the hole is painted white on
-// a second offscreen canvas; the visible canvas shows both, the hole tinted red.
-const completion = { renderer: null, image: null, mask: null, drawing: false, uploads: 0, loads: 0 };
+// The photo lives in an offscreen canvas (scaled to the server's working size); a drawn hole is painted white on
+// a second offscreen canvas. The visible canvas shows the photo with the hole the server fills painted grey
+// (sent with the session: only the server knows the default hole), and in "draw" mode the strokes tinted red.
+const completion = { renderer: null, image: null, mask: null, hole: null, drawing: false, uploads: 0, loads: 0 };
 
 function completionRedraw() {
   const view = $("completion-canvas");
   const g = view.getContext("2d");
   g.drawImage(completion.image, 0, 0);
+  if (completion.hole) g.drawImage(completion.hole, 0, 0);
   if ($("completion-mask").value === "draw") {
     g.globalAlpha = 0.5; g.drawImage(completion.maskTint, 0, 0); g.globalAlpha = 1;
   }
+  view.dataset.hole = completion.hole ? "shown" : "none";
+}
+
+function completionShowHole(dataUrl) {
+  const hole = new Image();
+  hole.onload = () => { if (completion.holeUrl === dataUrl) { completion.hole = hole; completionRedraw(); } };
+  completion.holeUrl = dataUrl;
+  hole.src = dataUrl;
 }
 
 function canvasBlob(canvas) { return new Promise((resolve) => canvas.toBlob(resolve, "image/png")); }
@@ -300,6 +315,8 @@ async function completionSession() {
   if (!completion.image) return;
   const ticket = ++completion.uploads;
   forget($("completion-result"));
+  completion.hole = null; completion.holeUrl = null;  // the previous hole no longer describes this input
+  completionRedraw();
   const form = new FormData();
   form.append("model", $("completion-model").value);
   form.append("image", await canvasBlob(completion.image), "photo.png");
@@ -308,6 +325,7 @@ async function completionSession() {
     const info = await (await api("/api/sessions", { method: "POST", body: form })).json();
     if (ticket !== completion.uploads) return;
     completion.renderer.session = info.session;
+    completionShowHole(info.hole);
     $("completion-suggested").textContent = "";
     clearError("completion");
     completion.renderer.request(parseFloat($("completion-alpha").value));
@@ -334,6 +352,7 @@ function completionLoad(file) {
     const m = completion.mask.getContext("2d");
     m.fillStyle = "black"; m.fillRect(0, 0, w, h);
     $("completion-canvas").width = w; $("completion-canvas").height = h;
+    completion.hole = null; completion.holeUrl = null;
     completionRedraw();
     if ($("completion-mask").value === "center") completionSession();
   };
@@ -354,22 +373,43 @@ function completionPaint(event) {
   completionRedraw();
 }
 
+// What the server says about this session's heavy job, in words.
+function jobProgress(job) {
+  if (job.state === "queued") {
+    return `choosing α for this image: waiting for ${job.ahead} other job${job.ahead === 1 ? "" : "s"}…`;
+  }
+  if (job.state === "running") return `choosing α for this image… ${Math.round(job.elapsed_s)} s`;
+  return "choosing α for this image…";
+}
+
 async function completionAuto() {
-  if (!completion.renderer.session) return;
-  // Auto α fills the hole at every α of a grid (seconds on a CPU): say so, and accept no second click meanwhile.
-  const button = $("completion-auto");
+  const session = completion.renderer.session;
+  if (!session) return;
+  // Auto α fills the hole at every α of a grid (seconds to minutes on a CPU) and may wait behind other users'
+  // jobs: say where it is, and accept no second click meanwhile. The slider keeps working all along.
+  const button = $("completion-auto"), text = $("completion-suggested");
   button.disabled = true;
-  $("completion-suggested").textContent = "choosing α for this image…";
+  text.textContent = jobProgress({});
+  const current = () => completion.renderer.session === session;
+  const poll = setInterval(async () => {
+    try {
+      const job = await (await api(`/api/sessions/${session}/job`)).json();
+      if (current() && button.disabled && job.state !== "idle") text.textContent = jobProgress(job);
+    } catch (_) { /* the answer to the job itself reports errors */ }
+  }, 500);
   try {
-    const response = await api(`/api/sessions/${completion.renderer.session}/auto`, { method: "POST" });
+    const response = await api(`/api/sessions/${session}/auto`, { method: "POST" });
     const { alpha } = await response.json();
+    if (!current()) return;  // another photo or hole was loaded meanwhile: this α was chosen for the old one
     $("completion-alpha").value = alpha; $("completion-alpha-value").textContent = alpha;
-    $("completion-suggested").textContent = `suggested α = ${alpha}`;
+    text.textContent = `suggested α = ${alpha}`;
     completion.renderer.request(alpha);
   } catch (error) {
-    $("completion-suggested").textContent = "";
+    if (!current()) return;
+    text.textContent = "";
     showError(error.message, "completion");
   } finally {
+    clearInterval(poll);
     button.disabled = false;
   }
 }
@@ -378,7 +418,10 @@ function initCompletion() {
   completion.renderer = new Renderer("completion", $("completion-result"), $("completion-latency"), { preview: false });
   fillModels($("completion-model"), "completion");
   setRange($("completion-alpha"), $("completion-alpha-value"), modelInfo($("completion-model").value));
-  $("completion-model").addEventListener("change", completionSession);
+  $("completion-model").addEventListener("change", () => {
+    setRange($("completion-alpha"), $("completion-alpha-value"), modelInfo($("completion-model").value));
+    completionSession();
+  });
   $("completion-file").addEventListener("change", (e) => e.target.files[0] && completionLoad(e.target.files[0]));
   $("completion-mask").addEventListener("change", () => {
     const draw = $("completion-mask").value === "draw";
@@ -415,6 +458,7 @@ async function main() {
   try {
     const info = await (await api("/api/models")).json();
     state.models = info.models; state.maxSide = info.max_side;
+    $("device").textContent = `running on ${info.device}`;
     state.examples = (await (await api("/api/examples")).json()).examples;
   } catch (error) { showError(error.message); return; }
   const apps = [...new Set(state.models.map((m) => m.application))].filter((a) => $(`tab-${a}`));
