@@ -52,12 +52,20 @@ class ModelEntry:
 _STYLE_NAMES = {"starry_night": "Starry Night", "graffiti": "graffiti mural"}
 
 
+def _completion_label(objective: Mapping[str, Any]) -> str:
+    if float(objective.get("adversarial_weight", 0)) > 0:
+        return "sharp (adversarial)"
+    if float(objective.get("perceptual_weight", 0)) > 0 or float(objective.get("ssim_weight", 0)) > 0:
+        return "detailed (VGG + SSIM)"
+    return "smooth (L1)"
+
+
 def objective_labels(config: Mapping[str, Any]) -> dict[str, str]:
     """Words for what each end of the slider means, from the model's objectives: ``{"main": …, set: …}``.
 
     Style: the artwork, and "lighter"/"stronger" when a set keeps θ's artwork at another weight (two ends that
     share a style image look alike as thumbnails, so words say it). DC-GAN: the attribute values. Completion:
-    what the loss favours (an adversarial term: "sharp"; L1 alone: "smooth").
+    what the loss favours (an adversarial term: "sharp"; a VGG or SSIM term: "detailed"; L1 alone: "smooth").
     """
     objectives = config.get("objectives", {})
     app = config.get("application")
@@ -77,7 +85,7 @@ def objective_labels(config: Mapping[str, Any]) -> dict[str, str]:
             values = obj.get("values") or [obj.get("value", "?")]
             labels[name] = ", ".join(str(v).replace("_", " ") for v in values)
         elif app == "completion":
-            labels[name] = "sharp (adversarial)" if float(obj.get("adversarial_weight", 0)) > 0 else "smooth (L1)"
+            labels[name] = _completion_label(obj)
     return labels
 
 

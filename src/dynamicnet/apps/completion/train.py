@@ -22,7 +22,7 @@ from ...losses import VGG16Features, gan_d_loss, gan_g_loss, load_vgg16
 from ...training import Phase, StepContext, Trainer, TrainerConfig
 from ...training.setup import command_line, init_from_folder, select_phases
 from ...utils.fs import atomic_path
-from .metrics import PERCEPTUAL_TAPS, perceptual_hole_distance
+from .metrics import PERCEPTUAL_TAPS, hole_ssim, perceptual_hole_distance
 from .model import (
     ARCHITECTURE,
     HOLE_FILL,
@@ -126,6 +126,10 @@ class CompletionTask:
             g_adv = gan_g_loss(hole_logits(disc(filled, mask), mask), obj.gan_kind)
             total = total + obj.adversarial_weight * g_adv
             metrics["g_adv"] = g_adv.item()
+        if obj.ssim_weight > 0:
+            ssim = hole_ssim(filled, image, mask).mean()
+            total = total + obj.ssim_weight * (1 - ssim)
+            metrics["ssim"] = ssim.item()
         if obj.perceptual_weight > 0:
             assert self.vgg is not None, "a perceptual objective needs the VGG (train_completion loads it)"
             with torch.no_grad():
