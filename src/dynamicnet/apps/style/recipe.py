@@ -129,7 +129,11 @@ STYLE_SIZE = 400
 # side (the pipeline's default is 512): brush strokes then have the same size in training and in use.
 CONTENT = "large"
 CROP_SCALE = (0.09, 0.2)
-WORK_SIDE = 512
+# The longest side the network runs at; larger photos are stylised at it and upscaled. Starry Night's fine brush
+# texture survives full resolution up to 1024 px and is blurred by an upscale (docs/models.md, "Resolution");
+# the mural's large shapes need the smaller side.
+WORK_SIDE = 1024
+SECOND_STYLE_WORK_SIDE = 512
 STARRY = "starry_night"
 SECOND_STYLE = "graffiti"
 
@@ -148,7 +152,7 @@ def builtin_recipes() -> dict[str, StyleRecipe]:
         ),
         "two-style": StyleRecipe(
             "two-style", main, {HIGHER: replace(main, style=SECOND_STYLE, style_weight=SECOND_STYLE_WEIGHT)},
-            **{**common, "tuning_steps": 800},
+            **{**common, "tuning_steps": 800, "work_side": SECOND_STYLE_WORK_SIDE},
             description="two styles: Starry Night, λs 1e4 (θ) → graffiti, λs 1e5 (blocks)",
         ),
         "scale": StyleRecipe(
