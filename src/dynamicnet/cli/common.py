@@ -14,6 +14,12 @@ from ..errors import DynamicNetError
 if TYPE_CHECKING:  # torch loads only when a command runs: --help and --version answer at once
     import torch
 
+#: Old spellings that still work so that existing scripts and commands keep running, but that the help leaves out,
+#: so that each concept has one name on screen: ``--out`` (now ``--output``/``-o``, what every command writes),
+#: ``--content`` (now ``--data``, what training reads), ``--insertion-points`` (now ``--blocks``) and ``--json FILE``
+#: of the evaluate commands (now ``--output``; ``--json`` alone means "print as JSON" elsewhere).
+HIDDEN_ALIASES = frozenset({"--out", "--content", "--insertion-points", "--json"})
+
 
 def finite_float(text: str) -> float:
     """argparse type: a finite number (α, weights). Python-only spellings (``1_0``) are not numbers here."""
@@ -149,23 +155,76 @@ def print_path(path: str | os.PathLike[str], suffix: str = "") -> None:
     stream.flush()
 
 
-def plan_batch_outputs(inputs: Sequence[Path], out_dir: Path, ext: str = ".png") -> list[Path]:
-    """``<out_dir>/<stem><ext>`` for each input, made unique (``<stem>-2<ext>``, …) when stems repeat
-    (``a.jpg a.png``, or one name in two folders); refuses a plan that would overwrite any input."""
+def collect_inputs(paths: Sequence[str | os.PathLike[str]], recursive: bool = False,
+                   skip: Path | None = None) -> list[tuple[Path, Path]]:
+    """The image files named by ``paths``, each with the subfolder of the output folder its result goes to.
+
+    A file is taken as it is (into the output folder itself). A folder gives its images, sorted by name, skipping
+    hidden files; with ``recursive`` also those of its subfolders, whose results go to the same subfolders of the
+    output, so a tree of photos comes back as the same tree. Files under ``skip`` (the output folder, when it lies
+    inside an input folder) are left out, so a second run does not stylise the first run's results (``skip`` equal
+    to the input folder itself leaves that folder's images in: the output plan then refuses any that would be
+    overwritten). A file named twice is done once.
+
+    Raises:
+        DynamicNetError: a folder without images (naming ``--recursive`` when its subfolders have some).
+    """
+    from ..data.folder import find_images
+    from ..data.io import IMAGE_EXTENSIONS
+
+    found: list[tuple[Path, Path]] = []
+    seen: set[Path] = set()
+    for given in paths:
+        path = Path(os.path.expanduser(os.fspath(given)))
+        if not path.is_dir():
+            pairs = [(path, Path())]  # a missing or unreadable file fails when it is read, with its name
+        else:
+            inner = skip if skip is not None and skip.resolve() != path.resolve() else None
+            everything = [p for p in find_images(path) if inner is None or not _is_under(p, inner)]
+            images = everything if recursive else [p for p in everything if p.parent == path]
+            if not images:
+                hint = (f"; its subfolders have {len(everything)}: add --recursive" if everything
+                        else f" ({', '.join(IMAGE_EXTENSIONS)})")
+                raise DynamicNetError(f"{path}: no images in this folder{hint}")
+            pairs = [(p, p.parent.relative_to(path)) for p in images]
+        for src, sub in pairs:
+            key = src.resolve()
+            if key not in seen:
+                seen.add(key)
+                found.append((src, sub))
+    return found
+
+
+def _is_under(path: Path, folder: Path) -> bool:
+    return path.resolve().is_relative_to(folder.resolve())
+
+
+def plan_batch_outputs(inputs: Sequence[Path], out_dir: Path, ext: str = ".png",
+                       subfolders: Sequence[Path] | None = None) -> list[Path]:
+    """``<out_dir>/<subfolder>/<stem><ext>`` for each input, made unique (``<stem>-2<ext>``, …) when stems repeat
+    in one folder (``a.jpg a.png``, or one name in two folders); refuses a plan that would overwrite any input.
+
+    Repeats are numbered rather than refused: ``stylize x/*.jpg x/*.png`` and ``stylize a/ b/`` are ordinary
+    batches, every result is kept, and stdout lists the results in the order of the inputs, so which is which
+    stays clear. Names depend only on the inputs, so a rerun replaces its own earlier results instead of piling up
+    new copies.
+    """
     targets: list[Path] = []
-    taken: set[str] = set()
-    for src in inputs:
+    taken: set[tuple[Path, str]] = set()
+    for src, sub in zip(inputs, subfolders or [Path()] * len(inputs)):
         name, n = f"{src.stem}{ext}", 1
-        while name.lower() in taken:
+        while (sub, name.lower()) in taken:
             n += 1
             name = f"{src.stem}-{n}{ext}"
-        taken.add(name.lower())
-        targets.append(out_dir / name)
+        taken.add((sub, name.lower()))
+        targets.append(out_dir / sub / name)
+    # One lookup per target, not a comparison with every input: a folder batch can hold thousands of photos.
+    # (A result is renamed into place, so a hard link to an input would be replaced, never written through.)
+    sources = {src.resolve(): src for src in inputs}
     for target in targets:
-        for src in inputs:
-            if _same_file(target, src):
-                raise DynamicNetError(f"--output {out_dir}: would write {target.name} over the input {src} "
-                                      "(choose another output folder)")
+        if target.resolve() in sources:
+            raise DynamicNetError(f"--output {out_dir}: would write {target.name} over the input "
+                                  f"{sources[target.resolve()]} (choose another output folder)")
     _check_writable_dir(out_dir, "--output", out_dir)
     return targets
 
@@ -203,26 +262,41 @@ def to_fp16(folder: Path) -> None:
 
 def add_run_args(parser: argparse.ArgumentParser, checkpoint_every: int = 100, sample_every: int = 250) -> None:
     """The options every ``train APP`` command shares: where to write, resume, dry run, seed, logging, fp16."""
-    parser.add_argument("--out", required=True, help="output model folder (training state goes to OUT/train)")
-    parser.add_argument("--resume", action="store_true", help="continue the run in --out exactly")
-    parser.add_argument("--overwrite", action="store_true", help="replace a finished model folder in --out")
+    parser.add_argument("--output", "-o", "--out", required=True, metavar="FOLDER",
+                        help="the model folder to write (training state goes to FOLDER/train)")
+    parser.add_argument("--resume", action="store_true", help="continue the run in --output exactly")
+    parser.add_argument("--overwrite", action="store_true", help="replace a finished model folder in --output")
     parser.add_argument("--dry-run", action="store_true", help="one real step per phase on tiny synthetic data")
-    parser.add_argument("--seed", type=seed, default=0)
-    parser.add_argument("--checkpoint-every", type=positive_int, default=checkpoint_every)
-    parser.add_argument("--sample-every", type=int, default=sample_every, help="0 = no preview samples")
-    parser.add_argument("--log-every", type=positive_int, default=10)
-    parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--seed", type=seed, default=0, help="seed of initialisation, data order and crops")
+    parser.add_argument("--checkpoint-every", type=positive_int, default=checkpoint_every, metavar="STEPS",
+                        help="save the training state every STEPS steps (and on Ctrl-C)")
+    parser.add_argument("--sample-every", type=int, default=sample_every, metavar="STEPS",
+                        help="preview samples every STEPS steps; 0 = none")
+    parser.add_argument("--log-every", type=positive_int, default=10, metavar="STEPS",
+                        help="a line of metrics.jsonl every STEPS steps")
+    add_no_progress(parser)
     parser.add_argument("--fp16", action="store_true", help="store the model folder's weights in fp16")
     add_device(parser)
+
+
+def add_no_progress(parser: argparse.ArgumentParser) -> None:
+    """``--no-progress``, the one switch for every command's progress bars (they show only on a terminal)."""
+    parser.add_argument("--no-progress", action="store_true",
+                        help="no progress bar (there is one only when stderr is a terminal)")
+
+
+def progress_of(args: argparse.Namespace) -> bool | None:
+    """The ``progress=`` the library's loops take: off with ``--no-progress``, else None (only on a terminal)."""
+    return False if args.no_progress else None
 
 
 def trainer_config(args: argparse.Namespace, batch_size: int, device: torch.device):
     """The TrainerConfig every ``train APP`` command builds from the shared options of :func:`add_run_args`."""
     from ..training import TrainerConfig
 
-    return TrainerConfig(Path(args.out), batch_size=batch_size, seed=args.seed, device=device,
+    return TrainerConfig(Path(args.output), batch_size=batch_size, seed=args.seed, device=device,
                          log_every=args.log_every, sample_every=0 if args.dry_run else max(0, args.sample_every),
-                         checkpoint_every=args.checkpoint_every, progress=not args.no_progress,
+                         checkpoint_every=args.checkpoint_every, progress=progress_of(args),
                          resume=args.resume, overwrite=args.overwrite)
 
 
@@ -234,14 +308,20 @@ def is_rank0() -> bool:
 
 
 def check_train_out(args: argparse.Namespace) -> None:
-    """Refuse a ``--out`` that holds a finished model (without ``--overwrite``) before any set-up work."""
+    """Refuse an ``--output`` that holds a finished model (without ``--overwrite``) before any set-up work."""
     from ..training.trainer import check_out_dir
 
-    check_out_dir(Path(args.out), resume=args.resume, overwrite=args.overwrite)
+    check_out_dir(Path(args.output), resume=args.resume, overwrite=args.overwrite)
 
 
 def add_device(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda or cuda:N")
+
+
+def add_model(parser: argparse.ArgumentParser, default: str | None,
+              help: str = "bundled model name (see `dynamicnet models`) or model folder", **kwargs: Any) -> None:
+    """``--model``, named and explained alike in every command that loads one."""
+    parser.add_argument("--model", default=default, metavar="MODEL", help=help, **kwargs)
 
 
 #: dynamicnet.engines.ENGINES plus "auto", spelt out here so that parsing the command line imports no torch

@@ -11,6 +11,7 @@ from ..errors import DynamicNetError
 from .common import (
     add_device,
     add_engine,
+    add_model,
     add_run_args,
     check_output,
     check_train_out,
@@ -50,8 +51,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Fill the hole of INPUT. The mask is the centre square (half the shorter "
                                    "side) or a PNG of the image's size in which white = hole, black = known. "
                                    "Known pixels are kept exactly; the output has the input's size.")
-    p.add_argument("input", metavar="INPUT")
-    p.add_argument("--model", default=DEFAULT_MODEL, help="bundled model name or model folder")
+    p.add_argument("input", metavar="INPUT", help="image file")
+    add_model(p, DEFAULT_MODEL)
     p.add_argument("--mask", default="center", help="'center' or a mask image (white = hole), same size as INPUT")
     p.add_argument("--hole", type=positive_int, default=None, help="side of the centre hole in px (default: half)")
     p.add_argument("--alpha", type=_alpha_or_auto, default=None,
@@ -60,7 +61,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "default: the model's best global α")
     p.add_argument("--alphas", type=float_list, default=None, metavar="A0,A1,...",
                    help="write a contact sheet: the input, then the fill at each α (and at auto if --alpha auto)")
-    p.add_argument("--output", "-o", required=True, help="output image (PNG keeps known pixels bit for bit)")
+    p.add_argument("--output", "-o", required=True, metavar="FILE",
+                   help="output image (PNG keeps known pixels bit for bit)")
     p.add_argument("--max-side", type=positive_int, default=None,
                    help="cap the longer side of each hole's working window at PX (the working scale is otherwise "
                         "chosen per hole: holes are filled as deep as the model's training holes)")
@@ -71,16 +73,19 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("evaluate-completion",
                        help="PSNR, SSIM and VGG distance in the hole along α; per-image oracle and auto α")
-    p.add_argument("--model", default=DEFAULT_MODEL)
-    p.add_argument("--alphas", type=float_list, default=[round(0.1 * i, 1) for i in range(11)])
-    p.add_argument("--photos", nargs="*", default=None, help="images to crop from (default: the held-out photos)")
+    add_model(p, DEFAULT_MODEL)
+    p.add_argument("--alphas", type=float_list, default=[round(0.1 * i, 1) for i in range(11)], metavar="A0,A1,...",
+                   help="the α values to measure")
+    p.add_argument("--photos", nargs="*", default=None, metavar="IMAGE",
+                   help="images to crop from (default: the held-out photos)")
     p.add_argument("--crops", type=positive_int, default=8, help="random crops per photo")
     p.add_argument("--size", type=positive_int, default=None, help="crop side (default: the model's training size)")
     p.add_argument("--hole", type=positive_int, default=None, help="centre hole side (default: the model's)")
     p.add_argument("--seed", type=seed, default=1234, help="seed of the crop positions")
     p.add_argument("--no-auto", action="store_true", help="skip the auto-α evaluation")
-    p.add_argument("--json", default=None, help="also write the per-image results to this JSON file")
-    p.add_argument("--vgg-weights", default=None)
+    p.add_argument("--output", "-o", "--json", default=None, metavar="FILE.json",
+                   help="also write the per-image results to this JSON file")
+    p.add_argument("--vgg-weights", default=None, help="torchvision-format VGG16 file (default: the offline weights)")
     add_device(p)
     p.set_defaults(func=run_evaluate_completion)
 
@@ -91,15 +96,15 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "predicts each α's distance to the truth from the fills (default; fitted on "
                                    "crops of training photos), or the proxy-hole criterion's calibration (fitted "
                                    "on photos that are neither training nor held-out images).")
-    p.add_argument("--model", required=True, help="model folder to calibrate (rewrites its config.json)")
+    add_model(p, None, required=True, help="model folder to calibrate (rewrites its config.json)")
     p.add_argument("--method", choices=["critic", "proxy"], default="critic",
                    help="critic (default) or proxy (see docs/completion.md)")
-    p.add_argument("--photos", nargs="*", default=None,
+    p.add_argument("--photos", nargs="*", default=None, metavar="IMAGE",
                    help="photos to crop from (default: 40 training photos for the critic, the calibration photos "
                         "of docs/completion.md for proxy)")
     p.add_argument("--crops", type=positive_int, default=None, help="random crops per photo (default: 8 / 20)")
-    p.add_argument("--seed", type=seed, default=777)
-    p.add_argument("--vgg-weights", default=None)
+    p.add_argument("--seed", type=seed, default=777, help="seed of the photo choice and crop positions")
+    p.add_argument("--vgg-weights", default=None, help="torchvision-format VGG16 file (default: the offline weights)")
     add_device(p)
     p.set_defaults(func=run_calibrate_completion)
 
@@ -119,7 +124,8 @@ def register_train(apps: argparse._SubParsersAction) -> None:
                         "learnt at)")
     p.add_argument("--mask", choices=MASK_CHOICES, default=None, help="training masks (default: the recipe's)")
     p.add_argument("--hole", type=positive_int, default=None, help="centre hole side (default: size/2)")
-    p.add_argument("--phase", choices=["main", "tuning", "all"], default="all")
+    p.add_argument("--phase", choices=["main", "tuning", "all"], default="all",
+                   help="train θ (main), the blocks (tuning, with --init-from) or both")
     p.add_argument("--init-from", default=None, help="model folder whose θ to tune (--phase tuning)")
     p.add_argument("--size", type=crop_size, default=None, help="training crop size (a multiple of 4, ≥ 16)")
     p.add_argument("--width", type=positive_int, default=None, help="first-stage width of θ")
@@ -127,10 +133,12 @@ def register_train(apps: argparse._SubParsersAction) -> None:
     p.add_argument("--perceptual-weight", type=weight, default=None, help="λ_perc of O0 (needs VGG16)")
     p.add_argument("--tuning-adv-weight", type=weight, default=None, help="λ_adv of O1")
     p.add_argument("--tuning-perceptual-weight", type=weight, default=None, help="λ_perc of O1 (needs VGG16)")
-    p.add_argument("--batch-size", type=positive_int, default=None)
-    p.add_argument("--steps", type=positive_int, default=None, help="steps of every phase")
-    p.add_argument("--main-steps", type=positive_int, default=None)
-    p.add_argument("--tuning-steps", type=positive_int, default=None)
+    p.add_argument("--batch-size", type=positive_int, default=None,
+                   help="images per step (default: the recipe's)")
+    p.add_argument("--steps", type=positive_int, default=None, help="steps of every phase (default: the recipe's)")
+    p.add_argument("--main-steps", type=positive_int, default=None, help="steps of the main phase (overrides --steps)")
+    p.add_argument("--tuning-steps", type=positive_int, default=None,
+                   help="steps of the tuning phase (overrides --steps)")
     add_run_args(p, checkpoint_every=100, sample_every=250)
     p.add_argument("--vgg-weights", default=None, help="torchvision-format VGG16 file, or 'random' (tests only)")
     p.set_defaults(func=run_train_completion)
@@ -198,7 +206,6 @@ def run_train_completion(args: argparse.Namespace) -> int:
         raise DynamicNetError(f"--hole {recipe.hole_side} must be smaller than --size {recipe.size}")
     check_train_out(args)
     device, _ = setup_distributed(device_of(args))
-    out = Path(args.out)
     if args.dry_run:
         # One real step of every phase on tiny synthetic images: the real loop, losses, masks and export.
         recipe = recipe.with_overrides(size=32, hole=None if args.hole is None or args.hole >= 32 else args.hole,
@@ -214,7 +221,7 @@ def run_train_completion(args: argparse.Namespace) -> int:
         mask = center_mask(recipe.size, recipe.size, recipe.hole)
         preview = (shots, mask.expand(len(shots), 1, -1, -1).clone())
     config = trainer_config(args, recipe.batch_size, device)
-    folder = train_completion(recipe, dataset, out, phase=args.phase,
+    folder = train_completion(recipe, dataset, Path(args.output), phase=args.phase,
                               init_from=Path(args.init_from) if args.init_from else None,
                               vgg_weights=args.vgg_weights, config=config, data_description=description,
                               preview=preview)
@@ -299,6 +306,8 @@ def run_evaluate_completion(args: argparse.Namespace) -> int:
     from ..losses import load_vgg16
     from ..utils.fs import atomic_write_text
 
+    if args.output:
+        check_output(args.output, (".json",))  # before minutes of evaluation, not after
     device = device_of(args)
     pipe = CompletionPipeline.from_pretrained(args.model, device)
     size = args.size or int(pipe.config.get("extra", {}).get("size", 64))
@@ -309,8 +318,9 @@ def run_evaluate_completion(args: argparse.Namespace) -> int:
     hole = args.hole or pipe.default_hole(size, size)
     result = evaluate_alphas(pipe, images, args.alphas, vgg, hole=hole, auto=not args.no_auto)
     print(summarize(result, f"{args.model}: {len(images)} held-out {size}² crops, centre hole {hole}²"))
-    if args.json:
-        atomic_write_text(args.json, json.dumps(result.to_dict(), indent=2) + "\n")
+    if args.output:
+        atomic_write_text(args.output, json.dumps(result.to_dict(), indent=2) + "\n")
+        print_path(args.output)
     return 0
 
 

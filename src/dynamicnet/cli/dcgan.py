@@ -11,6 +11,8 @@ from ..errors import DynamicNetError
 from .common import (
     add_device,
     add_engine,
+    add_model,
+    add_no_progress,
     add_run_args,
     check_output,
     check_train_out,
@@ -20,6 +22,8 @@ from .common import (
     int_up_to,
     is_rank0,
     positive_int,
+    print_path,
+    progress_of,
     save_sheet_and_animation,
     seed,
     to_fp16,
@@ -35,34 +39,39 @@ def register(sub: argparse._SubParsersAction) -> None:
     """``generate`` and ``evaluate-dcgan`` (``train dcgan``/``train classifier``: :func:`register_train`)."""
     p = sub.add_parser("generate", help="draw images from a dynamic DCGAN at one α, or a sweep over α",
                        description="--alpha: a grid of N images. --alphas: rows = the same z, columns = α.")
-    p.add_argument("--model", default=DEFAULT_MODEL, help="bundled model name or model folder")
+    add_model(p, DEFAULT_MODEL)
     group = p.add_mutually_exclusive_group()
     group.add_argument("--alpha", type=finite_float, default=None, help="one α (default 1)")
     group.add_argument("--alphas", type=float_list, default=None, metavar="A0,A1,...",
                        help="a sweep: one column per α, e.g. 0,0.25,0.5,0.75,1")
     p.add_argument("--seed", type=seed, default=0, help="noise seed: the same seed gives the same images")
     p.add_argument("--n", type=int_up_to(1024), default=None, help="images (default 16; 8 rows for a sweep)")
-    p.add_argument("--output", "-o", required=True, help="image file (.png/.jpg/…)")
-    p.add_argument("--gif", default=None, help="also write an animation of the α walk (.gif/.webp/.mp4)")
+    p.add_argument("--output", "-o", required=True, metavar="FILE", help="image file (.png/.jpg/…)")
+    p.add_argument("--gif", default=None, metavar="FILE",
+                   help="also write an animation of the α walk there and back (.gif/.webp/.mp4)")
     p.add_argument("--frames", type=int_up_to(500), default=21, help="frames of the animation, one way")
     p.add_argument("--zoom", type=int_up_to(64), default=None,
                    help="nearest-neighbour upscaling of each image (default: to at least 64 px)")
+    add_no_progress(p)
     add_device(p)
     add_engine(p)
     p.set_defaults(func=run_generate)
 
     p = sub.add_parser("evaluate-dcgan",
                        help="attribute fraction and Fréchet distances along α (scored by the attribute classifier)")
-    p.add_argument("--model", default=DEFAULT_MODEL)
+    add_model(p, DEFAULT_MODEL)
     p.add_argument("--classifier", default=None, help="folder with classifier.json (default: the model folder)")
     p.add_argument("--data", default=None, help="real images to compare with (default: the model's training data, "
                    "held-out split)")
     p.add_argument("--labels", default=None, help="label CSV for --data folder:PATH")
-    p.add_argument("--alphas", type=float_list, default=[0, 0.25, 0.5, 0.75, 1.0])
+    p.add_argument("--alphas", type=float_list, default=[0, 0.25, 0.5, 0.75, 1.0], metavar="A0,A1,...",
+                   help="the α values to score")
     p.add_argument("--n", type=positive_int, default=1000, help="generated images per α (the same z)")
     p.add_argument("--max-real", type=positive_int, default=2000, help="real images per subset, at most")
-    p.add_argument("--seed", type=seed, default=0)
-    p.add_argument("--json", default=None, help="also write the figures to this JSON file")
+    p.add_argument("--seed", type=seed, default=0, help="noise seed (and the real images' sample)")
+    p.add_argument("--output", "-o", "--json", default=None, metavar="FILE.json",
+                   help="also write the figures to this JSON file")
+    add_no_progress(p)
     add_device(p)
     p.set_defaults(func=run_evaluate)
 
@@ -77,23 +86,27 @@ def register_train(apps: argparse._SubParsersAction) -> None:
     p.add_argument("--recipe", default=None,
                    help="built-in recipe (reference: CelebA 64², small: 32² CPU scale) or JSON file "
                         "(default: small for fashion-mnist, else reference)")
-    p.add_argument("--phase", choices=["main", "tuning", "all"], default="all")
+    p.add_argument("--phase", choices=["main", "tuning", "all"], default="all",
+                   help="train θ (main), the tuning block (tuning, with --init-from) or both")
     p.add_argument("--init-from", default=None, help="model folder whose θ to tune (--phase tuning)")
     p.add_argument("--image-size", type=positive_int, default=None, help="4·2^k: 32, 64 (reference), 128, …")
     p.add_argument("--ngf", type=positive_int, default=None, help="generator width (128 = reference)")
     p.add_argument("--ndf", type=positive_int, default=None, help="discriminator width (128 = reference)")
-    p.add_argument("--insertion-points", default=None,
-                   help="comma-separated generator submodules (default: two layers before the output, "
-                        "layer3 at 64², layer2 at 32²)")
+    p.add_argument("--blocks", "--insertion-points", default=None, metavar="POINT,...",
+                   help="insertion points of the tuning blocks: generator submodules (default: two layers before "
+                        "the output, layer3 at 64², layer2 at 32²)")
     p.add_argument("--zero-init", action="store_true", default=None, help="start the tuning block at ψ ≡ 0")
-    p.add_argument("--batch-size", type=positive_int, default=None)
+    p.add_argument("--batch-size", type=positive_int, default=None,
+                   help="images per step (default: the recipe's)")
     p.add_argument("--lr", type=finite_float, default=None, help="Adam learning rate (2e-4)")
     p.add_argument("--epochs", type=finite_float, default=None, help="epochs of each phase over its subset (20)")
-    p.add_argument("--main-epochs", type=finite_float, default=None)
-    p.add_argument("--tuning-epochs", type=finite_float, default=None)
+    p.add_argument("--main-epochs", type=finite_float, default=None, help="epochs of the main phase (overrides --epochs)")
+    p.add_argument("--tuning-epochs", type=finite_float, default=None,
+                   help="epochs of the tuning phase (overrides --epochs)")
     p.add_argument("--steps", type=positive_int, default=None, help="steps of each phase (overrides epochs)")
-    p.add_argument("--main-steps", type=positive_int, default=None)
-    p.add_argument("--tuning-steps", type=positive_int, default=None)
+    p.add_argument("--main-steps", type=positive_int, default=None, help="steps of the main phase (overrides --steps)")
+    p.add_argument("--tuning-steps", type=positive_int, default=None,
+                   help="steps of the tuning phase (overrides --steps)")
     p.add_argument("--hflip", action="store_true", help="random horizontal flips (CelebA, folders)")
     p.add_argument("--description", default=None, help="one line shown by 'dynamicnet models'")
     add_run_args(p, checkpoint_every=500, sample_every=500)
@@ -102,25 +115,25 @@ def register_train(apps: argparse._SubParsersAction) -> None:
     p = apps.add_parser("classifier", help="the attribute classifier that scores a dynamic DCGAN's samples",
                         description="Trains a small CNN to tell the a ≠ v images (O1) from the a = v ones (O0), "
                                     "with balanced batches; writes classifier.json + classifier.safetensors.")
-    p.add_argument("--model", default=None,
-                   help="take --data, --attribute, --value and the image size from this dcgan model folder")
+    add_model(p, None, help="take --data, --attribute, --value and the image size from this dcgan model (bundled "
+                            "name or model folder)")
     _add_data_args(p, data_default=None)
     p.add_argument("--image-size", type=positive_int, default=None, help="default: the model's, else 32")
     p.add_argument("--width", type=positive_int, default=16, help="first-layer width (features: 4×width)")
-    p.add_argument("--steps", type=positive_int, default=600)
-    p.add_argument("--batch-size", type=positive_int, default=64)
-    p.add_argument("--lr", type=finite_float, default=1e-3)
-    p.add_argument("--seed", type=seed, default=0)
-    p.add_argument("--out", required=True, help="folder to write the classifier into (may be the model folder)")
+    p.add_argument("--steps", type=positive_int, default=600, help="training steps")
+    p.add_argument("--batch-size", type=positive_int, default=64, help="images per step, half O0 and half O1")
+    p.add_argument("--lr", type=finite_float, default=1e-3, help="Adam learning rate")
+    p.add_argument("--seed", type=seed, default=0, help="seed of initialisation and data order")
+    p.add_argument("--output", "-o", "--out", required=True, metavar="FOLDER",
+                   help="folder to write the classifier into (may be the model folder)")
     p.add_argument("--dry-run", action="store_true", help="two steps on tiny synthetic data")
-    p.add_argument("--no-progress", action="store_true")
+    add_no_progress(p)
     add_device(p)
     p.set_defaults(func=run_train_classifier)
 
 
 def _add_data_args(p: argparse.ArgumentParser, data_default: str | None = "fashion-mnist") -> None:
-    default = f" (default {data_default})" if data_default else ""
-    p.add_argument("--data", default=data_default, help=DATA_HELP + default)
+    p.add_argument("--data", default=data_default, help=DATA_HELP)
     p.add_argument("--labels", default=None, help="label CSV for folder:PATH (default PATH/labels.csv)")
     p.add_argument("--attribute", default=None,
                    help="attribute that splits the data (CelebA: one of its 40, e.g. Male; fashion-mnist: label)")
@@ -150,8 +163,8 @@ def _recipe_from_args(args: argparse.Namespace):
     name = args.recipe or ("small" if args.data.strip().lower().startswith("fashion-mnist") else "reference")
     recipe = load_recipe(name)
     points = None
-    if args.insertion_points:
-        points = tuple(p.strip() for p in args.insertion_points.split(",") if p.strip())
+    if args.blocks:
+        points = tuple(p.strip() for p in args.blocks.split(",") if p.strip())
     return recipe.with_overrides(
         image_size=args.image_size, ngf=args.ngf, ndf=args.ndf, insertion_points=points, zero_init=args.zero_init,
         batch_size=args.batch_size, lr=args.lr,
@@ -168,7 +181,6 @@ def run_train_dcgan(args: argparse.Namespace) -> int:
     recipe = _recipe_from_args(args)
     check_train_out(args)
     device, _ = setup_distributed(device_of(args))
-    out = Path(args.out)
     if args.dry_run:
         # One real step of each phase through the real loop, losses and export, on tiny synthetic images.
         recipe = recipe.with_overrides(image_size=32, ngf=4, ndf=4, batch_size=2, main_steps=1, tuning_steps=1)
@@ -184,7 +196,7 @@ def run_train_dcgan(args: argparse.Namespace) -> int:
         name = {"fashion-mnist": "Fashion-MNIST", "celeba": "CelebA"}.get(data_spec.split(":")[0], "")
         description = f"{name + ': ' if name else ''}{describe_split(split)}"
     config = trainer_config(args, recipe.batch_size, device)
-    folder = train_dcgan(recipe, split, out, phase=args.phase,
+    folder = train_dcgan(recipe, split, Path(args.output), phase=args.phase,
                          init_from=Path(args.init_from) if args.init_from else None, config=config,
                          data_description=split.source.description, data_spec=data_spec,
                          description=description)
@@ -235,9 +247,9 @@ def run_train_classifier(args: argparse.Namespace) -> int:
         _, test = _split_from_args(args, size, role="test")
         data, steps, batch = str(spec), args.steps, args.batch_size
     model = train_classifier(split, steps=steps, batch_size=batch, lr=args.lr, width=args.width, seed=args.seed,
-                             device=device, progress=not args.no_progress)
+                             device=device, progress=progress_of(args))
     report = assess(model, test, seed=args.seed)
-    folder = save_classifier(model.cpu(), args.out, split=split, data=data, report=report, provenance={
+    folder = save_classifier(model.cpu(), args.output, split=split, data=data, report=report, provenance={
         "command": command_line(), "steps": steps, "batch_size": batch, "lr": args.lr, "seed": args.seed,
         "train_data": split.source.description, "held_out_data": test.source.description,
         "device": str(device), "train_seconds": round(time.time() - started, 1)})
@@ -285,7 +297,8 @@ def run_generate(args: argparse.Namespace) -> int:
         for a in args.alphas:
             pipe.model.resolve_alpha(a)
         n = args.n or 8
-        columns = [image_grid(_zoom(x, zoom), nrow=1) for x in pipe.sweep(n, args.alphas, seed=args.seed)]
+        columns = [image_grid(_zoom(x, zoom), nrow=1)
+                   for x in pipe.sweep(n, args.alphas, seed=args.seed, progress=progress_of(args))]
         labels = [f"α = {a:g}" for a in args.alphas]
         sheet = make_contact_sheet(columns, labels, ncols=len(columns))
         walk_end = max(args.alphas)
@@ -295,10 +308,10 @@ def run_generate(args: argparse.Namespace) -> int:
         hi = walk_end
         k = args.frames
         walk = [lo + (hi - lo) * i / (k - 1) for i in range(k)] if k > 1 else [hi]
-        z = pipe.noise(n, args.seed)
         nrow = math.ceil(math.sqrt(n))
-        there = [make_contact_sheet([image_grid(_zoom(pipe.generate(z, a), zoom), nrow=nrow)], [f"α = {a:.2f}"])
-                 for a in walk]
+        drawn = pipe.sweep(n, walk, seed=args.seed, progress=progress_of(args))  # the same z at every α
+        there = [make_contact_sheet([image_grid(_zoom(x, zoom), nrow=nrow)], [f"α = {a:.2f}"])
+                 for a, x in zip(walk, drawn)]
         frames = there + there[-2:0:-1]  # and back: the return frames are the same images
     save_sheet_and_animation(sheet, args.output, frames, args.gif)
     return 0
@@ -311,6 +324,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from ..data.labels import normalise_value
     from ..utils.fs import atomic_write_text
 
+    if args.output:
+        check_output(args.output, (".json",))  # before minutes of sampling, not after
     device = device_of(args)
     pipe = DCGANPipeline.from_pretrained(args.model, device)
     classifier, cconfig = load_classifier(args.classifier or args.model)
@@ -326,11 +341,11 @@ def run_evaluate(args: argparse.Namespace) -> int:
                               f"{cconfig.get('value')}, the model for {args.attribute} = {args.value}")
     _, real = _split_from_args(args, pipe.image_size, role="test")
     result = evaluate_alphas(pipe, classifier.to(device), real, args.alphas, n=args.n, seed=args.seed,
-                             max_real=args.max_real)
+                             max_real=args.max_real, progress=progress_of(args))
     print(f"{args.model}: {extra.get('description', '')}")
     print(f"{args.n} samples per α (seed {args.seed}); real: {real.source.description}")
     print(result.table())
-    if args.json:
-        atomic_write_text(Path(args.json), json.dumps(result.to_dict(), indent=2) + "\n")
-        print(args.json)
+    if args.output:
+        atomic_write_text(Path(args.output), json.dumps(result.to_dict(), indent=2) + "\n")
+        print_path(args.output)
     return 0

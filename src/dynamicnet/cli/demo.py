@@ -10,8 +10,9 @@ from .common import add_device, add_engine, device_of, positive_int
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="interactive web demo (α sliders in the browser)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: this machine only)")
-    p.add_argument("--port", type=int, default=7860)
-    p.add_argument("--models", nargs="*", default=None, help="bundled model names or folders (default: all)")
+    p.add_argument("--port", type=int, default=7860, help="TCP port to serve on")
+    p.add_argument("--models", nargs="*", default=None, metavar="MODEL",
+                   help="bundled model names or model folders (default: all bundled models)")
     p.add_argument("--max-side", type=positive_int, default=512, help="images are processed at most this large")
     p.add_argument("--allow-host", action="append", default=[], metavar="NAME",
                    help="a host name the page may be reached by besides the bound address and localhost (e.g. "

@@ -7,23 +7,24 @@ import json
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("info", help="summarise a model folder")
-    p.add_argument("model", help="bundled model name or model folder")
+    p.add_argument("model", metavar="MODEL", help="bundled model name (see `dynamicnet models`) or model folder")
     p.add_argument("--json", action="store_true", help="print the whole config.json")
     p.set_defaults(func=run_info)
 
     p = sub.add_parser("export", help="one ONNX file with α as an input (any ONNX runtime moves the slider)",
                        description="Inputs: the image (or z, or image and mask) with dynamic batch/height/width, and "
                                    "α as a (sets, blocks) matrix; metadata in the file says how (see docs).")
-    p.add_argument("model", help="bundled model name or model folder")
-    p.add_argument("--format", choices=["onnx"], default="onnx")
-    p.add_argument("--output", "-o", required=True, help="the .onnx file to write (appears only when complete)")
+    p.add_argument("model", metavar="MODEL", help="bundled model name (see `dynamicnet models`) or model folder")
+    p.add_argument("--format", choices=["onnx"], default="onnx", help="the file format")
+    p.add_argument("--output", "-o", required=True, metavar="FILE",
+                   help="the .onnx file to write (appears only when complete)")
     p.set_defaults(func=run_export)
 
     p = sub.add_parser("models", help="list the bundled models")
     p.set_defaults(func=run_models)
 
     p = sub.add_parser("weights", help="where the VGG16 perceptual-loss weights come from; prepare the cache")
-    p.add_argument("network", choices=["vgg16"])
+    p.add_argument("network", choices=["vgg16"], metavar="NETWORK", help="the perceptual network: vgg16")
     p.add_argument("--vgg-weights", default=None, help="a torchvision-format .pth/.safetensors file")
     p.add_argument("--check", action="store_true", help="only report, do not convert or download")
     p.set_defaults(func=run_weights)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -10,9 +11,12 @@ from . import completion, dcgan, tuning
 from .common import (
     add_device,
     add_engine,
+    add_model,
+    add_no_progress,
     add_run_args,
     check_output,
     check_train_out,
+    collect_inputs,
     crop_scale_arg,
     crop_size,
     device_of,
@@ -22,13 +26,16 @@ from .common import (
     plan_batch_outputs,
     positive_int,
     print_path,
+    progress_of,
     save_sheet_and_animation,
     to_fp16,
     trainer_config,
     weight,
 )
 
-IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
+WORK_SIDE_HELP = ("longer side the network runs at; larger images are stylised there and upscaled, so strokes keep "
+                  "their size relative to the picture (default: the model's, 512 for the bundled models; 0 = full "
+                  "resolution)")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -40,67 +47,69 @@ def register(sub: argparse._SubParsersAction) -> None:
     dcgan.register_train(apps)
     tuning.register_train(apps)
 
-    p = sub.add_parser("stylize", help="stylise images at a given α")
-    p.add_argument("inputs", nargs="+", metavar="INPUT")
-    p.add_argument("--model", default="starry-level", help="bundled model name or model folder")
+    p = sub.add_parser("stylize", help="stylise images (or folders of them) at a given α")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders of images")
+    add_model(p, "starry-level")
     p.add_argument("--alpha", type=finite_float, default=1.0, help="one α for every block")
     p.add_argument("--block-alphas", type=float_list, default=None, metavar="A0,A1,...",
                    help="one α per tuning block (overrides --alpha)")
-    p.add_argument("--output", "-o", required=True,
-                   help="output image file (one input) or folder (<stem>.png each; a repeated stem gets -2, -3, …). "
-                        "A batch is all or nothing: if any input fails, no output is written")
-    p.add_argument("--max-side", type=positive_int, default=None, help="downscale so the longer side ≤ PX")
-    p.add_argument("--work-side", type=work_side_arg, default=-1, metavar="PX",
-                   help="longer side the network runs at; larger images are stylised there and upscaled, so "
-                        "strokes keep their size relative to the picture (default: the model's, 512 for the "
-                        "bundled models; 0 = full resolution)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar (it shows only on a terminal)")
+    p.add_argument("--output", "-o", required=True, metavar="PATH",
+                   help="output image file (one input image) or folder (<stem>.png each; a repeated stem gets -2, "
+                        "-3, …). A batch is all or nothing: if any input fails, no output is written")
+    p.add_argument("--recursive", "-r", action="store_true",
+                   help="also the images in the subfolders of a folder INPUT, into the same subfolders of --output")
+    p.add_argument("--max-side", type=positive_int, default=None, metavar="PX",
+                   help="downscale so the longer side ≤ PX (default: keep the input's size)")
+    p.add_argument("--work-side", type=work_side_arg, default=-1, metavar="PX", help=WORK_SIDE_HELP)
+    add_no_progress(p)
     add_device(p)
     add_engine(p)
     p.set_defaults(func=run_stylize)
 
     p = sub.add_parser("sweep", help="contact sheet (and animation) of one image across α")
-    p.add_argument("input")
-    p.add_argument("--model", default="starry-level")
-    p.add_argument("--alphas", type=float_list, default=[0, 0.25, 0.5, 0.75, 1.0])
-    p.add_argument("--output", "-o", required=True, help="contact sheet image (.png/.jpg)")
-    p.add_argument("--gif", default=None, help="also write an animation of the α walk (.gif/.webp/.mp4)")
-    p.add_argument("--frames", type=positive_int, default=21, help="frames of the animation")
-    p.add_argument("--max-side", type=positive_int, default=512)
-    p.add_argument("--work-side", type=work_side_arg, default=-1, metavar="PX",
-                   help="longer side the network runs at; larger images are stylised there and upscaled, so "
-                        "strokes keep their size relative to the picture (default: the model's, 512 for the "
-                        "bundled models; 0 = full resolution)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar (it shows only on a terminal)")
+    p.add_argument("input", metavar="INPUT", help="image file")
+    add_model(p, "starry-level")
+    p.add_argument("--alphas", type=float_list, default=[0, 0.25, 0.5, 0.75, 1.0], metavar="A0,A1,...",
+                   help="one column per α")
+    p.add_argument("--output", "-o", required=True, metavar="FILE", help="contact sheet image (.png/.jpg)")
+    p.add_argument("--gif", default=None, metavar="FILE",
+                   help="also write an animation of the α walk there and back (.gif/.webp/.mp4)")
+    p.add_argument("--frames", type=positive_int, default=21, help="frames of the animation, one way")
+    p.add_argument("--max-side", type=positive_int, default=512, metavar="PX",
+                   help="downscale so the longer side ≤ PX")
+    p.add_argument("--work-side", type=work_side_arg, default=-1, metavar="PX", help=WORK_SIDE_HELP)
+    add_no_progress(p)
     add_device(p)
     add_engine(p)
     p.set_defaults(func=run_sweep)
 
     p = sub.add_parser("evaluate-style", help="losses of a style model's outputs along α (held-out photos)")
-    p.add_argument("--model", default="starry-level")
-    p.add_argument("--alphas", type=float_list, default=[0, 0.25, 0.5, 0.75, 1.0])
+    add_model(p, "starry-level")
+    p.add_argument("--alphas", type=float_list, default=[0, 0.25, 0.5, 0.75, 1.0], metavar="A0,A1,...",
+                   help="the α values to measure")
     p.add_argument("--objective", default="higher", help="objective to measure against (main, higher, lower, …)")
-    p.add_argument("--photos", nargs="*", default=None, help="images to use (default: the held-out photos)")
+    p.add_argument("--photos", nargs="*", default=None, metavar="IMAGE",
+                   help="images to use (default: the held-out photos)")
     p.add_argument("--size", type=positive_int, default=256, help="centre crops of SIZE² px")
-    p.add_argument("--vgg-weights", default=None)
+    p.add_argument("--vgg-weights", default=None, help="torchvision-format VGG16 file (default: the offline weights)")
+    add_no_progress(p)
     add_device(p)
     p.set_defaults(func=run_evaluate_style)
 
     p = sub.add_parser("stylize-video", help="stylise a video with a fixed or animated α")
-    p.add_argument("input")
-    p.add_argument("--model", default="starry-level")
+    p.add_argument("input", metavar="INPUT", help="video file")
+    add_model(p, "starry-level")
     group = p.add_mutually_exclusive_group()
-    group.add_argument("--alpha", type=finite_float, default=None)
+    group.add_argument("--alpha", type=finite_float, default=None, help="one α for the whole video (default 1)")
     group.add_argument("--alpha-keyframes", default=None, metavar="T:A,...",
                        help="α at times in seconds, linearly interpolated, e.g. 0:0,5:1")
-    p.add_argument("--output", "-o", required=True, help="output video (.mp4)")
-    p.add_argument("--max-side", type=positive_int, default=None)
-    p.add_argument("--max-frames", type=positive_int, default=None, help="stop after N frames")
-    p.add_argument("--work-side", type=work_side_arg, default=-1, metavar="PX",
-                   help="longer side the network runs at; larger images are stylised there and upscaled, so "
-                        "strokes keep their size relative to the picture (default: the model's, 512 for the "
-                        "bundled models; 0 = full resolution)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar (it shows only on a terminal)")
+    p.add_argument("--output", "-o", required=True, metavar="FILE", help="output video (.mp4)")
+    p.add_argument("--max-side", type=positive_int, default=None, metavar="PX",
+                   help="downscale so the longer side ≤ PX (default: keep the video's size)")
+    p.add_argument("--max-frames", type=positive_int, default=None, metavar="N",
+                   help="stop after N frames (default: all)")
+    p.add_argument("--work-side", type=work_side_arg, default=-1, metavar="PX", help=WORK_SIDE_HELP)
+    add_no_progress(p)
     add_device(p)
     add_engine(p)
     p.set_defaults(func=run_stylize_video)
@@ -117,21 +126,24 @@ def _register_train_style(apps: argparse._SubParsersAction) -> None:
     p.add_argument("--lower-style-weight", type=weight, default=None, help="λs of O−1 (dual recipes)")
     p.add_argument("--content-weight", type=weight, default=None, help="λc of every objective")
     p.add_argument("--style-size", type=positive_int, default=None, help="shorter side of the O0 style image")
-    p.add_argument("--tuning-style-size", type=positive_int, default=None)
-    p.add_argument("--content", default=None,
+    p.add_argument("--tuning-style-size", type=positive_int, default=None, help="shorter side of the O1 style image")
+    p.add_argument("--data", "--content", default=None,
                    help="content image folder (recursive; COCO works as is), 'large' (the registry photo set the "
                         "bundled models used) or 'default' (20 registry photos); default: the recipe's")
-    p.add_argument("--phase", choices=["main", "tuning", "all"], default="all")
+    p.add_argument("--phase", choices=["main", "tuning", "all"], default="all",
+                   help="train θ (main), the blocks (tuning, with --init-from) or both")
     p.add_argument("--init-from", default=None, help="model folder whose θ (and shared block sets) to start from")
     p.add_argument("--tuning-sets", default=None, help="comma-separated block sets to train (default: all)")
     p.add_argument("--size", type=crop_size, default=None, help="training crop size (a multiple of 4, ≥ 16)")
     p.add_argument("--crop-scale", type=crop_scale_arg, default=None, metavar="LO,HI",
                    help="crop area as a fraction of the largest square of a photo (with --size it sets the scale "
                         "strokes are learnt at)")
-    p.add_argument("--batch-size", type=positive_int, default=None)
-    p.add_argument("--steps", type=positive_int, default=None, help="steps of every phase")
-    p.add_argument("--main-steps", type=positive_int, default=None)
-    p.add_argument("--tuning-steps", type=positive_int, default=None)
+    p.add_argument("--batch-size", type=positive_int, default=None,
+                   help="images per step (default: the recipe's)")
+    p.add_argument("--steps", type=positive_int, default=None, help="steps of every phase (default: the recipe's)")
+    p.add_argument("--main-steps", type=positive_int, default=None, help="steps of the main phase (overrides --steps)")
+    p.add_argument("--tuning-steps", type=positive_int, default=None,
+                   help="steps of the tuning phase (overrides --steps)")
     p.add_argument("--width", type=positive_int, default=None, help="first-layer width (32 = reference)")
     p.add_argument("--blocks", default=None, metavar="POINT,...",
                    help="insertion points of the tuning blocks (default res3,up1,out; e.g. 'out' for one block "
@@ -194,14 +206,13 @@ def run_train_style(args: argparse.Namespace) -> int:
     recipe = _recipe_from_args(args)
     check_train_out(args)
     device, _ = setup_distributed(device_of(args))
-    out = Path(args.out)
     if args.dry_run:
         # One real step of every phase, on tiny synthetic images, through the real loop, losses and export.
         recipe = recipe.with_overrides(size=32, batch_size=2, main_steps=1, tuning_steps=1)
         dataset = SyntheticImageDataset(8, recipe.size, seed=args.seed)
         description = "synthetic (dry run)"
     else:
-        content = content_dir(args.content or recipe.content)
+        content = content_dir(args.data or recipe.content)
         dataset = ImageFolderDataset(content, recipe.size, scale=recipe.crop_scale, min_std=FLAT_CROP_STD)
         description = (f"{content} ({len(dataset)} images, {recipe.size}² random resized crops, area "
                        f"{recipe.crop_scale[0]:g}–{recipe.crop_scale[1]:g} of the largest square)")
@@ -211,7 +222,7 @@ def run_train_style(args: argparse.Namespace) -> int:
         preview = torch.stack([_square(resize_max_side(load_image(p).rgb, 2 * recipe.size), recipe.size)
                                for p in photos])
     config = trainer_config(args, recipe.batch_size, device)
-    folder = train_style(recipe, dataset, out, phase=args.phase,
+    folder = train_style(recipe, dataset, Path(args.output), phase=args.phase,
                          init_from=Path(args.init_from) if args.init_from else None,
                          tuning_sets=args.tuning_sets.split(",") if args.tuning_sets else None,
                          vgg_weights=args.vgg_weights, config=config, data_description=description,
@@ -269,26 +280,31 @@ def run_stylize(args: argparse.Namespace) -> int:
     from ..utils.fs import atomic_path
     from ..utils.progress import progress as progress_bar
 
-    inputs = [Path(p) for p in args.inputs]
     output = Path(args.output)
-    to_file = bool(output.suffix) and not output.is_dir()
+    # "out.v2/" names a folder whatever its suffix; "out.png" names a file unless such a folder exists.
+    to_file = bool(output.suffix) and not output.is_dir() and not args.output.endswith(("/", os.sep))
+    found = collect_inputs(args.inputs, args.recursive, skip=None if to_file else output)
+    inputs = [src for src, _ in found]
     if to_file:
-        if len(inputs) > 1:
-            raise DynamicNetError(f"{len(inputs)} inputs need --output to be a folder, not {output}")
+        if len(inputs) > 1 or any(Path(p).is_dir() for p in args.inputs):
+            what = f"{len(inputs)} inputs need" if len(inputs) > 1 else "a folder input needs"
+            raise DynamicNetError(f"{what} --output to be a folder, not {output}")
         targets = [check_output(output, SAVE_FORMATS, inputs=inputs)]
     else:
-        targets = plan_batch_outputs(inputs, output)
+        targets = plan_batch_outputs(inputs, output, subfolders=[sub for _, sub in found])
     pipe = StylePipeline.from_pretrained(args.model, device_of(args), engine=args.engine)
     alpha = _alpha_from_args(args, pipe)
     pipe.model.resolve_alpha(alpha)  # an α outside the model's usable range fails before any work
-    created = [d for d in {t.parent for t in targets} if not d.exists()]
+    # Every folder the batch would create (the subfolders of --recursive and their parents), deepest first.
+    created = sorted({d for t in targets for d in (t.parent, *t.parent.parents) if not d.exists()},
+                     key=lambda d: len(d.parts), reverse=True)
     try:
         # All or nothing: every result goes to a temporary file beside its target and all are renamed into
         # place only once the last input has been stylised.
         with contextlib.ExitStack() as stack:
             pairs = list(zip(inputs, targets))
             for path, target in progress_bar(pairs, desc="stylize", total=len(pairs), unit="image",
-                                             enabled=False if args.no_progress or len(pairs) == 1 else None):
+                                             enabled=False if len(pairs) == 1 else progress_of(args)):
                 image = load_image(path)
                 out = pipe(image.rgb, alpha=alpha, max_side=args.max_side, work_side=args.work_side)
                 alpha_mask = image.alpha
@@ -316,7 +332,7 @@ def run_sweep(args: argparse.Namespace) -> int:
     pipe = StylePipeline.from_pretrained(args.model, device_of(args), engine=args.engine)
     for a in args.alphas:
         pipe.model.resolve_alpha(a)
-    show = False if args.no_progress else None
+    show = progress_of(args)
     outs = pipe.sweep(image, args.alphas, max_side=args.max_side, work_side=args.work_side, progress=show)
     sheet = make_contact_sheet(outs, [f"α = {a:g}" for a in args.alphas])
     frames = None
@@ -342,7 +358,8 @@ def run_evaluate_style(args: argparse.Namespace) -> int:
         raise DynamicNetError(f"objective {args.objective!r} not in the model's {sorted(pipe.config['objectives'])}")
     photos = [Path(p) for p in args.photos] if args.photos else list(held_out_photos().values())
     vgg = load_vgg16(args.vgg_weights).to(device)
-    curve = alpha_curve(pipe, photos, args.alphas, vgg, objective=args.objective, size=args.size)
+    curve = alpha_curve(pipe, photos, args.alphas, vgg, objective=args.objective, size=args.size,
+                        progress=progress_of(args))
     print(f"{args.model}: losses w.r.t. objective {args.objective!r} over {len(photos)} photos at {args.size}²")
     print(f"{'alpha':>7} {'style':>12} {'content':>12}")
     for p in curve:
@@ -360,7 +377,7 @@ def run_stylize_video(args: argparse.Namespace) -> int:
         pipe.model.resolve_alpha(a)
     n = stylize_video(pipe, Path(args.input), Path(args.output), keyframes, max_side=args.max_side,
                       max_frames=args.max_frames, work_side=args.work_side,
-                      progress=False if args.no_progress else None)
+                      progress=progress_of(args))
     print_path(args.output, f" ({n} frames)")
     return 0
 

@@ -71,14 +71,15 @@ def register_train(apps: argparse._SubParsersAction) -> None:
     p.add_argument("--style-weight", type=weight, default=None, help="λs of O1 (the recipe's 'higher' set)")
     p.add_argument("--style-size", type=positive_int, default=None, help="shorter side of the style image")
     p.add_argument("--content-weight", type=weight, default=None, help="λc of every block set's objective")
-    p.add_argument("--content", default=None,
+    p.add_argument("--data", "--content", default=None,
                    help="content image folder (recursive), 'large' or 'default' (registry photo sets); "
                         "default: the recipe's")
     p.add_argument("--size", type=crop_size, default=None, help="training crop size (a multiple of 4, ≥ 16)")
     p.add_argument("--crop-scale", type=crop_scale_arg, default=None, metavar="LO,HI",
                    help="crop area as a fraction of the largest square of a photo")
-    p.add_argument("--batch-size", type=positive_int, default=None)
-    p.add_argument("--steps", type=positive_int, default=None, help="steps of every block set")
+    p.add_argument("--batch-size", type=positive_int, default=None,
+                   help="images per step (default: the recipe's)")
+    p.add_argument("--steps", type=positive_int, default=None, help="steps of every block set (default: the recipe's)")
     add_run_args(p, checkpoint_every=100, sample_every=200)
     p.add_argument("--vgg-weights", default=None, help="torchvision-format VGG16 file, or 'random' (tests only)")
     p.set_defaults(func=run_train_tuning)
@@ -167,7 +168,7 @@ def _tune_style(args: argparse.Namespace, main: ImportedMain, names: list[str]) 
         dataset = SyntheticImageDataset(8, recipe.size, seed=args.seed)
         description = "synthetic (dry run)"
     else:
-        content = content_dir(args.content or recipe.content)
+        content = content_dir(args.data or recipe.content)
         dataset = ImageFolderDataset(content, recipe.size, scale=recipe.crop_scale, min_std=FLAT_CROP_STD)
         description = (f"{content} ({len(dataset)} images, {recipe.size}² random resized crops, area "
                        f"{recipe.crop_scale[0]:g}–{recipe.crop_scale[1]:g} of the largest square)")
@@ -181,7 +182,7 @@ def _tune_style(args: argparse.Namespace, main: ImportedMain, names: list[str]) 
                                for p in photos])
     goals = "; ".join(f"{name}: {Path(obj.style).stem.replace('_', ' ')} at λs {obj.style_weight:g}"
                       for name, obj in recipe.sets.items())
-    return train_style_blocks(main, [p.channels for p in points], recipe, dataset, Path(args.out),
+    return train_style_blocks(main, [p.channels for p in points], recipe, dataset, Path(args.output),
                               architecture=main.spec(), record=main.provenance,
                               description=f"{main.describe()} with tuning blocks for {goals}",
                               vgg_weights=args.vgg_weights, config=trainer_config(args, recipe.batch_size, device),

@@ -101,7 +101,7 @@ class TrainerConfig:
     log_every: int = 10
     sample_every: int = 0
     checkpoint_every: int = 100
-    progress: bool = True
+    progress: bool | None = True  # a bar over the steps; None: only when stderr is a terminal (the CLI's default)
     resume: bool = False
     overwrite: bool = False  # replace a finished model folder in out_dir (otherwise refused)
 
@@ -114,7 +114,7 @@ class TrainerConfig:
 def check_out_dir(out_dir: Path, *, resume: bool = False, overwrite: bool = False) -> None:
     """Refuse to start a run that would replace a finished model folder, or clash with another run's checkpoint.
 
-    Called before any expensive set-up, so a mistyped ``--out`` costs nothing and loses nothing.
+    Called before any expensive set-up, so a mistyped ``--output`` costs nothing and loses nothing.
     """
     ckpt = Path(out_dir) / "train" / "checkpoint.pt"
     if resume:
@@ -341,7 +341,7 @@ class Trainer:
             settings = "different settings (phases, steps, batch size, seed, data or process count)"
             raise DynamicNetError(f"{path}: was written with {settings}; resume with the same settings or use a new "
                                   "out_dir", cli=f"{path}: was written with {settings}; resume with the same "
-                                                 "settings or use a new --out")
+                                                 "settings or use a new --output folder")
         return state
 
     def _restore(self, state: Mapping[str, Any]) -> None:
@@ -472,7 +472,8 @@ class Trainer:
                    optimizers: Mapping[str, torch.optim.Optimizer], wrapped: dict[str, nn.Module]) -> None:
         cfg = self.config
         bar = tqdm(total=phase.steps, initial=start, desc=f"phase {phase.name}", unit="step",
-                   disable=not cfg.progress or self.rank != 0, dynamic_ncols=True)
+                   disable=True if self.rank != 0 else None if cfg.progress is None else not cfg.progress,
+                   dynamic_ncols=True)
         batches = self._batches(phase_index, start)
         with _StopRequests() as stop:
             for step in range(start, phase.steps):

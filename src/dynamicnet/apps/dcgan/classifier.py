@@ -121,8 +121,10 @@ def assess(classifier: AttributeClassifier, split: AttributeSplit, limit: int = 
 
 def train_classifier(split: AttributeSplit, *, steps: int = 600, batch_size: int = 64, lr: float = 1e-3,
                      width: int = 16, seed: int = 0, device: torch.device | str = "cpu",
-                     progress: bool = True) -> AttributeClassifier:
-    """Train an :class:`AttributeClassifier` on ``split`` (label 1 = ``a ≠ v``) with balanced batches."""
+                     progress: bool | None = True) -> AttributeClassifier:
+    """Train an :class:`AttributeClassifier` on ``split`` (label 1 = ``a ≠ v``) with balanced batches.
+
+    ``progress``: a bar over the steps (None: only when stderr is a terminal)."""
     if batch_size < 2:
         raise DynamicNetError(f"batch size must be ≥ 2 (half from each side), got {batch_size}")
     device = torch.device(device)
@@ -134,7 +136,8 @@ def train_classifier(split: AttributeSplit, *, steps: int = 600, batch_size: int
     half = batch_size // 2
     labels = torch.cat([torch.zeros(half), torch.ones(batch_size - half)]).to(device)
     model.train()
-    for _ in tqdm(range(steps), desc="classifier", unit="step", disable=not progress, dynamic_ncols=True):
+    for _ in tqdm(range(steps), desc="classifier", unit="step", disable=None if progress is None else not progress,
+                  dynamic_ncols=True):
         idx = np.concatenate([rng.choice(split.main, half), rng.choice(split.tuning, batch_size - half)])
         x = torch.stack([source.get(int(i), rng) for i in idx]).to(device)
         loss = nn.functional.binary_cross_entropy_with_logits(model(x), labels)

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from ...errors import DynamicNetError
+from ...utils.progress import progress as progress_bar
 from .classifier import AttributeClassifier, predict, stack_images
 from .data import AttributeSplit
 from .pipeline import DCGANPipeline
@@ -97,9 +98,11 @@ def _halves_fd(feats: torch.Tensor, seed: int) -> float:
 
 
 def evaluate_alphas(pipe: DCGANPipeline, classifier: AttributeClassifier, real: AttributeSplit,
-                    alphas: Sequence[float], n: int = 1000, seed: int = 0, max_real: int = 2000
-                    ) -> AlphaEvaluation:
+                    alphas: Sequence[float], n: int = 1000, seed: int = 0, max_real: int = 2000,
+                    progress: bool | None = False) -> AlphaEvaluation:
     """Score ``n`` generated images (the same z at every α) against ``real`` (held-out, ideally).
+
+    ``progress``: a bar over the α values (None: only when stderr is a terminal).
 
     Raises:
         DynamicNetError: the classifier was trained at another image size or channel count than the model.
@@ -119,7 +122,7 @@ def evaluate_alphas(pipe: DCGANPipeline, classifier: AttributeClassifier, real: 
         real_rates.append(float((p > 0.5).float().mean()))
     points = []
     z = pipe.noise(n, seed)
-    for a in alphas:
+    for a in progress_bar(alphas, desc="evaluate α", total=len(alphas), unit="α", enabled=progress):
         f, p = predict(classifier, pipe.generate(z, float(a)))
         points.append(AlphaPoint(float(a), float((p > 0.5).float().mean()), float(p.mean()),
                                  frechet_distance(f, real_feats[0]), frechet_distance(f, real_feats[1])))

@@ -17,6 +17,7 @@ from ...core.dynamic import AlphaLike, DynamicNet
 from ...engines import Runtime
 from ...errors import DynamicNetError
 from ...models import resolve_model
+from ...utils.progress import progress as progress_bar
 from . import model as _model  # noqa: F401  (registers the architecture for load_pretrained)
 
 DEFAULT_MODEL = "fashion-sneaker-boot"
@@ -84,10 +85,13 @@ class DCGANPipeline:
         """``n`` fixed noise vectors prepared for many α (the demo's slider), like the other pipelines' sessions."""
         return DCGANSession(self, self.noise(n, seed))
 
-    def sweep(self, n: int, alphas: Sequence[AlphaLike], seed: int = 0) -> list[torch.Tensor]:
-        """The same ``n`` noise vectors at each α: one ``(n, C, S, S)`` tensor per α."""
+    def sweep(self, n: int, alphas: Sequence[AlphaLike], seed: int = 0,
+              progress: bool | None = False) -> list[torch.Tensor]:
+        """The same ``n`` noise vectors at each α: one ``(n, C, S, S)`` tensor per α.
+
+        ``progress``: a bar over the α values (None: only when stderr is a terminal)."""
         z = self.noise(n, seed)
-        return [self.generate(z, a) for a in alphas]
+        return [self.generate(z, a) for a in progress_bar(alphas, desc="α", total=len(alphas), enabled=progress)]
 
 
 class DCGANSession:

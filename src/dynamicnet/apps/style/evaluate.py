@@ -16,6 +16,7 @@ from ...data.assets import resolve_style_image
 from ...data.io import load_image
 from ...losses import StyleTargets, VGG16Features, content_loss, style_loss
 from ...losses.functional import gram_matrix
+from ...utils.progress import progress as progress_bar
 from .pipeline import StylePipeline
 
 
@@ -39,8 +40,10 @@ def square_crop(image: torch.Tensor, size: int) -> torch.Tensor:
 
 @torch.no_grad()
 def alpha_curve(pipe: StylePipeline, photos: Sequence[Path], alphas: Sequence[float], vgg: VGG16Features,
-                objective: str = "higher", size: int = 256) -> list[AlphaPoint]:
-    """Style and content losses (w.r.t. the model's ``objective``) of its outputs at each α, averaged over photos."""
+                objective: str = "higher", size: int = 256, progress: bool | None = False) -> list[AlphaPoint]:
+    """Style and content losses (w.r.t. the model's ``objective``) of its outputs at each α, averaged over photos.
+
+    ``progress``: a bar over the α values (None: only when stderr is a terminal)."""
     spec = pipe.config["objectives"][objective]
     layers = spec["style_layers"]
     style = load_image(resolve_style_image(spec["style"])).rgb
@@ -49,7 +52,7 @@ def alpha_curve(pipe: StylePipeline, photos: Sequence[Path], alphas: Sequence[fl
     inputs = torch.stack([square_crop(load_image(p).rgb, size) for p in photos])  # (N, 3, S, S), CPU
     target = vgg(inputs.to(device), taps=(spec["content_layer"],))[spec["content_layer"]]
     points = []
-    for a in alphas:
+    for a in progress_bar(alphas, desc="evaluate α", total=len(alphas), unit="α", enabled=progress):
         outs = torch.stack([pipe(x, alpha=a) for x in inputs]).to(device)
         feats = vgg(outs)
         s = style_loss({k: feats[k] for k in layers}, grams, layers).item()
