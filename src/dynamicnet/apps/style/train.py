@@ -61,14 +61,9 @@ class StyleTask:
         self.main = main
         self.description = recipe.description if description is None else description
         targets = StyleTargets(self.vgg)
-        self.losses: dict[str, PerceptualLoss] = {}
-        for name, obj in self.objectives().items():
-            style = load_image(resolve_style_image(obj.style)).rgb.to(device)
-            self.losses[name] = PerceptualLoss(
-                self.vgg, targets(style, obj.style_size), content_weight=obj.content_weight,
-                style_weight=obj.style_weight, style_layer_weights=dict(obj.style_layers),
-                content_tap=obj.content_layer, tv_weight=obj.tv_weight,
-            )
+        self.losses: dict[str, nn.Module] = {
+            name: objective_loss(obj, targets) for name, obj in self.objectives().items()
+        }
 
     def objectives(self) -> dict[str, StyleObjective]:
         """What this task trains for, by name: O0 (unless θ was trained elsewhere) and every block set's."""
@@ -101,6 +96,10 @@ class StyleTask:
         self.model.train(was_training)
         return torch.cat([self.preview.cpu(), out.cpu()])
 
+    def objective_records(self) -> dict[str, Any]:
+        """What the model folder says each part was trained for (``config.json`` ``objectives``)."""
+        return {k: objective_record(v) for k, v in self.objectives().items()}
+
     def export(self, out_dir: Path, provenance: Mapping[str, Any]) -> Path:
         recipe = self.recipe.to_dict()
         if self.main is not None:  # θ came trained: what the recipe says about training it did not happen
@@ -108,8 +107,7 @@ class StyleTask:
                 recipe.pop(key)
         return save_pretrained(
             self.model, out_dir, application=APPLICATION, architecture=self.architecture,
-            objectives={k: _objective_record(v) for k, v in self.objectives().items()},
-            alpha_range=self.recipe.alpha_range,
+            objectives=self.objective_records(), alpha_range=self.recipe.alpha_range,
             provenance={**provenance, "recipe": recipe, "data": self.data_description,
                         "vgg16_weights": self.vgg.source, "command": self.command,
                         **({"init_from": self.lineage} if self.lineage else {}),
@@ -119,7 +117,20 @@ class StyleTask:
         )
 
 
-def _objective_record(obj: StyleObjective) -> dict[str, Any]:
+def objective_loss(obj: StyleObjective, targets: StyleTargets) -> PerceptualLoss:
+    """The loss module of one objective on the VGG16 of ``targets`` (whose cache holds the style's Gram matrices),
+    on that network's device."""
+    device = next(targets.extractor.parameters()).device
+    style = load_image(resolve_style_image(obj.style)).rgb.to(device)
+    return PerceptualLoss(
+        targets.extractor, targets(style, obj.style_size), content_weight=obj.content_weight,
+        style_weight=obj.style_weight, style_layer_weights=dict(obj.style_layers),
+        content_tap=obj.content_layer, tv_weight=obj.tv_weight,
+    )
+
+
+def objective_record(obj: StyleObjective) -> dict[str, Any]:
+    """An objective as a model folder records it: its settings and the style image's file name."""
     record = obj.describe()
     record["style_file"] = Path(resolve_style_image(obj.style)).name
     return record
