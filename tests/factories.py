@@ -18,6 +18,23 @@ def make_tiny_style_model(folder, recipe="level", **save_kwargs):
                            **{"extra": {"description": "test model"}, **save_kwargs})
 
 
+def make_tiny_completion_model(folder):
+    """A random, very small completion model folder (trained at 32², hole 16²) whose α visibly changes the fill."""
+    import torch
+
+    from dynamicnet.apps.completion.recipe import builtin_recipes
+    from dynamicnet.apps.completion.train import build_model
+    from dynamicnet.core import save_pretrained
+
+    torch.manual_seed(0)
+    model = build_model(builtin_recipes()["photos"].with_overrides(width=4, dilations=(1, 2, 1)))
+    for p in model.tuning_parameters():
+        p.data.normal_(0, 0.1, generator=torch.Generator().manual_seed(1))
+    return save_pretrained(model, folder, application="completion",
+                           architecture={"name": "completion-net", "kwargs": {"width": 4, "dilations": [1, 2, 1]}},
+                           extra={"description": "test model", "size": 32, "hole": 16})
+
+
 def free_port() -> int:
     """A TCP port nothing listens on now (for torchrun rendezvous: fixed ports collide between runs)."""
     import socket

@@ -2,25 +2,17 @@ import numpy as np
 import pytest
 import torch
 from cli_utils import run_cli
+from factories import make_tiny_completion_model
 from PIL import Image
 
 from dynamicnet.apps.completion.pipeline import CompletionPipeline
-from dynamicnet.apps.completion.recipe import builtin_recipes
-from dynamicnet.apps.completion.train import build_model
-from dynamicnet.core import read_config, save_pretrained
+from dynamicnet.core import read_config
 from dynamicnet.data.io import load_image
 
 
 @pytest.fixture(scope="module")
 def tiny_completion_model(tmp_path_factory):
-    """A random, very small completion model folder (trained at 32², hole 16²); α visibly changes the fill."""
-    torch.manual_seed(0)
-    model = build_model(builtin_recipes()["photos"].with_overrides(width=4, dilations=(1, 2, 1)))
-    for p in model.tuning_parameters():
-        p.data.normal_(0, 0.1, generator=torch.Generator().manual_seed(1))
-    return save_pretrained(model, tmp_path_factory.mktemp("models") / "tiny", application="completion",
-                           architecture={"name": "completion-net", "kwargs": {"width": 4, "dilations": [1, 2, 1]}},
-                           extra={"description": "test model", "size": 32, "hole": 16})
+    return make_tiny_completion_model(tmp_path_factory.mktemp("models") / "tiny")
 
 
 @pytest.fixture
@@ -147,6 +139,9 @@ def test_evaluate_completion_prints_curve_oracle_and_auto(capsys, tiny_completio
                                 "--json", tmp_path / "r.json")
     assert code == 0, err
     assert "oracle" in stdout and "auto α" in stdout and (tmp_path / "r.json").is_file()
+    assert stdout.endswith(f"{tmp_path / 'r.json'}\n{tmp_path / 'r.png'}\n")
+    with Image.open(tmp_path / "r.png") as plot:  # the curves against α, beside the JSON
+        assert plot.format == "PNG" and plot.width > 3 * 300
 
 
 @pytest.mark.parametrize("partition", [True, False])

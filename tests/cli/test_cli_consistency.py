@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import re
+import shutil
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 from cli_utils import run_cli
+from factories import make_tiny_completion_model
 from PIL import Image
 
 from dynamicnet.cli.main import build_parser
@@ -26,10 +28,10 @@ def _walk(parser: argparse.ArgumentParser, name: str = ""):
 
 COMMANDS = dict(_walk(build_parser()))
 #: Every command that writes a file or folder (its --output), and every one with a loop long enough for a bar.
-WRITERS = {"stylize", "sweep", "stylize-video", "complete", "generate", "export", "evaluate-completion",
-           "evaluate-dcgan", "evaluate-objective-space", "evaluate objective-space", "train style", "train completion", "train dcgan", "train tuning", "train classifier"}
+WRITERS = {"stylize", "sweep", "stylize-video", "complete", "generate", "export", "evaluate-style",
+           "evaluate-completion", "evaluate-dcgan", "evaluate-objective-space", "evaluate objective-space", "train style", "train completion", "train dcgan", "train tuning", "train classifier"}
 LOOPS = {"stylize", "sweep", "stylize-video", "generate", "evaluate-style", "evaluate-dcgan",
-         "evaluate-objective-space", "train style",
+         "complete", "evaluate-completion", "calibrate-completion", "evaluate-objective-space", "train style",
          "train completion", "train dcgan", "train tuning", "train classifier"}
 
 
@@ -268,11 +270,19 @@ def test_every_long_loop_can_be_silenced():
         assert "--no-progress" in COMMANDS[command]._option_string_actions, command
 
 
+@pytest.fixture(scope="module")
+def tiny_completion_model(tmp_path_factory):
+    return make_tiny_completion_model(tmp_path_factory.mktemp("models") / "tiny-completion")
+
+
 @pytest.mark.filterwarnings("ignore:VGG16 has random weights")
-@pytest.mark.parametrize("command", ["sweep", "generate", "evaluate-style", "stylize", "train dcgan"])
-def test_bars_show_on_a_terminal_only_and_not_with_no_progress(capsys, monkeypatch, tiny_style_model, tmp_path,
-                                                               command):
+@pytest.mark.parametrize("command", ["sweep", "generate", "evaluate-style", "stylize", "train dcgan", "complete",
+                                     "complete auto", "evaluate-completion", "calibrate-completion"])
+def test_bars_show_on_a_terminal_only_and_not_with_no_progress(capsys, monkeypatch, tiny_style_model,
+                                                               tiny_completion_model, tmp_path, command):
     photo = _photo(tmp_path / "p.png")
+    completion = ["--model", tiny_completion_model, "--vgg-weights", "random"]
+    calibrated = shutil.copytree(tiny_completion_model, tmp_path / "calibrated")  # the command rewrites it
     argv = {
         "sweep": ["sweep", photo, "--model", tiny_style_model, "--alphas", "0,1", "-o", tmp_path / "s.png",
                   "--gif", tmp_path / "w.gif", "--frames", "3"],
@@ -282,6 +292,12 @@ def test_bars_show_on_a_terminal_only_and_not_with_no_progress(capsys, monkeypat
                            "--alphas", "0,1", "--vgg-weights", "random", "--device", "cpu"],
         "stylize": ["stylize", photo, _photo(tmp_path / "q.png"), "--model", tiny_style_model, "-o", tmp_path / "o"],
         "train dcgan": ["train", "dcgan", "--dry-run", "--device", "cpu"],
+        "complete": ["complete", photo, *completion, "--alphas", "0,0.5,1", "-o", tmp_path / "c.png"],
+        "complete auto": ["complete", photo, *completion, "--alpha", "auto", "-o", tmp_path / "c.png"],
+        "evaluate-completion": ["evaluate-completion", *completion, "--photos", photo, "--crops", "2",
+                                "--alphas", "0,1", "--no-auto"],
+        "calibrate-completion": ["calibrate-completion", "--model", calibrated, "--vgg-weights", "random",
+                                 "--photos", photo, _photo(tmp_path / "q.png", seed=1), "--crops", "2"],
     }[command]
     # a training run needs a new folder each time (a finished one is refused)
     runs = iter([["-o", tmp_path / f"m{i}"] if command.startswith("train") else [] for i in range(3)])
@@ -314,6 +330,37 @@ def test_python_api_bars_are_opt_in(capsys, tiny_style_model, tmp_path):
     assert capsys.readouterr().err == ""
     alpha_curve(style, photos, [0.0, 1.0], vgg, size=32, progress=True)
     assert "/2 [" in capsys.readouterr().err
+
+
+@pytest.mark.filterwarnings("ignore:VGG16 has random weights")
+def test_python_api_completion_bars_are_opt_in(capsys, tiny_completion_model, tmp_path):
+    from dynamicnet.apps.completion.critic import AlphaCritic
+    from dynamicnet.apps.completion.evaluate import evaluate_alphas
+    from dynamicnet.apps.completion.metrics import PERCEPTUAL_TAPS
+    from dynamicnet.apps.completion.pipeline import CompletionPipeline
+    from dynamicnet.data.io import load_image
+    from dynamicnet.losses import load_vgg16
+
+    pipe = CompletionPipeline.from_pretrained(tiny_completion_model)
+    pipe.vgg = load_vgg16("random", taps=PERCEPTUAL_TAPS)
+    image = load_image(_photo(tmp_path / "p.png", h=40, w=40)).rgb
+    pipe.sweep(image, None, [0.0, 1.0])
+    pipe.auto_alpha(image)
+    evaluate_alphas(pipe, [image], [0.0, 1.0], pipe.vgg, hole=16, auto=False)
+    assert capsys.readouterr().err == ""
+    pipe.sweep(image, None, [0.0, 1.0], progress=True)
+    assert "/2 [" in capsys.readouterr().err
+    pipe.auto_alpha(image, progress=True)  # uncalibrated: the proxy criterion, a bar over its proxy regions
+    err = capsys.readouterr().err
+    assert "auto α: " in err and re.search(r"/\d+ \[", err)
+    grid = (0.0, 0.5, 1.0)  # a critic (what the bundled model has) fills the hole once per α of its grid
+    pipe.config["extra"]["auto_alpha"] = AlphaCritic(grid, (0.0,) * 11, (1.0,) * 11, ((0.0,) * 3,) * 11,
+                                                     (0.0,) * 3).to_dict()
+    pipe.auto_alpha(image, progress=True)
+    err = capsys.readouterr().err
+    assert "auto α: " in err and "/3 [" in err
+    evaluate_alphas(pipe, [image], [0.0, 1.0], pipe.vgg, hole=16, auto=False, progress=True)
+    assert "/1 [" in capsys.readouterr().err
 
 
 def test_there_and_back_animations_reuse_the_frames_there(capsys, monkeypatch, tiny_style_model, tmp_path):

@@ -136,3 +136,16 @@ def test_evaluate_needs_a_matching_classifier(capsys, tiny_dcgan, tmp_path):
 def test_generate_sizes_are_bounded(capsys, tmp_path, args, message):
     code, _, err = run_cli(capsys, "generate", *args, "-o", tmp_path / "g.png")
     assert code in (1, 2) and message in err and err.count("\n") == 1 and not (tmp_path / "g.png").exists()
+
+
+@pytest.mark.skipif(not (DEBIAN_DIR / "t10k-images-idx3-ubyte.gz").is_file(),
+                    reason="Debian dataset-fashion-mnist is not installed")
+def test_evaluate_writes_json_and_its_plot_beside_it(capsys, tmp_path):
+    report = tmp_path / "scores.json"
+    code, out, err = run_cli(capsys, "evaluate-dcgan", "--n", 10, "--max-real", 20, "--alphas", "0,1",
+                             "--device", "cpu", "-o", report)
+    assert code == 0, err
+    assert [p["alpha"] for p in json.loads(report.read_text())["points"]] == [0.0, 1.0]
+    assert out.endswith(f"{report}\n{report.with_suffix('.png')}\n")
+    with Image.open(report.with_suffix(".png")) as plot:  # the O1 fraction and the Fréchet distances
+        assert plot.format == "PNG" and plot.width > 2 * 400

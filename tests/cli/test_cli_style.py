@@ -320,3 +320,23 @@ def test_progress_bars_show_on_request_and_stay_off_in_pipes(capsys, tiny_style_
         code, _, err = run_cli(capsys, "sweep", tmp_path / "p.png", "--model", tiny_style_model, "-o",
                                tmp_path / "s.png", "--gif", tmp_path / "w.gif", "--frames", "3", *extra)
         assert code == 0 and err == ""
+
+
+@pytest.mark.filterwarnings("ignore:VGG16 has random weights")
+def test_evaluate_style_writes_json_and_its_plot_beside_it(capsys, images, tmp_path):
+    import json
+
+    report = tmp_path / "r" / "losses.json"
+    code, out, err = run_cli(capsys, "evaluate-style", "--model", "starry-fast", "--photos", images / "plain.png",
+                             "--size", "32", "--alphas", "0,0.5,1", "--vgg-weights", "random", "-o", report)
+    assert code == 0, err
+    data = json.loads(report.read_text())
+    assert [p["alpha"] for p in data["curve"]] == [0.0, 0.5, 1.0] and data["objective"] == "higher"
+    assert out.endswith(f"{report}\n{report.with_suffix('.png')}\n")
+    with Image.open(report.with_suffix(".png")) as plot:  # style and content loss, each on its own axes
+        assert plot.format == "PNG" and plot.width > 2 * 400
+
+
+def test_evaluate_style_checks_its_output_before_the_work(capsys, images, tmp_path):
+    code, _, err = run_cli(capsys, "evaluate-style", "--photos", images / "plain.png", "-o", tmp_path / "r.txt")
+    assert code == 1 and "unsupported extension '.txt'" in err and err.count("\n") == 1

@@ -1,10 +1,15 @@
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 import torch
 from toy import tiny_dynamic
 
 from dynamicnet.core import FORMAT_VERSION, ModelFolderError, load_pretrained, read_config, save_pretrained
+from dynamicnet.core.checkpoint import weights_sha256
+from dynamicnet.utils.fs import sha256_file
 
 X = torch.rand(2, 3, 8, 8, generator=torch.Generator().manual_seed(2))
 ARCH = {"name": "tiny-test", "kwargs": {"width": 8, "norm": True}}
@@ -140,3 +145,106 @@ def test_loaded_models_refuse_absurd_alpha_with_a_clear_message(tmp_path):
             with pytest.raises(ValueError, match="usable range"):
                 loaded(X, alpha=bad)
         net(X, alpha=10.0)  # a network built in Python has no range until someone sets one
+
+
+# ------------------------------------------------------------------------------------------------ shared weights
+
+
+def _save_sharing(tmp_path, seed=0, name="model", dtype=torch.float32, main_dtype=None):
+    """A model folder whose θ goes to tmp_path/_shared; θ is the same for every seed, the blocks differ."""
+    net = tiny_dynamic().eval()
+    torch.manual_seed(seed)
+    for p in net.tuning_parameters():
+        p.data.normal_(0, 0.1)
+    folder = save_pretrained(net, tmp_path / name, application="toy", architecture=ARCH, dtype=dtype,
+                             main_dtype=main_dtype, share_main=tmp_path / "_shared")
+    return net, folder
+
+
+def test_shared_main_is_stored_once_and_loads_as_before(tmp_path):
+    (net_a, a), (net_b, b) = _save_sharing(tmp_path, 0, "a"), _save_sharing(tmp_path, 1, "b")
+    (shared,) = (tmp_path / "_shared").iterdir()  # one file for both folders, named by its content
+    from safetensors.torch import load_file
+
+    assert all(k.startswith("main.") for k in load_file(str(shared)))
+    assert not any(k.startswith("main.") for k in load_file(str(a / "model.safetensors")))
+    config = read_config(a)
+    assert config["shared_weights"] == [{"file": f"../_shared/{shared.name}", "sha256": sha256_file(shared)}]
+    assert shared.name == f"{config['shared_weights'][0]['sha256'][:16]}.safetensors"
+    for net, folder in ((net_a, a), (net_b, b)):
+        loaded, _ = load_pretrained(folder)
+        with torch.no_grad():
+            assert torch.equal(loaded(X, alpha=0.7), net(X, alpha=0.7))
+
+
+def test_mixed_dtypes_keep_theta_exact_and_round_the_blocks(tmp_path):
+    net, folder = _save_sharing(tmp_path, dtype=torch.float16, main_dtype=torch.float32)
+    config = read_config(folder)
+    assert (config["dtype"], config["main_dtype"]) == ("float16", "float32")
+    loaded, _ = load_pretrained(folder)
+    for key, value in net.state_dict().items():
+        want = value if key.startswith("main.") or not value.is_floating_point() else value.half().float()
+        assert torch.equal(loaded.state_dict()[key], want), key
+    loaded.save_pretrained(tmp_path / "again")  # a re-save keeps the dtypes and is self-contained
+    again = read_config(tmp_path / "again")
+    assert (again["dtype"], again["main_dtype"]) == ("float16", "float32") and "shared_weights" not in again
+
+
+def test_a_folder_with_shared_weights_loads_in_a_fresh_process(tmp_path):
+    from factories import make_tiny_style_model
+
+    make_tiny_style_model(tmp_path / "store" / "tiny", share_main=tmp_path / "store" / "_shared")
+    moved = tmp_path / "elsewhere"
+    (tmp_path / "store").rename(moved)  # the reference is relative: the folders move together
+    loaded, _ = load_pretrained(moved / "tiny")
+    x = torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        want = loaded(x, alpha=1.0).double().sum().item()
+    code = ("import sys, torch\nfrom dynamicnet import DynamicNet\n"
+            "net = DynamicNet.from_pretrained(sys.argv[1])\n"
+            "x = torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(0))\n"
+            "with torch.no_grad():\n    print(repr(net(x, alpha=1.0).double().sum().item()))\n")
+    out = subprocess.run([sys.executable, "-c", code, str(moved / "tiny")], capture_output=True, text=True,
+                         check=True, env={**os.environ, "OMP_NUM_THREADS": "1"}).stdout
+    assert float(out) == want
+
+
+@pytest.mark.parametrize(("breakage", "message"), [
+    ("missing", r"_shared/[0-9a-f]{16}\.safetensors: missing; .*config\.json takes its shared weights from it"),
+    ("changed", r"its SHA-256 is [0-9a-f]{16}…, not the [0-9a-f]{16}… .*config\.json records"),
+    ("garbage_ref", "'shared_weights' must list objects"),
+    ("in_both", r"tensor 'main\.[\w.]+' is also in .*model\.safetensors"),
+])
+def test_a_missing_or_changed_shared_file_is_one_clear_line(tmp_path, breakage, message):
+    net, folder = _save_sharing(tmp_path)
+    (shared,) = (tmp_path / "_shared").iterdir()
+    config = read_config(folder)
+    if breakage == "missing":
+        shared.unlink()
+    elif breakage == "changed":
+        from safetensors.torch import load_file, save_file
+
+        state = load_file(str(shared))
+        state["main.c1.weight"] += 1e-3  # a plausible file: right keys and shapes, other values
+        save_file(state, str(shared))
+    elif breakage == "garbage_ref":
+        config["shared_weights"] = [{"file": shared.name, "sha256": "abc"}]
+        (folder / "config.json").write_text(json.dumps(config))
+    elif breakage == "in_both":
+        from safetensors.torch import save_file
+
+        save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(folder / "model.safetensors"))
+    with pytest.raises(ModelFolderError, match=message) as info:
+        load_pretrained(folder)
+    assert "\n" not in str(info.value)
+
+
+def test_weights_digest_follows_the_shared_file(tmp_path):
+    _, plain = _save(tmp_path)
+    assert weights_sha256(plain) == sha256_file(plain / "model.safetensors")  # unchanged for plain folders
+    _, folder = _save_sharing(tmp_path)
+    before = weights_sha256(folder)
+    config = read_config(folder)
+    config["shared_weights"][0]["sha256"] = "0" * 64  # another θ under the same blocks
+    (folder / "config.json").write_text(json.dumps(config))
+    assert weights_sha256(folder) != before

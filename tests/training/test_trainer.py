@@ -230,3 +230,73 @@ def test_divergence_stops_without_overwriting_the_last_good_checkpoint(tmp_path)
     with pytest.raises(DynamicNetError, match="NaN or infinite"):
         trainer._save_checkpoint(0, 1, {})
     assert not (tmp_path / "b" / "train" / "checkpoint.pt").exists()
+
+
+# ------------------------------------------------------------------------------------------------ TensorBoard
+
+
+class FakeBoard:
+    """Records what the loop writes, in place of a SummaryWriter."""
+
+    def __init__(self, log_dir, purge_step):
+        self.log_dir, self.purge_step = log_dir, purge_step
+        self.scalars, self.images, self.closed = [], [], False
+
+    def add_scalar(self, tag, value, step):
+        self.scalars.append((tag, step, value))
+
+    def add_image(self, tag, image, step):
+        self.images.append((tag, step, tuple(image.shape)))
+
+    def close(self):
+        self.closed = True
+
+
+def test_tensorboard_gets_the_jsonl_metrics_on_one_step_axis_across_phases(tmp_path, monkeypatch):
+    import dynamicnet.training.trainer as trainer_module
+
+    boards = []
+    monkeypatch.setattr(trainer_module, "check_tensorboard", lambda: None)  # the stand-in needs no package
+    monkeypatch.setattr(trainer_module, "tensorboard_writer", lambda d, p: boards.append(FakeBoard(d, p)) or boards[-1])
+    _fit(tmp_path, sample_every=3, tensorboard=True)
+    (board,) = boards
+    assert board.log_dir == tmp_path / "train" / "tensorboard" and board.purge_step == 0 and board.closed
+    lines = [json.loads(line) for line in (tmp_path / "train" / "metrics.jsonl").read_text().splitlines()]
+    losses = [(tag, step, value) for tag, step, value in board.scalars if tag.endswith("/loss")]
+    assert losses == [(f"{r['phase']}/loss", r["step"] + 6 * r["phase_index"], r["loss"]) for r in lines]
+    assert [s for t, s, _ in losses] == list(range(1, 13))  # main 1…6, then the tuning phase 7…12
+    assert {t for t, _, _ in board.scalars} == {"main/loss", "higher/loss", "main/skipped_images",
+                                                 "higher/skipped_images"}
+    assert [(t, s) for t, s, _ in board.images] == [("main/samples", 3), ("main/samples", 6),
+                                                     ("higher/samples", 9), ("higher/samples", 12)]
+
+
+def test_tensorboard_is_opt_in_and_a_missing_package_is_one_line(tmp_path, monkeypatch, capsys):
+    import importlib.util
+
+    from cli_utils import run_cli
+
+    _fit(tmp_path / "plain")
+    assert not (tmp_path / "plain" / "train" / "tensorboard").exists()
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "tensorboard" else find_spec(name, *a))
+    with pytest.raises(DynamicNetError, match=r"pip install 'dynamicnet\[tensorboard\]'"):
+        TrainerConfig(tmp_path / "x", tensorboard=True)
+    code, _, err = run_cli(capsys, "train", "dcgan", "--dry-run", "--tensorboard", "-o", tmp_path / "m", "--device", "cpu")
+    assert code == 1 and err == ("dynamicnet: error: --tensorboard needs the tensorboard package: "
+                                 "pip install 'dynamicnet[tensorboard]'\n")
+    assert not (tmp_path / "m").exists()  # refused before any work
+
+
+def test_tensorboard_events_can_be_read_back(tmp_path):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    _fit(tmp_path, sample_every=3, tensorboard=True)
+    events = EventAccumulator(str(tmp_path / "train" / "tensorboard"), size_guidance={"scalars": 0}).Reload()
+    assert [e.step for e in events.Scalars("main/loss")] == [1, 2, 3, 4, 5, 6]
+    assert [e.step for e in events.Scalars("higher/loss")] == [7, 8, 9, 10, 11, 12]
+    logged = [json.loads(line)["loss"] for line in (tmp_path / "train" / "metrics.jsonl").read_text().splitlines()]
+    got = [e.value for e in events.Scalars("main/loss") + events.Scalars("higher/loss")]
+    assert got == pytest.approx(logged, rel=1e-6)  # float32 events of the JSONL's values
+    assert "main/samples" in events.Tags()["images"]

@@ -5,7 +5,7 @@ import argparse
 import math
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -13,6 +13,7 @@ from ..errors import DynamicNetError
 
 if TYPE_CHECKING:  # torch loads only when a command runs: --help and --version answer at once
     import torch
+    from PIL import Image
 
 #: Old spellings that still work so that existing scripts and commands keep running, but that the help leaves out,
 #: so that each concept has one name on screen: ``--out`` (now ``--output``/``-o``, what every command writes),
@@ -139,6 +140,30 @@ def save_sheet_and_animation(sheet: Any, output: str | os.PathLike[str], frames:
     print_path(output)
     if frames is not None and gif is not None:
         print_path(gif)
+
+
+def check_report(path: str | os.PathLike[str]) -> Path:
+    """An ``evaluate-*`` command's ``--output FILE.json``, checked before the work together with the plot it gets
+    beside it (``FILE.png``: see :func:`write_report`)."""
+    report = check_output(path, (".json",))
+    check_output(report.with_suffix(".png"), (".png",))
+    return report
+
+
+def write_report(report: Path, data: Mapping[str, Any], figure: Image.Image) -> None:
+    """Write an evaluation's figures to ``report`` (JSON) and their plot against α (a PIL image) beside it as
+    ``report`` with ``.png``: both files or neither, as :func:`save_sheet_and_animation`; then print both paths."""
+    import contextlib
+    import json
+
+    from ..utils.fs import atomic_path
+
+    plot = report.with_suffix(".png")
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(atomic_path(report)).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        figure.save(stack.enter_context(atomic_path(plot)), format="PNG")
+    print_path(report)
+    print_path(plot)
 
 
 def print_path(path: str | os.PathLike[str], suffix: str = "") -> None:
@@ -274,6 +299,9 @@ def add_run_args(parser: argparse.ArgumentParser, checkpoint_every: int = 100, s
                         help="preview samples every STEPS steps; 0 = none")
     parser.add_argument("--log-every", type=positive_int, default=10, metavar="STEPS",
                         help="a line of metrics.jsonl every STEPS steps")
+    parser.add_argument("--tensorboard", action="store_true",
+                        help="also write the metrics and samples as TensorBoard events to FOLDER/train/tensorboard "
+                             "(needs the tensorboard extra)")
     add_no_progress(parser)
     parser.add_argument("--fp16", action="store_true", help="store the model folder's weights in fp16")
     add_device(parser)
@@ -297,7 +325,7 @@ def trainer_config(args: argparse.Namespace, batch_size: int, device: torch.devi
     return TrainerConfig(Path(args.output), batch_size=batch_size, seed=args.seed, device=device,
                          log_every=args.log_every, sample_every=0 if args.dry_run else max(0, args.sample_every),
                          checkpoint_every=args.checkpoint_every, progress=progress_of(args),
-                         resume=args.resume, overwrite=args.overwrite)
+                         resume=args.resume, overwrite=args.overwrite, tensorboard=args.tensorboard)
 
 
 def is_rank0() -> bool:
@@ -308,10 +336,13 @@ def is_rank0() -> bool:
 
 
 def check_train_out(args: argparse.Namespace) -> None:
-    """Refuse an ``--output`` that holds a finished model (without ``--overwrite``) before any set-up work."""
-    from ..training.trainer import check_out_dir
+    """Refuse an ``--output`` that holds a finished model (without ``--overwrite``), or ``--tensorboard`` without
+    the package, before any set-up work."""
+    from ..training.trainer import check_out_dir, check_tensorboard
 
     check_out_dir(Path(args.output), resume=args.resume, overwrite=args.overwrite)
+    if args.tensorboard:
+        check_tensorboard()
 
 
 def add_device(parser: argparse.ArgumentParser) -> None:

@@ -5,15 +5,17 @@ from __future__ import annotations
 import argparse
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import DynamicNetError
 from .common import (
     add_device,
     add_engine,
     add_model,
+    add_no_progress,
     add_run_args,
     check_output,
+    check_report,
     check_train_out,
     crop_scale_arg,
     crop_size,
@@ -22,11 +24,18 @@ from .common import (
     is_rank0,
     positive_int,
     print_path,
+    progress_of,
     seed,
     to_fp16,
     trainer_config,
     weight,
+    write_report,
 )
+
+if TYPE_CHECKING:  # torch loads only when a command runs: --help and --version answer at once
+    from PIL import Image
+
+    from ..apps.completion.evaluate import CompletionEval
 
 DEFAULT_MODEL = "completion-photos"
 MASK_CHOICES = ("center", "random", "strokes", "mixed")
@@ -67,6 +76,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="cap the longer side of each hole's working window at PX (the working scale is otherwise "
                         "chosen per hole: holes are filled as deep as the model's training holes)")
     p.add_argument("--vgg-weights", default=None, help="VGG16 for --alpha auto (default: the offline weights)")
+    add_no_progress(p)
     add_device(p)
     add_engine(p)
     p.set_defaults(func=run_complete)
@@ -84,8 +94,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=seed, default=1234, help="seed of the crop positions")
     p.add_argument("--no-auto", action="store_true", help="skip the auto-α evaluation")
     p.add_argument("--output", "-o", "--json", default=None, metavar="FILE.json",
-                   help="also write the per-image results to this JSON file")
+                   help="also write the per-image results to this JSON file, and the curves' plot against α "
+                        "beside it (FILE.png)")
     p.add_argument("--vgg-weights", default=None, help="torchvision-format VGG16 file (default: the offline weights)")
+    add_no_progress(p)
     add_device(p)
     p.set_defaults(func=run_evaluate_completion)
 
@@ -105,6 +117,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--crops", type=positive_int, default=None, help="random crops per photo (default: 8 / 20)")
     p.add_argument("--seed", type=seed, default=777, help="seed of the photo choice and crop positions")
     p.add_argument("--vgg-weights", default=None, help="torchvision-format VGG16 file (default: the offline weights)")
+    add_no_progress(p)
     add_device(p)
     p.set_defaults(func=run_calibrate_completion)
 
@@ -279,14 +292,14 @@ def run_complete(args: argparse.Namespace) -> int:
         from ..losses import load_vgg16
 
         pipe.vgg = load_vgg16(args.vgg_weights, taps=PERCEPTUAL_TAPS).to(device)
-        alpha = pipe.auto_alpha(image, mask)
+        alpha = pipe.auto_alpha(image, mask, progress=progress_of(args))
         print(f"auto alpha: {alpha:g}")
     if args.alphas is None:
         out = pipe(image, mask, alpha=alpha)
         save_image(out, output, alpha=loaded.alpha)
     else:
         alphas = list(args.alphas)
-        fills = pipe.sweep(image, mask, alphas)
+        fills = pipe.sweep(image, mask, alphas, progress=progress_of(args))
         tiles = [pipe.show_hole(image, mask), *fills]
         labels = ["input", *[f"α = {a:g}" for a in alphas]]
         if args.alpha == "auto":
@@ -298,16 +311,12 @@ def run_complete(args: argparse.Namespace) -> int:
 
 
 def run_evaluate_completion(args: argparse.Namespace) -> int:
-    import json
-
     from ..apps.completion.evaluate import evaluate_alphas, held_out_crops, summarize
     from ..apps.completion.metrics import PERCEPTUAL_TAPS
     from ..apps.completion.pipeline import CompletionPipeline
     from ..losses import load_vgg16
-    from ..utils.fs import atomic_write_text
 
-    if args.output:
-        check_output(args.output, (".json",))  # before minutes of evaluation, not after
+    report = check_report(args.output) if args.output else None  # before minutes of evaluation, not after
     device = device_of(args)
     pipe = CompletionPipeline.from_pretrained(args.model, device)
     size = args.size or int(pipe.config.get("extra", {}).get("size", 64))
@@ -316,12 +325,33 @@ def run_evaluate_completion(args: argparse.Namespace) -> int:
     vgg = load_vgg16(args.vgg_weights, taps=PERCEPTUAL_TAPS).to(device)
     pipe.vgg = vgg
     hole = args.hole or pipe.default_hole(size, size)
-    result = evaluate_alphas(pipe, images, args.alphas, vgg, hole=hole, auto=not args.no_auto)
-    print(summarize(result, f"{args.model}: {len(images)} held-out {size}² crops, centre hole {hole}²"))
-    if args.output:
-        atomic_write_text(args.output, json.dumps(result.to_dict(), indent=2) + "\n")
-        print_path(args.output)
+    result = evaluate_alphas(pipe, images, args.alphas, vgg, hole=hole, auto=not args.no_auto,
+                             progress=progress_of(args))
+    title = f"{args.model}: {len(images)} held-out {size}² crops, centre hole {hole}²"
+    print(summarize(result, title))
+    if report is not None:
+        write_report(report, result.to_dict(), _evaluation_figure(result, title))
     return 0
+
+
+def _evaluation_figure(result: CompletionEval, title: str) -> Image.Image:
+    """evaluate-completion's plot: each metric's mean over the crops along α, against the per-image oracle's and
+    auto α's (dashed)."""
+    from ..data.plot import PALETTE, Series, alpha_panels, level
+
+    curve = result.curve()
+    alphas = [row["alpha"] for row in curve]
+    auto = {"perceptual": result.auto_perceptual, "psnr": result.auto_psnr, "ssim": result.auto_ssim}
+    panels = []
+    for key, name in (("perceptual", "VGG distance in the hole (lower is better)"), ("psnr", "PSNR in the hole, dB"),
+                      ("ssim", "SSIM in the hole")):
+        series = [Series("mean over the crops", [(row["alpha"], row[key]) for row in curve])]
+        if key == "perceptual":
+            series.append(level("per-image oracle α", result.oracle()[1], alphas, PALETTE[1]))
+        if auto[key] is not None:
+            series.append(level("auto α", float(auto[key].mean()), alphas, PALETTE[2]))
+        panels.append((name, series))
+    return alpha_panels(panels, title=title)
 
 
 def run_calibrate_completion(args: argparse.Namespace) -> int:
@@ -358,7 +388,8 @@ def run_calibrate_completion(args: argparse.Namespace) -> int:
     pipe.vgg = load_vgg16(args.vgg_weights, taps=PERCEPTUAL_TAPS).to(device)
     source = f"{len(photos)} photos × {crops} crops, seed {args.seed}"
     fit = fit_auto_critic if critic else calibrate_auto_alpha
-    calibration, report = fit(pipe, groups, pipe.vgg, hole=pipe.default_hole(size, size), source=source)
+    calibration, report = fit(pipe, groups, pipe.vgg, hole=pipe.default_hole(size, size), source=source,
+                              progress=progress_of(args))
     write_calibration(folder, calibration)
     print(json.dumps(report, indent=2))
     print(f"auto α ({args.method}) written to {folder}: prior α {calibration.prior_alpha:g}")

@@ -2,10 +2,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import DynamicNetError
 from .common import (
@@ -15,6 +14,7 @@ from .common import (
     add_no_progress,
     add_run_args,
     check_output,
+    check_report,
     check_train_out,
     device_of,
     finite_float,
@@ -22,13 +22,18 @@ from .common import (
     int_up_to,
     is_rank0,
     positive_int,
-    print_path,
     progress_of,
     save_sheet_and_animation,
     seed,
     to_fp16,
     trainer_config,
+    write_report,
 )
+
+if TYPE_CHECKING:  # torch loads only when a command runs: --help and --version answer at once
+    from PIL import Image
+
+    from ..apps.dcgan.evaluate import AlphaEvaluation
 
 DEFAULT_MODEL = "fashion-sneaker-boot"
 DATA_HELP = ("celeba:PATH (CelebA as distributed), fashion-mnist[:CLASS,CLASS] (Debian dataset-fashion-mnist; "
@@ -70,7 +75,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-real", type=positive_int, default=2000, help="real images per subset, at most")
     p.add_argument("--seed", type=seed, default=0, help="noise seed (and the real images' sample)")
     p.add_argument("--output", "-o", "--json", default=None, metavar="FILE.json",
-                   help="also write the figures to this JSON file")
+                   help="also write the figures to this JSON file, and their plot against α beside it (FILE.png)")
     add_no_progress(p)
     add_device(p)
     p.set_defaults(func=run_evaluate)
@@ -322,10 +327,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from ..apps.dcgan.evaluate import evaluate_alphas
     from ..apps.dcgan.pipeline import DCGANPipeline
     from ..data.labels import normalise_value
-    from ..utils.fs import atomic_write_text
 
-    if args.output:
-        check_output(args.output, (".json",))  # before minutes of sampling, not after
+    report = check_report(args.output) if args.output else None  # before minutes of sampling, not after
     device = device_of(args)
     pipe = DCGANPipeline.from_pretrained(args.model, device)
     classifier, cconfig = load_classifier(args.classifier or args.model)
@@ -345,7 +348,22 @@ def run_evaluate(args: argparse.Namespace) -> int:
     print(f"{args.model}: {extra.get('description', '')}")
     print(f"{args.n} samples per α (seed {args.seed}); real: {real.source.description}")
     print(result.table())
-    if args.output:
-        atomic_write_text(Path(args.output), json.dumps(result.to_dict(), indent=2) + "\n")
-        print_path(args.output)
+    if report is not None:
+        write_report(report, result.to_dict(), _evaluation_figure(result, f"{args.model}: {args.n} samples per α"))
     return 0
+
+
+def _evaluation_figure(result: AlphaEvaluation, title: str) -> Image.Image:
+    """evaluate-dcgan's plot: the O1 fraction and the Fréchet distances along α, against the real images'."""
+    from ..data.plot import PALETTE, Series, alpha_panels, level
+
+    alphas = [p.alpha for p in result.points]
+    return alpha_panels([
+        ("O1 fraction", [Series("generated", [(p.alpha, p.o1_fraction) for p in result.points]),
+                         level("real O0 images", result.real_o1_rate_main, alphas, PALETTE[1]),
+                         level("real O1 images", result.real_o1_rate_tuning, alphas, PALETTE[2])]),
+        ("Fréchet distance", [Series("to real O0", [(p.alpha, p.fd_main) for p in result.points], PALETTE[1]),
+                              Series("to real O1", [(p.alpha, p.fd_tuning) for p in result.points], PALETTE[2],
+                                     marker="s"),
+                              level("real O0 vs real O1", result.fd_real_main_tuning, alphas)]),
+    ], title=title)

@@ -42,8 +42,13 @@ def run_info(args: argparse.Namespace) -> int:
     dyn = config["dynamic"]
     prov = config.get("provenance", {})
     print(f"model:        {folder}")
+    dtype = config.get("dtype", "float32")
+    if "main_dtype" in config:
+        dtype = f"blocks {dtype}, θ {config['main_dtype']}"
     print(f"application:  {config['application']}  (format {config['format_version']}, "
-          f"dynamicnet {config.get('library_version', '?')}, {config.get('dtype', 'float32')})")
+          f"dynamicnet {config.get('library_version', '?')}, {dtype})")
+    for entry in config.get("shared_weights", []):
+        print(f"shared:       {entry['file']} (SHA-256 {entry['sha256'][:16]}…)")
     print(f"architecture: {config['architecture'].get('name')} {config['architecture'].get('kwargs', {})}")
     print(f"blocks:       {', '.join(f'{p} ({c} ch)' for p, c in zip(dyn['insertion_points'], dyn['channels']))}")
     print(f"sets:         {', '.join(dyn['sets'])}   α range: {dyn.get('alpha_range')}")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 import os
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from ..errors import DynamicNetError
@@ -15,6 +15,7 @@ from .common import (
     add_no_progress,
     add_run_args,
     check_output,
+    check_report,
     check_train_out,
     collect_inputs,
     crop_scale_arg,
@@ -31,6 +32,7 @@ from .common import (
     to_fp16,
     trainer_config,
     weight,
+    write_report,
 )
 
 WORK_SIDE_HELP = ("longer side the network runs at; larger images are stylised there and upscaled, so strokes keep "
@@ -92,6 +94,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="images to use (default: the held-out photos)")
     p.add_argument("--size", type=positive_int, default=256, help="centre crops of SIZE² px")
     p.add_argument("--vgg-weights", default=None, help="torchvision-format VGG16 file (default: the offline weights)")
+    p.add_argument("--output", "-o", "--json", default=None, metavar="FILE.json",
+                   help="also write the losses to this JSON file, and their plot against α beside it (FILE.png)")
     add_no_progress(p)
     add_device(p)
     p.set_defaults(func=run_evaluate_style)
@@ -350,8 +354,10 @@ def run_evaluate_style(args: argparse.Namespace) -> int:
     from ..apps.style.evaluate import alpha_curve
     from ..apps.style.pipeline import StylePipeline
     from ..data.assets import held_out_photos
+    from ..data.plot import PALETTE, Series, alpha_panels
     from ..losses import load_vgg16
 
+    report = check_report(args.output) if args.output else None  # before minutes of evaluation, not after
     device = device_of(args)
     pipe = StylePipeline.from_pretrained(args.model, device)
     if args.objective not in pipe.config.get("objectives", {}):
@@ -364,6 +370,14 @@ def run_evaluate_style(args: argparse.Namespace) -> int:
     print(f"{'alpha':>7} {'style':>12} {'content':>12}")
     for p in curve:
         print(f"{p.alpha:>7g} {p.style:>12.4g} {p.content:>12.4g}")
+    if report is not None:
+        data = {"model": args.model, "objective": args.objective, "size": args.size,
+                "photos": [str(p) for p in photos], "curve": [asdict(p) for p in curve]}
+        figure = alpha_panels(
+            [(f"style loss w.r.t. {args.objective}", [Series("style", [(p.alpha, p.style) for p in curve])]),
+             ("content loss", [Series("content", [(p.alpha, p.content) for p in curve], PALETTE[1])])],
+            title=f"{args.model}: losses along α ({len(photos)} photos at {args.size}²)")
+        write_report(report, data, figure)
     return 0
 
 

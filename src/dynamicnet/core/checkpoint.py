@@ -6,13 +6,22 @@ a registered builder, or a user's own ``nn.Module`` class as ``"module:Class"``)
 sets with the objective each set was trained for, the α range, and the training provenance. Weights are
 safetensors (never pickle), fp32 or fp16.
 
+Shared weights: folders whose main network θ is the same (several block sets trained on one θ, as the bundled
+Starry Night models are) can store θ once. ``save_pretrained(..., share_main=DIR)`` writes θ's tensors to
+``DIR/<SHA-256 prefix>.safetensors`` and the folder's ``config.json`` lists that file under ``shared_weights``
+(its path relative to the folder, and its full SHA-256); ``model.safetensors`` then holds the rest. The name is
+the content's hash, so folders saved from the same θ find the file already there and a different θ never
+overwrites it; the loader checks the hash, so a changed or damaged shared file is refused, never loaded.
+
 ``format_version`` exists so that a later change of layout fails loudly instead of loading stale keys.
 """
 from __future__ import annotations
 
+import hashlib
 import importlib
 import json
 import math
+import os
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -21,17 +30,20 @@ from typing import Any
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save, save_file
 from torch import nn
 
 from .._version import __version__
 from ..errors import DynamicNetError
-from ..utils.fs import atomic_path, atomic_write_text
+from ..utils.fs import atomic_path, atomic_write_text, sha256_file
 from .dynamic import DynamicNet, alpha_limits
 
 FORMAT_VERSION = 1
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
+#: The prefix of θ's tensors in a :class:`DynamicNet` state dict: what ``share_main`` moves to a shared file.
+MAIN_PREFIX = "main."
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 ArchitectureBuilder = Callable[..., nn.Module]
 _ARCHITECTURES: dict[str, ArchitectureBuilder] = {}
@@ -173,6 +185,8 @@ def save_pretrained(
     provenance: Mapping[str, Any] | None = None,
     extra: Mapping[str, Any] | None = None,
     dtype: torch.dtype = torch.float32,
+    main_dtype: torch.dtype | None = None,
+    share_main: str | Path | None = None,
 ) -> Path:
     """Write ``model`` as a model folder and return its path.
 
@@ -182,9 +196,19 @@ def save_pretrained(
         provenance: how it was trained (data, steps, seed, command, time); ``saved_at`` is added.
         extra: application-specific settings (e.g. a default α, a display name).
         dtype: ``torch.float16`` halves the file; weights are cast back to fp32 on load.
+        main_dtype: θ's dtype where it differs from ``dtype``: a network's output can be more sensitive to
+            rounding its main weights than its blocks' (the bundled Starry Night θ in fp16 moves pixels by up to
+            0.96/255 at 512 px, its blocks by under 0.06/255), so the blocks may be fp16 while θ stays fp32.
+        share_main: a folder to store θ's tensors in, as ``<SHA-256 prefix>.safetensors``, instead of in this
+            folder's ``model.safetensors`` (see the module docstring); folders saved with the same θ and folder
+            share one file. The reference is a path relative to ``directory``: move the two folders together.
+            (An imported θ, which a folder references rather than stores, leaves nothing to share.)
     """
     if dtype not in (torch.float32, torch.float16):
         raise ValueError(f"dtype must be torch.float32 or torch.float16, got {dtype}")
+    if main_dtype not in (None, torch.float32, torch.float16):
+        raise ValueError(f"main_dtype must be torch.float32, torch.float16 or None, got {main_dtype}")
+    main_dtype = main_dtype or dtype
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     config = {
@@ -203,12 +227,47 @@ def save_pretrained(
         "extra": dict(extra or {}),
         "dtype": str(dtype).removeprefix("torch."),
     }
-    tensors = {k: v.detach().to("cpu", dtype if v.is_floating_point() else v.dtype).contiguous()
-               for k, v in model.state_dict().items()}
+    if main_dtype != dtype:
+        config["main_dtype"] = str(main_dtype).removeprefix("torch.")
+
+    def stored(key: str, v: torch.Tensor) -> torch.Tensor:
+        cast = (main_dtype if key.startswith(MAIN_PREFIX) else dtype) if v.is_floating_point() else v.dtype
+        return v.detach().to("cpu", cast).contiguous()
+
+    tensors = {k: stored(k, v) for k, v in model.state_dict().items()}
+    theta = {k: v for k, v in tensors.items() if k.startswith(MAIN_PREFIX)}
+    if share_main is not None and theta:
+        tensors = {k: v for k, v in tensors.items() if not k.startswith(MAIN_PREFIX)}
+        shared, digest = _write_shared(theta, Path(share_main))
+        # Relative, with "/" on every system: the folders stay valid wherever they are moved together.
+        config["shared_weights"] = [{"file": Path(os.path.relpath(shared.resolve(), directory.resolve())).as_posix(),
+                                     "sha256": digest}]
     with atomic_path(directory / WEIGHTS_NAME) as tmp:
         save_file(tensors, str(tmp), metadata={"format_version": str(FORMAT_VERSION)})
     atomic_write_text(directory / CONFIG_NAME, json.dumps(config, indent=2, sort_keys=False) + "\n")
     return directory
+
+
+def _write_shared(tensors: Mapping[str, torch.Tensor], folder: Path) -> tuple[Path, str]:
+    """Store ``tensors`` in ``folder`` under their content's SHA-256 (first 16 hex digits) and return the file and
+    its full SHA-256. A file already there with that content is kept as it is: other folders reference it."""
+    data = save(dict(tensors), metadata={"format_version": str(FORMAT_VERSION)})  # deterministic bytes
+    digest = hashlib.sha256(data).hexdigest()
+    path = folder / f"{digest[:16]}.safetensors"
+    if not (path.is_file() and sha256_file(path) == digest):
+        with atomic_path(path) as tmp:
+            tmp.write_bytes(data)
+    return path, digest
+
+
+def weights_sha256(directory: str | Path) -> str:
+    """A SHA-256 that identifies the weights a model folder loads (to tell whether two folders, or one folder at
+    two times, hold the same network). For a folder without shared weights it is ``model.safetensors``'s own;
+    with them, the hash of that file's digest and each shared file's recorded one (checked on load)."""
+    directory = Path(directory)
+    own = sha256_file(directory / WEIGHTS_NAME)
+    shared = [entry["sha256"] for entry in read_config(directory).get("shared_weights", [])]
+    return hashlib.sha256(" ".join([own, *shared]).encode()).hexdigest() if shared else own
 
 
 def read_config(directory: str | Path) -> dict[str, Any]:
@@ -283,6 +342,11 @@ def _schema_problem(config: Mapping[str, Any]) -> str | None:
     for key in ("objectives", "provenance", "extra"):
         if key in config and not isinstance(config[key], dict):
             return f"{key!r} must be an object"
+    shared = config.get("shared_weights", [])
+    if not (isinstance(shared, list) and all(
+            isinstance(e, dict) and isinstance(e.get("file"), str) and e["file"]
+            and isinstance(e.get("sha256"), str) and _SHA256.match(e["sha256"]) for e in shared)):
+        return "'shared_weights' must list objects with a 'file' path and its 'sha256' (64 hex digits)"
     return None
 
 
@@ -328,10 +392,24 @@ def load_pretrained(directory: str | Path) -> tuple[DynamicNet, dict[str, Any]]:
         model = build_from_config(config)
     except (TypeError, ValueError, RuntimeError) as exc:
         raise ModelFolderError(f"{directory / CONFIG_NAME}: cannot build the model ({exc})") from None
-    try:
-        state = load_file(str(weights))
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise ModelFolderError(f"{weights}: not a valid safetensors file ({exc})") from None
+    state = _read_weights(weights)
+    source = dict.fromkeys(state, weights)  # key → the file it came from, for error messages
+    for entry in config.get("shared_weights", []):
+        path = Path(os.path.normpath(directory / entry["file"]))  # "m/../_shared/x" reads as "_shared/x"
+        if not path.is_file():
+            raise ModelFolderError(f"{path}: missing; {directory / CONFIG_NAME} takes its shared weights from it "
+                                   "(keep the model folder and its shared weights together)")
+        digest = sha256_file(path)
+        if digest != entry["sha256"]:
+            raise ModelFolderError(f"{path}: its SHA-256 is {digest[:16]}…, not the {entry['sha256'][:16]}… "
+                                   f"{directory / CONFIG_NAME} records: the shared weights changed or are damaged; "
+                                   "restore the file")
+        shared = _read_weights(path)
+        twice = sorted(set(shared) & set(state))
+        if twice:
+            raise ModelFolderError(f"{path}: tensor {twice[0]!r} is also in {source[twice[0]]}")
+        state.update(shared)
+        source.update(dict.fromkeys(shared, path))
     expected = model.state_dict()
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
@@ -342,13 +420,20 @@ def load_pretrained(directory: str | Path) -> tuple[DynamicNet, dict[str, Any]]:
         )
     for key, tensor in state.items():
         if tuple(tensor.shape) != tuple(expected[key].shape):
-            raise ModelFolderError(
-                f"{weights}: tensor {key!r} has shape {tuple(tensor.shape)}, expected {tuple(expected[key].shape)}"
-            )
+            raise ModelFolderError(f"{source[key]}: tensor {key!r} has shape {tuple(tensor.shape)}, "
+                                   f"expected {tuple(expected[key].shape)}")
         if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
-            raise ModelFolderError(f"{weights}: tensor {key!r} holds NaN or infinite values; the file is damaged")
+            raise ModelFolderError(f"{source[key]}: tensor {key!r} holds NaN or infinite values; the file is damaged")
     model.load_state_dict({k: v.to(expected[k].dtype) for k, v in state.items()})
     model.eval()
     model.alpha_limits = alpha_limits(config["dynamic"].get("alpha_range", (0.0, 1.0)))
     model.config = config
     return model, config
+
+
+def _read_weights(path: Path) -> dict[str, torch.Tensor]:
+    """A safetensors file's tensors, or one line naming the file when it is not one."""
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise ModelFolderError(f"{path}: not a valid safetensors file ({exc})") from None

@@ -306,6 +306,8 @@ class DynamicNet(nn.Module):
         provenance: Mapping[str, Any] | None = None,
         extra: Mapping[str, Any] | None = None,
         dtype: torch.dtype | None = None,
+        main_dtype: torch.dtype | None = None,
+        share_main: str | Path | None = None,
     ) -> Path:
         """Write this model as a model folder that :meth:`from_pretrained` loads in any process, without the code
         that built or trained it; return its path.
@@ -325,9 +327,13 @@ class DynamicNet(nn.Module):
             alpha_range: the trained α range (default ``(-1, 1)`` with a ``"lower"`` set, else ``(0, 1)``).
             provenance, extra: how it was trained; application settings (see :func:`~dynamicnet.core.save_pretrained`).
             dtype: ``torch.float16`` halves the file (loaded back as fp32).
+            main_dtype: θ's dtype where it differs from ``dtype`` (fp16 blocks on an fp32 θ).
+            share_main: a folder to store θ in once for every model folder saved with it (see
+                :func:`~dynamicnet.core.save_pretrained`); by default θ goes into this folder.
 
-        Arguments left out keep what the folder this model was loaded from said (:attr:`config`); a model built
-        in Python gets application ``"custom"``, no objectives and fp32.
+        Arguments left out keep what the folder this model was loaded from said (:attr:`config`), except
+        ``share_main``: a folder is self-contained unless asked otherwise. A model built in Python gets application
+        ``"custom"``, no objectives and fp32.
 
         Raises:
             DynamicNetError: the architecture would not rebuild the main network (see ``main_kwargs``).
@@ -340,6 +346,7 @@ class DynamicNet(nn.Module):
         if alpha_range is None:
             lo, hi = loaded.get("dynamic", {}).get("alpha_range", (-1.0 if LOWER in self.set_names else 0.0, 1.0))
             alpha_range = (float(lo), float(hi))
+        dtypes = {"float16": torch.float16, "float32": torch.float32}
         return save_pretrained(
             self, directory,
             application=application or loaded.get("application", "custom"),
@@ -349,6 +356,8 @@ class DynamicNet(nn.Module):
             provenance=provenance if provenance is not None else loaded.get("provenance"),
             extra=extra if extra is not None else loaded.get("extra"),
             dtype=dtype or (torch.float16 if loaded.get("dtype") == "float16" else torch.float32),
+            main_dtype=main_dtype or dtypes.get(str(loaded.get("main_dtype"))),
+            share_main=share_main,
         )
 
     @classmethod

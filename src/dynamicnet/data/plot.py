@@ -148,6 +148,26 @@ def side_by_side(images: Sequence[Image.Image], gap: int = 12) -> Image.Image:
     return out
 
 
+def level(label: str, value: float, xs: Sequence[float], color: Color = PALETTE[0]) -> Series:
+    """A dashed horizontal line at ``value`` across ``xs``: a reference (a real-data figure, the oracle) that the
+    curve is read against."""
+    return Series(label, [(min(xs), value), (max(xs), value)], color, marker=None, dashed=True)
+
+
+def alpha_panels(panels: Sequence[tuple[str, Sequence[Series]]], *, title: str,
+                 size: tuple[int, int] = (420, 340)) -> Image.Image:
+    """One chart per quantity against α, side by side under ``title``: what the ``evaluate-*`` commands draw next
+    to their JSON. Quantities of different scales (a style and a content loss, PSNR and SSIM) each get their own
+    axes, so no curve is flattened by another's range."""
+    row = side_by_side([line_chart(series, title=name, xlabel="α", ylabel=name, size=size)
+                        for name, series in panels])
+    font = _label_font(14, None)
+    out = Image.new("RGB", (row.width, row.height + 28), "white")
+    _centred(ImageDraw.Draw(out), _drawable(title, font), row.width / 2, 6, font)
+    out.paste(row, (0, 28))
+    return out
+
+
 def _tick(value: float) -> str:
     return f"{value:.4g}"
 

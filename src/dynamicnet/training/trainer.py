@@ -3,8 +3,8 @@
 A *phase* is configuration, not code: which parameters train (θ or a block set), at which α the blocks run,
 how many steps, which learning rate, and which objective the task should use. The loop itself handles what
 every application needs the same way: seeding, a data order that is a pure function of (seed, phase, step),
-progress, a JSONL metrics log, sample images, atomic checkpoints, exact resume, and DistributedDataParallel
-under ``torchrun``.
+progress, a JSONL metrics log (and, optionally, the same metrics and samples as TensorBoard events), sample
+images, atomic checkpoints, exact resume, and DistributedDataParallel under ``torchrun``.
 
 Exact resume: the checkpoint holds the model and any extra modules, every optimizer, the phase and step, and
 all RNG states (torch, the task generator, NumPy, Python). The data order and each sample's augmentation are
@@ -14,6 +14,7 @@ killed after a checkpoint and resumed ends bit-identical to an uninterrupted run
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import math
 import os
@@ -104,11 +105,47 @@ class TrainerConfig:
     progress: bool | None = True  # a bar over the steps; None: only when stderr is a terminal (the CLI's default)
     resume: bool = False
     overwrite: bool = False  # replace a finished model folder in out_dir (otherwise refused)
+    tensorboard: bool = False  # also write metrics and samples as TensorBoard events to out_dir/train/tensorboard
 
     def __post_init__(self) -> None:
         # Python callers write TrainerConfig("runs/x", device="cuda"); the loop relies on Path and torch.device.
         self.out_dir = Path(self.out_dir)
         self.device = torch.device(self.device)
+        if self.tensorboard:
+            check_tensorboard()  # now, not after the set-up work that precedes fit()
+
+
+class MetricsWriter(Protocol):
+    """What the loop asks of a TensorBoard ``SummaryWriter`` (tests pass a stand-in)."""
+
+    def add_scalar(self, tag: str, scalar_value: float, global_step: int) -> None: ...
+
+    def add_image(self, tag: str, img_tensor: torch.Tensor, global_step: int) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def check_tensorboard() -> None:
+    """Fail in one line naming the extra when TensorBoard logging is asked for and the package is missing.
+
+    Finding the package is cheap (importing ``torch.utils.tensorboard`` takes seconds), so callers can check
+    before any expensive set-up."""
+    if importlib.util.find_spec("tensorboard") is None:
+        raise DynamicNetError("TensorBoard logging needs the tensorboard package: "
+                              "pip install 'dynamicnet[tensorboard]'",
+                              cli="--tensorboard needs the tensorboard package: pip install 'dynamicnet[tensorboard]'")
+
+
+def tensorboard_writer(log_dir: Path, purge_step: int) -> MetricsWriter:
+    """A ``SummaryWriter`` on ``log_dir`` that hides the events of earlier runs from ``purge_step`` on.
+
+    A resumed run re-runs the steps after its checkpoint, so their first logging is hidden rather than shown
+    twice (``purge_step``: the first step this run logs; 0 for a new run into a folder with old events).
+    """
+    check_tensorboard()
+    from torch.utils.tensorboard import SummaryWriter  # seconds to import: only when asked for
+
+    return cast(MetricsWriter, SummaryWriter(log_dir=str(log_dir), purge_step=purge_step))
 
 
 def check_out_dir(out_dir: Path, *, resume: bool = False, overwrite: bool = False) -> None:
@@ -263,6 +300,7 @@ class Trainer:
         self.started = time.time()
         self._elapsed_before = 0.0  # training time of the runs this one resumes
         self._runs: list[dict[str, Any]] = []  # every process that worked on this training, for provenance
+        self._board: MetricsWriter | None = None  # TensorBoard events, on rank 0 while fit() runs
 
     # ------------------------------------------------------------------ files
     @property
@@ -272,6 +310,14 @@ class Trainer:
     @property
     def metrics_path(self) -> Path:
         return self.out_dir / "train" / "metrics.jsonl"
+
+    @property
+    def tensorboard_dir(self) -> Path:
+        return self.out_dir / "train" / "tensorboard"
+
+    def global_step(self, phase_index: int, step: int) -> int:
+        """Steps since the start of training: TensorBoard's one axis across phases (main, then tuning, …)."""
+        return sum(p.steps for p in self.phases[:phase_index]) + step
 
     def _fingerprint(self) -> dict[str, Any]:
         # What must not change between a run and its resumption for "exact" to mean anything.
@@ -362,6 +408,12 @@ class Trainer:
         self.metrics_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.metrics_path, "a", encoding="utf-8") as fh:
             fh.write(json.dumps(record) + "\n")
+        if self._board is not None:
+            step = self.global_step(record["phase_index"], record["step"])
+            for key, value in record.items():
+                if key not in ("phase", "phase_index", "step", "time") and isinstance(value, (int, float)) \
+                        and not isinstance(value, bool):
+                    self._board.add_scalar(f"{record['phase']}/{key}", value, step)  # e.g. "tuning/style"
 
     def _truncate_metrics(self, phase_index: int, step: int) -> None:
         # Forget what was logged after the checkpoint we resume from: those steps will be re-run.
@@ -375,7 +427,7 @@ class Trainer:
                     kept.append(line)
         atomic_write_text(self.metrics_path, "".join(k + "\n" for k in kept))
 
-    def _save_samples(self, phase: Phase, step: int) -> None:
+    def _save_samples(self, phase_index: int, phase: Phase, step: int) -> None:
         if self.rank != 0:
             return
         images = self.task.sample(phase)
@@ -383,8 +435,10 @@ class Trainer:
             return
         from ..data.io import save_image  # imported here: sampling is optional and needs Pillow
 
-        save_image(image_grid(images.detach().float().cpu().clamp(0, 1)),
-                   self.out_dir / "train" / "samples" / f"{phase.name}_{step:06d}.png")
+        grid = image_grid(images.detach().float().cpu().clamp(0, 1))  # (3, H, W)
+        save_image(grid, self.out_dir / "train" / "samples" / f"{phase.name}_{step:06d}.png")
+        if self._board is not None:
+            self._board.add_image(f"{phase.name}/samples", grid, self.global_step(phase_index, step))
 
     # ------------------------------------------------------------------ loop
     def _batches(self, phase_index: int, start: int) -> Iterator[Any]:
@@ -425,8 +479,35 @@ class Trainer:
                 self.metrics_path.unlink()
 
         first_phase = resume_state["phase_index"] if resume_state else 0
+        first_step = int(resume_state["step"]) if resume_state else 0
         self._runs = [{"command": " ".join(sys.argv), "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                       "from_phase": first_phase, "from_step": int(resume_state["step"]) if resume_state else 0}]
+                       "from_phase": first_phase, "from_step": first_step}]
+        if cfg.tensorboard and self.rank == 0:
+            self._board = tensorboard_writer(self.tensorboard_dir, self.global_step(first_phase, first_step))
+        try:
+            self._run_phases(first_phase, resume_state)
+        finally:
+            if self._board is not None:
+                self._board.close()  # flushes: an interrupted run keeps the events up to its checkpoint
+                self._board = None
+
+        provenance = {
+            "seed": cfg.seed,
+            "batch_size": cfg.batch_size,
+            "phases": [{"name": p.name, "steps": p.steps, "lr": p.lr, "sets": list(p.sets), "alpha": repr(p.alpha)}
+                       for p in self.phases],
+            "world_size": self.world_size,
+            "device": str(cfg.device),
+            "train_seconds": round(time.time() - self.started + self._elapsed_before, 1),
+            "runs": self._runs,
+        }
+        path = self.task.export(self.out_dir, provenance) if self.rank == 0 else self.out_dir
+        if self.distributed:
+            dist.barrier()
+        return path
+
+    def _run_phases(self, first_phase: int, resume_state: Mapping[str, Any] | None) -> None:
+        """Run the phases from ``first_phase`` on, the first of them from ``resume_state`` when resuming."""
         for phase_index in range(first_phase, len(self.phases)):
             phase = self.phases[phase_index]
             model = self.task.model
@@ -453,21 +534,6 @@ class Trainer:
             wrapped = {name: self._wrap(m) for name, m in self._modules().items()}
             self._run_phase(phase_index, phase, start, optimizers, wrapped)
 
-        provenance = {
-            "seed": cfg.seed,
-            "batch_size": cfg.batch_size,
-            "phases": [{"name": p.name, "steps": p.steps, "lr": p.lr, "sets": list(p.sets), "alpha": repr(p.alpha)}
-                       for p in self.phases],
-            "world_size": self.world_size,
-            "device": str(cfg.device),
-            "train_seconds": round(time.time() - self.started + self._elapsed_before, 1),
-            "runs": self._runs,
-        }
-        path = self.task.export(self.out_dir, provenance) if self.rank == 0 else self.out_dir
-        if self.distributed:
-            dist.barrier()
-        return path
-
     def _run_phase(self, phase_index: int, phase: Phase, start: int,
                    optimizers: Mapping[str, torch.optim.Optimizer], wrapped: dict[str, nn.Module]) -> None:
         cfg = self.config
@@ -492,7 +558,7 @@ class Trainer:
                     self._log({"phase": phase.name, "phase_index": phase_index, "step": done,
                                "time": round(time.time() - self.started, 3), **metrics, **extra})
                 if cfg.sample_every and done % cfg.sample_every == 0:
-                    self._save_samples(phase, done)
+                    self._save_samples(phase_index, phase, done)
                 if stop.requested:
                     # Ctrl-C / SIGTERM: the step in flight finished, so its state is consistent; keep it.
                     self._save_checkpoint(phase_index, done, optimizers)

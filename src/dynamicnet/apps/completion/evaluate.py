@@ -28,6 +28,7 @@ from ...data.assets import held_out_photos
 from ...data.io import load_image
 from ...errors import DynamicNetError
 from ...utils.fs import atomic_write_text
+from ...utils.progress import progress as progress_bar
 from .critic import AlphaCritic, fit_critic
 from .metrics import PERCEPTUAL_TAPS, hole_psnr, hole_ssim, perceptual_hole_distance
 from .pipeline import AUTO_GRID, AutoAlphaCalibration, CompletionPipeline
@@ -117,14 +118,16 @@ class CompletionEval:
 
 @torch.no_grad()
 def evaluate_alphas(pipe: CompletionPipeline, images: Sequence[torch.Tensor], alphas: Sequence[float],
-                    vgg: Any, *, hole: int, auto: bool = True) -> CompletionEval:
-    """Metrics inside a centre ``hole``² of every image at every α (and at the auto α when ``auto``)."""
+                    vgg: Any, *, hole: int, auto: bool = True, progress: bool | None = False) -> CompletionEval:
+    """Metrics inside a centre ``hole``² of every image at every α (and at the auto α when ``auto``).
+
+    ``progress``: a bar over the images (None: only when stderr is a terminal)."""
     device = next(vgg.parameters()).device
     alphas = [float(a) for a in alphas]
     n, k = len(images), len(alphas)
     psnr, ssim, perc = np.zeros((n, k)), np.zeros((n, k)), np.zeros((n, k))
     auto_a, auto_psnr, auto_ssim, auto_perc = (np.zeros(n) for _ in range(4))
-    for j, image in enumerate(images):
+    for j, image in enumerate(progress_bar(images, desc="evaluate", total=n, unit="image", enabled=progress)):
         h, w = image.shape[-2:]
         mask = pipe.default_mask(h, w, hole)
         truth = image[None].to(device)
@@ -168,20 +171,23 @@ SHRINKAGE_GRID = (0.0, 0.005, 0.01, 0.02, 0.03, 0.05, 0.1)
 
 @torch.no_grad()
 def calibrate_auto_alpha(pipe: CompletionPipeline, groups: Sequence[Sequence[torch.Tensor]], vgg: Any, *,
-                         hole: int, grid: Sequence[float] = AUTO_GRID, source: str = ""
-                         ) -> tuple[AutoAlphaCalibration, dict[str, Any]]:
+                         hole: int, grid: Sequence[float] = AUTO_GRID, source: str = "",
+                         progress: bool | None = False) -> tuple[AutoAlphaCalibration, dict[str, Any]]:
     """Fit :class:`AutoAlphaCalibration` on calibration images with ground truth, grouped by photo.
 
     ``prior_alpha`` is the best global α on these images; ``offset(α)`` the mean gap between the true
     distance curve and the proxy-score curve (each centred per image), i.e. the proxy's systematic bias;
     ``shrinkage`` the value of :data:`SHRINKAGE_GRID` with the best leave-one-photo-out share of the oracle's
     gain (offset and prior refitted without the left-out photo). Returns the calibration and a report.
+    ``progress``: bars over the images, for the true distances and for the proxy scores (None: on a terminal).
     """
     images = [im for g in groups for im in g]
     labels = np.concatenate([np.full(len(g), k) for k, g in enumerate(groups)])
     grid = [float(a) for a in grid]
-    truth = evaluate_alphas(pipe, images, grid, vgg, hole=hole, auto=False).perceptual  # (N, A)
-    proxy = np.array([pipe.auto_alpha_scores(im, pipe.default_mask(*im.shape[-2:], hole), grid) for im in images])
+    truth = evaluate_alphas(pipe, images, grid, vgg, hole=hole, auto=False, progress=progress).perceptual  # (N, A)
+    proxy = np.array([pipe.auto_alpha_scores(im, pipe.default_mask(*im.shape[-2:], hole), grid)
+                      for im in progress_bar(images, desc="proxy scores", total=len(images), unit="image",
+                                             enabled=progress)])
     g = np.asarray(grid)
 
     def fit(idx: np.ndarray, shrinkage: float) -> AutoAlphaCalibration:
@@ -224,13 +230,19 @@ def training_photo_groups(count: int = 40, seed: int = 0) -> list[Path]:
 
 @torch.no_grad()
 def fit_auto_critic(pipe: CompletionPipeline, groups: Sequence[Sequence[torch.Tensor]], vgg: Any, *, hole: int,
-                    grid: Sequence[float] = AUTO_GRID, source: str = "") -> tuple[AlphaCritic, dict[str, Any]]:
-    """Fit :class:`~.critic.AlphaCritic` on crops with ground truth, grouped by photo (centre ``hole``²)."""
+                    grid: Sequence[float] = AUTO_GRID, source: str = "", progress: bool | None = False
+                    ) -> tuple[AlphaCritic, dict[str, Any]]:
+    """Fit :class:`~.critic.AlphaCritic` on crops with ground truth, grouped by photo (centre ``hole``²).
+
+    ``progress``: bars over the images, for the true distances and for the critic's features (None: on a
+    terminal); the fit itself (:func:`~.critic.fit_critic`, a few small ridge regressions) takes no time."""
     images = [im for g in groups for im in g]
     labels = np.concatenate([np.full(len(g), k) for k, g in enumerate(groups)])
     grid = [float(a) for a in grid]
-    curves = evaluate_alphas(pipe, images, grid, vgg, hole=hole, auto=False).perceptual  # (N, A)
-    features = np.stack([pipe.critic_features(im, pipe.default_mask(*im.shape[-2:], hole), grid) for im in images])
+    curves = evaluate_alphas(pipe, images, grid, vgg, hole=hole, auto=False, progress=progress).perceptual  # (N, A)
+    features = np.stack([pipe.critic_features(im, pipe.default_mask(*im.shape[-2:], hole), grid)
+                         for im in progress_bar(images, desc="critic features", total=len(images), unit="image",
+                                                enabled=progress)])
     return fit_critic(features, curves, labels, grid, source)
 
 

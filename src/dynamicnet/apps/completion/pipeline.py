@@ -35,6 +35,7 @@ from ...data.masks import center_mask, check_mask, hole_components, hole_depth
 from ...engines import Runtime
 from ...errors import DynamicNetError
 from ...models import resolve_model
+from ...utils.progress import progress as progress_bar
 from .critic import AlphaCritic, critic_features
 from .metrics import PERCEPTUAL_TAPS, perceptual_hole_distance
 from .model import HOLE_FILL, MULTIPLE, composite, hole_fill_of, masked_input, push_pull, to_prediction
@@ -225,10 +226,13 @@ class CompletionPipeline:
         return CompletionSession(self, image, mask)
 
     @torch.no_grad()
-    def sweep(self, image: torch.Tensor, mask: torch.Tensor | None, alphas: Sequence[float]) -> list[torch.Tensor]:
-        """The same image filled at several α (the α-independent part runs once)."""
+    def sweep(self, image: torch.Tensor, mask: torch.Tensor | None, alphas: Sequence[float],
+              progress: bool | None = False) -> list[torch.Tensor]:
+        """The same image filled at several α (the α-independent part runs once).
+
+        ``progress``: a bar over the α values (None: only when stderr is a terminal)."""
         session = self.session(image, mask)
-        return [session.render(float(a)) for a in alphas]
+        return [session.render(float(a)) for a in progress_bar(alphas, desc="α", total=len(alphas), enabled=progress)]
 
     # ------------------------------------------------------------------ auto α
     def _vgg(self) -> Any:
@@ -248,14 +252,15 @@ class CompletionPipeline:
         """The window of the largest hole: auto α judges an image there, at the scale the network fills it."""
         return self.plan(*self._check(image, mask))[0]
 
-    def _proxy_scores(self, win: Window, alphas: Sequence[float]) -> list[float] | None:
+    def _proxy_scores(self, win: Window, alphas: Sequence[float], progress: bool | None = False) -> list[float] | None:
         image, mask = win.image, win.mask
         proxies = proxy_regions(mask)
         if not proxies:
             return None
         vgg = self._vgg()
         totals = torch.zeros(len(alphas))
-        for proxy in proxies:
+        # A bar over the proxy regions: each is len(alphas) fills and VGG passes, the slow part of auto α.
+        for proxy in progress_bar(proxies, desc="auto α", total=len(proxies), unit="region", enabled=progress):
             union = ((mask + proxy) > 0).float()  # (1, H, W): the hole and the proxy are both hidden
             prepared, pads = self._prepare(image, union)
             top, bottom, left, right = _bbox(union, margin=8)  # VGG only around what changed
@@ -283,26 +288,31 @@ class CompletionPipeline:
         win = self._largest(image, mask)
         return self._window_features(win, self._prepare(win.image, win.mask), grid)
 
-    def _window_features(self, win: Window, prepared: tuple[Prepared, tuple[int, ...]], grid: Sequence[float]) -> Any:
+    def _window_features(self, win: Window, prepared: tuple[Prepared, tuple[int, ...]], grid: Sequence[float],
+                         progress: bool | None = False) -> Any:
         prep, pads = prepared
-        return critic_features([self._fill(prep, pads, win.image, win.mask, float(a)) for a in grid], win.mask)
+        alphas = progress_bar(grid, desc="auto α", total=len(grid), unit="α", enabled=progress)
+        return critic_features([self._fill(prep, pads, win.image, win.mask, float(a)) for a in alphas], win.mask)
 
-    def auto_alpha(self, image: torch.Tensor, mask: torch.Tensor | None = None) -> float:
+    def auto_alpha(self, image: torch.Tensor, mask: torch.Tensor | None = None, progress: bool | None = False) -> float:
         """The α this image should use, proposed without ground truth.
 
         With a fitted critic (the bundled model's): the α whose fill the critic predicts closest to the truth
         (see :mod:`~.critic`). Otherwise the proxy-hole criterion (see the module docstring) with the model's
         calibration, falling back to its prior α when the hole leaves no room for a proxy region.
+        ``progress``: a bar over the fills it judges (None: only when stderr is a terminal).
         """
-        return self._choose_alpha(self._largest(image, mask), None)
+        return self._choose_alpha(self._largest(image, mask), None, progress)
 
     @torch.no_grad()
-    def _choose_alpha(self, win: Window, prepared: tuple[Prepared, tuple[int, ...]] | None) -> float:
+    def _choose_alpha(self, win: Window, prepared: tuple[Prepared, tuple[int, ...]] | None,
+                      progress: bool | None = False) -> float:
         """:meth:`auto_alpha` on the largest hole's window (``prepared``: that window already prepared, if so)."""
         cal = self.auto_calibration
         if isinstance(cal, AlphaCritic):
-            return cal.choose(self._window_features(win, prepared or self._prepare(win.image, win.mask), cal.grid))
-        scores = self._proxy_scores(win, cal.grid)
+            prepared = prepared or self._prepare(win.image, win.mask)
+            return cal.choose(self._window_features(win, prepared, cal.grid, progress))
+        scores = self._proxy_scores(win, cal.grid, progress)
         return cal.prior_alpha if scores is None else cal.choose(scores)
 
 

@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ...core.checkpoint import CONFIG_NAME, WEIGHTS_NAME, load_pretrained, read_config
+from ...core.checkpoint import CONFIG_NAME, load_pretrained, read_config, weights_sha256
 from ...core.dynamic import HIGHER, DynamicNet
 from ...data.folder import FLAT_CROP_STD
 from ...data.io import load_image, make_contact_sheet, pad_to_multiple, resize_max_side, save_image, unpad
@@ -40,7 +40,7 @@ from ...losses import PerceptualLoss, StyleTargets, VGG16Features, tv_loss
 from ...training import Phase, Trainer, TrainerConfig
 from ...training.setup import command_line
 from ...training.trainer import TrainingInterrupted
-from ...utils.fs import atomic_write_text, sha256_file
+from ...utils.fs import atomic_write_text
 from .recipe import StyleObjective, StyleRecipe
 from .train import StyleTask, build_model, objective_loss, objective_record
 
@@ -172,7 +172,7 @@ class Experiment:
         """Everything that decides the networks' weights (a run folder holds one experiment only)."""
         return {"recipe": self.recipe.to_dict(), "theta": asdict(self.theta), "blocks": asdict(self.blocks),
                 "model": None if self.model is None else {"folder": str(self.model),
-                                                          "sha256": sha256_file(self.model / WEIGHTS_NAME)},
+                                                          "sha256": weights_sha256(self.model)},
                 "vgg16": self.vgg16}
 
 
@@ -398,7 +398,7 @@ class LoadedNetworks:
 
         folders = {"dynamic": model, "dni": dni, **{f"m={_key(m)}": f for m, f in dedicated.items()}}
         return cls(net(model), {m: net(f) for m, f in dedicated.items()}, net(dni),
-                   {k: sha256_file(f / WEIGHTS_NAME) for k, f in folders.items()})
+                   {k: weights_sha256(f) for k, f in folders.items()})
 
     def dni_at(self, t: float) -> DynamicNet:
         """DNI at ``t``: a network with the weights (1 − t)·θ + t·θ′. Instance norm keeps no running statistics, so
