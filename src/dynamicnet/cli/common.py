@@ -370,3 +370,15 @@ def device_of(args: argparse.Namespace) -> torch.device:
     from ..utils.device import resolve_device
 
     return resolve_device(args.device)
+
+
+def content_dataset(data: str, size: int, crop_scale: tuple[float, float]) -> tuple[Any, str]:
+    """The training photos of ``--data`` as random resized crops (an ``ImageFolderDataset``), and the one-line
+    description the model folder's provenance keeps. Imported lazily: ``--help`` stays torch-free."""
+    from ..data.assets import content_dir
+    from ..data.folder import FLAT_CROP_STD, ImageFolderDataset
+
+    content = content_dir(data)
+    dataset = ImageFolderDataset(content, size, scale=crop_scale, min_std=FLAT_CROP_STD)
+    return dataset, (f"{content} ({len(dataset)} images, {size}² random resized crops, area "
+                     f"{crop_scale[0]:g}–{crop_scale[1]:g} of the largest square)")

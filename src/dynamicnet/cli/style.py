@@ -18,6 +18,7 @@ from .common import (
     check_report,
     check_train_out,
     collect_inputs,
+    content_dataset,
     crop_scale_arg,
     crop_size,
     device_of,
@@ -202,8 +203,8 @@ def run_train_style(args: argparse.Namespace) -> int:
 
     from ..apps.style.recipe import HIGHER
     from ..apps.style.train import train_style
-    from ..data.assets import content_dir, held_out_photos
-    from ..data.folder import FLAT_CROP_STD, ImageFolderDataset, SyntheticImageDataset
+    from ..data.assets import held_out_photos
+    from ..data.folder import SyntheticImageDataset
     from ..data.io import load_image, resize_max_side
     from ..training import setup_distributed
 
@@ -216,10 +217,7 @@ def run_train_style(args: argparse.Namespace) -> int:
         dataset = SyntheticImageDataset(8, recipe.size, seed=args.seed)
         description = "synthetic (dry run)"
     else:
-        content = content_dir(args.data or recipe.content)
-        dataset = ImageFolderDataset(content, recipe.size, scale=recipe.crop_scale, min_std=FLAT_CROP_STD)
-        description = (f"{content} ({len(dataset)} images, {recipe.size}² random resized crops, area "
-                       f"{recipe.crop_scale[0]:g}–{recipe.crop_scale[1]:g} of the largest square)")
+        dataset, description = content_dataset(args.data or recipe.content, recipe.size, recipe.crop_scale)
     preview = None
     if args.sample_every and not args.dry_run:
         photos = list(held_out_photos().values())[:2]

@@ -22,6 +22,7 @@ from ..errors import DynamicNetError
 from .common import (
     add_run_args,
     check_train_out,
+    content_dataset,
     crop_scale_arg,
     crop_size,
     device_of,
@@ -143,8 +144,8 @@ def _tune_style(args: argparse.Namespace, main: ImportedMain, names: list[str]) 
     from ..apps.style.recipe import load_recipe
     from ..apps.style.train import train_style_blocks
     from ..core.dynamic import HIGHER
-    from ..data.assets import content_dir, held_out_photos
-    from ..data.folder import FLAT_CROP_STD, ImageFolderDataset, SyntheticImageDataset
+    from ..data.assets import held_out_photos
+    from ..data.folder import SyntheticImageDataset
     from ..data.io import load_image, resize_max_side
     from ..training import setup_distributed
 
@@ -168,10 +169,7 @@ def _tune_style(args: argparse.Namespace, main: ImportedMain, names: list[str]) 
         dataset = SyntheticImageDataset(8, recipe.size, seed=args.seed)
         description = "synthetic (dry run)"
     else:
-        content = content_dir(args.data or recipe.content)
-        dataset = ImageFolderDataset(content, recipe.size, scale=recipe.crop_scale, min_std=FLAT_CROP_STD)
-        description = (f"{content} ({len(dataset)} images, {recipe.size}² random resized crops, area "
-                       f"{recipe.crop_scale[0]:g}–{recipe.crop_scale[1]:g} of the largest square)")
+        dataset, description = content_dataset(args.data or recipe.content, recipe.size, recipe.crop_scale)
     points = _points(args, main, names, recipe.size)
     recipe = recipe.with_overrides(insertion_points=tuple(p.name for p in points))
     main.check_output_range(_first_batch(dataset, recipe.batch_size, args.seed))
