@@ -1,19 +1,27 @@
 #!/usr/bin/env bash
 # Reproduce the bundled completion model (completion-photos) on a CPU, offline: the `photos` recipe (128² crops of
-# the large registry photo set, 64² holes, rectangles and strokes; θ for L1 + GAN, blocks for L1), one thread so
-# that it can run beside other work. Interruptible: rerun the script and it resumes from the last checkpoint. The
-# run folder lives in the cache, not the work tree, so a fresh checkout resumes it too. See docs/completion.md.
+# the large registry photo set, 64² holes, rectangles and strokes, push-pull prefill; θ for L1, 1600 steps, then
+# the blocks for L1 + VGG + SSIM, 600 steps), one thread so that it can run beside other work. Two runs, as the
+# bundled folder was made: θ alone (--phase main), then the blocks on it (--phase tuning --init-from). Interruptible:
+# rerun the script and each run resumes from its last checkpoint. The run folders live in the cache, not the work
+# tree, so a fresh checkout resumes them too. Then `dynamicnet calibrate-completion` fits auto α (docs/completion.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DN=${DN:-.venv/bin/dynamicnet}
 RUNS=${RUNS:-${DYNAMICNET_HOME:-${XDG_CACHE_HOME:-$HOME/.cache}/dynamicnet}/runs/bundled}
-out="$RUNS/completion-photos"
-if [ ! -f "$out/model.safetensors" ]; then
-  resume=()
-  [ -f "$out/train/checkpoint.pt" ] && resume=(--resume)
-  OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} "$DN" train completion --recipe photos --seed 0 --checkpoint-every 100 \
-    --sample-every 500 --log-every 50 --no-progress --fp16 ${EXTRA_ARGS:-} --out "$out" "${resume[@]}"
-fi
+main="$RUNS/completion-photos-main"
+out="$RUNS/completion-photos-tuned"
+common=(--recipe photos --seed 0 --checkpoint-every 50 --log-every 25 --no-progress --fp16 ${EXTRA_ARGS:-})
+run() {  # run FOLDER ARGS...: train into FOLDER unless it holds a finished model, resuming a started run
+  local folder=$1; shift
+  [ -f "$folder/model.safetensors" ] && return 0
+  local resume=()
+  [ -f "$folder/train/checkpoint.pt" ] && resume=(--resume)
+  OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} "$DN" train completion "${common[@]}" "$@" --output "$folder" "${resume[@]}"
+}
+run "$main" --phase main --sample-every 500
+run "$out" --phase tuning --init-from "$main" --sample-every 300
+"$DN" calibrate-completion --model "$out"
 mkdir -p src/dynamicnet/models/completion-photos
 rm -f src/dynamicnet/models/completion-photos/discriminator.safetensors  # training state, not used by inference
 cp "$out/config.json" "$out/model.safetensors" src/dynamicnet/models/completion-photos/

@@ -1,7 +1,6 @@
+"""Tiny model folders for tests: one factory instead of a hand-built fixture per test module."""
 import importlib.util
 from pathlib import Path
-
-"""Tiny model folders for tests: one factory instead of a hand-built fixture per test module."""
 
 
 def make_tiny_style_model(folder, recipe="level", **save_kwargs):
