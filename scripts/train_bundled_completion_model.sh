@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Reproduce the bundled completion model (completion-photos) on a CPU, offline: the `photos` recipe (128² crops of
+# Train the current `photos` completion recipe on a CPU, offline — the 128² candidate of docs/completion.md, measured
+# there and not bundled (the bundled completion-photos is the first recipe's 64² model): 128² crops of
 # the large registry photo set, 64² holes, rectangles and strokes, push-pull prefill; θ for L1, 1600 steps, then
-# the blocks for L1 + VGG + SSIM, 600 steps), one thread so that it can run beside other work. Two runs, as the
-# bundled folder was made: θ alone (--phase main), then the blocks on it (--phase tuning --init-from). Interruptible:
+# the blocks for L1 + VGG + SSIM, 600 steps; one thread so that it can run beside other work. Two runs, as the
+# candidate was made: θ alone (--phase main), then the blocks on it (--phase tuning --init-from). Interruptible:
 # rerun the script and each run resumes from its last checkpoint. The run folders live in the cache, not the work
 # tree, so a fresh checkout resumes them too. Then `dynamicnet calibrate-completion` fits auto α (docs/completion.md).
 set -euo pipefail
@@ -22,7 +23,5 @@ run() {  # run FOLDER ARGS...: train into FOLDER unless it holds a finished mode
 run "$main" --phase main --sample-every 500
 run "$out" --phase tuning --init-from "$main" --sample-every 300
 "$DN" calibrate-completion --model "$out"
-mkdir -p src/dynamicnet/models/completion-photos
-rm -f src/dynamicnet/models/completion-photos/discriminator.safetensors  # training state, not used by inference
-cp "$out/config.json" "$out/model.safetensors" src/dynamicnet/models/completion-photos/
-echo "bundled model updated in src/dynamicnet/models/completion-photos/"
+echo "model: $out (compare: python benchmarks/bench_completion.py --model $out; bundle it by copying its"
+echo "config.json and model.safetensors to src/dynamicnet/models/completion-photos/ if it beats the bundled one)"

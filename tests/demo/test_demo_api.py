@@ -452,10 +452,10 @@ def test_models_say_what_the_slider_ends_mean():
                                                                                  "higher": "ankle boot"}
     if "completion-photos" in models:
         labels = objective_labels(read_config(models["completion-photos"]))
-        assert labels == {"main": "smooth (L1)", "higher": "detailed (VGG + SSIM)"}
-    gan = {"application": "completion", "objectives": {"main": {"l1_weight": 1, "adversarial_weight": 0.1},
-                                                       "higher": {"l1_weight": 1}}}
-    assert objective_labels(gan) == {"main": "sharp (adversarial)", "higher": "smooth (L1)"}
+        assert labels == {"main": "sharp (adversarial)", "higher": "smooth (L1)"}
+    detailed = {"application": "completion", "objectives": {"main": {"l1_weight": 1},
+                                                            "higher": {"l1_weight": 1, "perceptual_weight": 0.3}}}
+    assert objective_labels(detailed) == {"main": "smooth (L1)", "higher": "detailed (VGG + SSIM)"}
 
 
 def test_models_report_the_device_and_each_objectives_style_image(server):
