@@ -23,7 +23,7 @@ from torch.utils.data import Dataset
 from dynamicnet.data.io import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, load_image
 from dynamicnet.errors import DynamicNetError
 
-__all__ = ["ImageFolderDataset", "SyntheticImageDataset", "find_images"]
+__all__ = ["ImageFolderDataset", "SyntheticImageDataset", "find_images", "random_square_crop"]
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +58,22 @@ def find_images(root: str | os.PathLike[str], extensions: Iterable[str] = IMAGE_
             found.append((full.relative_to(r).as_posix(), full))
     found.sort(key=lambda t: t[0])
     return [p for _, p in found]
+
+
+def random_square_crop(image: torch.Tensor, rng: np.random.Generator, size: int, scale: tuple[float, float],
+                       min_side: int = 1) -> torch.Tensor:
+    """One evaluation crop of ``image`` ``(3, H, W)``, drawn like the training crops: a square whose area is a
+    uniform fraction ``scale`` of the largest square (side at least ``min_side``), anywhere, resized to ``size``².
+
+    Draws three values from ``rng`` (area, row, column), so a caller that fixes the seed gets the same crops.
+    """
+    _, h, w = image.shape
+    u, py, px = rng.random(3)
+    side = min(max(min_side, round(min(h, w) * math.sqrt(scale[0] + (scale[1] - scale[0]) * u))), h, w)
+    top, left = int(py * (h - side + 1)), int(px * (w - side + 1))
+    crop = F.interpolate(image[None, :, top : top + side, left : left + side], size=(size, size), mode="bilinear",
+                         align_corners=False, antialias=side > size)
+    return crop[0].clamp(0, 1)
 
 
 class ImageFolderDataset(Dataset):

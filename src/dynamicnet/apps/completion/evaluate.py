@@ -13,7 +13,6 @@ This is how docs/completion.md's numbers are produced (``dynamicnet evaluate-com
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,10 +20,10 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from ...core.checkpoint import CONFIG_NAME, read_config
 from ...data.assets import held_out_photos
+from ...data.folder import random_square_crop
 from ...data.io import load_image
 from ...errors import DynamicNetError
 from ...utils.fs import atomic_write_text
@@ -46,15 +45,8 @@ def held_out_crops(photos: Sequence[Path] | None = None, *, size: int = 64, per_
     out = []
     for path in paths:
         image = load_image(path).rgb  # (3, H, W)
-        _, h, w = image.shape
         for _ in range(per_photo):
-            u, py, px = rng.random(3)
-            side = max(size // 2, round(min(h, w) * math.sqrt(scale[0] + (scale[1] - scale[0]) * u)))
-            side = min(side, h, w)
-            top, left = int(py * (h - side + 1)), int(px * (w - side + 1))
-            crop = image[None, :, top : top + side, left : left + side]
-            crop = F.interpolate(crop, size=(size, size), mode="bilinear", align_corners=False,
-                                 antialias=side > size)[0].clamp(0, 1)
+            crop = random_square_crop(image, rng, size, scale, min_side=size // 2)
             # Round to 8 bits, as a saved crop would be: the known pixels then survive a PNG round trip.
             out.append(torch.round(crop * 255) / 255)
     return out

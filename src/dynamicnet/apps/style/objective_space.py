@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import copy
 import json
-import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -28,12 +27,11 @@ from typing import Any, cast
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ...core.checkpoint import CONFIG_NAME, load_pretrained, read_config, weights_sha256
 from ...core.dynamic import HIGHER, DynamicNet
-from ...data.folder import FLAT_CROP_STD
+from ...data.folder import FLAT_CROP_STD, random_square_crop
 from ...data.io import load_image, make_contact_sheet, pad_to_multiple, resize_max_side, save_image, unpad
 from ...errors import DynamicNetError
 from ...losses import PerceptualLoss, StyleTargets, VGG16Features, tv_loss
@@ -426,14 +424,9 @@ def held_out_crops(photos: Sequence[Path], size: int, scale: tuple[float, float]
     crops = []
     for path in photos:
         image = load_image(path).rgb  # (3, H, W)
-        _, h, w = image.shape
         for _ in range(per_photo):
             for _ in range(8):
-                u, py, px = rng.random(3)
-                side = max(1, min(h, w, round(min(h, w) * math.sqrt(scale[0] + (scale[1] - scale[0]) * u))))
-                top, left = int(py * (h - side + 1)), int(px * (w - side + 1))
-                crop = F.interpolate(image[None, :, top : top + side, left : left + side], size=(size, size),
-                                     mode="bilinear", align_corners=False, antialias=side > size)[0].clamp(0, 1)
+                crop = random_square_crop(image, rng, size, scale)
                 if float(crop.std()) >= FLAT_CROP_STD:
                     break
             crops.append(crop)
