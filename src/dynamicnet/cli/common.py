@@ -285,6 +285,15 @@ def to_fp16(folder: Path) -> None:
                     provenance=config["provenance"], extra=config["extra"], dtype=torch.float16)
 
 
+def add_step_args(parser: argparse.ArgumentParser, every: str = "every phase (default: the recipe's)") -> None:
+    """``--steps`` for every phase and ``--main-steps`` / ``--tuning-steps`` for one, as every ``train`` takes them."""
+    parser.add_argument("--steps", type=positive_int, default=None, help=f"steps of {every}")
+    parser.add_argument("--main-steps", type=positive_int, default=None,
+                        help="steps of the main phase (overrides --steps)")
+    parser.add_argument("--tuning-steps", type=positive_int, default=None,
+                        help="steps of the tuning phase (overrides --steps)")
+
+
 def add_run_args(parser: argparse.ArgumentParser, checkpoint_every: int = 100, sample_every: int = 250) -> None:
     """The options every ``train APP`` command shares: where to write, resume, dry run, seed, logging, fp16."""
     parser.add_argument("--output", "-o", "--out", required=True, metavar="FOLDER",

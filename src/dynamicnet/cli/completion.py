@@ -14,6 +14,7 @@ from .common import (
     add_model,
     add_no_progress,
     add_run_args,
+    add_step_args,
     check_output,
     check_report,
     check_train_out,
@@ -148,10 +149,7 @@ def register_train(apps: argparse._SubParsersAction) -> None:
     p.add_argument("--tuning-perceptual-weight", type=weight, default=None, help="λ_perc of O1 (needs VGG16)")
     p.add_argument("--batch-size", type=positive_int, default=None,
                    help="images per step (default: the recipe's)")
-    p.add_argument("--steps", type=positive_int, default=None, help="steps of every phase (default: the recipe's)")
-    p.add_argument("--main-steps", type=positive_int, default=None, help="steps of the main phase (overrides --steps)")
-    p.add_argument("--tuning-steps", type=positive_int, default=None,
-                   help="steps of the tuning phase (overrides --steps)")
+    add_step_args(p)
     add_run_args(p, checkpoint_every=100, sample_every=250)
     p.add_argument("--vgg-weights", default=None, help="torchvision-format VGG16 file, or 'random' (tests only)")
     p.set_defaults(func=run_train_completion)

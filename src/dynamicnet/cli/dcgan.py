@@ -13,6 +13,7 @@ from .common import (
     add_model,
     add_no_progress,
     add_run_args,
+    add_step_args,
     check_output,
     check_report,
     check_train_out,
@@ -108,10 +109,7 @@ def register_train(apps: argparse._SubParsersAction) -> None:
     p.add_argument("--main-epochs", type=finite_float, default=None, help="epochs of the main phase (overrides --epochs)")
     p.add_argument("--tuning-epochs", type=finite_float, default=None,
                    help="epochs of the tuning phase (overrides --epochs)")
-    p.add_argument("--steps", type=positive_int, default=None, help="steps of each phase (overrides epochs)")
-    p.add_argument("--main-steps", type=positive_int, default=None, help="steps of the main phase (overrides --steps)")
-    p.add_argument("--tuning-steps", type=positive_int, default=None,
-                   help="steps of the tuning phase (overrides --steps)")
+    add_step_args(p, every="each phase (overrides epochs)")
     p.add_argument("--hflip", action="store_true", help="random horizontal flips (CelebA, folders)")
     p.add_argument("--description", default=None, help="one line shown by 'dynamicnet models'")
     add_run_args(p, checkpoint_every=500, sample_every=500)

@@ -14,6 +14,7 @@ from .common import (
     add_model,
     add_no_progress,
     add_run_args,
+    add_step_args,
     check_output,
     check_report,
     check_train_out,
@@ -145,10 +146,7 @@ def _register_train_style(apps: argparse._SubParsersAction) -> None:
                         "strokes are learnt at)")
     p.add_argument("--batch-size", type=positive_int, default=None,
                    help="images per step (default: the recipe's)")
-    p.add_argument("--steps", type=positive_int, default=None, help="steps of every phase (default: the recipe's)")
-    p.add_argument("--main-steps", type=positive_int, default=None, help="steps of the main phase (overrides --steps)")
-    p.add_argument("--tuning-steps", type=positive_int, default=None,
-                   help="steps of the tuning phase (overrides --steps)")
+    add_step_args(p)
     p.add_argument("--width", type=positive_int, default=None, help="first-layer width (32 = reference)")
     p.add_argument("--blocks", default=None, metavar="POINT,...",
                    help="insertion points of the tuning blocks (default res3,up1,out; e.g. 'out' for one block "
