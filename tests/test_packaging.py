@@ -1,8 +1,11 @@
-"""What the wheel carries (issue #17, "Packaging"): shared weights stored once, nothing inference does not read."""
+"""What the wheel carries (issue #17, "Packaging"): shared weights stored once, nothing inference does not read,
+and a package-index description whose links work off the repository."""
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -48,7 +51,7 @@ def test_the_wheel_ships_shared_weights_and_no_discriminator_or_bytecode(tmp_pat
     pytest.importorskip("wheel")
     src = tmp_path / "src-tree"
     src.mkdir()
-    for name in ("pyproject.toml", "README.md", "LICENSE"):
+    for name in ("pyproject.toml", "setup.py", "README.md", "LICENSE"):
         shutil.copy(ROOT / name, src / name)
     shutil.copytree(ROOT / "src", src / "src", ignore=shutil.ignore_patterns("*.egg-info", "__pycache__"))
     # What a developer's tree holds and the wheel must not: a completion discriminator, bytecode.
@@ -64,6 +67,46 @@ def test_the_wheel_ships_shared_weights_and_no_discriminator_or_bytecode(tmp_pat
     assert not [n for n in names if n.endswith("discriminator.safetensors") or "__pycache__" in n]
     for name in STYLE_MODELS:
         assert f"dynamicnet/models/{name}/model.safetensors" in names
+    (metadata,) = (n for n in names if n.endswith(".dist-info/METADATA"))
+    description = zipfile.ZipFile(wheel).read(metadata).decode("utf-8")
+    assert "Content-Type: text/markdown" in description and "# dynamicnet" in description
+    assert not RELATIVE.findall(description)  # README.md has relative links (checked below); none survive
+    assert "`docs/models.md`" in description
+
+
+# A Markdown link or image whose target has no scheme and is no anchor: broken on a package index page.
+RELATIVE = re.compile(r"\]\((?![a-z][a-z0-9+.-]*:|#)[^)]+\)")
+
+
+def _setup_module():
+    spec = importlib.util.spec_from_file_location("dynamicnet_setup", ROOT / "setup.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # under another name than __main__: defines, does not build
+    return module
+
+
+def test_the_index_description_has_no_relative_link_with_or_without_a_project_url():
+    index_readme = _setup_module().index_readme
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    relative = RELATIVE.findall(readme)
+    assert any(t.startswith("](docs/images/") for t in relative) and any("docs/api.md" in t for t in relative)
+
+    plain = index_readme(readme, None)
+    assert not RELATIVE.findall(plain)
+    assert "*(α sweep of the bundled starry-level model: `docs/images/starry-level-astronaut.jpg` in the source " \
+           "distribution)*" in plain  # an image with no URL becomes its caption and file, not a broken icon
+    assert "From Python (`docs/api.md`:" in plain
+
+    repo = index_readme(readme, "https://github.com/someone/dynamicnet")
+    assert not RELATIVE.findall(repo)
+    assert "](https://github.com/someone/dynamicnet/raw/main/docs/images/starry-level-astronaut.jpg)" in repo
+    assert "[docs/api.md](https://github.com/someone/dynamicnet/blob/main/docs/api.md)" in repo
+
+    site = index_readme(readme, "https://dynamicnet.example.org/")
+    assert "[docs/api.md](https://dynamicnet.example.org/docs/api.md)" in site
+    # Absolute links and anchors are left alone; so is everything outside a link.
+    assert index_readme("[a](https://x.org/b) [c](#d) `e`", None) == "[a](https://x.org/b) [c](#d) `e`"
 
 
 def test_a_copied_folder_without_its_shared_file_is_one_line_at_the_command_line(capsys, tmp_path):
