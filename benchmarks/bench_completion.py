@@ -30,7 +30,9 @@ from dynamicnet.apps.completion.evaluate import held_out_crops
 from dynamicnet.apps.completion.metrics import PERCEPTUAL_TAPS, hole_psnr, hole_ssim, perceptual_hole_distance
 from dynamicnet.apps.completion.pipeline import CompletionPipeline
 from dynamicnet.data.assets import held_out_photos
-from dynamicnet.data.io import load_image, make_contact_sheet, resize_max_side, save_image
+from dynamicnet.data.figures import make_contact_sheet
+from dynamicnet.data.geometry import resize_max_side
+from dynamicnet.data.io import load_image, save_image
 from dynamicnet.data.masks import center_mask
 from dynamicnet.losses import load_vgg16
 

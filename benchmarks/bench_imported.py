@@ -23,7 +23,8 @@ import torch
 from dynamicnet.apps.style.evaluate import StyleScorer, fit_side
 from dynamicnet.apps.style.pipeline import StylePipeline
 from dynamicnet.data.assets import held_out_photos, resolve_style_image
-from dynamicnet.data.io import load_image, make_contact_sheet, save_image
+from dynamicnet.data.figures import make_contact_sheet
+from dynamicnet.data.io import load_image, save_image
 from dynamicnet.losses import load_vgg16
 
 ALPHAS = [0.0, 0.25, 0.5, 0.75, 1.0]

@@ -26,7 +26,8 @@ from dynamicnet.apps.style.evaluate import StyleScorer, fit_side
 from dynamicnet.apps.style.pipeline import StylePipeline
 from dynamicnet.core.checkpoint import read_config
 from dynamicnet.data.assets import held_out_photos, resolve_style_image
-from dynamicnet.data.io import load_image, make_contact_sheet, save_image
+from dynamicnet.data.figures import make_contact_sheet
+from dynamicnet.data.io import load_image, save_image
 from dynamicnet.losses import load_vgg16
 from dynamicnet.models import bundled_models
 

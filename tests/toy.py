@@ -1,6 +1,10 @@
 """Tiny models, datasets and a task shared by the core and training tests (fast on 2 CPU cores)."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +13,7 @@ import torch
 from torch import nn
 
 from dynamicnet.core import DynamicNet, register_architecture, save_pretrained
+from dynamicnet.training import Phase, Trainer, TrainerConfig
 
 
 class TinyNet(nn.Module):
@@ -92,3 +97,39 @@ class ToyTask:
                                architecture={"name": "tiny-test", "kwargs": {"width": m.width, "norm": m.norm}},
                                objectives={k: {"gain": v} for k, v in self.gains.items()},
                                provenance=provenance)
+
+
+# ------------------------------------------------------------------ runs of the toy task, in process and as a process
+RUNNER = Path(__file__).parent / "training" / "run_toy.py"
+
+
+def toy_phases(steps: int = 6) -> list[Phase]:
+    return [
+        Phase("main", "main", steps, 1e-2, objective="main"),
+        Phase("higher", "tuning", steps, 1e-2, objective="higher", sets=("higher",), alpha=1.0),
+    ]
+
+
+def fit_toy(out, steps=6, resume=False, **kw):
+    torch.manual_seed(0)
+    model = tiny_dynamic()
+    cfg = TrainerConfig(out, batch_size=4, seed=1, log_every=1, checkpoint_every=2, progress=False, resume=resume, **kw)
+    return Trainer(ToyTask(model), PairDataset(), toy_phases(steps), cfg).fit(), model
+
+
+def run_toy(out, *extra, env=None):
+    """``run_toy.py`` in a process of its own (to be killed, resumed or run under torchrun)."""
+    return subprocess.Popen([sys.executable, str(RUNNER), str(out), *extra], env={**os.environ, **(env or {})},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def wait_for_checkpoint(path: Path, proc, phase_index: int, step: int, timeout=60.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if path.exists():
+            state = torch.load(path, weights_only=True)
+            if (state["phase_index"], state["step"]) >= (phase_index, step):
+                return state
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.02)
+    raise AssertionError("no checkpoint appeared")

@@ -259,9 +259,9 @@ def test_empty_keyframes_are_an_error_not_alpha_one(capsys, tiny_style_model, tm
 
 def test_huge_network_inputs_are_refused_with_the_option_that_helps(capsys, tiny_style_model, tmp_path,
                                                                     monkeypatch):
-    from dynamicnet.data import io
+    from dynamicnet.data import geometry
 
-    monkeypatch.setattr(io, "MAX_NETWORK_PIXELS", 2000)  # stands in for 16 MP: a 60×90 photo is "too big"
+    monkeypatch.setattr(geometry, "MAX_NETWORK_PIXELS", 2000)  # stands in for 16 MP: a 60×90 photo is "too big"
     Image.fromarray(_photo(60, 90)).save(tmp_path / "p.png")
     code, _, err = run_cli(capsys, "stylize", tmp_path / "p.png", "--model", tiny_style_model, "--work-side", "0",
                            "-o", tmp_path / "o.png")

@@ -151,7 +151,7 @@ def test_dcgan_tab_slider_changes_the_grid_of_fixed_samples(page):
     import torch.nn.functional as F
 
     from dynamicnet.apps.dcgan.pipeline import DCGANPipeline
-    from dynamicnet.data.io import image_grid
+    from dynamicnet.data.figures import image_grid
 
     if page.locator("#tab-button-dcgan").count() == 0:
         pytest.skip("no DC-GAN model bundled")

@@ -13,7 +13,8 @@ from toy import tiny_dynamic
 from dynamicnet.core import DynamicNet
 from dynamicnet.errors import DynamicNetError
 from dynamicnet.training import Phase, Task, TorchDataset, Trainer, TrainerConfig
-from dynamicnet.training.trainer import TrainingInterrupted, check_out_dir
+from dynamicnet.training.checkpointing import check_out_dir
+from dynamicnet.training.trainer import TrainingInterrupted
 
 GAINS = {"main": 0.5, "higher": 1.0, "lower": 0.0}
 

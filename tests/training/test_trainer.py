@@ -1,36 +1,14 @@
+"""The loop: which parameters each phase trains, metrics, samples, stop requests, divergence, TensorBoard."""
 import json
-import os
 import signal
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
 import torch
-from factories import free_port
-from safetensors.torch import load_file
-from toy import PairDataset, ToyTask, tiny_dynamic
+from toy import PairDataset, ToyTask, fit_toy, run_toy, tiny_dynamic, toy_phases, wait_for_checkpoint
 
 from dynamicnet.core import load_pretrained
 from dynamicnet.errors import DynamicNetError
-from dynamicnet.training import Phase, Trainer, TrainerConfig
-
-RUNNER = Path(__file__).with_name("run_toy.py")
-
-
-def _phases(steps=6):
-    return [
-        Phase("main", "main", steps, 1e-2, objective="main"),
-        Phase("higher", "tuning", steps, 1e-2, objective="higher", sets=("higher",), alpha=1.0),
-    ]
-
-
-def _fit(out, steps=6, resume=False, **kw):
-    torch.manual_seed(0)
-    model = tiny_dynamic()
-    cfg = TrainerConfig(out, batch_size=4, seed=1, log_every=1, checkpoint_every=2, progress=False, resume=resume, **kw)
-    return Trainer(ToyTask(model), PairDataset(), _phases(steps), cfg).fit(), model
+from dynamicnet.training import Trainer, TrainerConfig
 
 
 def test_two_phases_train_the_right_parameters_and_export(tmp_path):
@@ -39,14 +17,14 @@ def test_two_phases_train_the_right_parameters_and_export(tmp_path):
     init = {k: v.clone() for k, v in model.state_dict().items()}
     task = ToyTask(model)
     cfg = TrainerConfig(tmp_path, batch_size=4, seed=1, log_every=1, checkpoint_every=2, progress=False)
-    trainer = Trainer(task, PairDataset(), _phases()[:1], cfg)
+    trainer = Trainer(task, PairDataset(), toy_phases()[:1], cfg)
     trainer.fit()
     after_main = {k: v.clone() for k, v in model.state_dict().items()}
     assert any(not torch.equal(init[k], after_main[k]) for k in init if k.startswith("main."))
     assert all(torch.equal(init[k], after_main[k]) for k in init if k.startswith("blocks."))
 
     out2 = tmp_path / "tuning"
-    Trainer(task, PairDataset(), _phases()[1:], TrainerConfig(out2, batch_size=4, seed=1, progress=False)).fit()
+    Trainer(task, PairDataset(), toy_phases()[1:], TrainerConfig(out2, batch_size=4, seed=1, progress=False)).fit()
     final = model.state_dict()
     for k in init:
         if k.startswith("main."):  # weights *and* BN running stats untouched in phase 2
@@ -57,7 +35,7 @@ def test_two_phases_train_the_right_parameters_and_export(tmp_path):
 
 
 def test_metrics_log_and_samples(tmp_path):
-    _fit(tmp_path, sample_every=3)
+    fit_toy(tmp_path, sample_every=3)
     records = [json.loads(line) for line in (tmp_path / "train" / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records] == list(range(1, 7)) * 2
     assert {r["phase"] for r in records} == {"main", "higher"} and all("loss" in r for r in records)
@@ -66,138 +44,24 @@ def test_metrics_log_and_samples(tmp_path):
 
 
 def test_training_reduces_the_loss(tmp_path):
-    _fit(tmp_path, steps=40)
+    fit_toy(tmp_path, steps=40)
     records = [json.loads(line) for line in (tmp_path / "train" / "metrics.jsonl").read_text().splitlines()]
     main = [r["loss"] for r in records if r["phase"] == "main"]
     assert main[-1] < 0.5 * main[0]
 
 
-def test_existing_checkpoint_is_never_overwritten_without_resume(tmp_path):
-    _fit(tmp_path)
-    with pytest.raises(DynamicNetError, match=r"TrainerConfig\(resume=True\)") as caught:
-        _fit(tmp_path)
-    assert "pass --resume" in caught.value.cli  # what the command line shows instead
-
-
-def test_resume_with_other_settings_is_refused(tmp_path):
-    _fit(tmp_path)
-    with pytest.raises(DynamicNetError, match="different settings"):
-        _fit(tmp_path, steps=7, resume=True)
-
-
-def test_resume_without_checkpoint_is_a_clear_error(tmp_path):
-    with pytest.raises(DynamicNetError, match="no checkpoint to resume"):
-        _fit(tmp_path, resume=True)
-
-
-def _run(out, *extra, env=None):
-    return subprocess.Popen([sys.executable, str(RUNNER), str(out), *extra], env={**os.environ, **(env or {})},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-
-
-def _wait_for_checkpoint(path: Path, proc, phase_index: int, step: int, timeout=60.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if path.exists():
-            state = torch.load(path, weights_only=True)
-            if (state["phase_index"], state["step"]) >= (phase_index, step):
-                return state
-        assert proc.poll() is None, proc.communicate()
-        time.sleep(0.02)
-    raise AssertionError("no checkpoint appeared")
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("kill_at", [(0, 4), (1, 2)])
-def test_sigkilled_run_resumes_bit_identically(tmp_path, kill_at):
-    ref = _run(tmp_path / "ref")
-    assert ref.wait(120) == 0, ref.communicate()
-    proc = _run(tmp_path / "killed", env={"TOY_STEP_SLEEP": "0.15"})
-    state = _wait_for_checkpoint(tmp_path / "killed" / "train" / "checkpoint.pt", proc, *kill_at)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(30)
-    assert not (tmp_path / "killed" / "model.safetensors").exists(), "the run finished before it was killed"
-    assert (state["phase_index"], state["step"]) < (2, 8)
-    resumed = _run(tmp_path / "killed", "--resume")
-    assert resumed.wait(120) == 0, resumed.communicate()
-    a = load_file(tmp_path / "ref" / "model.safetensors")
-    b = load_file(tmp_path / "killed" / "model.safetensors")
-    assert a.keys() == b.keys()
-    for key in a:
-        assert torch.equal(a[key], b[key]), key
-    def losses(run):  # the log of the resumed run has each step once, with the same losses
-        lines = (tmp_path / run / "train" / "metrics.jsonl").read_text().splitlines()
-        return [{k: v for k, v in json.loads(line).items() if k != "time"} for line in lines]
-
-    assert losses("killed") == losses("ref")
-
-
 @pytest.mark.slow
 def test_sigterm_saves_a_checkpoint_between_steps(tmp_path):
-    proc = _run(tmp_path, env={"TOY_STEP_SLEEP": "0.2"})
-    _wait_for_checkpoint(tmp_path / "train" / "checkpoint.pt", proc, 0, 2)
+    proc = run_toy(tmp_path, env={"TOY_STEP_SLEEP": "0.2"})
+    wait_for_checkpoint(tmp_path / "train" / "checkpoint.pt", proc, 0, 2)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=30)
     assert proc.returncode != 0 and b"continue with TrainerConfig(resume=True)" in err  # a Python caller's words
     state = torch.load(tmp_path / "train" / "checkpoint.pt", weights_only=True)
     assert state["step"] >= 2
-    resumed = _run(tmp_path, "--resume")
+    resumed = run_toy(tmp_path, "--resume")
     assert resumed.wait(120) == 0, resumed.communicate()
     assert (tmp_path / "model.safetensors").exists()
-
-
-@pytest.mark.slow
-def test_ddp_two_processes_match_one_process(tmp_path):
-    single = _run(tmp_path / "single", "--batch-size", "4")
-    assert single.wait(120) == 0, single.communicate()
-    ddp = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(free_port()),
-         str(RUNNER), str(tmp_path / "ddp"), "--batch-size", "4"],
-        capture_output=True, timeout=300,
-    )
-    assert ddp.returncode == 0, ddp.stderr.decode()[-3000:]
-    a = load_file(tmp_path / "single" / "model.safetensors")
-    b = load_file(tmp_path / "ddp" / "model.safetensors")
-    for key in a:
-        torch.testing.assert_close(b[key], a[key], rtol=0, atol=1e-5, msg=key)
-
-
-@pytest.mark.slow
-def test_provenance_lists_every_process_of_a_resumed_run(tmp_path):
-    proc = _run(tmp_path, env={"TOY_STEP_SLEEP": "0.1"})
-    _wait_for_checkpoint(tmp_path / "train" / "checkpoint.pt", proc, 0, 4)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(30)
-    resumed = _run(tmp_path, "--resume")
-    assert resumed.wait(120) == 0, resumed.communicate()
-    _, config = load_pretrained(tmp_path)
-    runs = config["provenance"]["runs"]
-    assert len(runs) == 2 and "--resume" in runs[1]["command"] and "--resume" not in runs[0]["command"]
-    assert runs[0]["from_step"] == 0 and (runs[1]["from_phase"], runs[1]["from_step"]) >= (0, 4)
-
-
-def test_damaged_checkpoint_is_refused_on_resume(tmp_path):
-    _fit(tmp_path)
-    ckpt = tmp_path / "train" / "checkpoint.pt"
-    assert (tmp_path / "train" / "checkpoint.pt.sha256").is_file()
-    data = bytearray(ckpt.read_bytes())
-    mid = len(data) // 2
-    data[mid : mid + 64] = bytes(b ^ 0xFF for b in data[mid : mid + 64])  # 64 flipped bytes used to resume silently
-    ckpt.write_bytes(bytes(data))
-    with pytest.raises(DynamicNetError, match="damaged"):
-        _fit(tmp_path, resume=True)
-
-
-def test_resume_removes_the_temporaries_a_killed_run_left(tmp_path):
-    _fit(tmp_path)
-    stale = [tmp_path / "train" / ".checkpoint.pt.k3j4.tmp.pt", tmp_path / ".model.safetensors.x9.tmp",
-             tmp_path / "train" / ".checkpoint.pt.sha256.q1.tmp"]
-    for p in stale:
-        p.write_bytes(b"half-written")
-    mine = tmp_path / "train" / ".notes.txt"  # not a file the run writes: left alone
-    mine.write_text("keep")
-    _fit(tmp_path, resume=True)
-    assert not any(p.exists() for p in stale) and mine.exists()
 
 
 class _DivergingTask(ToyTask):
@@ -217,12 +81,12 @@ def test_divergence_stops_without_overwriting_the_last_good_checkpoint(tmp_path)
     torch.manual_seed(0)
     cfg = TrainerConfig(tmp_path, batch_size=4, seed=1, log_every=1, checkpoint_every=2, progress=False)
     with pytest.raises(TrainingDiverged, match="step 5.*last good checkpoint"):
-        Trainer(_DivergingTask(tiny_dynamic()), PairDataset(), _phases(8), cfg).fit()
+        Trainer(_DivergingTask(tiny_dynamic()), PairDataset(), toy_phases(8), cfg).fit()
     state = torch.load(tmp_path / "train" / "checkpoint.pt", weights_only=True)
     assert state["step"] == 4  # the step-4 checkpoint, still finite, not a NaN one
     assert all(torch.isfinite(v).all() for v in state["modules"]["model"].values() if v.is_floating_point())
     # a stop request while the weights are broken must not save them either
-    trainer = Trainer(_DivergingTask(tiny_dynamic()), PairDataset(), _phases(8),
+    trainer = Trainer(_DivergingTask(tiny_dynamic()), PairDataset(), toy_phases(8),
                       TrainerConfig(tmp_path / "b", batch_size=4, progress=False))
     with torch.no_grad():
         for p in trainer.task.model.parameters():
@@ -253,12 +117,13 @@ class FakeBoard:
 
 
 def test_tensorboard_gets_the_jsonl_metrics_on_one_step_axis_across_phases(tmp_path, monkeypatch):
+    import dynamicnet.training.config as config_module
     import dynamicnet.training.trainer as trainer_module
 
     boards = []
-    monkeypatch.setattr(trainer_module, "check_tensorboard", lambda: None)  # the stand-in needs no package
+    monkeypatch.setattr(config_module, "check_tensorboard", lambda: None)  # the stand-in needs no package
     monkeypatch.setattr(trainer_module, "tensorboard_writer", lambda d, p: boards.append(FakeBoard(d, p)) or boards[-1])
-    _fit(tmp_path, sample_every=3, tensorboard=True)
+    fit_toy(tmp_path, sample_every=3, tensorboard=True)
     (board,) = boards
     assert board.log_dir == tmp_path / "train" / "tensorboard" and board.purge_step == 0 and board.closed
     lines = [json.loads(line) for line in (tmp_path / "train" / "metrics.jsonl").read_text().splitlines()]
@@ -276,7 +141,7 @@ def test_tensorboard_is_opt_in_and_a_missing_package_is_one_line(tmp_path, monke
 
     from cli_utils import run_cli
 
-    _fit(tmp_path / "plain")
+    fit_toy(tmp_path / "plain")
     assert not (tmp_path / "plain" / "train" / "tensorboard").exists()
     find_spec = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "tensorboard" else find_spec(name, *a))
@@ -292,7 +157,7 @@ def test_tensorboard_events_can_be_read_back(tmp_path):
     pytest.importorskip("tensorboard")
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    _fit(tmp_path, sample_every=3, tensorboard=True)
+    fit_toy(tmp_path, sample_every=3, tensorboard=True)
     events = EventAccumulator(str(tmp_path / "train" / "tensorboard"), size_guidance={"scalars": 0}).Reload()
     assert [e.step for e in events.Scalars("main/loss")] == [1, 2, 3, 4, 5, 6]
     assert [e.step for e in events.Scalars("higher/loss")] == [7, 8, 9, 10, 11, 12]

@@ -5,7 +5,7 @@ import argparse
 import math
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -130,7 +130,8 @@ def save_sheet_and_animation(sheet: Any, output: str | os.PathLike[str], frames:
     temporary file beside its target, renamed into place only when both are complete); then print their paths."""
     import contextlib
 
-    from ..data.io import save_animation, save_image
+    from ..data.animation import save_animation
+    from ..data.io import save_image
     from ..utils.fs import atomic_path
 
     with contextlib.ExitStack() as stack:
@@ -337,17 +338,25 @@ def trainer_config(args: argparse.Namespace, batch_size: int, device: torch.devi
                          resume=args.resume, overwrite=args.overwrite, tensorboard=args.tensorboard)
 
 
-def is_rank0() -> bool:
-    """True unless this is a non-zero rank of a ``torchrun`` job: only rank 0 writes the model and reports."""
-    import torch.distributed as dist
+def finish_train(args: argparse.Namespace, folder: Path, note: str | None = None,
+                 fp16: Callable[[Path], None] = to_fp16) -> int:
+    """The end of every ``train`` command: rank 0 of a ``torchrun`` job alone converts (``--fp16``) and reports."""
+    from ..training.distributed import is_rank0
 
-    return not dist.is_initialized() or dist.get_rank() == 0
+    if is_rank0():
+        if args.fp16:
+            fp16(folder)
+        print(f"model folder: {folder}")
+        if note:
+            print(note)
+    return 0
 
 
 def check_train_out(args: argparse.Namespace) -> None:
     """Refuse an ``--output`` that holds a finished model (without ``--overwrite``), or ``--tensorboard`` without
     the package, before any set-up work."""
-    from ..training.trainer import check_out_dir, check_tensorboard
+    from ..training.checkpointing import check_out_dir
+    from ..training.config import check_tensorboard
 
     check_out_dir(Path(args.output), resume=args.resume, overwrite=args.overwrite)
     if args.tensorboard:

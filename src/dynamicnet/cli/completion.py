@@ -21,8 +21,8 @@ from .common import (
     crop_scale_arg,
     crop_size,
     device_of,
+    finish_train,
     float_list,
-    is_rank0,
     positive_int,
     print_path,
     progress_of,
@@ -236,14 +236,8 @@ def run_train_completion(args: argparse.Namespace) -> int:
                               init_from=Path(args.init_from) if args.init_from else None,
                               vgg_weights=args.vgg_weights, config=config, data_description=description,
                               preview=preview)
-    if not is_rank0():
-        return 0  # rank 0 writes and reports
-    if args.fp16:
-        _to_fp16(folder)
-    print(f"model folder: {folder}")
-    if args.phase == "main":
-        print("note: only θ was trained; train the tuning blocks with --phase tuning --init-from", folder)
-    return 0
+    return finish_train(args, folder, f"note: only θ was trained; train the tuning blocks with --phase tuning "
+                                      f"--init-from {folder}" if args.phase == "main" else None, fp16=_to_fp16)
 
 
 def _to_fp16(folder: Path) -> None:
@@ -267,7 +261,8 @@ def _to_fp16(folder: Path) -> None:
 
 def run_complete(args: argparse.Namespace) -> int:
     from ..apps.completion.pipeline import CompletionPipeline
-    from ..data.io import SAVE_FORMATS, load_image, make_contact_sheet, save_image
+    from ..data.figures import make_contact_sheet
+    from ..data.io import SAVE_FORMATS, load_image, save_image
     from ..data.masks import check_mask, load_mask
 
     inputs = [args.input] + ([args.mask] if args.mask not in MASK_CHOICES else [])

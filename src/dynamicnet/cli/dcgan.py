@@ -18,15 +18,14 @@ from .common import (
     check_report,
     check_train_out,
     device_of,
+    finish_train,
     finite_float,
     float_list,
     int_up_to,
-    is_rank0,
     positive_int,
     progress_of,
     save_sheet_and_animation,
     seed,
-    to_fp16,
     trainer_config,
     write_report,
 )
@@ -203,14 +202,8 @@ def run_train_dcgan(args: argparse.Namespace) -> int:
                          init_from=Path(args.init_from) if args.init_from else None, config=config,
                          data_description=split.source.description, data_spec=data_spec,
                          description=description)
-    if not is_rank0():
-        return 0  # rank 0 writes and reports
-    if args.fp16:
-        to_fp16(folder)
-    print(f"model folder: {folder}")
-    if args.phase == "main":
-        print(f"note: only θ was trained; train the tuning block with --phase tuning --init-from {folder}")
-    return 0
+    return finish_train(args, folder, f"note: only θ was trained; train the tuning block with --phase tuning "
+                                      f"--init-from {folder}" if args.phase == "main" else None)
 
 
 def _model_defaults(args: argparse.Namespace) -> dict[str, Any]:
@@ -264,7 +257,8 @@ def run_train_classifier(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------------------------------- inference
 def _check_outputs(args: argparse.Namespace) -> None:
     """Reject bad output paths before anything is computed (so nothing is half-written)."""
-    from ..data.io import ANIMATION_FORMATS, SAVE_FORMATS
+    from ..data.animation import ANIMATION_FORMATS
+    from ..data.io import SAVE_FORMATS
 
     check_output(args.output, SAVE_FORMATS)
     if args.gif is not None:
@@ -279,7 +273,8 @@ def _zoom(images, factor: int):
 
 def run_generate(args: argparse.Namespace) -> int:
     from ..apps.dcgan.pipeline import DCGANPipeline
-    from ..data.io import DEFAULT_MAX_PIXELS, image_grid, make_contact_sheet
+    from ..data.figures import image_grid, make_contact_sheet
+    from ..data.io import DEFAULT_MAX_PIXELS
 
     _check_outputs(args)
     pipe = DCGANPipeline.from_pretrained(args.model, device_of(args), engine=args.engine)

@@ -23,15 +23,14 @@ from .common import (
     crop_scale_arg,
     crop_size,
     device_of,
+    finish_train,
     finite_float,
     float_list,
-    is_rank0,
     plan_batch_outputs,
     positive_int,
     print_path,
     progress_of,
     save_sheet_and_animation,
-    to_fp16,
     trainer_config,
     weight,
     write_report,
@@ -203,7 +202,8 @@ def run_train_style(args: argparse.Namespace) -> int:
     from ..apps.style.train import train_style
     from ..data.assets import held_out_photos
     from ..data.folder import SyntheticImageDataset
-    from ..data.io import load_image, resize_max_side
+    from ..data.geometry import resize_max_side, square_crop
+    from ..data.io import load_image
     from ..training import setup_distributed
 
     recipe = _recipe_from_args(args)
@@ -219,7 +219,7 @@ def run_train_style(args: argparse.Namespace) -> int:
     preview = None
     if args.sample_every and not args.dry_run:
         photos = list(held_out_photos().values())[:2]
-        preview = torch.stack([_square(resize_max_side(load_image(p).rgb, 2 * recipe.size), recipe.size)
+        preview = torch.stack([square_crop(resize_max_side(load_image(p).rgb, 2 * recipe.size), recipe.size)
                                for p in photos])
     config = trainer_config(args, recipe.batch_size, device)
     folder = train_style(recipe, dataset, Path(args.output), phase=args.phase,
@@ -227,26 +227,9 @@ def run_train_style(args: argparse.Namespace) -> int:
                          tuning_sets=args.tuning_sets.split(",") if args.tuning_sets else None,
                          vgg_weights=args.vgg_weights, config=config, data_description=description,
                          preview=preview)
-    if not is_rank0():
-        return 0  # rank 0 writes and reports
-    if args.fp16:
-        to_fp16(folder)
-    print(f"model folder: {folder}")
-    if HIGHER not in recipe.sets and args.phase == "main":
-        print("note: only θ was trained; train the tuning blocks with --phase tuning --init-from", folder)
-    return 0
-
-
-
-def _square(image, size):
-    """Centre crop to a square of ``size`` (for preview samples)."""
-    import torch.nn.functional as F
-
-    c, h, w = image.shape
-    s = min(h, w)
-    top, left = (h - s) // 2, (w - s) // 2
-    crop = image[:, top : top + s, left : left + s]
-    return F.interpolate(crop[None], size=(size, size), mode="bilinear", antialias=True, align_corners=False)[0]
+    main_only = HIGHER not in recipe.sets and args.phase == "main"
+    return finish_train(args, folder, f"note: only θ was trained; train the tuning blocks with --phase tuning "
+                                      f"--init-from {folder}" if main_only else None)
 
 
 def work_side_arg(text: str) -> int | None:
@@ -276,7 +259,8 @@ def run_stylize(args: argparse.Namespace) -> int:
     import contextlib
 
     from ..apps.style.pipeline import StylePipeline
-    from ..data.io import SAVE_FORMATS, load_image, resize_max_side, save_image
+    from ..data.geometry import resize_max_side
+    from ..data.io import SAVE_FORMATS, load_image, save_image
     from ..utils.fs import atomic_path
     from ..utils.progress import progress as progress_bar
 
@@ -323,7 +307,9 @@ def run_stylize(args: argparse.Namespace) -> int:
 
 def run_sweep(args: argparse.Namespace) -> int:
     from ..apps.style.pipeline import StylePipeline
-    from ..data.io import ANIMATION_FORMATS, SAVE_FORMATS, load_image, make_contact_sheet
+    from ..data.animation import ANIMATION_FORMATS
+    from ..data.figures import make_contact_sheet
+    from ..data.io import SAVE_FORMATS, load_image
 
     check_output(args.output, SAVE_FORMATS, inputs=[args.input])
     if args.gif:

@@ -26,10 +26,9 @@ from .common import (
     crop_scale_arg,
     crop_size,
     device_of,
+    finish_train,
     float_list,
-    is_rank0,
     positive_int,
-    to_fp16,
     trainer_config,
     weight,
 )
@@ -107,12 +106,7 @@ def run_train_tuning(args: argparse.Namespace) -> int:
                         input_range=args.input_range, output_range=args.output_range,
                         channel_order=args.channel_order, fixed_inputs=args.fixed_input)
     folder = TASKS[args.task](args, main, names)
-    if not is_rank0():
-        return 0  # rank 0 writes and reports
-    if args.fp16:
-        to_fp16(folder)
-    print(f"model folder: {folder}")
-    return 0
+    return finish_train(args, folder)
 
 
 def _points(args: argparse.Namespace, main: ImportedMain, names: list[str], size: int) -> list[InsertionPoint]:
@@ -140,13 +134,13 @@ def _tune_style(args: argparse.Namespace, main: ImportedMain, names: list[str]) 
     """The blocks learn the style recipe's block-set objectives; samples and the working side as ``train style``."""
     import torch
 
-    from ..apps.style.evaluate import square_crop
     from ..apps.style.recipe import load_recipe
     from ..apps.style.train import train_style_blocks
     from ..core.dynamic import HIGHER
     from ..data.assets import held_out_photos
     from ..data.folder import SyntheticImageDataset
-    from ..data.io import load_image, resize_max_side
+    from ..data.geometry import resize_max_side, square_crop
+    from ..data.io import load_image
     from ..training import setup_distributed
 
     recipe = load_recipe(args.recipe)

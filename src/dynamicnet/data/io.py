@@ -1,10 +1,11 @@
-"""Image input/output for users' photos, training data and result figures.
+"""Image decoding and encoding for users' photos, training data and result figures.
 
 Everything here is written for files a user hands us: the loader accepts the well-formed oddities real photos
 come in (EXIF rotation, CMYK, 16-bit, palettes, transparency, ICC profiles) and turns every bad input (missing,
 empty, not an image, truncated, absurdly large) into a one-line :class:`~dynamicnet.errors.DynamicNetError`
 that names the file, never a traceback. Writers are atomic (temporary file + rename), so an interrupted run
-never leaves a half-written image that a later run would trip over.
+never leaves a half-written image that a later run would trip over. Animations are written by
+:mod:`~dynamicnet.data.animation`, contact sheets drawn by :mod:`~dynamicnet.data.figures`.
 
 Tensor convention: images are float32 ``(C, H, W)`` in ``[0, 1]`` (a leading batch dimension of 1 is accepted
 where noted); NumPy arrays are ``(H, W)`` or ``(H, W, C)`` as every image library returns them.
@@ -14,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import math
 import os
 import subprocess
 import tempfile
@@ -25,49 +25,17 @@ from typing import NamedTuple
 
 import numpy as np
 import torch
-import torch.nn.functional as F
-from PIL import Image, ImageCms, ImageDraw, ImageFont, UnidentifiedImageError
+from PIL import Image, ImageCms, UnidentifiedImageError
 
-from dynamicnet.errors import DynamicNetError, require
+from dynamicnet.errors import DynamicNetError
 from dynamicnet.utils.fs import atomic_path
 
-__all__ = [
-    "ANIMATION_FORMATS",
-    "DEFAULT_MAX_PIXELS",
-    "MAX_NETWORK_PIXELS",
-    "check_network_pixels",
-    "IMAGE_EXTENSIONS",
-    "SAVE_FORMATS",
-    "LoadedImage",
-    "decode_image",
-    "load_image",
-    "make_contact_sheet",
-    "pad_to_multiple",
-    "pil_to_rgb",
-    "resize_max_side",
-    "save_animation",
-    "save_gif",
-    "save_image",
-    "to_pil_image",
-    "unpad",
-]
+__all__ = ["DEFAULT_MAX_PIXELS", "IMAGE_EXTENSIONS", "SAVE_FORMATS", "LoadedImage", "decode_image",
+           "load_image", "pil_to_rgb", "save_image", "to_pil_image"]
 
 #: Default cap on decoded pixels (≈ a 7700×5200 photo). A 40 MP float32 RGB tensor is already ~480 MB, so
 #: anything bigger is far more likely a decompression bomb or a mistake than a photo to stylise.
 DEFAULT_MAX_PIXELS = 40_000_000
-
-#: Cap on the pixels a network runs at in one piece. The image networks keep several full-resolution feature maps
-#: of 16–64 channels alive at once (≈ 1 GB each at this size), so a larger input ends in an allocation failure,
-#: not in a picture; the pipelines refuse it up front and say which option brings it down.
-MAX_NETWORK_PIXELS = 16_000_000
-
-
-def check_network_pixels(h: int, w: int, hint: str) -> None:
-    """Refuse a network input of ``h``×``w`` above :data:`MAX_NETWORK_PIXELS` with one line that names ``hint``."""
-    if h * w > MAX_NETWORK_PIXELS:
-        raise DynamicNetError(f"{w}×{h} is {h * w / 1e6:.1f} MP, more than the {MAX_NETWORK_PIXELS / 1e6:.0f} MP a "
-                              f"network runs at in one piece; {hint}")
-
 
 #: Extensions the folder dataset treats as images (lower case, with the dot).
 IMAGE_EXTENSIONS: tuple[str, ...] = (
@@ -94,9 +62,6 @@ SAVE_FORMATS: dict[str, tuple[str, bool]] = {
     ".tif": ("TIFF", True),
     ".tiff": ("TIFF", True),
 }
-
-#: Extensions :func:`save_animation` writes.
-ANIMATION_FORMATS: tuple[str, ...] = (".gif", ".webp", ".mp4")
 
 ImageLike = torch.Tensor | np.ndarray | Image.Image
 
@@ -499,311 +464,3 @@ def save_image(
     with atomic_path(p) as tmp:
         pil.save(tmp, format=fmt, **kwargs)
     return p
-
-
-def save_animation(
-    frames: Sequence[ImageLike],
-    path: str | os.PathLike[str],
-    *,
-    duration_ms: int = 100,
-    loop: int = 0,
-    quality: int = 90,
-) -> Path:
-    """Write ``frames`` (e.g. an α walk) as an animation, atomically; the extension picks the format.
-
-    ``.gif`` (each frame quantised to its own 256-colour palette with dithering), ``.webp`` (animated, lossy at
-    ``quality``) or ``.mp4`` (H.264 through the ffmpeg binary of imageio-ffmpeg; odd sizes are padded by one
-    edge pixel because yuv420p needs even dimensions). All frames must have the same size. ``loop=0`` loops
-    forever (GIF/WebP).
-    """
-    p = _check_save_path(path, ANIMATION_FORMATS)
-    if len(frames) == 0:
-        raise DynamicNetError(f"{p}: no frames to write")
-    if duration_ms <= 0:
-        raise DynamicNetError(f"{p}: duration_ms must be positive, got {duration_ms}")
-    pils = [to_pil_image(f).convert("RGB") for f in frames]
-    sizes = {im.size for im in pils}
-    if len(sizes) != 1:
-        raise DynamicNetError(f"{p}: all frames must have the same size, got {sorted(sizes)}")
-    ext = p.suffix.lower()
-    with atomic_path(p) as tmp:
-        if ext == ".gif":
-            q = [
-                im.quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.FLOYDSTEINBERG)
-                for im in pils
-            ]
-            q[0].save(
-                tmp,
-                format="GIF",
-                save_all=True,
-                append_images=q[1:],
-                duration=int(duration_ms),
-                loop=int(loop),
-                disposal=1,
-                optimize=False,
-            )
-        elif ext == ".webp":
-            pils[0].save(
-                tmp,
-                format="WEBP",
-                save_all=True,
-                append_images=pils[1:],
-                duration=int(duration_ms),
-                loop=int(loop),
-                quality=int(quality),
-                method=4,
-            )
-        else:
-            _write_mp4(pils, tmp, fps=1000.0 / duration_ms)
-    return p
-
-
-#: Alias kept for readability at call sites that only ever write GIFs; accepts the same extensions.
-save_gif = save_animation
-
-
-def _write_mp4(frames: list[Image.Image], path: Path, *, fps: float) -> None:
-    imageio_ffmpeg = require("imageio_ffmpeg", "video", "writing .mp4 animations")
-
-    w, h = frames[0].size
-    ew, eh = w + (w % 2), h + (h % 2)
-    writer = imageio_ffmpeg.write_frames(
-        str(path),
-        (ew, eh),
-        fps=fps,
-        codec="libx264",
-        pix_fmt_out="yuv420p",
-        macro_block_size=1,
-        quality=8,
-        ffmpeg_log_level="error",
-    )
-    writer.send(None)  # prime the generator
-    try:
-        for im in frames:
-            arr = np.asarray(im, dtype=np.uint8)
-            if (ew, eh) != (w, h):
-                arr = np.pad(arr, ((0, eh - h), (0, ew - w), (0, 0)), mode="edge")
-            writer.send(np.ascontiguousarray(arr))
-    finally:
-        writer.close()
-
-
-# ---------------------------------------------------------------------------------------------- contact sheet
-
-
-def make_contact_sheet(
-    images: Sequence[ImageLike] | torch.Tensor,
-    labels: Sequence[str] | None = None,
-    *,
-    ncols: int | None = None,
-    tile_size: int | None = None,
-    padding: int = 8,
-    font_size: int | None = None,
-    font: str | os.PathLike[str] | None = None,
-    background: float = 1.0,
-    text_color: float = 0.0,
-) -> torch.Tensor:
-    """Lay ``images`` out in a grid with a text label under each tile; return a ``(3, H, W)`` float tensor.
-
-    Used by ``dynamicnet sweep`` (one tile per α). ``tile_size`` bounds each tile's longer side (images are
-    downscaled with antialiasing, never upscaled); by default tiles are as large as the largest image. Images
-    smaller than their tile are centred on ``background`` (a gray level in [0, 1]). Labels are drawn with
-    ``font`` (a TrueType file), else DejaVu Sans where the system has it (it has "α"), else PIL's built-in
-    ``ImageFont.load_default()``, which needs no files but lacks Greek: characters a font cannot draw are
-    spelled out ("α" → "alpha") rather than shown as boxes. A label too wide for its tile is cut with an
-    ellipsis. ``ncols`` defaults to one row for up to 8 images, else a near-square grid.
-    """
-    imgs = list(images) if not isinstance(images, torch.Tensor) or images.dim() == 4 else [images]
-    if not imgs:
-        raise DynamicNetError("contact sheet: no images")
-    if labels is not None and len(labels) != len(imgs):
-        raise DynamicNetError(f"contact sheet: {len(imgs)} images but {len(labels)} labels")
-    pils = [to_pil_image(im).convert("RGB") for im in imgs]
-    if tile_size is not None:
-        if tile_size < 1:
-            raise DynamicNetError(f"contact sheet: tile_size must be >= 1, got {tile_size}")
-        fitted = []
-        for im in pils:
-            s = tile_size / max(im.size)
-            if s < 1:
-                im = im.resize(
-                    (max(1, round(im.width * s)), max(1, round(im.height * s))), Image.Resampling.LANCZOS
-                )
-            fitted.append(im)
-        pils = fitted
-    tw = max(im.width for im in pils)
-    th = max(im.height for im in pils)
-    n = len(pils)
-    if ncols is None:
-        ncols = n if n <= 8 else math.ceil(math.sqrt(n))
-    ncols = max(1, min(int(ncols), n))
-    nrows = math.ceil(n / ncols)
-
-    face = None
-    label_h = 0
-    if labels is not None:
-        face = _label_font(font_size or max(10, min(24, tw // 12)), font)
-        asc, desc = _font_metrics(face)
-        label_h = asc + desc + padding // 2 + 2
-
-    bg = round(min(max(background, 0.0), 1.0) * 255)
-    fg = round(min(max(text_color, 0.0), 1.0) * 255)
-    cell_w, cell_h = tw + padding, th + label_h + padding
-    sheet = Image.new("RGB", (ncols * cell_w + padding, nrows * cell_h + padding), (bg, bg, bg))
-    draw = ImageDraw.Draw(sheet)
-    for i, im in enumerate(pils):
-        r, c = divmod(i, ncols)
-        x0, y0 = padding + c * cell_w, padding + r * cell_h
-        sheet.paste(im, (x0 + (tw - im.width) // 2, y0 + (th - im.height) // 2))
-        if labels is not None and face is not None:
-            text = _fit_text(draw, _drawable(str(labels[i]), face), face, tw)
-            width = draw.textlength(text, font=face)
-            draw.text((x0 + (tw - width) / 2, y0 + th + padding // 4 + 1), text, fill=(fg, fg, fg), font=face)
-    arr = np.asarray(sheet, dtype=np.float32) / 255.0
-    return torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1)))
-
-
-_SYSTEM_FONTS = (
-    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",  # Debian/Ubuntu fonts-dejavu-core
-    "/usr/share/fonts/TTF/DejaVuSans.ttf",  # Arch, Fedora
-    "/usr/share/fonts/dejavu/DejaVuSans.ttf",
-)
-_SPELLED = {
-    "α": "alpha",
-    "β": "beta",
-    "γ": "gamma",
-    "λ": "lambda",
-    "σ": "sigma",
-    "→": "->",
-    "×": "x",
-    "…": "...",
-}
-
-
-def _label_font(size: int, path: str | os.PathLike[str] | None):
-    if path is not None:
-        try:
-            return ImageFont.truetype(os.fspath(path), size=size)
-        except OSError as exc:
-            raise DynamicNetError(f"{path}: cannot load font ({_reason(exc)})") from None
-    for candidate in _SYSTEM_FONTS:
-        if os.path.isfile(candidate):
-            try:
-                return ImageFont.truetype(candidate, size=size)
-            except OSError:
-                continue
-    return ImageFont.load_default(size=size)
-
-
-def _drawable(text: str, font) -> str:
-    """Replace characters ``font`` has no glyph for (they would render as the same 'missing' box)."""
-    try:
-        missing = font.getmask("\U0010fffd")
-        missing_key = (missing.size, bytes(missing))
-    except Exception:  # noqa: BLE001 - bitmap fonts: keep ASCII only
-        return "".join(c if ord(c) < 128 else _SPELLED.get(c, "?") for c in text)
-    out = []
-    for c in text:
-        if c.isspace() or ord(c) < 128:
-            out.append(c)
-            continue
-        m = font.getmask(c)
-        out.append(_SPELLED.get(c, "?") if (m.size, bytes(m)) == missing_key else c)
-    return "".join(out)
-
-
-def _font_metrics(font) -> tuple[int, int]:
-    try:
-        asc, desc = font.getmetrics()
-        return int(asc), int(desc)
-    except AttributeError:  # the bitmap fallback font has no metrics
-        box = font.getbbox("Ag")
-        return int(box[3]), 0
-
-
-def _fit_text(draw: ImageDraw.ImageDraw, text: str, font, width: int) -> str:
-    if draw.textlength(text, font=font) <= width:
-        return text
-    while text and draw.textlength(text + "…", font=font) > width:
-        text = text[:-1]
-    return text + "…" if text else ""
-
-
-# ----------------------------------------------------------------------------------------- geometry helpers
-
-
-def pad_to_multiple(
-    x: torch.Tensor, multiple: int, *, mode: str = "reflect"
-) -> tuple[torch.Tensor, tuple[int, int, int, int]]:
-    """Pad ``x`` (``(C, H, W)`` or ``(B, C, H, W)``) so H and W are multiples of ``multiple``.
-
-    The networks downsample by 4 and upsample back, so odd sizes would come back a few pixels off. Reflection
-    padding (the default) continues the image's texture instead of adding a flat border the style network
-    would decorate; the padding is split between the two sides (the extra pixel, if any, at the bottom/right)
-    so neither edge gets all of it. When the image is too small to reflect (pad ≥ size) the padding falls back
-    to replicating edge pixels. Returns the padded tensor and ``pads = (left, right, top, bottom)``, the
-    argument :func:`unpad` takes to crop the output back to the exact input size.
-    """
-    if multiple < 1:
-        raise ValueError(f"multiple must be >= 1, got {multiple}")
-    if x.dim() not in (3, 4):
-        raise ValueError(f"expected a (C, H, W) or (B, C, H, W) tensor, got shape {tuple(x.shape)}")
-    h, w = x.shape[-2], x.shape[-1]
-    ph, pw = (-h) % multiple, (-w) % multiple
-    pads = (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2)
-    if ph == 0 and pw == 0:
-        return x, pads
-    if mode == "reflect" and (max(pads[0], pads[1]) >= w or max(pads[2], pads[3]) >= h):
-        mode = "replicate"
-    batched = x if x.dim() == 4 else x[None]
-    out = F.pad(batched, pads, mode=mode)
-    return (out if x.dim() == 4 else out[0]), pads
-
-
-def unpad(y: torch.Tensor, pads: tuple[int, int, int, int]) -> torch.Tensor:
-    """Crop what :func:`pad_to_multiple` added (``pads = (left, right, top, bottom)``); returns a view."""
-    left, right, top, bottom = pads
-    h, w = y.shape[-2], y.shape[-1]
-    return y[..., top : h - bottom, left : w - right]
-
-
-def max_side_size(h: int, w: int, max_side: int | None) -> tuple[int, int]:
-    """The ``(H, W)`` :func:`resize_max_side` gives an ``h``×``w`` image (unchanged when small enough or None),
-    without resampling anything."""
-    if max_side is None or max(h, w) <= max_side:
-        return (h, w)
-    s = max_side / max(h, w)
-    return (max(1, round(h * s)), max(1, round(w * s)))
-
-
-def resize_max_side(x: torch.Tensor, max_side: int) -> torch.Tensor:
-    """Downscale ``x`` (``(C, H, W)`` or ``(B, C, H, W)``) so its longer side is at most ``max_side``.
-
-    Antialiased bicubic resampling (a plain bilinear downscale aliases fine texture into moiré, which a style
-    network then amplifies), clamped back to ``[0, 1]`` because bicubic overshoots at edges. Images already
-    small enough are returned as they are (the same tensor object; nothing is modified).
-    """
-    if max_side < 1:
-        raise ValueError(f"max_side must be >= 1, got {max_side}")
-    if x.dim() not in (3, 4):
-        raise ValueError(f"expected a (C, H, W) or (B, C, H, W) tensor, got shape {tuple(x.shape)}")
-    h, w = x.shape[-2], x.shape[-1]
-    if max(h, w) <= max_side:
-        return x
-    size = max_side_size(h, w, max_side)
-    batched = x if x.dim() == 4 else x[None]
-    out = F.interpolate(batched.float(), size=size, mode="bicubic", align_corners=False, antialias=True)
-    out = out.clamp(0.0, 1.0).to(x.dtype)
-    return out if x.dim() == 4 else out[0]
-
-
-def image_grid(images: torch.Tensor, nrow: int = 4, pad: int = 2) -> torch.Tensor:
-    """Tile ``(N, C, H, W)`` images into one ``(C, H', W')`` image with white gutters."""
-    n, c, h, w = images.shape
-    ncol = min(nrow, n)
-    nrows = (n + ncol - 1) // ncol
-    grid = images.new_ones(c, nrows * (h + pad) + pad, ncol * (w + pad) + pad)
-    for i in range(n):
-        r, col = divmod(i, ncol)
-        grid[:, pad + r * (h + pad) : pad + r * (h + pad) + h, pad + col * (w + pad) : pad + col * (w + pad) + w] = images[i]
-    return grid

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageDraw
 
-from .io import _drawable, _label_font
+from .figures import _drawable, _label_font
 
 Color = tuple[int, int, int]
 #: Distinguishable on white and in grey scale (Okabe & Ito's colour-blind-safe palette).

@@ -18,7 +18,9 @@ import torch.nn.functional as F
 
 from ..core.checkpoint import read_config
 from ..core.dynamic import alpha_limits
-from ..data.io import LoadedImage, image_grid, resize_max_side, to_pil_image
+from ..data.figures import image_grid
+from ..data.geometry import resize_max_side
+from ..data.io import LoadedImage, to_pil_image
 from ..errors import DynamicNetError
 from .sessions import Session, tensor_bytes
 

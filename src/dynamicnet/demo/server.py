@@ -24,7 +24,8 @@ from PIL import Image
 from starlette.concurrency import run_in_threadpool
 
 from ..data.assets import BUNDLED_PHOTOS, bundled_photo
-from ..data.io import LoadedImage, decode_image, resize_max_side, to_pil_image
+from ..data.geometry import resize_max_side
+from ..data.io import LoadedImage, decode_image, to_pil_image
 from ..errors import DynamicNetError
 from ..models import bundled_models, resolve_model
 from .apps import SESSIONS, ModelEntry, form_int, load_entry, parse_alpha, style_image_of

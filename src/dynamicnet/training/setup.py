@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from ..core.checkpoint import load_pretrained
 from ..core.dynamic import DynamicNet
 from ..errors import DynamicNetError
-from .trainer import Phase
+from .config import Phase
 
 R = TypeVar("R")
 

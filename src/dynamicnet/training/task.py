@@ -10,7 +10,8 @@ import torch
 from torch import nn
 
 from ..core.dynamic import DynamicNet
-from .trainer import Phase, StepContext
+from .config import Phase
+from .trainer import StepContext
 
 
 class Task(ABC):

@@ -1,118 +1,39 @@
 """One model-agnostic training loop for every phase of every application.
 
-A *phase* is configuration, not code: which parameters train (θ or a block set), at which α the blocks run,
-how many steps, which learning rate, and which objective the task should use. The loop itself handles what
-every application needs the same way: seeding, a data order that is a pure function of (seed, phase, step),
-progress, a JSONL metrics log (and, optionally, the same metrics and samples as TensorBoard events), sample
-images, atomic checkpoints, exact resume, and DistributedDataParallel under ``torchrun``.
-
-Exact resume: the checkpoint holds the model and any extra modules, every optimizer, the phase and step, and
-all RNG states (torch, the task generator, NumPy, Python). The data order and each sample's augmentation are
-derived from (seed, phase, epoch, position), so nothing about the data pipeline needs saving. On CPU a run
-killed after a checkpoint and resumed ends bit-identical to an uninterrupted run.
+The loop handles what every application needs the same way: seeding, a data order that is a pure function of
+(seed, phase, step), progress, a JSONL metrics log (and, optionally, the same metrics and samples as TensorBoard
+events), sample images, atomic checkpoints and exact resume (:mod:`.checkpointing`), and DistributedDataParallel
+under ``torchrun`` (:mod:`.distributed`). What each phase trains is configuration (:mod:`.config`).
 """
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import json
 import math
-import os
 import random
 import signal
 import sys
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, cast
 
 import numpy as np
 import torch
-import torch.distributed as dist
 from torch import nn
 from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
 from ..core.dynamic import DynamicNet
-from ..data.io import image_grid
+from ..data.figures import image_grid
 from ..errors import DynamicNetError
-from ..utils.fs import atomic_path, atomic_write_text, sha256_file
+from ..utils.fs import atomic_write_text
+from . import checkpointing
+from .config import Phase, TrainerConfig, check_tensorboard
 from .datasets import TrainDataset, as_train_dataset
-
-CHECKPOINT_VERSION = 1
-
-
-@dataclass(frozen=True)
-class Phase:
-    """One training phase.
-
-    Attributes:
-        name: label used in logs, samples and checkpoints (``"main"``, ``"tuning"``, ``"lower"``, …).
-        trainable: ``"main"`` trains θ (blocks off); ``"tuning"`` freezes θ and trains the blocks of ``sets``.
-        sets: block sets that train in a tuning phase.
-        alpha: α the blocks run at during this phase: 0 for the main phase, 1 for the "higher" set, −1 for a
-            "lower" set, ``{"set_k": 1}`` (one-hot) for set k of a K-set model.
-        steps: optimizer steps in this phase.
-        lr: learning rate (the task builds its optimizers from it).
-        objective: the key of the objective the task optimises in this phase.
-    """
-
-    name: str
-    trainable: str
-    steps: int
-    lr: float
-    objective: str
-    sets: tuple[str, ...] = ()
-    alpha: Any = 0.0
-
-    def __post_init__(self) -> None:
-        if self.trainable not in ("main", "tuning"):
-            raise ValueError(f"phase {self.name!r}: trainable must be 'main' or 'tuning', got {self.trainable!r}")
-        if self.steps < 0:
-            raise ValueError(f"phase {self.name!r}: steps must be ≥ 0, got {self.steps}")
-        if self.trainable == "tuning" and _switched_off(self.alpha):
-            # At α = 0 the blocks are not even evaluated, so their loss has no gradient: without this check the
-            # phase would die in backward() with autograd's "element 0 of tensors does not require grad".
-            raise ValueError(f"phase {self.name!r}: a tuning phase needs a non-zero alpha (at α = 0 the blocks do "
-                             "not run, so nothing would train); use alpha=1.0 for the 'higher' set, -1.0 for "
-                             "'lower', or {'set_name': 1.0}")
-
-
-def _switched_off(alpha: Any) -> bool:
-    """Whether ``alpha`` (any form :meth:`DynamicNet.resolve_alpha` takes, or None) runs no block at all."""
-    if isinstance(alpha, Mapping):
-        return all(_switched_off(v) for v in alpha.values())
-    if isinstance(alpha, torch.Tensor):
-        return not bool(alpha.ne(0).any())
-    if isinstance(alpha, (list, tuple)):
-        return all(_switched_off(v) for v in alpha)
-    return alpha is None or alpha == 0
-
-
-@dataclass
-class TrainerConfig:
-    """Settings of the loop that do not depend on the application."""
-
-    out_dir: Path
-    batch_size: int = 4
-    seed: int = 0
-    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
-    log_every: int = 10
-    sample_every: int = 0
-    checkpoint_every: int = 100
-    progress: bool | None = True  # a bar over the steps; None: only when stderr is a terminal (the CLI's default)
-    resume: bool = False
-    overwrite: bool = False  # replace a finished model folder in out_dir (otherwise refused)
-    tensorboard: bool = False  # also write metrics and samples as TensorBoard events to out_dir/train/tensorboard
-
-    def __post_init__(self) -> None:
-        # Python callers write TrainerConfig("runs/x", device="cuda"); the loop relies on Path and torch.device.
-        self.out_dir = Path(self.out_dir)
-        self.device = torch.device(self.device)
-        if self.tensorboard:
-            check_tensorboard()  # now, not after the set-up work that precedes fit()
+from .distributed import barrier, rank_and_world_size, wrap_ddp
 
 
 class MetricsWriter(Protocol):
@@ -125,17 +46,6 @@ class MetricsWriter(Protocol):
     def close(self) -> None: ...
 
 
-def check_tensorboard() -> None:
-    """Fail in one line naming the extra when TensorBoard logging is asked for and the package is missing.
-
-    Finding the package is cheap (importing ``torch.utils.tensorboard`` takes seconds), so callers can check
-    before any expensive set-up."""
-    if importlib.util.find_spec("tensorboard") is None:
-        raise DynamicNetError("TensorBoard logging needs the tensorboard package: "
-                              "pip install 'dynamicnet[tensorboard]'",
-                              cli="--tensorboard needs the tensorboard package: pip install 'dynamicnet[tensorboard]'")
-
-
 def tensorboard_writer(log_dir: Path, purge_step: int) -> MetricsWriter:
     """A ``SummaryWriter`` on ``log_dir`` that hides the events of earlier runs from ``purge_step`` on.
 
@@ -146,26 +56,6 @@ def tensorboard_writer(log_dir: Path, purge_step: int) -> MetricsWriter:
     from torch.utils.tensorboard import SummaryWriter  # seconds to import: only when asked for
 
     return cast(MetricsWriter, SummaryWriter(log_dir=str(log_dir), purge_step=purge_step))
-
-
-def check_out_dir(out_dir: Path, *, resume: bool = False, overwrite: bool = False) -> None:
-    """Refuse to start a run that would replace a finished model folder, or clash with another run's checkpoint.
-
-    Called before any expensive set-up, so a mistyped ``--output`` costs nothing and loses nothing.
-    """
-    ckpt = Path(out_dir) / "train" / "checkpoint.pt"
-    if resume:
-        return
-    if ckpt.exists():
-        raise DynamicNetError(f"{out_dir} already holds a training checkpoint; continue it with "
-                              "TrainerConfig(resume=True) or choose another out_dir",
-                              cli=f"{out_dir} already holds a training checkpoint; pass --resume to continue it or "
-                                  "choose another output folder")
-    if (Path(out_dir) / "config.json").exists() and not overwrite:
-        raise DynamicNetError(f"{out_dir} already holds a finished model; replace it with TrainerConfig(overwrite=True) "
-                              "or choose another out_dir",
-                              cli=f"{out_dir} already holds a finished model; pass --overwrite to replace it or "
-                                  "choose another output folder")
 
 
 class TaskProtocol(Protocol):
@@ -289,13 +179,12 @@ class Trainer:
         self.phases = list(phases)
         self.config = config
         self.out_dir = Path(config.out_dir)
-        self.distributed = dist.is_available() and dist.is_initialized()
-        self.rank = dist.get_rank() if self.distributed else 0
-        self.world_size = dist.get_world_size() if self.distributed else 1
+        self.rank, self.world_size = rank_and_world_size()
         if config.batch_size % self.world_size:
             raise DynamicNetError(
                 f"batch size {config.batch_size} must be divisible by the number of processes ({self.world_size})"
             )
+        self._fingerprint = checkpointing.fingerprint(self.phases, config.batch_size, config.seed, len(dataset), self.world_size)
         self.generator = torch.Generator().manual_seed(config.seed)
         self.started = time.time()
         self._elapsed_before = 0.0  # training time of the runs this one resumes
@@ -305,7 +194,7 @@ class Trainer:
     # ------------------------------------------------------------------ files
     @property
     def checkpoint_path(self) -> Path:
-        return self.out_dir / "train" / "checkpoint.pt"
+        return checkpointing.checkpoint_path(self.out_dir)
 
     @property
     def metrics_path(self) -> Path:
@@ -319,88 +208,20 @@ class Trainer:
         """Steps since the start of training: TensorBoard's one axis across phases (main, then tuning, …)."""
         return sum(p.steps for p in self.phases[:phase_index]) + step
 
-    def _fingerprint(self) -> dict[str, Any]:
-        # What must not change between a run and its resumption for "exact" to mean anything.
-        return {
-            "phases": [asdict(p) | {"alpha": repr(p.alpha)} for p in self.phases],
-            "batch_size": self.config.batch_size,
-            "seed": self.config.seed,
-            "dataset_len": len(self.dataset),
-            "world_size": self.world_size,
-        }
-
     def _modules(self) -> dict[str, nn.Module]:
         return {"model": self.task.model, **dict(self.task.extra_modules())}
 
     def _save_checkpoint(self, phase_index: int, step: int, optimizers: Mapping[str, torch.optim.Optimizer]) -> None:
-        if self.rank != 0:
-            return
-        for name, module in self._modules().items():
-            if not all(bool(torch.isfinite(t).all()) for t in module.state_dict().values() if t.is_floating_point()):
-                raise DynamicNetError(f"{name} holds NaN or infinite values at phase {self.phases[phase_index].name!r} "
-                                      f"step {step}: not saved over {self.checkpoint_path} (its last good state)")
-        numpy_state = cast(tuple[Any, ...], np.random.get_state())  # the legacy (name, keys, pos, …) tuple
-        state = {
-            "version": CHECKPOINT_VERSION,
-            "fingerprint": json.dumps(self._fingerprint(), sort_keys=True),
-            "phase_index": phase_index,
-            "step": step,
-            "modules": {k: m.state_dict() for k, m in self._modules().items()},
-            "optimizers": {k: o.state_dict() for k, o in optimizers.items()},
-            "rng": {
-                "torch": torch.get_rng_state(),
-                "generator": self.generator.get_state(),
-                "numpy": json.dumps(numpy_state[1].tolist()),
-                "numpy_pos": int(numpy_state[2]),
-                "python": json.dumps(random.getstate()[1]),
-            },
-            "elapsed": time.time() - self.started + self._elapsed_before,
-            "runs": json.dumps(self._runs),
-        }
-        with atomic_path(self.checkpoint_path) as tmp:
-            torch.save(state, tmp)
-            # The sidecar lists the new file's SHA-256 and the one it replaces, and is renamed into place before
-            # the checkpoint is: whenever a kill lands, the checkpoint on disk is one the sidecar vouches for.
-            old = _digests(self.digest_path)[:1]
-            atomic_write_text(self.digest_path, "\n".join([sha256_file(tmp), *old]) + "\n")
-
-    @property
-    def digest_path(self) -> Path:
-        return self.checkpoint_path.with_name(self.checkpoint_path.name + ".sha256")
-
-    def _load_checkpoint(self) -> dict[str, Any]:
-        path = self.checkpoint_path
-        if not path.is_file():
-            raise DynamicNetError(f"resume=True but there is no checkpoint to resume from at {path}",
-                                  cli=f"--resume: no checkpoint to resume from at {path}")
-        known = _digests(self.digest_path)
-        if known and sha256_file(path) not in known:  # runs from before the sidecar existed have none
-            raise DynamicNetError(f"{path}: damaged (its SHA-256 does not match {self.digest_path.name}); "
-                                  "restore it from a backup or start a new run")
-        try:
-            state: dict[str, Any] = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:  # a torn or foreign file: say which file, keep the message one line
-            raise DynamicNetError(f"{path}: unreadable checkpoint ({type(exc).__name__}: {exc})") from None
-        if state.get("version") != CHECKPOINT_VERSION:
-            raise DynamicNetError(f"{path}: unsupported checkpoint version {state.get('version')!r}")
-        if state["fingerprint"] != json.dumps(self._fingerprint(), sort_keys=True):
-            settings = "different settings (phases, steps, batch size, seed, data or process count)"
-            raise DynamicNetError(f"{path}: was written with {settings}; resume with the same settings or use a new "
-                                  "out_dir", cli=f"{path}: was written with {settings}; resume with the same "
-                                                 "settings or use a new --output folder")
-        return state
+        if self.rank == 0:
+            checkpointing.save(self.checkpoint_path, fingerprint=self._fingerprint, phase=self.phases[phase_index].name,
+                               phase_index=phase_index, step=step, modules=self._modules(), optimizers=optimizers,
+                               generator=self.generator, elapsed=time.time() - self.started + self._elapsed_before,
+                               runs=self._runs)
 
     def _restore(self, state: Mapping[str, Any]) -> None:
         """Put modules and every RNG back exactly as they were when ``state`` was saved."""
-        for name, module in self._modules().items():
-            module.load_state_dict(state["modules"][name])
-        rng = state["rng"]
-        torch.set_rng_state(rng["torch"])
-        self.generator.set_state(rng["generator"])
-        np.random.set_state(("MT19937", np.array(json.loads(rng["numpy"]), dtype=np.uint32), rng["numpy_pos"], 0, 0.0))
-        random.setstate((3, tuple(json.loads(rng["python"])), None))
-        self._elapsed_before = float(state["elapsed"])
-        self._runs = json.loads(state.get("runs", "[]")) + self._runs[-1:]
+        self._elapsed_before, runs = checkpointing.restore(state, self._modules(), self.generator)
+        self._runs = runs + self._runs[-1:]
 
     def _log(self, record: Mapping[str, Any]) -> None:
         if self.rank != 0:
@@ -454,23 +275,15 @@ class Trainer:
             yield _to_device(_collate(items), self.config.device)
             step += 1
 
-    def _wrap(self, module: nn.Module) -> nn.Module:
-        if not self.distributed or not any(p.requires_grad for p in module.parameters()):
-            return module
-        from torch.nn.parallel import DistributedDataParallel as DDP
-
-        device_ids = [self.config.device.index] if self.config.device.type == "cuda" else None
-        return DDP(module, device_ids=device_ids)
-
     def fit(self) -> Path:
         """Train every phase (resuming if asked) and export the model folder; return its path."""
         cfg = self.config
         resume_state = None
-        check_out_dir(self.out_dir, resume=cfg.resume, overwrite=cfg.overwrite)
+        checkpointing.check_out_dir(self.out_dir, resume=cfg.resume, overwrite=cfg.overwrite)
         if self.rank == 0:
-            remove_stale_temporaries(self.out_dir)
+            checkpointing.remove_stale_temporaries(self.out_dir)
         if cfg.resume:
-            resume_state = self._load_checkpoint()
+            resume_state = checkpointing.load(self.checkpoint_path, self._fingerprint)
         else:
             torch.manual_seed(cfg.seed)
             np.random.seed(cfg.seed % 2**32)
@@ -502,8 +315,7 @@ class Trainer:
             "runs": self._runs,
         }
         path = self.task.export(self.out_dir, provenance) if self.rank == 0 else self.out_dir
-        if self.distributed:
-            dist.barrier()
+        barrier()
         return path
 
     def _run_phases(self, first_phase: int, resume_state: Mapping[str, Any] | None) -> None:
@@ -531,7 +343,7 @@ class Trainer:
             model.train()
             for m in self.task.extra_modules().values():
                 m.train()
-            wrapped = {name: self._wrap(m) for name, m in self._modules().items()}
+            wrapped = {name: wrap_ddp(m, self.config.device) for name, m in self._modules().items()}
             self._run_phase(phase_index, phase, start, optimizers, wrapped)
 
     def _run_phase(self, phase_index: int, phase: Phase, start: int,
@@ -574,30 +386,6 @@ class Trainer:
             self._save_checkpoint(phase_index, phase.steps, optimizers)
 
 
-def _digests(path: Path) -> list[str]:
-    try:
-        return [line.strip() for line in path.read_text().splitlines() if line.strip()]
-    except OSError:
-        return []
-
-
-def remove_stale_temporaries(folder: Path) -> list[Path]:
-    """Delete the hidden temporary files an earlier, killed process of this run left mid-write in ``folder`` and
-    ``folder/train`` (``.checkpoint.pt.<random>.tmp.pt``, ``.model.safetensors.<random>.tmp`` …): only names
-    :func:`~dynamicnet.utils.fs.atomic_path` makes for the files a run writes."""
-    owned = ("checkpoint.pt", "checkpoint.pt.sha256", "model.safetensors", "config.json", "metrics.jsonl")
-    removed = []
-    for d in (folder, folder / "train"):
-        if not d.is_dir():
-            continue
-        for p in d.iterdir():
-            if p.is_file() and any(p.name.startswith(f".{name}.") and ".tmp" in p.name for name in owned):
-                with contextlib.suppress(OSError):
-                    p.unlink()
-                    removed.append(p)
-    return removed
-
-
 class TrainingInterrupted(DynamicNetError):
     """Training stopped on request after saving a checkpoint; ``resume=True`` (``--resume``) continues it exactly."""
 
@@ -636,20 +424,3 @@ class _StopRequests:
     def __exit__(self, *exc: Any) -> None:
         for sig, handler in self._previous.items():
             signal.signal(sig, handler)
-
-
-def setup_distributed(device_spec: torch.device) -> tuple[torch.device, bool]:
-    """Initialise the process group when launched by ``torchrun`` (gloo on CPU, nccl on CUDA).
-
-    Returns the device this rank should use and whether distributed training is on.
-    """
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world <= 1 or dist.is_initialized():
-        return device_spec, dist.is_initialized()
-    if device_spec.type == "cuda":
-        local = int(os.environ.get("LOCAL_RANK", "0"))
-        torch.cuda.set_device(local)
-        dist.init_process_group("nccl")
-        return torch.device("cuda", local), True
-    dist.init_process_group("gloo")
-    return device_spec, True

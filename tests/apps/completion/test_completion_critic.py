@@ -15,9 +15,6 @@ from dynamicnet.apps.completion.critic import (
 )
 from dynamicnet.apps.completion.evaluate import fit_auto_critic, write_calibration
 from dynamicnet.apps.completion.pipeline import CompletionPipeline
-from dynamicnet.apps.completion.recipe import builtin_recipes
-from dynamicnet.apps.completion.train import build_model
-from dynamicnet.core import save_pretrained
 from dynamicnet.data.masks import center_mask
 from dynamicnet.losses import VGG16Features
 
@@ -55,14 +52,9 @@ def test_ridge_fit_learns_which_alpha_suits_which_image():
 
 
 @pytest.mark.filterwarnings("ignore:VGG16 has random weights")
-def test_pipeline_uses_a_stored_critic(tmp_path):
-    torch.manual_seed(0)
-    model = build_model(builtin_recipes()["photos"].with_overrides(width=4, dilations=(1, 2, 1)))
-    for p in model.tuning_parameters():
-        p.data.normal_(0, 0.1, generator=torch.Generator().manual_seed(1))
-    folder = save_pretrained(model, tmp_path / "tiny", application="completion",
-                             architecture={"name": "completion-net", "kwargs": {"width": 4, "dilations": [1, 2, 1]}},
-                             extra={"size": 32, "hole": 16})
+def test_pipeline_uses_a_stored_critic(tiny_completion_model, tmp_path):
+    folder = tiny_completion_model
+    torch.manual_seed(0)  # the random VGG16
     pipe = CompletionPipeline.from_pretrained(folder, vgg=VGG16Features(("relu1_2", "relu2_2", "relu3_3")))
     g = torch.Generator().manual_seed(2)
     groups = [[torch.rand(3, 32, 32, generator=g) for _ in range(3)] for _ in range(3)]

@@ -1,5 +1,9 @@
+"""The completion network, its input and output conventions and its discriminator. The checks every application's
+model passes (α = 0 ≡ θ, α continuity, prepared input ≡ forward, save → load, …) are in
+tests/apps/test_model_contract.py."""
 import pytest
 import torch
+from factories import tiny_completion_net
 
 from dynamicnet.apps.completion.model import (
     DEFAULT_POINTS,
@@ -12,24 +16,12 @@ from dynamicnet.apps.completion.model import (
 )
 from dynamicnet.apps.completion.recipe import builtin_recipes
 from dynamicnet.apps.completion.train import build_model
-from dynamicnet.core import PreparedInput, load_pretrained, save_pretrained
 from dynamicnet.data.masks import center_mask
 
 G = torch.Generator().manual_seed(0)
 IMAGE = torch.rand(2, 3, 32, 40, generator=G)
 MASK = center_mask(32, 40).expand(2, 1, 32, 40).clone()
 X = masked_input(IMAGE, MASK)
-TINY = dict(width=4, dilations=(1, 2, 1))
-
-
-@pytest.fixture
-def net():
-    torch.manual_seed(0)
-    model = build_model(builtin_recipes()["photos"].with_overrides(**TINY)).eval()
-    torch.nn.init.normal_(model.main.out.weight, 0, 0.1)  # as trained: the push-pull recipe starts it at zero
-    for p in model.tuning_parameters():
-        p.data.normal_(0, 0.1, generator=torch.Generator().manual_seed(1))  # zero-init blocks: make them act
-    return model
 
 
 def test_shapes_and_insertion_points():
@@ -67,41 +59,11 @@ def test_push_pull_prefill_continues_the_surroundings_smoothly():
 
 def test_an_untrained_push_pull_model_returns_its_prefill():
     """θ predicts the change to the push-pull prefill and starts at zero: training starts from a smooth fill."""
-    model = build_model(builtin_recipes()["photos"].with_overrides(**TINY))
+    model = tiny_completion_net(trained=False)
     x = masked_input(IMAGE, MASK, "push-pull")
     with torch.no_grad():
         assert torch.equal(to_prediction(model(x, alpha=0.0), x, "push-pull"), x[:, :3])
     assert torch.equal(to_prediction(X[:, :3], X, "grey"), X[:, :3])  # grey: the raw output is the prediction
-
-
-def test_alpha_zero_is_the_main_network_and_the_blocks_act(net):
-    with torch.no_grad():
-        ref = net.main(X)
-        assert torch.equal(net(X, alpha=0.0), ref)
-        outs = [net(X, alpha=[1.0 if i == j else 0.0 for j in range(3)]) for i in range(3)]
-    for out in outs:
-        assert not torch.allclose(out, ref)
-
-
-def test_alpha_walk_is_continuous_and_fast_path_matches(net):
-    prepared = PreparedInput(net, X)
-    assert prepared.fast
-    with torch.no_grad():
-        ys = [net(X, alpha=a) for a in (0.0, 0.25, 0.5, 0.75, 1.0)]
-        for a, y in zip((0.0, 0.25, 0.5, 0.75, 1.0), ys):
-            torch.testing.assert_close(prepared(a), y, rtol=0, atol=1e-5)
-        nearby = net(X, alpha=0.501)
-    span = float((ys[-1] - ys[0]).abs().max())
-    assert span > 0 and float((nearby - ys[2]).abs().max()) < 0.01 * span  # no jumps along the walk
-
-
-def test_round_trip_and_determinism(net, tmp_path):
-    folder = save_pretrained(net, tmp_path / "m", application="completion",
-                             architecture={"name": "completion-net", "kwargs": {"width": 4, "dilations": [1, 2, 1]}})
-    loaded, _ = load_pretrained(folder)
-    with torch.no_grad():
-        for a in (0.0, 0.3, 1.0):
-            assert torch.equal(loaded(X, alpha=a), net(X, alpha=a))
 
 
 def test_discriminator_judges_only_patches_touching_the_hole():

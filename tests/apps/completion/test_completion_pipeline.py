@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 import torch
+from factories import make_tiny_completion_model
 
 from dynamicnet.apps.completion.evaluate import (
     SHRINKAGE_GRID,
@@ -24,13 +25,9 @@ from dynamicnet.apps.completion.recipe import (
     builtin_recipes,
     load_recipe,
 )
-from dynamicnet.apps.completion.train import build_model
-from dynamicnet.core import save_pretrained
 from dynamicnet.data.masks import center_mask, stroke_mask
 from dynamicnet.errors import DynamicNetError
 from dynamicnet.losses import VGG16Features
-
-TINY = dict(width=4, dilations=(1, 2, 1))
 
 
 @pytest.fixture(scope="module")
@@ -41,15 +38,7 @@ def vgg():
 
 @pytest.fixture(scope="module")
 def tiny_folder(tmp_path_factory):
-    torch.manual_seed(0)
-    model = build_model(builtin_recipes()["photos"].with_overrides(**TINY))
-    torch.nn.init.normal_(model.main.out.weight, 0, 0.1)  # as trained: the push-pull recipe starts it at zero
-    for p in model.tuning_parameters():
-        p.data.normal_(0, 0.1, generator=torch.Generator().manual_seed(1))
-    folder = save_pretrained(model, tmp_path_factory.mktemp("m") / "tiny", application="completion",
-                             architecture={"name": "completion-net", "kwargs": {"width": 4, "dilations": [1, 2, 1]}},
-                             extra={"size": 32, "hole": 16, "hole_fill": "push-pull"})
-    return folder
+    return make_tiny_completion_model(tmp_path_factory.mktemp("m") / "tiny", hole_fill="push-pull")
 
 
 @pytest.fixture(scope="module")

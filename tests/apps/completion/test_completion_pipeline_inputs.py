@@ -3,12 +3,10 @@ forms), gives back the same kind, and keeps every known pixel of the input exact
 import numpy as np
 import pytest
 import torch
+from factories import make_tiny_completion_model
 from PIL import Image
 
 from dynamicnet.apps.completion.pipeline import CompletionPipeline
-from dynamicnet.apps.completion.recipe import builtin_recipes
-from dynamicnet.apps.completion.train import build_model
-from dynamicnet.core import save_pretrained
 
 H, W = 24, 32
 IMAGE = torch.rand(3, H, W, generator=torch.Generator().manual_seed(0))
@@ -20,12 +18,8 @@ HOLE[6:14, 10:20] = True
 
 @pytest.fixture(scope="module")
 def pipe(tmp_path_factory):
-    torch.manual_seed(0)
-    model = build_model(builtin_recipes()["photos"].with_overrides(width=4, dilations=(1, 2, 1)))
-    folder = save_pretrained(model, tmp_path_factory.mktemp("m") / "tiny", application="completion",
-                             architecture={"name": "completion-net", "kwargs": {"width": 4, "dilations": [1, 2, 1]}},
-                             extra={"size": 32, "hole": 16, "hole_fill": "push-pull"})
-    return CompletionPipeline.from_pretrained(folder)
+    return CompletionPipeline.from_pretrained(make_tiny_completion_model(tmp_path_factory.mktemp("m") / "tiny",
+                                                                         hole_fill="push-pull"))
 
 
 def test_float_tensor_path_is_unchanged(pipe):

@@ -2,21 +2,15 @@
 import pytest
 import torch
 import torch.nn.functional as F
+from factories import make_tiny_completion_model
 
 from dynamicnet.apps.completion.pipeline import CompletionPipeline, push_pull, upsample_fill
-from dynamicnet.apps.completion.recipe import builtin_recipes
-from dynamicnet.apps.completion.train import build_model
-from dynamicnet.core import save_pretrained
 from dynamicnet.data.masks import center_mask
 
 
 @pytest.fixture(scope="module")
 def pipe(tmp_path_factory):
-    torch.manual_seed(0)
-    model = build_model(builtin_recipes()["photos"].with_overrides(width=4, dilations=(1, 2, 1)))
-    folder = save_pretrained(model, tmp_path_factory.mktemp("m") / "tiny", application="completion",
-                             architecture={"name": "completion-net", "kwargs": {"width": 4, "dilations": [1, 2, 1]}},
-                             extra={"size": 32, "hole": 16})  # trained depth 8 px
+    folder = make_tiny_completion_model(tmp_path_factory.mktemp("m") / "tiny", size=32, hole=16)  # depth 8 px
     return CompletionPipeline.from_pretrained(folder)
 
 

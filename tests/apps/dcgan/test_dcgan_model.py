@@ -1,22 +1,15 @@
-"""The DCGAN generator/discriminator and its Dynamic-Net wrapper, on tiny widths."""
+"""The DCGAN generator/discriminator and its Dynamic-Net wrapper, on tiny widths. The checks every application's
+model passes (α = 0 ≡ θ, α continuity, save → load, …) are in tests/apps/test_model_contract.py."""
 from __future__ import annotations
 
 import pytest
 import torch
+from factories import make_tiny_dcgan_model, tiny_dcgan_net
 
 from dynamicnet.apps.dcgan.model import DCGANDiscriminator, DCGANGenerator
 from dynamicnet.apps.dcgan.pipeline import DCGANPipeline
 from dynamicnet.apps.dcgan.recipe import DCGANRecipe, builtin_recipes
 from dynamicnet.apps.dcgan.train import build_model
-from dynamicnet.core import load_pretrained, save_pretrained
-
-
-def tiny(size=32, channels=1, ngf=4, seed=0, scale_blocks=3.0):
-    torch.manual_seed(seed)
-    model = build_model(DCGANRecipe("tiny", image_size=size, ngf=ngf, ndf=ngf), channels)
-    for p in model.tuning_parameters():  # make ψ visibly non-zero
-        p.data.mul_(scale_blocks)
-    return model.eval()
 
 
 @pytest.mark.parametrize(("size", "layers"), [(32, 4), (64, 5)])
@@ -61,19 +54,8 @@ def test_unknown_insertion_point_lists_valid_ones():
         build_model(DCGANRecipe("x", image_size=32, ngf=4, insertion_points=("layer9",)), 1)
 
 
-def test_alpha_zero_is_the_main_generator_and_alpha_is_continuous():
-    model = tiny()
-    z = torch.randn(4, 100, 1, 1)
-    with torch.no_grad():
-        assert torch.equal(model(z, alpha=0.0), model.main(z))
-        assert not torch.allclose(model(z, alpha=1.0), model.main(z), atol=1e-3)
-        steps = [model(z, alpha=a) for a in torch.linspace(0, 1, 21).tolist()]
-    jumps = [(b - a).abs().max().item() for a, b in zip(steps, steps[1:])]
-    assert max(jumps) < 5 * (steps[-1] - steps[0]).abs().max().item() / 20 + 1e-6
-
-
-def test_eval_mode_output_does_not_depend_on_the_batch(tmp_path):
-    model = tiny()
+def test_eval_mode_output_does_not_depend_on_the_batch():
+    model = tiny_dcgan_net()
     z = torch.randn(6, 100, 1, 1)
     with torch.no_grad():
         full = model(z, alpha=0.5)
@@ -81,18 +63,9 @@ def test_eval_mode_output_does_not_depend_on_the_batch(tmp_path):
     assert torch.allclose(full, parts, atol=1e-6)
 
 
-def test_save_load_round_trip_and_pipeline(tmp_path):
-    model = tiny()
-    g = model.main
-    save_pretrained(model, tmp_path / "m", application="dcgan",
-                    architecture={"name": "dcgan-generator",
-                                  "kwargs": {"image_size": 32, "channels": 1, "nz": 100, "ngf": 4}})
-    loaded, _ = load_pretrained(tmp_path / "m")
-    z = torch.randn(3, 100, 1, 1)
-    with torch.no_grad():
-        for a in (0.0, 0.5, 1.0):
-            assert torch.equal(loaded(z, alpha=a), model(z, alpha=a))
-    pipe = DCGANPipeline.from_pretrained(tmp_path / "m")
+def test_pipeline_from_a_model_folder(tmp_path):
+    pipe = DCGANPipeline.from_pretrained(make_tiny_dcgan_model(tmp_path / "m"))
+    g = pipe.model.main
     a, b = pipe(5, alpha=0.3, seed=7), pipe(5, alpha=0.3, seed=7)
     assert a.shape == (5, 1, 32, 32) and torch.equal(a, b) and a.min() >= 0 and a.max() <= 1
     assert not torch.equal(a, pipe(5, alpha=0.3, seed=8))

@@ -1,22 +1,19 @@
+"""The style network and what its pipeline does with it; the checks every application's model passes (α = 0 ≡ θ,
+one block at a time, save → load, determinism, …) are in tests/apps/test_model_contract.py."""
 import pytest
 import torch
+from factories import tiny_style_net
 
 from dynamicnet.apps.style.model import REFERENCE_POINTS, TransformerNet
 from dynamicnet.apps.style.recipe import builtin_recipes
 from dynamicnet.apps.style.train import build_model
-from dynamicnet.core import load_pretrained, save_pretrained
 
 X = torch.rand(2, 3, 32, 40, generator=torch.Generator().manual_seed(0))
 
 
 @pytest.fixture
 def net():
-    torch.manual_seed(0)
-    recipe = builtin_recipes()["dual"].with_overrides(width=4)
-    model = build_model(recipe).eval()
-    for p in model.tuning_parameters():
-        p.data.mul_(3)  # make the blocks' effect clearly visible
-    return model
+    return tiny_style_net("dual")  # blocks scaled up 3×: their effect is clearly visible
 
 
 def test_reference_architecture_shapes():
@@ -35,31 +32,11 @@ def test_reference_insertion_points_and_channels():
     assert model.channels == (128, 128, 32)
 
 
-def test_alpha_zero_equals_main_alone_and_blocks_act_one_at_a_time(net):
-    with torch.no_grad():
-        ref = net.main(X)
-        assert torch.equal(net(X, alpha=0.0), ref)
-        outs = [net(X, alpha=[1.0 if i == j else 0.0 for j in range(3)]) for i in range(3)]
-    for out in outs:
-        assert out.shape == ref.shape and not torch.allclose(out, ref)
-    assert not torch.allclose(outs[0], outs[1]) and not torch.allclose(outs[1], outs[2])
-
-
 def test_last_block_contribution_is_affine_in_alpha(net):
     # The output conv is linear, so a block in front of it adds exactly α·(W ψ(z)) (the demo's fast path).
     with torch.no_grad():
         y0, y1, yh = (net(X, alpha=[0, 0, a]) for a in (0.0, 1.0, 0.5))
     torch.testing.assert_close(yh, y0 + 0.5 * (y1 - y0), rtol=0, atol=1e-5)
-
-
-def test_round_trip_and_determinism(net, tmp_path):
-    folder = save_pretrained(net, tmp_path / "m", application="style",
-                             architecture={"name": "johnson", "kwargs": {"width": 4}}, alpha_range=(-1, 1))
-    loaded, _ = load_pretrained(folder)
-    with torch.no_grad():
-        for a in (0.0, 0.3, -0.7, 1.0):
-            assert torch.equal(loaded(X, alpha=a), net(X, alpha=a))
-            assert torch.equal(net(X, alpha=a), net(X, alpha=a))
 
 
 def test_session_render_equals_pipeline_call(net):

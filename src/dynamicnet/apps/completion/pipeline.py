@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from ...core.checkpoint import load_pretrained
 from ...core.dynamic import DynamicNet
 from ...data.convert import ImageT, as_image_batch, as_mask_list
-from ...data.io import check_network_pixels, unpad
+from ...data.geometry import check_network_pixels, pad_to_multiple, unpad
 from ...data.masks import center_mask, check_mask, hole_components, hole_depth
 from ...engines import Runtime
 from ...errors import DynamicNetError
@@ -42,7 +42,7 @@ from .model import HOLE_FILL, MULTIPLE, composite, hole_fill_of, masked_input, p
 
 Prepared = Callable[[float], torch.Tensor]  # one working input prepared for many α (Runtime.prepare)
 AUTO_GRID: tuple[float, ...] = tuple(round(0.1 * i, 1) for i in range(11))
-_MIN_SIDE = 8  # smallest padded side the network runs at
+_MIN_SIDE = 8  # smallest padded side: the tuning blocks' reflection padding needs ≥ 2 px at H/4
 _MIN_PROXY_FRACTION = 0.2  # a proxy region smaller than this share of the hole is too small to judge
 
 
@@ -164,7 +164,7 @@ class CompletionPipeline:
 
     def _prepare(self, image: torch.Tensor, mask: torch.Tensor) -> tuple[Prepared, tuple[int, ...]]:
         """Pad a working image and mask alike to a multiple of 4 and run the α-independent prefix once."""
-        both, pads = _pad(torch.cat([image, mask]))  # (4, H', W')
+        both, pads = pad_to_multiple(torch.cat([image, mask]), MULTIPLE, min_side=_MIN_SIDE)  # (4, H', W')
         x = masked_input(both[None, :3], (both[None, 3:] > 0.5).float(), self.hole_fill).to(self.device)  # (1, 4, H', W')
         raw = self.runtime.prepare(x)
         if self.hole_fill == "grey":
@@ -423,19 +423,6 @@ def proxy_regions(mask: torch.Tensor) -> list[torch.Tensor]:
         if float(proxy.sum()) >= _MIN_PROXY_FRACTION * area and float(((mask + proxy) > 0).float().mean()) < 0.9:
             out.append(proxy)
     return out
-
-
-def _pad(x: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int, int, int]]:
-    """Pad ``(C, H, W)`` to multiples of 4 and at least ``_MIN_SIDE`` (the tuning blocks' reflection padding
-    needs feature maps of ≥ 2 px at H/4); reflection where the image is large enough, else replication.
-    Returns the padded tensor and ``(left, right, top, bottom)`` for :func:`unpad`."""
-    h, w = x.shape[-2:]
-    th, tw = max(_MIN_SIDE, -(-h // MULTIPLE) * MULTIPLE), max(_MIN_SIDE, -(-w // MULTIPLE) * MULTIPLE)
-    pads = ((tw - w) // 2, tw - w - (tw - w) // 2, (th - h) // 2, th - h - (th - h) // 2)
-    if not any(pads):
-        return x, pads
-    mode = "reflect" if max(pads[:2]) < w and max(pads[2:]) < h else "replicate"
-    return F.pad(x[None], pads, mode=mode)[0], pads
 
 
 def _shift(mask: torch.Tensor, dy: int, dx: int) -> torch.Tensor:

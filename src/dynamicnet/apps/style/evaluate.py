@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from ...data.assets import resolve_style_image
+from ...data.geometry import square_crop
 from ...data.io import load_image
 from ...losses import StyleTargets, VGG16Features, content_loss, style_loss
 from ...losses.functional import gram_matrix
@@ -27,15 +28,6 @@ class AlphaPoint:
     alpha: float
     style: float  # w.r.t. the evaluated objective's style image, size and layer weights
     content: float  # w.r.t. the input photo, on the objective's content layer
-
-
-def square_crop(image: torch.Tensor, size: int) -> torch.Tensor:
-    """Centre square crop resized to ``size`` — fixed, comparable inputs for every photo."""
-    _, h, w = image.shape
-    s = min(h, w)
-    top, left = (h - s) // 2, (w - s) // 2
-    crop = image[:, top : top + s, left : left + s][None]
-    return F.interpolate(crop, size=(size, size), mode="bilinear", antialias=True, align_corners=False)[0]
 
 
 @torch.no_grad()
@@ -118,5 +110,4 @@ def fit_side(image: torch.Tensor, side: int) -> torch.Tensor:
     return out[0].clamp(0, 1)
 
 
-__all__ = ["SCORE_SIDE", "SCORE_TAPS", "AlphaPoint", "StyleScore", "StyleScorer", "alpha_curve", "fit_side",
-           "square_crop"]
+__all__ = ["SCORE_SIDE", "SCORE_TAPS", "AlphaPoint", "StyleScore", "StyleScorer", "alpha_curve", "fit_side"]

@@ -31,8 +31,10 @@ from torch import Tensor, nn
 
 from ...core.checkpoint import CONFIG_NAME, load_pretrained, read_config, weights_sha256
 from ...core.dynamic import HIGHER, DynamicNet
+from ...data.figures import make_contact_sheet
 from ...data.folder import FLAT_CROP_STD, random_square_crop
-from ...data.io import load_image, make_contact_sheet, pad_to_multiple, resize_max_side, save_image, unpad
+from ...data.geometry import pad_to_multiple, resize_max_side, unpad
+from ...data.io import load_image, save_image
 from ...errors import DynamicNetError
 from ...losses import PerceptualLoss, StyleTargets, VGG16Features, tv_loss
 from ...training import Phase, Trainer, TrainerConfig

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from ...core.checkpoint import load_pretrained
 from ...core.dynamic import AlphaLike, DynamicNet
 from ...data.convert import ImageT, as_image_batch
-from ...data.io import check_network_pixels, max_side_size, pad_to_multiple, resize_max_side, unpad
+from ...data.geometry import check_network_pixels, max_side_size, pad_to_multiple, resize_max_side, unpad
 from ...engines import Runtime
 from ...errors import DynamicNetError
 from ...models import resolve_model

@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import bisect
+import contextlib
 import math
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from ...data.animation import h264_writer
 from ...errors import DynamicNetError, require
 from ...utils.fs import atomic_path
 from ...utils.progress import progress as progress_bar
@@ -68,35 +70,25 @@ def stylize_video(pipe: StylePipeline, src: Path, dst: Path, keyframes: list[tup
     audio = {"audio_path": str(src), "audio_codec": "aac", "output_params": ["-shortest"]} \
         if meta.get("audio_codec") else {}
     count = 0
-    with atomic_path(dst) as tmp:
-        writer = None
-        try:
-            n_frames = meta.get("nframes")
-            total = None if not isinstance(n_frames, (int, float)) or not math.isfinite(n_frames) else int(n_frames)
-            if max_frames is not None:
-                total = max_frames if total is None else min(total, max_frames)
-            for raw in progress_bar(reader, desc="frames", total=total, unit="frame", enabled=progress):
-                if max_frames is not None and count >= max_frames:
-                    break
-                frame = torch.from_numpy(np.frombuffer(raw, np.uint8).reshape(h, w, 3).copy())
-                frame = frame.permute(2, 0, 1).float() / 255.0  # (3, H, W)
-                out = pipe(frame, alpha=alpha_at(keyframes, count / fps), max_side=max_side, work_side=work_side)
-                arr = (out.permute(1, 2, 0).numpy() * 255.0 + 0.5).astype(np.uint8)
-                if writer is None:
-                    oh, ow = arr.shape[:2]
-                    writer = imageio_ffmpeg.write_frames(str(tmp), (ow + ow % 2, oh + oh % 2), fps=fps,
-                                                         codec="libx264", pix_fmt_out="yuv420p",
-                                                         macro_block_size=1, quality=8, ffmpeg_log_level="error",
-                                                         **audio)
-                    writer.send(None)
-                if arr.shape[0] % 2 or arr.shape[1] % 2:  # yuv420p needs even sizes
-                    arr = np.pad(arr, ((0, arr.shape[0] % 2), (0, arr.shape[1] % 2), (0, 0)), mode="edge")
-                writer.send(np.ascontiguousarray(arr))
-                count += 1
-        finally:
-            if writer is not None:
-                writer.close()
-            reader.close()
+    with atomic_path(dst) as tmp, contextlib.ExitStack() as stack:
+        stack.callback(reader.close)  # closed after the writer (last in, first out)
+        send = None
+        n_frames = meta.get("nframes")
+        total = None if not isinstance(n_frames, (int, float)) or not math.isfinite(n_frames) else int(n_frames)
+        if max_frames is not None:
+            total = max_frames if total is None else min(total, max_frames)
+        for raw in progress_bar(reader, desc="frames", total=total, unit="frame", enabled=progress):
+            if max_frames is not None and count >= max_frames:
+                break
+            frame = torch.from_numpy(np.frombuffer(raw, np.uint8).reshape(h, w, 3).copy())
+            frame = frame.permute(2, 0, 1).float() / 255.0  # (3, H, W)
+            out = pipe(frame, alpha=alpha_at(keyframes, count / fps), max_side=max_side, work_side=work_side)
+            arr = (out.permute(1, 2, 0).numpy() * 255.0 + 0.5).astype(np.uint8)
+            if send is None:  # the output size is known once the first frame is stylised
+                send = stack.enter_context(h264_writer(tmp, (arr.shape[1], arr.shape[0]), fps=fps,
+                                                       purpose="stylize-video", **audio))
+            send(arr)
+            count += 1
         if count == 0:
             raise DynamicNetError(f"{src}: the video has no frames")
     return count

@@ -1,0 +1,25 @@
+"""DistributedDataParallel under torchrun: two processes train what one process does."""
+import subprocess
+import sys
+
+import pytest
+import torch
+from factories import free_port
+from safetensors.torch import load_file
+from toy import RUNNER, run_toy
+
+
+@pytest.mark.slow
+def test_ddp_two_processes_match_one_process(tmp_path):
+    single = run_toy(tmp_path / "single", "--batch-size", "4")
+    assert single.wait(120) == 0, single.communicate()
+    ddp = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(free_port()),
+         str(RUNNER), str(tmp_path / "ddp"), "--batch-size", "4"],
+        capture_output=True, timeout=300,
+    )
+    assert ddp.returncode == 0, ddp.stderr.decode()[-3000:]
+    a = load_file(tmp_path / "single" / "model.safetensors")
+    b = load_file(tmp_path / "ddp" / "model.safetensors")
+    for key in a:
+        torch.testing.assert_close(b[key], a[key], rtol=0, atol=1e-5, msg=key)
