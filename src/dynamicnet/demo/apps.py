@@ -16,6 +16,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from ..apps.pipeline import PIPELINES, pipeline_class
 from ..core.checkpoint import read_config
 from ..core.dynamic import alpha_limits
 from ..data.figures import image_grid
@@ -177,26 +178,6 @@ def _number(alpha: Any) -> float:
     return alpha
 
 
-def _load_completion(folder: Path, device: torch.device | str = "cpu", engine: str = "torch") -> Any:
-    from ..apps.completion.pipeline import CompletionPipeline
-
-    return CompletionPipeline.from_pretrained(folder, device, engine=engine)
-
-
-def _load_dcgan(folder: Path, device: torch.device | str = "cpu", engine: str = "torch") -> Any:
-    from ..apps.dcgan.pipeline import DCGANPipeline
-
-    return DCGANPipeline.from_pretrained(folder, device, engine=engine)
-
-
-def _load_style(folder: Path, device: torch.device | str = "cpu", engine: str = "torch") -> Any:
-    from ..apps.style.pipeline import StylePipeline
-
-    return StylePipeline.from_pretrained(folder, device, engine=engine)
-
-
-LOADERS: dict[str, Callable[..., Any]] = {"style": _load_style, "dcgan": _load_dcgan,
-                                             "completion": _load_completion}
 SESSIONS: dict[str, Callable[[ModelEntry, LoadedImage | None, Mapping[str, str], int], Session]] = {
     "style": _style_session,
     "dcgan": _dcgan_session,
@@ -208,10 +189,10 @@ def load_entry(name: str, folder: Path, device: torch.device | str = "cpu", engi
                ) -> ModelEntry | None:
     """The model as a demo entry on ``device``, or None when the demo has no adapter for its application."""
     config = read_config(folder)
-    loader = LOADERS.get(config["application"])
-    if loader is None:
+    if config["application"] not in PIPELINES:
         return None
-    return ModelEntry(name, folder, config, loader(folder, device, engine))
+    pipeline = pipeline_class(config["application"]).from_pretrained(folder, device, engine=engine)
+    return ModelEntry(name, folder, config, pipeline)
 
 
 def style_image_of(entry: ModelEntry, objective: str = "main") -> Path | None:
@@ -251,4 +232,4 @@ def parse_alpha(raw: Any, entry: ModelEntry) -> Any:
     return number(raw)
 
 
-__all__ = ["LOADERS", "SESSIONS", "ModelEntry", "form_int", "load_entry", "parse_alpha", "style_image_of"]
+__all__ = ["SESSIONS", "ModelEntry", "form_int", "load_entry", "parse_alpha", "style_image_of"]

@@ -21,21 +21,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
 
-from ...core.checkpoint import load_pretrained
 from ...core.dynamic import DynamicNet
 from ...data.convert import ImageT, as_image_batch, as_mask_list
 from ...data.geometry import check_network_pixels, pad_to_multiple, unpad
 from ...data.masks import center_mask, check_mask, hole_components, hole_depth
-from ...engines import Runtime
 from ...errors import DynamicNetError
-from ...models import resolve_model
 from ...utils.progress import progress as progress_bar
+from ..pipeline import Pipeline
 from .critic import AlphaCritic, critic_features
 from .metrics import PERCEPTUAL_TAPS, perceptual_hole_distance
 from .model import HOLE_FILL, MULTIPLE, composite, hole_fill_of, masked_input, push_pull, to_prediction
@@ -46,7 +43,7 @@ _MIN_SIDE = 8  # smallest padded side: the tuning blocks' reflection padding nee
 _MIN_PROXY_FRACTION = 0.2  # a proxy region smaller than this share of the hole is too small to judge
 
 
-class CompletionPipeline:
+class CompletionPipeline(Pipeline):
     """A loaded completion model on a device, ready to fill holes in RGB images in [0, 1].
 
     Args:
@@ -64,26 +61,15 @@ class CompletionPipeline:
         >>> a = pipe.auto_alpha(image, mask)                    # α chosen for this image
     """
 
+    application = "completion"
+
     def __init__(self, model: DynamicNet, config: dict[str, Any], device: torch.device | str = "cpu",
-                 vgg: Any | None = None, max_side: int | None = None, engine: str = "torch") -> None:
-        if config.get("application") != "completion":
-            raise DynamicNetError(f"expected a completion model, got a {config.get('application')!r} model")
-        self.device = torch.device(device)
-        self.model = model.to(self.device).eval()
-        self.config = config
+                 engine: str = "torch", *, vgg: Any | None = None, max_side: int | None = None) -> None:
+        super().__init__(model, config, device, engine)
         self.vgg = vgg
         if max_side is not None and max_side < 8:
             raise DynamicNetError(f"max_side must be at least 8, got {max_side}")
         self.max_side = max_side
-        self.runtime = Runtime(self.model, engine, self.device)  # see dynamicnet.engines
-
-    @classmethod
-    def from_pretrained(cls, name_or_path: str | Path, device: torch.device | str = "cpu",
-                        vgg: Any | None = None, max_side: int | None = None, engine: str = "torch"
-                        ) -> CompletionPipeline:
-        """Load a bundled model by name (``dynamicnet models``) or a model folder."""
-        model, config = load_pretrained(resolve_model(name_or_path))
-        return cls(model, config, device, vgg, max_side, engine)
 
     # ------------------------------------------------------------------ masks
     @property
@@ -232,7 +218,7 @@ class CompletionPipeline:
 
         ``progress``: a bar over the α values (None: only when stderr is a terminal)."""
         session = self.session(image, mask)
-        return [session.render(float(a)) for a in progress_bar(alphas, desc="α", total=len(alphas), enabled=progress)]
+        return self._over_alphas(lambda a: session.render(float(a)), alphas, progress)
 
     # ------------------------------------------------------------------ auto α
     def _vgg(self) -> Any:

@@ -7,24 +7,19 @@ here an image depends only on its z and α, whatever the batch size.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Any
 
 import torch
 
-from ...core.checkpoint import load_pretrained
-from ...core.dynamic import AlphaLike, DynamicNet
-from ...engines import Runtime
+from ...core.dynamic import AlphaLike
 from ...errors import DynamicNetError
-from ...models import resolve_model
-from ...utils.progress import progress as progress_bar
+from ..pipeline import Pipeline
 from . import model as _model  # noqa: F401  (registers the architecture for load_pretrained)
 
 DEFAULT_MODEL = "fashion-sneaker-boot"
 _CHUNK = 256  # images per forward pass: bounds memory for large n, and (eval mode) does not change results
 
 
-class DCGANPipeline:
+class DCGANPipeline(Pipeline):
     """A loaded dynamic DCGAN on a device, ready to draw images at any α.
 
     Example:
@@ -33,20 +28,8 @@ class DCGANPipeline:
         >>> columns = pipe.sweep(8, [0, 0.5, 1], seed=0)  # the same 8 z at each α
     """
 
-    def __init__(self, model: DynamicNet, config: dict[str, Any], device: torch.device | str = "cpu",
-                 engine: str = "torch") -> None:
-        if config.get("application") != "dcgan":
-            raise DynamicNetError(f"expected a dcgan model, got a {config.get('application')!r} model")
-        self.device = torch.device(device)
-        self.model = model.to(self.device).eval()
-        self.config = config
-        self.runtime = Runtime(self.model, engine, self.device)  # see dynamicnet.engines
-
-    @classmethod
-    def from_pretrained(cls, name_or_path: str | Path = DEFAULT_MODEL, device: torch.device | str = "cpu",
-                        engine: str = "torch") -> DCGANPipeline:
-        model, config = load_pretrained(resolve_model(name_or_path))
-        return cls(model, config, device, engine)
+    application = "dcgan"
+    default_model = DEFAULT_MODEL
 
     @property
     def nz(self) -> int:
@@ -59,11 +42,6 @@ class DCGANPipeline:
     @property
     def channels(self) -> int:
         return int(self.model.main.channels)
-
-    @property
-    def alpha_range(self) -> tuple[float, float]:
-        lo, hi = self.config["dynamic"].get("alpha_range", [0.0, 1.0])
-        return float(lo), float(hi)
 
     def noise(self, n: int, seed: int) -> torch.Tensor:
         """z ``(n, nz, 1, 1)`` ~ N(0, 1) from ``seed``, drawn on the CPU so it is the same on every device."""
@@ -91,7 +69,7 @@ class DCGANPipeline:
 
         ``progress``: a bar over the α values (None: only when stderr is a terminal)."""
         z = self.noise(n, seed)
-        return [self.generate(z, a) for a in progress_bar(alphas, desc="α", total=len(alphas), enabled=progress)]
+        return self._over_alphas(lambda a: self.generate(z, a), alphas, progress)
 
 
 class DCGANSession:

@@ -2,20 +2,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Any, cast
+from typing import cast
 
 import torch
 import torch.nn.functional as F
 
-from ...core.checkpoint import load_pretrained
-from ...core.dynamic import AlphaLike, DynamicNet
+from ...core.dynamic import AlphaLike
 from ...data.convert import ImageT, as_image_batch
 from ...data.geometry import check_network_pixels, max_side_size, pad_to_multiple, resize_max_side, unpad
-from ...engines import Runtime
 from ...errors import DynamicNetError
-from ...models import resolve_model
-from ...utils.progress import progress as progress_bar
+from ..pipeline import Pipeline
 from . import model as _model  # noqa: F401  (registers the architecture for load_pretrained)
 
 _MULTIPLE = 4  # two stride-2 downsamplings, two ×2 upsamplings
@@ -55,7 +51,7 @@ class StyleSession:
         return _upscale(unpad(self._full(alpha), self._pads).clamp(0, 1), self.size)[0].cpu()
 
 
-class StylePipeline:
+class StylePipeline(Pipeline):
     """A loaded style model on a device, ready to stylise RGB images in [0, 1] at any α.
 
     Example:
@@ -70,31 +66,7 @@ class StylePipeline:
     does not depend on the photo's resolution. ``work_side=None`` runs at full resolution.
     """
 
-    def __init__(self, model: DynamicNet, config: dict[str, Any], device: torch.device | str = "cpu",
-                 engine: str = "torch") -> None:
-        if config.get("application") != "style":
-            raise DynamicNetError(f"expected a style model, got a {config.get('application')!r} model")
-        self.device = torch.device(device)
-        self.model = model.to(self.device).eval()
-        self.config = config
-        self.runtime = Runtime(self.model, engine, self.device)  # see dynamicnet.engines
-
-    @classmethod
-    def from_pretrained(cls, name_or_path: str | Path, device: torch.device | str = "cpu",
-                        engine: str = "torch") -> StylePipeline:
-        """Load a bundled model by name (``dynamicnet models``) or a model folder; ``engine``: see
-        :mod:`dynamicnet.engines` (``auto``: the fastest installed)."""
-        model, config = load_pretrained(resolve_model(name_or_path))
-        return cls(model, config, device, engine)
-
-    @property
-    def alpha_range(self) -> tuple[float, float]:
-        lo, hi = self.config["dynamic"].get("alpha_range", [0.0, 1.0])
-        return float(lo), float(hi)
-
-    @property
-    def num_blocks(self) -> int:
-        return self.model.num_blocks
+    application = "style"
 
     @property
     def default_work_side(self) -> int | None:
@@ -161,4 +133,4 @@ class StylePipeline:
 
         ``progress``: a bar over the α values (None: only when stderr is a terminal)."""
         prepared = self.session(image, max_side, preview_side=None, work_side=work_side)
-        return [prepared.render(a) for a in progress_bar(alphas, desc="α", total=len(alphas), enabled=progress)]
+        return self._over_alphas(prepared.render, alphas, progress)
