@@ -79,10 +79,10 @@ def test_completion_and_dcgan_exports_keep_their_contracts(tmp_path):
         assert a0.shape == (5, 1, 32, 32) and a0.min() >= 0 and a0.max() <= 1 and not np.allclose(a0, a1)
 
 
-@pytest.mark.parametrize("hole_fill", ["grey", "push-pull"])
+@pytest.mark.parametrize("hole_fill", ["grey", "push-pull", "march"])
 def test_completion_export_matches_pytorch_at_any_size(tmp_path, hole_fill):
-    """The hole prefill is part of the graph: the push-pull pyramid has a fixed depth, so sizes other than the
-    example's trace to the same result as PyTorch."""
+    """The hole prefill is part of the graph: the push-pull pyramid has a fixed depth and the marching prefill a
+    fixed number of rings, so sizes other than the example's trace to the same result as PyTorch."""
     from dynamicnet.apps.completion.model import ARCHITECTURE, composite, masked_input, to_prediction
     from dynamicnet.apps.completion.recipe import builtin_recipes
     from dynamicnet.apps.completion.train import build_model

@@ -57,7 +57,7 @@ class _CompletionGraph(nn.Module):
     def forward(self, image: torch.Tensor, mask: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
         from .apps.completion.model import composite, masked_input, to_prediction
 
-        x = masked_input(image, mask, self.hole_fill)
+        x = masked_input(image, mask, self.hole_fill, static=True)
         pred = to_prediction(self.net.forward_alpha_tensor(x, alpha=alpha), x, self.hole_fill).clamp(0, 1)
         return composite(image, mask, pred)
 

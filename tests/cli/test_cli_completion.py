@@ -40,8 +40,8 @@ def test_dry_run_trains_both_phases_and_the_model_completes(capsys, tmp_path, ph
     assert config["application"] == "completion" and config["extra"]["mask"] == "strokes"
     assert config["dtype"] == "float16"
     assert [p["name"] for p in config["provenance"]["phases"]] == ["main", "higher"]
-    assert config["extra"]["hole_fill"] == "push-pull"
-    # θ trains for L1 alone, the blocks with a fresh discriminator that inference does not need: none is stored
+    assert config["extra"]["hole_fill"] == "march"
+    # θ trains for L1 + VGG + SSIM, the blocks for L1: no adversarial term, so no discriminator is stored
     assert not (out / "discriminator.safetensors").exists()
     code, _, err = run_cli(capsys, "complete", photo, "--model", out, "--alpha", "0.5", "-o", tmp_path / "o.png")
     assert code == 0, err

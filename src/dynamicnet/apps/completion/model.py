@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ...core.checkpoint import register_architecture
+from .march import march_fill, march_fill_static
 
 ARCHITECTURE = "completion-net"
 DEFAULT_POINTS = ("mid3", "dec1", "out")
@@ -37,7 +38,7 @@ HOLE_FILL = 0.5  # placeholder value of hole pixels in the network's input
 MULTIPLE = 4  # two stride-2 downsamplings and two ×2 upsamplings
 
 
-HOLE_FILLS = ("grey", "push-pull")
+HOLE_FILLS = ("grey", "push-pull", "march")
 PUSH_PULL_LEVELS = 9  # pyramid levels of the push-pull prefill: a 256² window reaches one pixel
 
 
@@ -70,16 +71,20 @@ def push_pull(values: torch.Tensor, weights: torch.Tensor, levels: int | None = 
     return estimate[0] if unbatched else estimate
 
 
-def masked_input(image: torch.Tensor, mask: torch.Tensor, hole_fill: str = "grey") -> torch.Tensor:
+def masked_input(image: torch.Tensor, mask: torch.Tensor, hole_fill: str = "grey", *,
+                 static: bool = False) -> torch.Tensor:
     """``(B, 3, H, W)`` image and ``(B, 1, H, W)`` mask → ``(B, 4, H, W)`` network input.
 
-    ``hole_fill`` says what the hole shows the network: ``"grey"`` (a constant) or ``"push-pull"`` (a smooth
-    interpolation of its surroundings, :func:`push_pull`). The prefill hands every hole pixel the colours
-    around it, so the network's receptive field need not carry them 64 px into a hole: it only adds structure.
+    ``hole_fill`` says what the hole shows the network: ``"grey"`` (a constant), ``"push-pull"`` (a smooth
+    interpolation of its surroundings, :func:`push_pull`) or ``"march"`` (edges carried in from the rim,
+    :mod:`.march`). The prefill hands every hole pixel the colours around it, so the network's receptive field
+    need not carry them 64 px into a hole: it only adds structure.
     """
     if hole_fill == "push-pull":
         known = 1 - mask
         hole_filled = torch.where(mask > 0.5, push_pull(image * known, known, PUSH_PULL_LEVELS), image)
+    elif hole_fill == "march":  # ``static``: the fixed graph an ONNX export needs
+        hole_filled = march_fill_static(image, mask) if static else march_fill(image, mask)
     elif hole_fill == "grey":
         hole_filled = image * (1 - mask) + HOLE_FILL * mask
     else:
@@ -95,7 +100,7 @@ def to_prediction(raw: torch.Tensor, x: torch.Tensor, hole_fill: str) -> torch.T
     surroundings' colours and only learns structure, instead of first learning to copy the prefill through its
     4× bottleneck. With a grey placeholder the raw output is the prediction.
     """
-    return raw + x[:, :3] if hole_fill == "push-pull" else raw
+    return raw if hole_fill == "grey" else raw + x[:, :3]
 
 
 def hole_fill_of(extra: Mapping[str, Any]) -> str:

@@ -46,7 +46,7 @@ def build_model(recipe: CompletionRecipe) -> DynamicNet:
     layer starts at zero, so an untrained θ returns the prefill itself.
     """
     main = CompletionNet(recipe.width, recipe.dilations)
-    if recipe.hole_fill == "push-pull":
+    if recipe.hole_fill != "grey":
         nn.init.zeros_(main.out.weight)
         nn.init.zeros_(main.out.bias)
     return DynamicNet(main, recipe.insertion_points, sets=(HIGHER,), zero_init=recipe.zero_init)
