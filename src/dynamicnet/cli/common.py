@@ -7,7 +7,7 @@ import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import DynamicNetError
 
@@ -15,21 +15,21 @@ if TYPE_CHECKING:  # torch loads only when a command runs: --help and --version 
     import torch
     from PIL import Image
 
+    from ..apps.pipeline import Pipeline
+
 #: Old spellings that still work so that existing scripts and commands keep running, but that the help leaves out,
 #: so that each concept has one name on screen: ``--out`` (now ``--output``/``-o``, what every command writes),
 #: ``--content`` (now ``--data``, what training reads), ``--insertion-points`` (now ``--blocks``) and ``--json FILE``
 #: of the evaluate commands (now ``--output``; ``--json`` alone means "print as JSON" elsewhere).
 HIDDEN_ALIASES = frozenset({"--out", "--content", "--insertion-points", "--json"})
 
+_N = TypeVar("_N", int, float)
+_P = TypeVar("_P", bound="Pipeline")
 
-def finite_float(text: str) -> float:
-    """argparse type: a finite number (α, weights). Python-only spellings (``1_0``) are not numbers here."""
-    try:
-        if "_" in text:
-            raise ValueError(text)
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+
+def finite_float(text: str, expected: str = "a number") -> float:
+    """argparse type: a finite number (α, weights); ``expected`` is what a refusal says was wanted."""
+    value = _number(text, float, expected)
     if not math.isfinite(value):
         raise argparse.ArgumentTypeError(f"must be finite: {text!r}")
     return value
@@ -93,15 +93,21 @@ def crop_size(text: str) -> int:
 
 
 def positive_int(text: str) -> int:
-    try:
-        if "_" in text:
-            raise ValueError(text)
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    value = _number(text, int, "an integer")
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be ≥ 1: {text!r}")
     return value
+
+
+def _number(text: str, kind: Callable[[str], _N], expected: str) -> _N:
+    """``kind(text)``, or argparse's error naming what was ``expected``. Python-only spellings (``1_0``) are not
+    numbers here."""
+    try:
+        if "_" in text:
+            raise ValueError(text)
+        return kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not {expected}: {text!r}") from None
 
 
 def check_output(path: str | os.PathLike[str], formats: Sequence[str], flag: str = "--output",
@@ -143,12 +149,28 @@ def save_sheet_and_animation(sheet: Any, output: str | os.PathLike[str], frames:
         print_path(gif)
 
 
+def alpha_walk(lo: float, hi: float, frames: int, draw: Callable[[list[float]], list[Any]]) -> list[Any]:
+    """An animation's frames: ``draw`` renders the α walk from ``lo`` to ``hi`` in ``frames`` steps, and the walk
+    back repeats those images (the two ends once)."""
+    walk = [lo + (hi - lo) * i / (frames - 1) for i in range(frames)] if frames > 1 else [hi]
+    there = draw(walk)
+    return there + there[-2:0:-1]
+
+
 def check_report(path: str | os.PathLike[str]) -> Path:
     """An ``evaluate-*`` command's ``--output FILE.json``, checked before the work together with the plot it gets
     beside it (``FILE.png``: see :func:`write_report`)."""
     report = check_output(path, (".json",))
     check_output(report.with_suffix(".png"), (".png",))
     return report
+
+
+def start_evaluation(args: argparse.Namespace, pipeline: type[_P]) -> tuple[Path | None, torch.device, _P]:
+    """The start of an ``evaluate-APP`` command: its ``--output`` (:func:`check_report`), checked before minutes of
+    work rather than after; the device; and ``--model``, loaded as ``pipeline`` on it."""
+    report = check_report(args.output) if args.output else None
+    device = device_of(args)
+    return report, device, pipeline.from_pretrained(args.model, device)
 
 
 def write_report(report: Path, data: Mapping[str, Any], figure: Image.Image) -> None:
@@ -295,6 +317,14 @@ def add_step_args(parser: argparse.ArgumentParser, every: str = "every phase (de
                         help="steps of the tuning phase (overrides --steps)")
 
 
+def add_phase_args(parser: argparse.ArgumentParser, blocks: str = "the blocks",
+                   init_from: str = "model folder whose θ to tune (--phase tuning)") -> None:
+    """``--phase`` and ``--init-from``: a ``train`` command trains θ, then ``blocks``, or one of the two."""
+    parser.add_argument("--phase", choices=["main", "tuning", "all"], default="all",
+                        help=f"train θ (main), {blocks} (tuning, with --init-from) or both")
+    parser.add_argument("--init-from", default=None, help=init_from)
+
+
 def add_run_args(parser: argparse.ArgumentParser, checkpoint_every: int = 100, sample_every: int = 250) -> None:
     """The options every ``train APP`` command shares: where to write, resume, dry run, seed, logging, fp16."""
     parser.add_argument("--output", "-o", "--out", required=True, metavar="FOLDER",
@@ -315,6 +345,17 @@ def add_run_args(parser: argparse.ArgumentParser, checkpoint_every: int = 100, s
     add_no_progress(parser)
     parser.add_argument("--fp16", action="store_true", help="store the model folder's weights in fp16")
     add_device(parser)
+
+
+def finish_parser(parser: argparse.ArgumentParser, run: Callable[[argparse.Namespace], int],
+                  engine: bool = False) -> None:
+    """The options a command that is not ``train`` lists last, ``--no-progress``, ``--device`` and (with
+    ``engine``: an inference command) ``--engine``; then the function that runs it."""
+    add_no_progress(parser)
+    add_device(parser)
+    if engine:
+        add_engine(parser)
+    parser.set_defaults(func=run)
 
 
 def add_no_progress(parser: argparse.ArgumentParser) -> None:
@@ -338,17 +379,18 @@ def trainer_config(args: argparse.Namespace, batch_size: int, device: torch.devi
                          resume=args.resume, overwrite=args.overwrite, tensorboard=args.tensorboard)
 
 
-def finish_train(args: argparse.Namespace, folder: Path, note: str | None = None,
-                 fp16: Callable[[Path], None] = to_fp16) -> int:
-    """The end of every ``train`` command: rank 0 of a ``torchrun`` job alone converts (``--fp16``) and reports."""
+def finish_train(args: argparse.Namespace, folder: Path, only_theta: bool = False,
+                 blocks: str = "the tuning blocks", fp16: Callable[[Path], None] = to_fp16) -> int:
+    """The end of every ``train`` command: rank 0 of a ``torchrun`` job alone converts (``--fp16``) and reports;
+    when ``only_theta`` was trained (``--phase main``), with a note on how to train ``blocks`` next."""
     from ..training.distributed import is_rank0
 
     if is_rank0():
         if args.fp16:
             fp16(folder)
         print(f"model folder: {folder}")
-        if note:
-            print(note)
+        if only_theta:
+            print(f"note: only θ was trained; train {blocks} with --phase tuning --init-from {folder}")
     return 0
 
 
@@ -390,12 +432,16 @@ def device_of(args: argparse.Namespace) -> torch.device:
     return resolve_device(args.device)
 
 
-def content_dataset(data: str, size: int, crop_scale: tuple[float, float]) -> tuple[Any, str]:
+def content_dataset(data: str, size: int, crop_scale: tuple[float, float], dry_run: bool = False,
+                    seed: int = 0) -> tuple[Any, str]:
     """The training photos of ``--data`` as random resized crops (an ``ImageFolderDataset``), and the one-line
-    description the model folder's provenance keeps. Imported lazily: ``--help`` stays torch-free."""
+    description the model folder's provenance keeps; with ``dry_run``, eight synthetic images drawn with ``seed``.
+    Imported lazily: ``--help`` stays torch-free."""
     from ..data.assets import content_dir
-    from ..data.folder import FLAT_CROP_STD, ImageFolderDataset
+    from ..data.folder import FLAT_CROP_STD, ImageFolderDataset, SyntheticImageDataset
 
+    if dry_run:
+        return SyntheticImageDataset(8, size, seed=seed), "synthetic (dry run)"
     content = content_dir(data)
     dataset = ImageFolderDataset(content, size, scale=crop_scale, min_std=FLAT_CROP_STD)
     return dataset, (f"{content} ({len(dataset)} images, {size}² random resized crops, area "

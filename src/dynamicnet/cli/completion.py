@@ -3,30 +3,29 @@
 from __future__ import annotations
 
 import argparse
-import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import DynamicNetError
 from .common import (
-    add_device,
-    add_engine,
     add_model,
-    add_no_progress,
+    add_phase_args,
     add_run_args,
     add_step_args,
     check_output,
-    check_report,
     check_train_out,
     crop_scale_arg,
     crop_size,
     device_of,
+    finish_parser,
     finish_train,
+    finite_float,
     float_list,
     positive_int,
     print_path,
     progress_of,
     seed,
+    start_evaluation,
     to_fp16,
     trainer_config,
     weight,
@@ -44,15 +43,7 @@ MASK_CHOICES = ("center", "random", "strokes", "mixed")
 
 def _alpha_or_auto(text: str) -> float | str:
     """argparse type: a finite number, or ``auto``."""
-    if text.strip().lower() == "auto":
-        return "auto"
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number or 'auto': {text!r}") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"must be finite: {text!r}")
-    return value
+    return "auto" if text.strip().lower() == "auto" else finite_float(text, "a number or 'auto'")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -77,10 +68,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="cap the longer side of each hole's working window at PX (the working scale is otherwise "
                         "chosen per hole: holes are filled as deep as the model's training holes)")
     p.add_argument("--vgg-weights", default=None, help="VGG16 for --alpha auto (default: the offline weights)")
-    add_no_progress(p)
-    add_device(p)
-    add_engine(p)
-    p.set_defaults(func=run_complete)
+    finish_parser(p, run_complete, engine=True)
 
     p = sub.add_parser("evaluate-completion",
                        help="PSNR, SSIM and VGG distance in the hole along α; per-image oracle and auto α")
@@ -98,10 +86,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="also write the per-image results to this JSON file, and the curves' plot against α "
                         "beside it (FILE.png)")
     p.add_argument("--vgg-weights", default=None, help="torchvision-format VGG16 file (default: the offline weights)")
-    add_no_progress(p)
-    add_device(p)
-    p.set_defaults(func=run_evaluate_completion)
-
+    finish_parser(p, run_evaluate_completion)
 
     p = sub.add_parser("calibrate-completion",
                        help="fit --alpha auto on photos with ground truth; writes the model folder",
@@ -118,9 +103,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--crops", type=positive_int, default=None, help="random crops per photo (default: 8 / 20)")
     p.add_argument("--seed", type=seed, default=777, help="seed of the photo choice and crop positions")
     p.add_argument("--vgg-weights", default=None, help="torchvision-format VGG16 file (default: the offline weights)")
-    add_no_progress(p)
-    add_device(p)
-    p.set_defaults(func=run_calibrate_completion)
+    finish_parser(p, run_calibrate_completion)
 
 
 def register_train(apps: argparse._SubParsersAction) -> None:
@@ -138,9 +121,7 @@ def register_train(apps: argparse._SubParsersAction) -> None:
                         "learnt at)")
     p.add_argument("--mask", choices=MASK_CHOICES, default=None, help="training masks (default: the recipe's)")
     p.add_argument("--hole", type=positive_int, default=None, help="centre hole side (default: size/2)")
-    p.add_argument("--phase", choices=["main", "tuning", "all"], default="all",
-                   help="train θ (main), the blocks (tuning, with --init-from) or both")
-    p.add_argument("--init-from", default=None, help="model folder whose θ to tune (--phase tuning)")
+    add_phase_args(p)
     p.add_argument("--size", type=crop_size, default=None, help="training crop size (a multiple of 4, ≥ 16)")
     p.add_argument("--width", type=positive_int, default=None, help="first-stage width of θ")
     p.add_argument("--adv-weight", type=weight, default=None, help="λ_adv of O0")
@@ -236,8 +217,7 @@ def run_train_completion(args: argparse.Namespace) -> int:
                               init_from=Path(args.init_from) if args.init_from else None,
                               vgg_weights=args.vgg_weights, config=config, data_description=description,
                               preview=preview)
-    return finish_train(args, folder, f"note: only θ was trained; train the tuning blocks with --phase tuning "
-                                      f"--init-from {folder}" if args.phase == "main" else None, fp16=_to_fp16)
+    return finish_train(args, folder, only_theta=args.phase == "main", fp16=_to_fp16)
 
 
 def _to_fp16(folder: Path) -> None:
@@ -309,9 +289,7 @@ def run_evaluate_completion(args: argparse.Namespace) -> int:
     from ..apps.completion.pipeline import CompletionPipeline
     from ..losses import load_vgg16
 
-    report = check_report(args.output) if args.output else None  # before minutes of evaluation, not after
-    device = device_of(args)
-    pipe = CompletionPipeline.from_pretrained(args.model, device)
+    report, device, pipe = start_evaluation(args, CompletionPipeline)
     size = args.size or int(pipe.config.get("extra", {}).get("size", 64))
     photos = [Path(p) for p in args.photos] if args.photos else None
     images = held_out_crops(photos, size=size, per_photo=args.crops, seed=args.seed)

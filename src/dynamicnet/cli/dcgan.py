@@ -8,16 +8,15 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import DynamicNetError
 from .common import (
-    add_device,
-    add_engine,
     add_model,
-    add_no_progress,
+    add_phase_args,
     add_run_args,
     add_step_args,
+    alpha_walk,
     check_output,
-    check_report,
     check_train_out,
     device_of,
+    finish_parser,
     finish_train,
     finite_float,
     float_list,
@@ -26,11 +25,13 @@ from .common import (
     progress_of,
     save_sheet_and_animation,
     seed,
+    start_evaluation,
     trainer_config,
     write_report,
 )
 
 if TYPE_CHECKING:  # torch loads only when a command runs: --help and --version answer at once
+    import torch
     from PIL import Image
 
     from ..apps.dcgan.evaluate import AlphaEvaluation
@@ -57,10 +58,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--frames", type=int_up_to(500), default=21, help="frames of the animation, one way")
     p.add_argument("--zoom", type=int_up_to(64), default=None,
                    help="nearest-neighbour upscaling of each image (default: to at least 64 px)")
-    add_no_progress(p)
-    add_device(p)
-    add_engine(p)
-    p.set_defaults(func=run_generate)
+    finish_parser(p, run_generate, engine=True)
 
     p = sub.add_parser("evaluate-dcgan",
                        help="attribute fraction and Fréchet distances along α (scored by the attribute classifier)")
@@ -76,9 +74,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=seed, default=0, help="noise seed (and the real images' sample)")
     p.add_argument("--output", "-o", "--json", default=None, metavar="FILE.json",
                    help="also write the figures to this JSON file, and their plot against α beside it (FILE.png)")
-    add_no_progress(p)
-    add_device(p)
-    p.set_defaults(func=run_evaluate)
+    finish_parser(p, run_evaluate)
 
 
 def register_train(apps: argparse._SubParsersAction) -> None:
@@ -91,9 +87,7 @@ def register_train(apps: argparse._SubParsersAction) -> None:
     p.add_argument("--recipe", default=None,
                    help="built-in recipe (reference: CelebA 64², small: 32² CPU scale) or JSON file "
                         "(default: small for fashion-mnist, else reference)")
-    p.add_argument("--phase", choices=["main", "tuning", "all"], default="all",
-                   help="train θ (main), the tuning block (tuning, with --init-from) or both")
-    p.add_argument("--init-from", default=None, help="model folder whose θ to tune (--phase tuning)")
+    add_phase_args(p, blocks="the tuning block")
     p.add_argument("--image-size", type=positive_int, default=None, help="4·2^k: 32, 64 (reference), 128, …")
     p.add_argument("--ngf", type=positive_int, default=None, help="generator width (128 = reference)")
     p.add_argument("--ndf", type=positive_int, default=None, help="discriminator width (128 = reference)")
@@ -129,9 +123,7 @@ def register_train(apps: argparse._SubParsersAction) -> None:
     p.add_argument("--output", "-o", "--out", required=True, metavar="FOLDER",
                    help="folder to write the classifier into (may be the model folder)")
     p.add_argument("--dry-run", action="store_true", help="two steps on tiny synthetic data")
-    add_no_progress(p)
-    add_device(p)
-    p.set_defaults(func=run_train_classifier)
+    finish_parser(p, run_train_classifier)
 
 
 def _add_data_args(p: argparse.ArgumentParser, data_default: str | None = "fashion-mnist") -> None:
@@ -202,8 +194,7 @@ def run_train_dcgan(args: argparse.Namespace) -> int:
                          init_from=Path(args.init_from) if args.init_from else None, config=config,
                          data_description=split.source.description, data_spec=data_spec,
                          description=description)
-    return finish_train(args, folder, f"note: only θ was trained; train the tuning block with --phase tuning "
-                                      f"--init-from {folder}" if args.phase == "main" else None)
+    return finish_train(args, folder, only_theta=args.phase == "main", blocks="the tuning block")
 
 
 def _model_defaults(args: argparse.Namespace) -> dict[str, Any]:
@@ -300,17 +291,13 @@ def run_generate(args: argparse.Namespace) -> int:
         labels = [f"α = {a:g}" for a in args.alphas]
         sheet = make_contact_sheet(columns, labels, ncols=len(columns))
         walk_end = max(args.alphas)
-    frames = None
-    if args.gif:
-        lo = min(args.alphas) if args.alphas else 0.0
-        hi = walk_end
-        k = args.frames
-        walk = [lo + (hi - lo) * i / (k - 1) for i in range(k)] if k > 1 else [hi]
-        nrow = math.ceil(math.sqrt(n))
+
+    def draw(walk: list[float]) -> list[torch.Tensor]:
         drawn = pipe.sweep(n, walk, seed=args.seed, progress=progress_of(args))  # the same z at every α
-        there = [make_contact_sheet([image_grid(_zoom(x, zoom), nrow=nrow)], [f"α = {a:.2f}"])
-                 for a, x in zip(walk, drawn)]
-        frames = there + there[-2:0:-1]  # and back: the return frames are the same images
+        return [make_contact_sheet([image_grid(_zoom(x, zoom), nrow=math.ceil(math.sqrt(n)))], [f"α = {a:.2f}"])
+                for a, x in zip(walk, drawn)]
+
+    frames = alpha_walk(min(args.alphas) if args.alphas else 0.0, walk_end, args.frames, draw) if args.gif else None
     save_sheet_and_animation(sheet, args.output, frames, args.gif)
     return 0
 
@@ -321,9 +308,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from ..apps.dcgan.pipeline import DCGANPipeline
     from ..data.labels import normalise_value
 
-    report = check_report(args.output) if args.output else None  # before minutes of sampling, not after
-    device = device_of(args)
-    pipe = DCGANPipeline.from_pretrained(args.model, device)
+    report, device, pipe = start_evaluation(args, DCGANPipeline)
     classifier, cconfig = load_classifier(args.classifier or args.model)
     extra = pipe.config.get("extra", {})
     args.data = args.data or extra.get("data")

@@ -78,7 +78,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import completion, dcgan, demo, info, inspect, objective_space, style
+    from . import completion, dcgan, demo, info, inspect, objective_space, style, tuning
 
     parser = _Parser(prog="dynamicnet", description="Dynamic-Net: tune a network's objective at test time with α.")
     parser.add_argument("--version", action="version", version=f"dynamicnet {__version__}")
@@ -87,6 +87,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     info.register(sub)
     inspect.register(sub)
+    apps = sub.add_parser("train", help="train a Dynamic-Net model (both phases)").add_subparsers(
+        dest="app", metavar="APP", parser_class=_Parser, required=True)
+    for app in (style, completion, dcgan, tuning):  # `train APP`, one module per application
+        app.register_train(apps)
     style.register(sub)
     objective_space.register(sub)
     dcgan.register(sub)

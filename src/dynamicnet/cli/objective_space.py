@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import DynamicNetError
-from .common import add_device, add_no_progress, float_list, positive_int, print_path, progress_of, seed
+from .common import content_dataset, finish_parser, float_list, positive_int, print_path, progress_of, seed
 
 if TYPE_CHECKING:
     from ..apps.style.objective_space import Experiment
@@ -66,9 +66,7 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dry-run", action="store_true",
                    help="the whole pipeline at tiny sizes: 2 training steps per network on synthetic images, "
                         "2 photos × 2 crops at 32², sheets at 64 px")
-    add_no_progress(p)
-    add_device(p)
-    p.set_defaults(func=run_objective_space)
+    finish_parser(p, run_objective_space)
 
 
 def _experiment(args: argparse.Namespace) -> Experiment:
@@ -105,8 +103,7 @@ def _tiny(experiment: Experiment) -> Experiment:
 def run_objective_space(args: argparse.Namespace) -> int:
     from ..apps.style.objective_space import Measure
     from ..apps.style.objective_space import run_objective_space as run
-    from ..data.assets import content_dir, held_out_photos
-    from ..data.folder import FLAT_CROP_STD, ImageFolderDataset, SyntheticImageDataset
+    from ..data.assets import held_out_photos
     from ..losses import load_vgg16
     from .common import device_of
 
@@ -123,12 +120,7 @@ def run_objective_space(args: argparse.Namespace) -> int:
 
     def data() -> tuple[Any, str]:
         recipe = experiment.recipe
-        if args.dry_run:
-            return SyntheticImageDataset(8, recipe.size, seed=experiment.theta.seed), "synthetic (dry run)"
-        content = content_dir(recipe.content)
-        images = ImageFolderDataset(content, recipe.size, scale=recipe.crop_scale, min_std=FLAT_CROP_STD)
-        return images, (f"{content} ({len(images)} images, {recipe.size}² random resized crops, area "
-                        f"{recipe.crop_scale[0]:g}–{recipe.crop_scale[1]:g} of the largest square)")
+        return content_dataset(recipe.content, recipe.size, recipe.crop_scale, args.dry_run, experiment.theta.seed)
 
     out = Path(args.output)
     results = run(experiment, out, args.m, measure, vgg=vgg, data=data, device=device, progress=progress_of(args))

@@ -3,26 +3,26 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Callable
 from dataclasses import asdict, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import DynamicNetError
-from . import completion, dcgan, tuning
 from .common import (
-    add_device,
-    add_engine,
     add_model,
-    add_no_progress,
+    add_phase_args,
     add_run_args,
     add_step_args,
+    alpha_walk,
     check_output,
-    check_report,
     check_train_out,
     collect_inputs,
     content_dataset,
     crop_scale_arg,
     crop_size,
     device_of,
+    finish_parser,
     finish_train,
     finite_float,
     float_list,
@@ -31,25 +31,18 @@ from .common import (
     print_path,
     progress_of,
     save_sheet_and_animation,
+    start_evaluation,
     trainer_config,
     weight,
     write_report,
 )
 
-WORK_SIDE_HELP = ("longer side the network runs at; larger images are stylised there and upscaled, so strokes keep "
-                  "their size relative to the picture (default: the model's, 512 for the bundled models; 0 = full "
-                  "resolution)")
+if TYPE_CHECKING:  # torch loads only when a command runs: --help and --version answer at once
+    import torch
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    train = sub.add_parser("train", help="train a Dynamic-Net model (both phases)")
-    apps = train.add_subparsers(dest="app", metavar="APP", parser_class=type(train))
-    apps.required = True
-    _register_train_style(apps)
-    completion.register_train(apps)
-    dcgan.register_train(apps)
-    tuning.register_train(apps)
-
+    """``stylize``, ``sweep``, ``evaluate-style`` and ``stylize-video`` (``train style``: :func:`register_train`)."""
     p = sub.add_parser("stylize", help="stylise images (or folders of them) at a given α")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders of images")
     add_model(p, "starry-level")
@@ -63,11 +56,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="also the images in the subfolders of a folder INPUT, into the same subfolders of --output")
     p.add_argument("--max-side", type=positive_int, default=None, metavar="PX",
                    help="downscale so the longer side ≤ PX (default: keep the input's size)")
-    p.add_argument("--work-side", type=work_side_arg, default=-1, metavar="PX", help=WORK_SIDE_HELP)
-    add_no_progress(p)
-    add_device(p)
-    add_engine(p)
-    p.set_defaults(func=run_stylize)
+    _finish_stylize_parser(p, run_stylize)
 
     p = sub.add_parser("sweep", help="contact sheet (and animation) of one image across α")
     p.add_argument("input", metavar="INPUT", help="image file")
@@ -80,11 +69,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--frames", type=positive_int, default=21, help="frames of the animation, one way")
     p.add_argument("--max-side", type=positive_int, default=512, metavar="PX",
                    help="downscale so the longer side ≤ PX")
-    p.add_argument("--work-side", type=work_side_arg, default=-1, metavar="PX", help=WORK_SIDE_HELP)
-    add_no_progress(p)
-    add_device(p)
-    add_engine(p)
-    p.set_defaults(func=run_sweep)
+    _finish_stylize_parser(p, run_sweep)
 
     p = sub.add_parser("evaluate-style", help="losses of a style model's outputs along α (held-out photos)")
     add_model(p, "starry-level")
@@ -97,9 +82,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--vgg-weights", default=None, help="torchvision-format VGG16 file (default: the offline weights)")
     p.add_argument("--output", "-o", "--json", default=None, metavar="FILE.json",
                    help="also write the losses to this JSON file, and their plot against α beside it (FILE.png)")
-    add_no_progress(p)
-    add_device(p)
-    p.set_defaults(func=run_evaluate_style)
+    finish_parser(p, run_evaluate_style)
 
     p = sub.add_parser("stylize-video", help="stylise a video with a fixed or animated α")
     p.add_argument("input", metavar="INPUT", help="video file")
@@ -113,14 +96,20 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="downscale so the longer side ≤ PX (default: keep the video's size)")
     p.add_argument("--max-frames", type=positive_int, default=None, metavar="N",
                    help="stop after N frames (default: all)")
-    p.add_argument("--work-side", type=work_side_arg, default=-1, metavar="PX", help=WORK_SIDE_HELP)
-    add_no_progress(p)
-    add_device(p)
-    add_engine(p)
-    p.set_defaults(func=run_stylize_video)
+    _finish_stylize_parser(p, run_stylize_video)
 
 
-def _register_train_style(apps: argparse._SubParsersAction) -> None:
+def _finish_stylize_parser(p: argparse.ArgumentParser, run: Callable[[argparse.Namespace], int]) -> None:
+    """``--work-side`` and the options of every inference command, last in each command that stylises."""
+    p.add_argument("--work-side", type=work_side_arg, default=-1, metavar="PX",
+                   help="longer side the network runs at; larger images are stylised there and upscaled, so strokes "
+                        "keep their size relative to the picture (default: the model's, 512 for the bundled models; "
+                        "0 = full resolution)")
+    finish_parser(p, run, engine=True)
+
+
+def register_train(apps: argparse._SubParsersAction) -> None:
+    """``train style``, under the shared ``train`` subcommand."""
     p = apps.add_parser("style", help="dynamic style transfer",
                         description="Train θ for O0, then the tuning blocks for O1 (and O−1 for dual recipes).")
     p.add_argument("--recipe", default="level", help="built-in recipe (level, two-style, scale, dual) or JSON file")
@@ -135,9 +124,7 @@ def _register_train_style(apps: argparse._SubParsersAction) -> None:
     p.add_argument("--data", "--content", default=None,
                    help="content image folder (recursive; COCO works as is), 'large' (the registry photo set the "
                         "bundled models used) or 'default' (20 registry photos); default: the recipe's")
-    p.add_argument("--phase", choices=["main", "tuning", "all"], default="all",
-                   help="train θ (main), the blocks (tuning, with --init-from) or both")
-    p.add_argument("--init-from", default=None, help="model folder whose θ (and shared block sets) to start from")
+    add_phase_args(p, init_from="model folder whose θ (and shared block sets) to start from")
     p.add_argument("--tuning-sets", default=None, help="comma-separated block sets to train (default: all)")
     p.add_argument("--size", type=crop_size, default=None, help="training crop size (a multiple of 4, ≥ 16)")
     p.add_argument("--crop-scale", type=crop_scale_arg, default=None, metavar="LO,HI",
@@ -196,14 +183,8 @@ def _recipe_from_args(args: argparse.Namespace):
 
 
 def run_train_style(args: argparse.Namespace) -> int:
-    import torch
-
     from ..apps.style.recipe import HIGHER
     from ..apps.style.train import train_style
-    from ..data.assets import held_out_photos
-    from ..data.folder import SyntheticImageDataset
-    from ..data.geometry import resize_max_side, square_crop
-    from ..data.io import load_image
     from ..training import setup_distributed
 
     recipe = _recipe_from_args(args)
@@ -212,24 +193,30 @@ def run_train_style(args: argparse.Namespace) -> int:
     if args.dry_run:
         # One real step of every phase, on tiny synthetic images, through the real loop, losses and export.
         recipe = recipe.with_overrides(size=32, batch_size=2, main_steps=1, tuning_steps=1)
-        dataset = SyntheticImageDataset(8, recipe.size, seed=args.seed)
-        description = "synthetic (dry run)"
-    else:
-        dataset, description = content_dataset(args.data or recipe.content, recipe.size, recipe.crop_scale)
-    preview = None
-    if args.sample_every and not args.dry_run:
-        photos = list(held_out_photos().values())[:2]
-        preview = torch.stack([square_crop(resize_max_side(load_image(p).rgb, 2 * recipe.size), recipe.size)
-                               for p in photos])
+    dataset, description = content_dataset(args.data or recipe.content, recipe.size, recipe.crop_scale,
+                                           args.dry_run, args.seed)
     config = trainer_config(args, recipe.batch_size, device)
     folder = train_style(recipe, dataset, Path(args.output), phase=args.phase,
                          init_from=Path(args.init_from) if args.init_from else None,
                          tuning_sets=args.tuning_sets.split(",") if args.tuning_sets else None,
                          vgg_weights=args.vgg_weights, config=config, data_description=description,
-                         preview=preview)
-    main_only = HIGHER not in recipe.sets and args.phase == "main"
-    return finish_train(args, folder, f"note: only θ was trained; train the tuning blocks with --phase tuning "
-                                      f"--init-from {folder}" if main_only else None)
+                         preview=preview(args, recipe.size))
+    return finish_train(args, folder, only_theta=HIGHER not in recipe.sets and args.phase == "main")
+
+
+def preview(args: argparse.Namespace, size: int) -> torch.Tensor | None:
+    """The photos a style ``train`` command stylises every ``--sample-every`` steps: two held-out photos as
+    ``size``² centre crops ``(2, 3, S, S)``; none in a dry run."""
+    import torch
+
+    from ..data.assets import held_out_photos
+    from ..data.geometry import resize_max_side, square_crop
+    from ..data.io import load_image
+
+    if not args.sample_every or args.dry_run:
+        return None
+    photos = list(held_out_photos().values())[:2]
+    return torch.stack([square_crop(resize_max_side(load_image(p).rgb, 2 * size), size) for p in photos])
 
 
 def work_side_arg(text: str) -> int | None:
@@ -318,16 +305,12 @@ def run_sweep(args: argparse.Namespace) -> int:
     pipe = StylePipeline.from_pretrained(args.model, device_of(args), engine=args.engine)
     for a in args.alphas:
         pipe.model.resolve_alpha(a)
-    show = progress_of(args)
-    outs = pipe.sweep(image, args.alphas, max_side=args.max_side, work_side=args.work_side, progress=show)
-    sheet = make_contact_sheet(outs, [f"α = {a:g}" for a in args.alphas])
-    frames = None
-    if args.gif:
-        lo, hi = min(args.alphas), max(args.alphas)
-        n = args.frames
-        walk = [lo + (hi - lo) * i / (n - 1) for i in range(n)] if n > 1 else [hi]
-        there = pipe.sweep(image, walk, max_side=args.max_side, work_side=args.work_side, progress=show)
-        frames = there + there[-2:0:-1]  # and back: the return frames are the same images
+
+    def sweep(alphas: list[float]) -> list[torch.Tensor]:
+        return pipe.sweep(image, alphas, max_side=args.max_side, work_side=args.work_side, progress=progress_of(args))
+
+    sheet = make_contact_sheet(sweep(args.alphas), [f"α = {a:g}" for a in args.alphas])
+    frames = alpha_walk(min(args.alphas), max(args.alphas), args.frames, sweep) if args.gif else None
     save_sheet_and_animation(sheet, args.output, frames, args.gif)
     return 0
 
@@ -339,9 +322,7 @@ def run_evaluate_style(args: argparse.Namespace) -> int:
     from ..data.plot import PALETTE, Series, alpha_panels
     from ..losses import load_vgg16
 
-    report = check_report(args.output) if args.output else None  # before minutes of evaluation, not after
-    device = device_of(args)
-    pipe = StylePipeline.from_pretrained(args.model, device)
+    report, device, pipe = start_evaluation(args, StylePipeline)
     if args.objective not in pipe.config.get("objectives", {}):
         raise DynamicNetError(f"objective {args.objective!r} not in the model's {sorted(pipe.config['objectives'])}")
     photos = [Path(p) for p in args.photos] if args.photos else list(held_out_photos().values())

@@ -132,16 +132,11 @@ def _first_batch(dataset: Any, batch_size: int, seed: int) -> torch.Tensor:
 
 def _tune_style(args: argparse.Namespace, main: ImportedMain, names: list[str]) -> Path:
     """The blocks learn the style recipe's block-set objectives; samples and the working side as ``train style``."""
-    import torch
-
     from ..apps.style.recipe import load_recipe
     from ..apps.style.train import train_style_blocks
     from ..core.dynamic import HIGHER
-    from ..data.assets import held_out_photos
-    from ..data.folder import SyntheticImageDataset
-    from ..data.geometry import resize_max_side, square_crop
-    from ..data.io import load_image
     from ..training import setup_distributed
+    from .style import preview
 
     recipe = load_recipe(args.recipe)
     if args.style_weight is not None and HIGHER not in recipe.sets:
@@ -156,29 +151,21 @@ def _tune_style(args: argparse.Namespace, main: ImportedMain, names: list[str]) 
     recipe = recipe.with_overrides(sets=sets, size=args.size, batch_size=args.batch_size, crop_scale=args.crop_scale,
                                    tuning_steps=args.steps)
     device, _ = setup_distributed(device_of(args))
-    dataset: Any
     if args.dry_run:
         # One real step of every block set, on tiny synthetic images, through the real loop, losses and export.
         recipe = recipe.with_overrides(size=32, batch_size=2, tuning_steps=1)
-        dataset = SyntheticImageDataset(8, recipe.size, seed=args.seed)
-        description = "synthetic (dry run)"
-    else:
-        dataset, description = content_dataset(args.data or recipe.content, recipe.size, recipe.crop_scale)
+    dataset, description = content_dataset(args.data or recipe.content, recipe.size, recipe.crop_scale,
+                                           args.dry_run, args.seed)
     points = _points(args, main, names, recipe.size)
     recipe = recipe.with_overrides(insertion_points=tuple(p.name for p in points))
     main.check_output_range(_first_batch(dataset, recipe.batch_size, args.seed))
-    preview = None
-    if args.sample_every and not args.dry_run:
-        photos = list(held_out_photos().values())[:2]
-        preview = torch.stack([square_crop(resize_max_side(load_image(p).rgb, 2 * recipe.size), recipe.size)
-                               for p in photos])
     goals = "; ".join(f"{name}: {Path(obj.style).stem.replace('_', ' ')} at λs {obj.style_weight:g}"
                       for name, obj in recipe.sets.items())
     return train_style_blocks(main, [p.channels for p in points], recipe, dataset, Path(args.output),
                               architecture=main.spec(), record=main.provenance,
                               description=f"{main.describe()} with tuning blocks for {goals}",
                               vgg_weights=args.vgg_weights, config=trainer_config(args, recipe.batch_size, device),
-                              data_description=description, preview=preview)
+                              data_description=description, preview=preview(args, recipe.size))
 
 
 #: What the blocks can learn, by ``--task``: ``(args, θ, insertion point names) → model folder``.

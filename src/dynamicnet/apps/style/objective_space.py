@@ -309,37 +309,38 @@ class _Networks:
     def dedicated(self, m: float) -> Path:
         """A network trained from scratch for O_m like θ: same initial weights, data order, steps and lr."""
         exp = self.experiment
-        # Zero-initialised blocks: the folder loads like any style model, and α changes nothing.
-        recipe = exp.recipe.with_overrides(zero_init=True)
-
-        def task() -> StyleTask:
-            torch.manual_seed(exp.theta.seed)
-            model = build_model(recipe)
-            return _PointTask(model, recipe, self.vgg, self.device, data_description=self.dataset()[1],
-                              mix=m, record={"m": m, "O0": objective_record(exp.o0), "O1": objective_record(exp.o1)},
-                              description=f"dedicated network for O_m = (1 − m)·O0 + m·O1, m = {m:g} "
-                                          "(no tuning blocks: α has no effect)")
-
-        phase = Phase("main", "main", exp.theta.steps, exp.theta.lr, objective=MIX, alpha=0.0)
-        return self._train(f"the dedicated network for m = {m:g}", self.out / "dedicated" / f"m{_key(m)}", task,
-                           [phase], exp.theta)
+        return self._train_point(f"the dedicated network for m = {m:g}", self.out / "dedicated" / f"m{_key(m)}",
+                                 Phase("main", "main", exp.theta.steps, exp.theta.lr, objective=MIX, alpha=0.0),
+                                 exp.theta, mix=m,
+                                 record={"m": m, "O0": objective_record(exp.o0), "O1": objective_record(exp.o1)},
+                                 description=f"dedicated network for O_m = (1 − m)·O0 + m·O1, m = {m:g} "
+                                             "(no tuning blocks: α has no effect)")
 
     def dni(self, model: Path) -> Path:
         """θ fine-tuned for O1 with the blocks' schedule: the far end of DNI's weight interpolation."""
         exp = self.experiment
-        recipe = exp.recipe.with_overrides(zero_init=True)
+        return self._train_point("θ fine-tuned for O1 (DNI)", self.out / "dni",
+                                 Phase("dni", "main", exp.blocks.steps, exp.blocks.lr, objective=HIGHER, alpha=0.0),
+                                 exp.blocks, start=model,
+                                 record={**objective_record(exp.o1), "fine_tuned_from": str(model)},
+                                 description="DNI: θ fine-tuned for O1 (no tuning blocks: α has no effect)",
+                                 lineage={"folder": str(model)})
+
+    def _train_point(self, what: str, folder: Path, phase: Phase, schedule: Schedule, start: Path | None = None,
+                     **point: Any) -> Path:
+        """A plain network (:class:`_PointTask`, ``point`` its arguments) trained in one ``phase`` from
+        ``schedule``'s seed: from fresh weights, or from the θ of the model folder ``start``."""
+        # Zero-initialised blocks: the folder loads like any style model, and α changes nothing.
+        recipe = self.experiment.recipe.with_overrides(zero_init=True)
 
         def task() -> StyleTask:
-            torch.manual_seed(exp.blocks.seed)
+            torch.manual_seed(schedule.seed)  # the initial weights are part of what the seed fixes
             net = build_model(recipe)
-            net.main.load_state_dict(load_pretrained(model)[0].main.state_dict())
-            return _PointTask(net, recipe, self.vgg, self.device, data_description=self.dataset()[1],
-                              record={**objective_record(exp.o1), "fine_tuned_from": str(model)},
-                              description="DNI: θ fine-tuned for O1 (no tuning blocks: α has no effect)",
-                              lineage={"folder": str(model)})
+            if start is not None:
+                net.main.load_state_dict(load_pretrained(start)[0].main.state_dict())
+            return _PointTask(net, recipe, self.vgg, self.device, data_description=self.dataset()[1], **point)
 
-        phase = Phase("dni", "main", exp.blocks.steps, exp.blocks.lr, objective=HIGHER, alpha=0.0)
-        return self._train("θ fine-tuned for O1 (DNI)", self.out / "dni", task, [phase], exp.blocks)
+        return self._train(what, folder, task, [phase], schedule)
 
     def _train(self, what: str, folder: Path, task: Callable[[], StyleTask], phases: list[Phase],
                schedule: Schedule) -> Path:
