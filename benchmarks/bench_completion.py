@@ -15,6 +15,7 @@ oracle α, and at ``--alpha auto``. Prints the means, the issue's targets as pas
 
     python benchmarks/bench_completion.py [--model completion-photos] [--per-photo 13] [--sheets DIR]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -62,8 +63,9 @@ class Scorer:
         # VGG only around the hole (plus its size again as context): the distance is measured in the hole.
         top, bottom, left, right = _bbox(mask, grow=0.5)
         crop = (slice(None), slice(None), slice(top, bottom), slice(left, right))
-        d = perceptual_hole_distance(self.vgg(f[crop], taps=PERCEPTUAL_TAPS), self.vgg(t[crop], taps=PERCEPTUAL_TAPS),
-                                     m[crop])
+        d = perceptual_hole_distance(
+            self.vgg(f[crop], taps=PERCEPTUAL_TAPS), self.vgg(t[crop], taps=PERCEPTUAL_TAPS), m[crop]
+        )
         return float(hole_psnr(f, t, m)[0]), float(hole_ssim(f, t, m)[0]), float(d[0])
 
 
@@ -75,8 +77,9 @@ def _bbox(mask: torch.Tensor, grow: float) -> tuple[int, int, int, int]:
     return max(0, int(ys[0]) - gy), min(h, int(ys[-1]) + 1 + gy), max(0, int(xs[0]) - gx), min(w, int(xs[-1]) + 1 + gx)
 
 
-def evaluate(pipe: CompletionPipeline, scorer: Scorer, cases: list[tuple[torch.Tensor, torch.Tensor]],
-             radius: int, auto: bool) -> dict:
+def evaluate(
+    pipe: CompletionPipeline, scorer: Scorer, cases: list[tuple[torch.Tensor, torch.Tensor]], radius: int, auto: bool
+) -> dict:
     """Per-image metrics ``(N, 3)`` (PSNR, SSIM, VGG) for each method, ours along GRID ``(N, A, 3)``."""
     n = len(cases)
     base = {m: np.zeros((n, 3)) for m in METHODS}
@@ -118,11 +121,19 @@ def summarize(title: str, r: dict) -> dict:
     print(f"  {'method':34s} {'PSNR':>7s} {'SSIM':>7s} {'VGG dist':>9s}")
     for name, (p, s, d) in rows.items():
         print(f"  {name:34s} {p:7.2f} {s:7.4f} {d:9.4f}")
-    ssim_best, vgg_best = max(r["base"][m][:, 1].mean() for m in METHODS), min(r["base"][m][:, 2].mean() for m in METHODS)
-    checks = {"best global α beats OpenCV on SSIM": means[best][1] > ssim_best,
-              "best global α beats OpenCV on VGG distance": means[best][2] < vgg_best}
-    summary = {"images": len(ours), "best_global_alpha": GRID[best],
-               "rows": {k: [float(x) for x in v] for k, v in rows.items()}}
+    ssim_best, vgg_best = (
+        max(r["base"][m][:, 1].mean() for m in METHODS),
+        min(r["base"][m][:, 2].mean() for m in METHODS),
+    )
+    checks = {
+        "best global α beats OpenCV on SSIM": means[best][1] > ssim_best,
+        "best global α beats OpenCV on VGG distance": means[best][2] < vgg_best,
+    }
+    summary = {
+        "images": len(ours),
+        "best_global_alpha": GRID[best],
+        "rows": {k: [float(x) for x in v] for k, v in rows.items()},
+    }
     if r["auto"] is not None:
         a = r["auto"].mean(0)
         checks["auto beats OpenCV on SSIM"] = a[1] > ssim_best
@@ -131,8 +142,10 @@ def summarize(title: str, r: dict) -> dict:
         share = (means[best][2] - a[2]) / gain if gain > 0 else float("nan")
         summary["auto_share_of_oracle_gain"] = float(share)
         checks["auto recovers ≥ half of the oracle's gain"] = share >= 0.5
-        print(f"  auto α recovers {share:.0%} of the oracle's gain over the best global α "
-              f"({means[best][2]:.4f} → oracle {oracle[2]:.4f})")
+        print(
+            f"  auto α recovers {share:.0%} of the oracle's gain over the best global α "
+            f"({means[best][2]:.4f} → oracle {oracle[2]:.4f})"
+        )
     for name, ok in checks.items():
         print(f"  [{'met' if ok else 'NOT met'}] {name}")
     summary["checks"] = {k: bool(v) for k, v in checks.items()}
@@ -180,8 +193,10 @@ def main() -> None:
 
     crops = held_out_crops(size=size, per_photo=args.per_photo, scale=scale, seed=1234)
     cases = [(c, center_mask(size, size, hole)) for c in crops]
-    print(f"{args.model}: {len(cases)} held-out crops {size}² with a centre {hole}² hole; "
-          f"{len(held_out_photos())} photos, never trained on")
+    print(
+        f"{args.model}: {len(cases)} held-out crops {size}² with a centre {hole}² hole; "
+        f"{len(held_out_photos())} photos, never trained on"
+    )
     r = evaluate(pipe, scorer, cases, args.radius, not args.no_auto)
     report["crops"] = summarize(f"crops {size}², centre hole {hole}²", r)
     if args.sheets:

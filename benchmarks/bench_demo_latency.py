@@ -6,6 +6,7 @@ p50/p95. Needs Debian ``chromium`` and the dev extras (``make test`` installs bo
 
     python benchmarks/bench_demo_latency.py [--model starry-fast] [--moves 40] [--size 512]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,8 +22,15 @@ from playwright.sync_api import sync_playwright
 
 from dynamicnet.demo.server import create_app
 
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 PHOTO = "src/dynamicnet/data/photos/astronaut.jpg"
 
 
@@ -57,7 +65,9 @@ def main() -> None:
             lo, hi = (float(v) for v in page.eval_on_selector("#alpha", "s => [s.min, s.max]"))
             for i in range(args.moves):
                 value = round(lo + (hi - lo) * ((i * 7919) % args.moves) / max(1, args.moves - 1), 2)
-                page.eval_on_selector("#alpha", "(s, v) => { s.value = v; s.dispatchEvent(new Event('input')); }", str(value))
+                page.eval_on_selector(
+                    "#alpha", "(s, v) => { s.value = v; s.dispatchEvent(new Event('input')); }", str(value)
+                )
                 page.wait_for_timeout(args.gap_ms)
             page.wait_for_timeout(2000)
             events = page.evaluate("window.dn.events")
@@ -69,8 +79,10 @@ def main() -> None:
     print(f"model {args.model}, {args.size}×{args.size}, {args.moves} slider moves {args.gap_ms} ms apart")
     print(f"(first pixels came from a reduced-size preview for {previews} of {len(first)} moves)")
     for label, values in (("first new pixels", first), ("final full-resolution frame", full)):
-        print(f"{label:<30} n={len(values):3d}  p50 {percentile(values, 50):7.1f} ms  p95 {percentile(values, 95):7.1f} ms"
-              f"  mean {statistics.fmean(values) if values else float('nan'):7.1f} ms")
+        print(
+            f"{label:<30} n={len(values):3d}  p50 {percentile(values, 50):7.1f} ms  p95 {percentile(values, 95):7.1f} ms"
+            f"  mean {statistics.fmean(values) if values else float('nan'):7.1f} ms"
+        )
 
 
 if __name__ == "__main__":

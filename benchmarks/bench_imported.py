@@ -11,6 +11,7 @@ photos at 512 px (never trained on):
 
     python benchmarks/bench_imported.py --model runs/multistyle26-starry [--sheet docs/images/upgrade-mix-alpha.jpg]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -76,13 +77,17 @@ def measure(pipe: StylePipeline, args: argparse.Namespace) -> None:
             row.append(f"{r.score:7.3f} {r.content:9.0f}")
         print(f"  {name:<11}" + "".join(f"{c:>18}" for c in row))
     medians = [statistics.median(scores[a]) for a in ALPHAS]
-    print("  median     " + "".join(f"{m:7.3f} {statistics.median(contents[a]):9.0f}".rjust(18)
-                                    for a, m in zip(ALPHAS, medians)))
+    print(
+        "  median     "
+        + "".join(f"{m:7.3f} {statistics.median(contents[a]):9.0f}".rjust(18) for a, m in zip(ALPHAS, medians))
+    )
     monotone = all(b < a for a, b in zip(medians, medians[1:]))
-    per_photo = sum(all(s[i + 1] < s[i] for i in range(len(ALPHAS) - 1))
-                    for s in zip(*(scores[a] for a in ALPHAS)))
-    print(f"  [{'met' if monotone else 'NOT met'}] median score falls monotonically with α: "
-          + " → ".join(f"{m:.3f}" for m in medians) + f" (monotone on {per_photo} of {len(scores[0.0])} photos)")
+    per_photo = sum(all(s[i + 1] < s[i] for i in range(len(ALPHAS) - 1)) for s in zip(*(scores[a] for a in ALPHAS)))
+    print(
+        f"  [{'met' if monotone else 'NOT met'}] median score falls monotonically with α: "
+        + " → ".join(f"{m:.3f}" for m in medians)
+        + f" (monotone on {per_photo} of {len(scores[0.0])} photos)"
+    )
 
     net = pipe.model
     x = torch.rand(1, 3, SIDE, SIDE, generator=torch.Generator().manual_seed(0))
@@ -98,8 +103,10 @@ def measure(pipe: StylePipeline, args: argparse.Namespace) -> None:
 
     theta = timed(lambda: net.main(x))
     blocks = timed(lambda: net(x, alpha=1.0))
-    print(f"\nspeed at {SIDE}² ({torch.get_num_threads()} thread(s), median of {args.repeats}): θ alone "
-          f"{theta * 1000:.0f} ms, θ + blocks {blocks * 1000:.0f} ms ({blocks / theta:.2f}×)")
+    print(
+        f"\nspeed at {SIDE}² ({torch.get_num_threads()} thread(s), median of {args.repeats}): θ alone "
+        f"{theta * 1000:.0f} ms, θ + blocks {blocks * 1000:.0f} ms ({blocks / theta:.2f}×)"
+    )
 
 
 def sheet(pipe: StylePipeline, args: argparse.Namespace) -> None:

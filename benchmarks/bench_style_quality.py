@@ -11,6 +11,7 @@ Then the medians, the issue's targets as measured ratios, and the resolution che
 ``--sheets DIR`` also writes one contact sheet per model and photo (JPEG, 320 px tiles): input | α = 0 | 0.5 | 1 |
 peer (and α = −1 first for the dual model).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -133,12 +134,19 @@ def main() -> None:
     checks: list[tuple[str, float | None, float | None]] = []
     if peer and get(f"{lvl}|1") is not None:
         checks.append(("starry-level α=1 score / peer score (≤ 1)", get(f"{lvl}|1"), get("peer|starry_night")))
-        checks.append(("starry-level α=1 content / peer content (≤ 1)", get(f"{lvl}|1", "content"),
-                       get("peer|starry_night", "content")))
+        checks.append(
+            (
+                "starry-level α=1 content / peer content (≤ 1)",
+                get(f"{lvl}|1", "content"),
+                get("peer|starry_night", "content"),
+            )
+        )
     if get(f"{lvl}|0") is not None:
         checks.append(("starry-level α=0 score / 2 (≤ 1)", get(f"{lvl}|0"), 2.0))
-        print(f"  starry-level score along α: {get(f'{lvl}|0'):.3f} → {get(f'{lvl}|0.5'):.3f} → "
-              f"{get(f'{lvl}|1'):.3f} (monotone: {get(f'{lvl}|0') > get(f'{lvl}|0.5') > get(f'{lvl}|1')})")
+        print(
+            f"  starry-level score along α: {get(f'{lvl}|0'):.3f} → {get(f'{lvl}|0.5'):.3f} → "
+            f"{get(f'{lvl}|1'):.3f} (monotone: {get(f'{lvl}|0') > get(f'{lvl}|0.5') > get(f'{lvl}|1')})"
+        )
     g = "starry-graffiti|graffiti"
     if get(f"{g}|1") is not None:
         checks.append(("starry-graffiti graffiti score α=1 / α=0 (≤ 0.5)", get(f"{g}|1"), get(f"{g}|0")))

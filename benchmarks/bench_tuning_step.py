@@ -8,6 +8,7 @@ crop size as the bundled recipe; prints medians and the ratio.
 
     python benchmarks/bench_tuning_step.py [--size 128] [--batch 4] [--repeat 5] [--blocks res3,up1,out]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,9 +35,15 @@ def main() -> None:
     obj = recipe.sets["higher"]
     vgg = load_vgg16(None)
     style = load_image(resolve_style_image(obj.style)).rgb
-    loss_fn = PerceptualLoss(vgg, StyleTargets(vgg)(style, obj.style_size), content_weight=obj.content_weight,
-                             style_weight=obj.style_weight, style_layer_weights=dict(obj.style_layers),
-                             content_tap=obj.content_layer, tv_weight=obj.tv_weight)
+    loss_fn = PerceptualLoss(
+        vgg,
+        StyleTargets(vgg)(style, obj.style_size),
+        content_weight=obj.content_weight,
+        style_weight=obj.style_weight,
+        style_layer_weights=dict(obj.style_layers),
+        content_tap=obj.content_layer,
+        tv_weight=obj.tv_weight,
+    )
     x = torch.rand(args.batch, 3, args.size, args.size, generator=torch.Generator().manual_seed(0))
     results = {}
     for scheme in ("reference: θ out of the optimizer only", "ours: θ frozen, graph cut at the first block"):
@@ -64,8 +71,10 @@ def main() -> None:
         results[scheme] = statistics.median(times)
         print(f"{scheme:<50} {results[scheme] * 1000:8.0f} ms per step")
     ref, ours = results.values()
-    print(f"speed-up: {ref / ours:.2f}× (batch {args.batch}, {args.size}², blocks {args.blocks}, "
-          f"{torch.get_num_threads()} threads)")
+    print(
+        f"speed-up: {ref / ours:.2f}× (batch {args.batch}, {args.size}², blocks {args.blocks}, "
+        f"{torch.get_num_threads()} threads)"
+    )
 
 
 if __name__ == "__main__":

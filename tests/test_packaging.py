@@ -1,5 +1,6 @@
 """What the wheel carries (issue #17, "Packaging"): shared weights stored once, nothing inference does not read,
 and a package-index description whose links work off the repository."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -35,12 +36,19 @@ def test_the_style_models_share_one_theta_file_and_every_shared_file_is_used():
 
 
 def test_bundled_models_with_shared_weights_load_in_a_fresh_process():
-    code = ("import json, sys\nfrom dynamicnet import DynamicNet\n"
-            "nets = {n: DynamicNet.from_pretrained(n) for n in sys.argv[1:]}\n"
-            "print(json.dumps({n: float(sum(p.double().sum() for p in m.main.parameters())) "
-            "for n, m in nets.items()}))\n")
-    out = subprocess.run([sys.executable, "-c", code, *STYLE_MODELS], capture_output=True, text=True, check=True,
-                         env={**os.environ, "OMP_NUM_THREADS": "1"}).stdout
+    code = (
+        "import json, sys\nfrom dynamicnet import DynamicNet\n"
+        "nets = {n: DynamicNet.from_pretrained(n) for n in sys.argv[1:]}\n"
+        "print(json.dumps({n: float(sum(p.double().sum() for p in m.main.parameters())) "
+        "for n, m in nets.items()}))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, *STYLE_MODELS],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    ).stdout
     sums = json.loads(out)
     assert len(set(sums.values())) == 1, sums  # one θ, loaded whole by every folder
 
@@ -58,8 +66,22 @@ def test_the_wheel_ships_shared_weights_and_no_discriminator_or_bytecode(tmp_pat
     (src / "src/dynamicnet/models/starry-level/discriminator.safetensors").write_bytes(b"\0" * 16)
     (src / "src/dynamicnet/models/__pycache__").mkdir()
     (src / "src/dynamicnet/models/__pycache__/__init__.cpython-311.pyc").write_bytes(b"\0" * 16)
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w",
-                    str(tmp_path / "dist"), str(src)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(tmp_path / "dist"),
+            str(src),
+        ],
+        check=True,
+        capture_output=True,
+    )
     (wheel,) = (tmp_path / "dist").glob("*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     shared = sorted(n for n in names if n.startswith("dynamicnet/models/_shared/"))
@@ -94,8 +116,10 @@ def test_the_index_description_has_no_relative_link_with_or_without_a_project_ur
 
     plain = index_readme(readme, None)
     assert not RELATIVE.findall(plain)
-    assert "*(α sweep of the bundled starry-level model: `docs/images/starry-level-astronaut.jpg` in the source " \
-           "distribution)*" in plain  # an image with no URL becomes its caption and file, not a broken icon
+    assert (
+        "*(α sweep of the bundled starry-level model: `docs/images/starry-level-astronaut.jpg` in the source "
+        "distribution)*" in plain
+    )  # an image with no URL becomes its caption and file, not a broken icon
     assert "From Python (`docs/api.md`:" in plain
 
     repo = index_readme(readme, "https://github.com/someone/dynamicnet")
@@ -115,10 +139,13 @@ def test_a_copied_folder_without_its_shared_file_is_one_line_at_the_command_line
 
     shutil.copytree(BUNDLED_DIR / "starry-fast", tmp_path / "models" / "starry-fast")
     Image.new("RGB", (16, 16)).save(tmp_path / "p.png")
-    code, _, err = run_cli(capsys, "stylize", tmp_path / "p.png", "--model", tmp_path / "models" / "starry-fast",
-                           "-o", tmp_path / "o.png")
+    code, _, err = run_cli(
+        capsys, "stylize", tmp_path / "p.png", "--model", tmp_path / "models" / "starry-fast", "-o", tmp_path / "o.png"
+    )
     shared = _shared_files(BUNDLED_DIR / "starry-fast")[0].name
-    assert code == 1 and err == (f"dynamicnet: error: {tmp_path / 'models' / '_shared' / shared}: missing; "
-                                 f"{tmp_path / 'models' / 'starry-fast' / 'config.json'} takes its shared weights "
-                                 "from it (keep the model folder and its shared weights together)\n")
+    assert code == 1 and err == (
+        f"dynamicnet: error: {tmp_path / 'models' / '_shared' / shared}: missing; "
+        f"{tmp_path / 'models' / 'starry-fast' / 'config.json'} takes its shared weights "
+        "from it (keep the model folder and its shared weights together)\n"
+    )
     assert not (tmp_path / "o.png").exists()

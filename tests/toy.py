@@ -1,4 +1,5 @@
 """Tiny models, datasets and a task shared by the core and training tests (fast on 2 CPU cores)."""
+
 from __future__ import annotations
 
 import os
@@ -93,10 +94,14 @@ class ToyTask:
 
     def export(self, out_dir: Path, provenance: dict[str, Any]) -> Path:
         m = self.model.main
-        return save_pretrained(self.model, out_dir, application="toy",
-                               architecture={"name": "tiny-test", "kwargs": {"width": m.width, "norm": m.norm}},
-                               objectives={k: {"gain": v} for k, v in self.gains.items()},
-                               provenance=provenance)
+        return save_pretrained(
+            self.model,
+            out_dir,
+            application="toy",
+            architecture={"name": "tiny-test", "kwargs": {"width": m.width, "norm": m.norm}},
+            objectives={k: {"gain": v} for k, v in self.gains.items()},
+            provenance=provenance,
+        )
 
 
 # ------------------------------------------------------------------ runs of the toy task, in process and as a process
@@ -119,8 +124,12 @@ def fit_toy(out, steps=6, resume=False, **kw):
 
 def run_toy(out, *extra, env=None):
     """``run_toy.py`` in a process of its own (to be killed, resumed or run under torchrun)."""
-    return subprocess.Popen([sys.executable, str(RUNNER), str(out), *extra], env={**os.environ, **(env or {})},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        [sys.executable, str(RUNNER), str(out), *extra],
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
 
 
 def wait_for_checkpoint(path: Path, proc, phase_index: int, step: int, timeout=60.0):

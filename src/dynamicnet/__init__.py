@@ -4,6 +4,7 @@ time, without re-training, by walking α through small residual tuning blocks ad
 Public API: the core (:class:`DynamicNet`, :class:`TuningBlock`, model folders) and the application
 pipelines. Training lives in :mod:`dynamicnet.training` and each application's ``train`` module.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -34,5 +35,15 @@ if TYPE_CHECKING:
 
 __getattr__ = lazy_getattr(__name__, _LAZY)
 
-__all__ = ["CompletionPipeline", "DCGANPipeline", "DynamicNet", "DynamicNetError", "StylePipeline", "TuningBlock",
-           "__version__", "load_pretrained", "read_config", "save_pretrained"]
+__all__ = [
+    "CompletionPipeline",
+    "DCGANPipeline",
+    "DynamicNet",
+    "DynamicNetError",
+    "StylePipeline",
+    "TuningBlock",
+    "__version__",
+    "load_pretrained",
+    "read_config",
+    "save_pretrained",
+]

@@ -17,6 +17,7 @@ compiled graph serves every α; batch, height and width are dynamic. onnxruntime
 :mod:`dynamicnet.export` writes, built in memory; they run on the CPU (a CUDA device uses ``torch``/``compile``).
 Optional dependencies: ``pip install 'dynamicnet[onnxruntime]'`` / ``'dynamicnet[openvino]'``.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -61,8 +62,9 @@ def resolve_engine(name: str, device: torch.device | str = "cpu") -> str:
     if not engine_installed(name):
         raise DynamicNetError(f"engine {name!r} is not installed: pip install 'dynamicnet[{name}]'")
     if cuda and name in _MODULE:
-        raise DynamicNetError(f"engine {name!r} runs on the CPU here; use --device cpu, or --engine torch/compile "
-                              "on CUDA")
+        raise DynamicNetError(
+            f"engine {name!r} runs on the CPU here; use --device cpu, or --engine torch/compile on CUDA"
+        )
     return name
 
 
@@ -100,13 +102,22 @@ def _onnx_bytes(graph: nn.Module, example: tuple[torch.Tensor, torch.Tensor]) ->
     dynamic = {name: {0: "batch", 2: f"{name}_height", 3: f"{name}_width"} for name in ("x", "y")}
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tracer notes on shape checks and instance norm: not the user's
-        torch.onnx.export(graph, example, buffer, input_names=["x", "alpha"], output_names=["y"],
-                          dynamic_axes=dynamic, opset_version=_OPSET, dynamo=False)
+        torch.onnx.export(
+            graph,
+            example,
+            buffer,
+            input_names=["x", "alpha"],
+            output_names=["y"],
+            dynamic_axes=dynamic,
+            opset_version=_OPSET,
+            dynamo=False,
+        )
     return buffer.getvalue()
 
 
-def _compile_graph(graph: nn.Module, example: tuple[torch.Tensor, torch.Tensor], engine: str
-                   ) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+def _compile_graph(
+    graph: nn.Module, example: tuple[torch.Tensor, torch.Tensor], engine: str
+) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
     """A callable ``(x, alpha) → y`` running ``graph`` on ``engine`` (``example`` fixes dtypes and ranks)."""
     graph.eval()
     if engine == "compile":
@@ -178,8 +189,9 @@ class _Prepared:
     """An input prepared on a graph engine: ``z`` is the first insertion point's input (or the whole input when
     the network cannot be split), kept as an attribute so memory accounting (the demo's budget) sees it."""
 
-    def __init__(self, runtime: Runtime, z: torch.Tensor,
-                 tail: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None) -> None:
+    def __init__(
+        self, runtime: Runtime, z: torch.Tensor, tail: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None
+    ) -> None:
         self.runtime, self.z, self.tail = runtime, z, tail
 
     def __call__(self, alpha: AlphaLike) -> torch.Tensor:

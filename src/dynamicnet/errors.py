@@ -4,6 +4,7 @@ Anything raised as :class:`DynamicNetError` (or ``ValueError``/``FileNotFoundErr
 the CLI as a single line on stderr with exit code 1; anything else is a bug and shows a traceback only under
 ``--debug``.
 """
+
 from __future__ import annotations
 
 from typing import Any

@@ -17,6 +17,7 @@ Batch, height and width are dynamic. The file's metadata records the application
 points, input conventions and library version. Needs the ``onnx`` package (``pip install 'dynamicnet[export]'``);
 onnxruntime, when installed, checks the export against PyTorch before the file is written.
 """
+
 from __future__ import annotations
 
 import json
@@ -77,29 +78,43 @@ def _graph(model: DynamicNet, config: Mapping[str, Any]) -> tuple[nn.Module, dic
     g = torch.Generator().manual_seed(0)
     alpha = torch.zeros(len(model.set_names), model.num_blocks)
     if app == "style":
-        return (_StyleGraph(model), {"image": torch.rand(1, 3, 64, 48, generator=g), "alpha": alpha},
-                {"image": "RGB (B, 3, H, W) float32 in [0, 1]; H, W multiples of 4, at least 16",
-                 "output": "RGB (B, 3, H, W) in [0, 1]"})
+        return (
+            _StyleGraph(model),
+            {"image": torch.rand(1, 3, 64, 48, generator=g), "alpha": alpha},
+            {
+                "image": "RGB (B, 3, H, W) float32 in [0, 1]; H, W multiples of 4, at least 16",
+                "output": "RGB (B, 3, H, W) in [0, 1]",
+            },
+        )
     if app == "completion":
         from .apps.completion.model import hole_fill_of
 
         mask = torch.zeros(1, 1, 64, 48)
         mask[..., 16:48, 12:36] = 1
-        return (_CompletionGraph(model, hole_fill_of(config.get("extra", {}))),
-                {"image": torch.rand(1, 3, 64, 48, generator=g), "mask": mask, "alpha": alpha},
-                {"image": "RGB (B, 3, H, W) float32 in [0, 1]; H, W multiples of 4",
-                 "mask": "(B, 1, H, W) float32, 1 = hole, 0 = known",
-                 "output": "RGB (B, 3, H, W) in [0, 1]; known pixels copied from the input"})
+        return (
+            _CompletionGraph(model, hole_fill_of(config.get("extra", {}))),
+            {"image": torch.rand(1, 3, 64, 48, generator=g), "mask": mask, "alpha": alpha},
+            {
+                "image": "RGB (B, 3, H, W) float32 in [0, 1]; H, W multiples of 4",
+                "mask": "(B, 1, H, W) float32, 1 = hole, 0 = known",
+                "output": "RGB (B, 3, H, W) in [0, 1]; known pixels copied from the input",
+            },
+        )
     if app == "dcgan":
         nz = int(config["architecture"]["kwargs"].get("nz", 100))
-        return (_DCGANGraph(model), {"z": torch.randn(2, nz, 1, 1, generator=g), "alpha": alpha},
-                {"z": f"(B, {nz}, 1, 1) float32, standard normal", "output": "(B, C, S, S) in [0, 1]"})
-    raise DynamicNetError(f"cannot export a {app!r} model: only style, completion and dcgan models have an "
-                          "export graph")
+        return (
+            _DCGANGraph(model),
+            {"z": torch.randn(2, nz, 1, 1, generator=g), "alpha": alpha},
+            {"z": f"(B, {nz}, 1, 1) float32, standard normal", "output": "(B, C, S, S) in [0, 1]"},
+        )
+    raise DynamicNetError(
+        f"cannot export a {app!r} model: only style, completion and dcgan models have an export graph"
+    )
 
 
-def export_onnx(model_name_or_path: str | os.PathLike[str], output: str | os.PathLike[str], *,
-                check: bool = True) -> Path:
+def export_onnx(
+    model_name_or_path: str | os.PathLike[str], output: str | os.PathLike[str], *, check: bool = True
+) -> Path:
     """Write ``model``'s network with α as an input to the single ONNX file ``output`` (see the module doc).
 
     The file appears only when complete and checked (``onnx.checker``; with onnxruntime installed and ``check``,
@@ -127,13 +142,23 @@ def export_onnx(model_name_or_path: str | os.PathLike[str], output: str | os.Pat
     with atomic_path(out) as tmp:
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the tracer's notes on shape checks and instance norm: not the user's
-            torch.onnx.export(graph, tuple(inputs.values()), str(tmp), input_names=names, output_names=["output"],
-                              dynamic_axes=dynamic, opset_version=OPSET, dynamo=False)
+            torch.onnx.export(
+                graph,
+                tuple(inputs.values()),
+                str(tmp),
+                input_names=names,
+                output_names=["output"],
+                dynamic_axes=dynamic,
+                opset_version=OPSET,
+                dynamo=False,
+            )
         proto = onnx.load(str(tmp))
         try:
             onnx.checker.check_model(proto, full_check=True)
         except Exception as exc:  # noqa: BLE001 - any checker failure means the file must not appear
-            raise DynamicNetError(f"{out}: the exported graph fails onnx.checker ({' '.join(str(exc).split())[:200]})") from None
+            raise DynamicNetError(
+                f"{out}: the exported graph fails onnx.checker ({' '.join(str(exc).split())[:200]})"
+            ) from None
         dyn = config["dynamic"]
         meta = {
             "dynamicnet.application": config["application"],
@@ -141,7 +166,7 @@ def export_onnx(model_name_or_path: str | os.PathLike[str], output: str | os.Pat
             "dynamicnet.sets": json.dumps(list(model.set_names)),
             "dynamicnet.insertion_points": json.dumps(list(model.insertion_points)),
             "dynamicnet.alpha_input": f"(num_sets={len(model.set_names)}, num_blocks={model.num_blocks}) float32 "
-                                      "≥ 0, one row per set in dynamicnet.sets order; all zeros = the main network",
+            "≥ 0, one row per set in dynamicnet.sets order; all zeros = the main network",
             "dynamicnet.inputs": json.dumps(conventions),
             "dynamicnet.description": str(config.get("extra", {}).get("description", "")),
             "dynamicnet.version": __version__,
@@ -172,8 +197,9 @@ def _check_parity(path: Path, shown: Path, graph: nn.Module, inputs: dict[str, t
         got = session.run(None, {k: v.numpy() for k, v in feed.items()})[0]
         err = float(abs(got - ref).max())
         if err > 1e-4:
-            raise DynamicNetError(f"{shown}: the exported graph differs from PyTorch by {err:.2g} (> 1e-4); "
-                                  "nothing was written")
+            raise DynamicNetError(
+                f"{shown}: the exported graph differs from PyTorch by {err:.2g} (> 1e-4); nothing was written"
+            )
 
 
 __all__ = ["OPSET", "export_onnx"]

@@ -9,6 +9,7 @@ statistic as it was.
 Each application supplies its tiny model (tests/factories.py, through the application's own ``build_model``), an
 example input, the α forms it accepts, and the task, recipe and data its tuning phases train with.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -79,8 +80,9 @@ def _tune_completion(model: DynamicNet, out: Path) -> None:
     from dynamicnet.data.masks import MaskedImageDataset
     from dynamicnet.losses import VGG16Features
 
-    recipe = builtin_recipes()["photos"].with_overrides(width=4, dilations=(1, 2, 1), size=32, batch_size=2,
-                                                       tuning_steps=1)
+    recipe = builtin_recipes()["photos"].with_overrides(
+        width=4, dilations=(1, 2, 1), size=32, batch_size=2, tuning_steps=1
+    )
     task = CompletionTask(model, recipe, torch.device("cpu"), vgg=VGG16Features(PERCEPTUAL_TAPS))
     data = MaskedImageDataset(SyntheticImageDataset(4, 32), "mixed")
     Trainer(task, data, recipe.phases()[1:], _config(out)).fit()
@@ -92,8 +94,9 @@ def _tune_dcgan(model: DynamicNet, out: Path) -> None:
     from dynamicnet.apps.dcgan.recipe import DCGANRecipe
     from dynamicnet.apps.dcgan.train import DCGANTask
 
-    recipe = DCGANRecipe("tiny", image_size=32, ngf=4, ndf=4, batch_size=2, tuning_steps=1,
-                         insertion_points=DCGAN_POINTS)
+    recipe = DCGANRecipe(
+        "tiny", image_size=32, ngf=4, ndf=4, batch_size=2, tuning_steps=1, insertion_points=DCGAN_POINTS
+    )
     split = split_by_attribute(SyntheticLabelled(6, 32), "label", "even")
     data = PhaseDataset(split)
     task = DCGANTask(model, recipe, data, torch.device("cpu"))
@@ -113,17 +116,36 @@ class App:
 
 
 APPS = [
-    App("style", lambda seed: tiny_style_net("dual", seed),
-        lambda folder: make_tiny_style_model(folder, "dual", alpha_range=(-1.0, 1.0)), _style_input,
+    App(
+        "style",
+        lambda seed: tiny_style_net("dual", seed),
+        lambda folder: make_tiny_style_model(folder, "dual", alpha_range=(-1.0, 1.0)),
+        _style_input,
         (0.3, 1.0, -0.7, -1.0, [0.0, 0.0, 0.7], [1.0, -0.5, 0.25], {"higher": 0.4, "lower": 0.4}),
-        prepared_fast=True, norm_stats=False, tune=_tune_style),
-    App("completion", lambda seed: tiny_completion_net(seed), make_tiny_completion_model, _completion_input,
+        prepared_fast=True,
+        norm_stats=False,
+        tune=_tune_style,
+    ),
+    App(
+        "completion",
+        lambda seed: tiny_completion_net(seed),
+        make_tiny_completion_model,
+        _completion_input,
         (0.3, 1.0, [0.5, 0.0, 1.0], [0.0, 0.7, 0.0], {"higher": [0.2, 0.4, 0.6]}),
-        prepared_fast=True, norm_stats=False, tune=_tune_completion),
-    App("dcgan", lambda seed: tiny_dcgan_net(3, seed, insertion_points=DCGAN_POINTS),
-        lambda folder: make_tiny_dcgan_model(folder, 3, insertion_points=DCGAN_POINTS), _dcgan_input,
+        prepared_fast=True,
+        norm_stats=False,
+        tune=_tune_completion,
+    ),
+    App(
+        "dcgan",
+        lambda seed: tiny_dcgan_net(3, seed, insertion_points=DCGAN_POINTS),
+        lambda folder: make_tiny_dcgan_model(folder, 3, insertion_points=DCGAN_POINTS),
+        _dcgan_input,
         (0.3, 1.0, [0.0, 0.8], [1.0, 0.25], {"higher": 0.6}),
-        prepared_fast=False, norm_stats=True, tune=_tune_dcgan),
+        prepared_fast=False,
+        norm_stats=True,
+        tune=_tune_dcgan,
+    ),
 ]
 
 
@@ -147,15 +169,18 @@ class _Probe:
         self.entering: dict[str, torch.Tensor] = {}
         self.order: list[str] = []
         modules = dict(net.main.named_modules())
-        self._handles = [modules[p].register_forward_pre_hook(self._enter(p), prepend=True)
-                         for p in net.insertion_points]
-        self._handles += [net.block(s, i).register_forward_hook(self._ran(s, i))
-                          for s in net.set_names for i in range(net.num_blocks)]
+        self._handles = [
+            modules[p].register_forward_pre_hook(self._enter(p), prepend=True) for p in net.insertion_points
+        ]
+        self._handles += [
+            net.block(s, i).register_forward_hook(self._ran(s, i)) for s in net.set_names for i in range(net.num_blocks)
+        ]
 
     def _enter(self, point: str) -> Callable[..., None]:
         def hook(module: torch.nn.Module, args: tuple[Any, ...]) -> None:
             self.entering[point] = args[0].detach().clone()
             self.order.append(point)
+
         return hook
 
     def _ran(self, set_name: str, index: int) -> Callable[..., None]:
@@ -243,8 +268,9 @@ def test_prepared_input_equals_the_forward_pass(app):
     with torch.no_grad():
         for alpha in alphas + alphas[::-1]:  # the second pass reuses what the first cached
             expected = net(x, alpha=alpha)
-            torch.testing.assert_close(prepared(alpha), expected, rtol=0, atol=1e-5,
-                                       msg=lambda m, a=alpha: f"α = {a}: {m}")
+            torch.testing.assert_close(
+                prepared(alpha), expected, rtol=0, atol=1e-5, msg=lambda m, a=alpha: f"α = {a}: {m}"
+            )
             assert torch.equal(runtime.forward(x, alpha), expected)
 
 
@@ -253,7 +279,10 @@ def test_save_then_load_gives_the_same_model_and_outputs(app, tmp_path):
     loaded, config = load_pretrained(app.save(tmp_path / "m"))
     assert config["application"] == app.name and not loaded.training
     assert (loaded.insertion_points, loaded.set_names, loaded.channels) == (
-        net.insertion_points, net.set_names, net.channels)
+        net.insertion_points,
+        net.set_names,
+        net.channels,
+    )
     theirs = loaded.state_dict()
     assert list(theirs) == list(net.state_dict())
     assert all(torch.equal(v, theirs[k]) for k, v in net.state_dict().items())
@@ -283,7 +312,8 @@ def test_tuning_phases_change_only_the_blocks(app, tmp_path):
     norms = [m for m in model.main.modules() if isinstance(m, torch.nn.modules.batchnorm._NormBase)]
     seen: list[tuple[bool, bool, list[bool]]] = []  # per forward: (wrapper training, blocks training, θ's norms)
     handle = model.register_forward_hook(
-        lambda m, a, o: seen.append((m.training, m.blocks.training, [n.training for n in norms])))
+        lambda m, a, o: seen.append((m.training, m.blocks.training, [n.training for n in norms]))
+    )
     try:
         app.tune(model, tmp_path / "run")
     finally:

@@ -1,4 +1,5 @@
 """The contract every application's pipeline shares (apps/pipeline.py): one way to load, the same refusals."""
+
 import pytest
 
 from dynamicnet.apps.completion.pipeline import CompletionPipeline
@@ -11,9 +12,11 @@ from dynamicnet.errors import DynamicNetError
 
 def test_every_application_has_a_pipeline_class_and_an_unknown_one_is_one_line():
     assert {a: pipeline_class(a) for a in PIPELINES} == {
-        "style": StylePipeline, "completion": CompletionPipeline, "dcgan": DCGANPipeline}
-    assert all(issubclass(c, Pipeline) and c.application == a for a, c in
-               ((a, pipeline_class(a)) for a in PIPELINES))
+        "style": StylePipeline,
+        "completion": CompletionPipeline,
+        "dcgan": DCGANPipeline,
+    }
+    assert all(issubclass(c, Pipeline) and c.application == a for a, c in ((a, pipeline_class(a)) for a in PIPELINES))
     with pytest.raises(DynamicNetError, match="no pipeline for a 'audio' model"):
         pipeline_class("audio")
 

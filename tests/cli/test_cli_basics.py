@@ -42,8 +42,9 @@ def test_invalid_device_is_a_clear_error(capsys, tiny_style_model, tmp_path):
 
     img = tmp_path / "x.png"
     save_image(torch.rand(3, 8, 8), img)
-    code, _, err = run_cli(capsys, "stylize", img, "--model", tiny_style_model, "-o", tmp_path / "o.png",
-                           "--device", "gpu7")
+    code, _, err = run_cli(
+        capsys, "stylize", img, "--model", tiny_style_model, "-o", tmp_path / "o.png", "--device", "gpu7"
+    )
     assert code == 1 and "invalid device 'gpu7'" in err
 
 
@@ -85,18 +86,19 @@ def test_interrupted_training_exits_130(capsys, monkeypatch, tmp_path):
 def test_cli_module_and_package_root_import_no_torch():
     # the command line answers Ctrl-C cleanly only if nothing heavy runs before main(); users importing the
     # package for its version or error class should not pay for torch either
-    code = ("import sys, dynamicnet, dynamicnet.cli.main, dynamicnet.errors; "
-            "print('torch' in sys.modules)")
+    code = "import sys, dynamicnet, dynamicnet.cli.main, dynamicnet.errors; print('torch' in sys.modules)"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0 and proc.stdout.strip() == "False", proc.stderr
 
 
 def test_every_bundled_model_loads_through_the_public_api_in_a_fresh_process():
     # architectures used to register only when their app module happened to be imported first
-    code = ("import dynamicnet; from dynamicnet.models import bundled_models\n"
-            "for name, folder in bundled_models().items():\n"
-            "    model, config = dynamicnet.load_pretrained(folder)\n"
-            "    print(name, config['application'])")
+    code = (
+        "import dynamicnet; from dynamicnet.models import bundled_models\n"
+        "for name, folder in bundled_models().items():\n"
+        "    model, config = dynamicnet.load_pretrained(folder)\n"
+        "    print(name, config['application'])"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert "completion-photos completion" in proc.stdout and "starry-level style" in proc.stdout
@@ -108,7 +110,10 @@ def test_negative_alpha_lists_parse_without_an_equals_sign():
     parser = build_parser()
     assert parser.parse_args(["sweep", "p.png", "--alphas", "-1,0,1", "-o", "s.png"]).alphas == [-1, 0, 1]
     assert parser.parse_args(["stylize", "p.png", "--block-alphas", "-1,-0.5,.5", "-o", "o.png"]).block_alphas == [
-        -1, -0.5, 0.5]
+        -1,
+        -0.5,
+        0.5,
+    ]
     assert parser.parse_args(["generate", "--alphas", "-0.5,1e-1", "-o", "g.png"]).alphas == [-0.5, 0.1]
     assert parser.parse_args(["stylize", "p.png", "--alpha", "-0.25", "-o", "o.png"]).alpha == -0.25
     with pytest.raises(SystemExit):
@@ -132,29 +137,43 @@ def test_demo_takes_device_like_every_other_command(capsys, monkeypatch):
 
 
 def test_help_and_version_answer_without_importing_torch():
-    code = ("import sys; from dynamicnet.cli.main import main\n"
-            "for argv in (['--version'], ['--help'], ['stylize', '--help'], ['train', 'style', '--help']):\n"
-            "    assert main(argv) == 0\n"
-            "print('torch' in sys.modules)")
+    code = (
+        "import sys; from dynamicnet.cli.main import main\n"
+        "for argv in (['--version'], ['--help'], ['stylize', '--help'], ['train', 'style', '--help']):\n"
+        "    assert main(argv) == 0\n"
+        "print('torch' in sys.modules)"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0 and proc.stdout.strip().splitlines()[-1] == "False", proc.stderr
 
 
 def test_misspelt_command_or_choice_names_the_closest(capsys):
     code, _, err = run_cli(capsys, "stylze", "x.png")
-    assert code == 2 and err.strip() == "dynamicnet: error: unknown command 'stylze'; did you mean 'stylize'? (see --help)"
+    assert (
+        code == 2 and err.strip() == "dynamicnet: error: unknown command 'stylze'; did you mean 'stylize'? (see --help)"
+    )
     code, _, err = run_cli(capsys, "stylize", "x.png", "-o", "y.png", "--engine", "onnxruntim")
     assert code == 2 and "did you mean 'onnxruntime'?" in err and len(err.strip().splitlines()) == 1
 
 
-@pytest.mark.parametrize("argv", [["info", "starry-level", "--json"], ["info", "starry-level"], ["models"],
-                                  ["--help"], ["stylize", "--help"], ["--version"]])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["info", "starry-level", "--json"],
+        ["info", "starry-level"],
+        ["models"],
+        ["--help"],
+        ["stylize", "--help"],
+        ["--version"],
+    ],
+)
 def test_a_closed_pipe_exits_quietly(argv):
     # Without PYTHONUNBUFFERED (set in some CI shells, never by users), short output waits in stdout's buffer
     # until shutdown's flush, where a closed pipe used to print "Exception ignored … BrokenPipeError" (exit 120).
     env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
-    reader = subprocess.Popen([sys.executable, "-m", "dynamicnet", *argv], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, env=env)
+    reader = subprocess.Popen(
+        [sys.executable, "-m", "dynamicnet", *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+    )
     reader.stdout.close()  # the reader is gone before the command writes (like `| head -c 0`)
     assert reader.wait(60) == 0
     assert reader.stderr.read() == b""

@@ -33,8 +33,20 @@ def _mask_png(path, h, w, box=None, value=255):
 
 def test_dry_run_trains_both_phases_and_the_model_completes(capsys, tmp_path, photo):
     out = tmp_path / "m"
-    code, stdout, err = run_cli(capsys, "train", "completion", "--dry-run", "--out", out, "--no-progress",
-                                "--device", "cpu", "--mask", "strokes", "--fp16")
+    code, stdout, err = run_cli(
+        capsys,
+        "train",
+        "completion",
+        "--dry-run",
+        "--out",
+        out,
+        "--no-progress",
+        "--device",
+        "cpu",
+        "--mask",
+        "strokes",
+        "--fp16",
+    )
     assert code == 0, err
     config = read_config(out)
     assert config["application"] == "completion" and config["extra"]["mask"] == "strokes"
@@ -49,10 +61,25 @@ def test_dry_run_trains_both_phases_and_the_model_completes(capsys, tmp_path, ph
 
 def test_tuning_phase_leaves_the_main_network_untouched(capsys, tmp_path):
     main = tmp_path / "main"
-    assert run_cli(capsys, "train", "completion", "--dry-run", "--phase", "main", "--out", main, "--no-progress")[0] == 0
+    assert (
+        run_cli(capsys, "train", "completion", "--dry-run", "--phase", "main", "--out", main, "--no-progress")[0] == 0
+    )
     tuned = tmp_path / "tuned"
-    code, _, err = run_cli(capsys, "train", "completion", "--dry-run", "--phase", "tuning", "--init-from", main,
-                           "--tuning-adv-weight", "0.05", "--out", tuned, "--no-progress")
+    code, _, err = run_cli(
+        capsys,
+        "train",
+        "completion",
+        "--dry-run",
+        "--phase",
+        "tuning",
+        "--init-from",
+        main,
+        "--tuning-adv-weight",
+        "0.05",
+        "--out",
+        tuned,
+        "--no-progress",
+    )
     assert code == 0, err
     a, b = CompletionPipeline.from_pretrained(main).model, CompletionPipeline.from_pretrained(tuned).model
     for (k, v), w in zip(a.main.state_dict().items(), b.main.state_dict().values()):
@@ -64,8 +91,9 @@ def test_tuning_phase_leaves_the_main_network_untouched(capsys, tmp_path):
 
 def test_complete_keeps_known_pixels_bit_for_bit_at_any_size(capsys, tiny_completion_model, photo, tmp_path):
     out = tmp_path / "out.png"
-    code, stdout, err = run_cli(capsys, "complete", photo, "--model", tiny_completion_model, "--alpha", "0.7",
-                                "-o", out, "--device", "cpu")
+    code, stdout, err = run_cli(
+        capsys, "complete", photo, "--model", tiny_completion_model, "--alpha", "0.7", "-o", out, "--device", "cpu"
+    )
     assert code == 0, err
     assert str(out) in stdout
     src = np.asarray(Image.open(photo))
@@ -82,8 +110,9 @@ def test_complete_keeps_known_pixels_bit_for_bit_at_any_size(capsys, tiny_comple
 def test_user_mask_png_white_is_hole(capsys, tiny_completion_model, photo, tmp_path):
     mask = _mask_png(tmp_path / "mask.png", 37, 50, box=(3, 12, 30, 45))
     out = tmp_path / "out.png"
-    code, _, err = run_cli(capsys, "complete", photo, "--model", tiny_completion_model, "--mask", mask,
-                           "--alpha", "1", "-o", out)
+    code, _, err = run_cli(
+        capsys, "complete", photo, "--model", tiny_completion_model, "--mask", mask, "--alpha", "1", "-o", out
+    )
     assert code == 0, err
     src, res = np.asarray(Image.open(photo)), np.asarray(Image.open(out))
     hole = np.zeros((37, 50), bool)
@@ -91,9 +120,15 @@ def test_user_mask_png_white_is_hole(capsys, tiny_completion_model, photo, tmp_p
     assert np.array_equal(res[~hole], src[~hole]) and not np.array_equal(res[hole], src[hole])
 
 
-@pytest.mark.parametrize(("case", "words"), [
-    ("empty", "no hole"), ("full", "whole image"), ("size", "must match"), ("hole-with-file", "--hole"),
-])
+@pytest.mark.parametrize(
+    ("case", "words"),
+    [
+        ("empty", "no hole"),
+        ("full", "whole image"),
+        ("size", "must match"),
+        ("hole-with-file", "--hole"),
+    ],
+)
 def test_bad_masks_fail_in_one_line_without_output(capsys, tiny_completion_model, photo, tmp_path, case, words):
     if case == "empty":
         mask = _mask_png(tmp_path / "m.png", 37, 50)
@@ -103,18 +138,21 @@ def test_bad_masks_fail_in_one_line_without_output(capsys, tiny_completion_model
         mask = _mask_png(tmp_path / "m.png", 36, 50, box=(3, 12, 30, 45))
     extra = ["--hole", "4"] if case == "hole-with-file" else []
     out = tmp_path / "out.png"
-    code, _, err = run_cli(capsys, "complete", photo, "--model", tiny_completion_model, "--mask", mask, *extra,
-                           "-o", out)
+    code, _, err = run_cli(
+        capsys, "complete", photo, "--model", tiny_completion_model, "--mask", mask, *extra, "-o", out
+    )
     assert code == 1 and words in err and err.count("\n") == 1 and "Traceback" not in err
     assert not out.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".out")]
 
 
 def test_centre_hole_too_large_and_bad_alpha(capsys, tiny_completion_model, photo, tmp_path):
-    code, _, err = run_cli(capsys, "complete", photo, "--model", tiny_completion_model, "--hole", "40",
-                           "-o", tmp_path / "o.png")
+    code, _, err = run_cli(
+        capsys, "complete", photo, "--model", tiny_completion_model, "--hole", "40", "-o", tmp_path / "o.png"
+    )
     assert code == 1 and "hole side" in err and not (tmp_path / "o.png").exists()
-    code, _, err = run_cli(capsys, "complete", photo, "--model", tiny_completion_model, "--alpha", "lots",
-                           "-o", tmp_path / "o.png")
+    code, _, err = run_cli(
+        capsys, "complete", photo, "--model", tiny_completion_model, "--alpha", "lots", "-o", tmp_path / "o.png"
+    )
     assert code == 2 and "not a number or 'auto'" in err
     code, _, err = run_cli(capsys, "complete", photo, "--model", tiny_completion_model, "-o", tmp_path / "o.xyz")
     assert code == 1 and "o.xyz" in err
@@ -123,8 +161,21 @@ def test_centre_hole_too_large_and_bad_alpha(capsys, tiny_completion_model, phot
 @pytest.mark.filterwarnings("ignore:VGG16 has random weights")
 def test_strip_across_alpha_with_auto(capsys, tiny_completion_model, photo, tmp_path):
     sheet = tmp_path / "strip.png"
-    code, stdout, err = run_cli(capsys, "complete", photo, "--model", tiny_completion_model, "--alpha", "auto",
-                                "--alphas", "0,0.5,1", "--vgg-weights", "random", "-o", sheet)
+    code, stdout, err = run_cli(
+        capsys,
+        "complete",
+        photo,
+        "--model",
+        tiny_completion_model,
+        "--alpha",
+        "auto",
+        "--alphas",
+        "0,0.5,1",
+        "--vgg-weights",
+        "random",
+        "-o",
+        sheet,
+    )
     assert code == 0, err
     assert "auto alpha:" in stdout
     assert load_image(sheet).rgb.shape[2] > 5 * 50  # input + 3 α + auto
@@ -134,9 +185,22 @@ def test_strip_across_alpha_with_auto(capsys, tiny_completion_model, photo, tmp_
 def test_evaluate_completion_prints_curve_oracle_and_auto(capsys, tiny_completion_model, tmp_path):
     photo = tmp_path / "p.png"
     Image.fromarray((np.random.default_rng(1).random((60, 70, 3)) * 255).astype(np.uint8)).save(photo)
-    code, stdout, err = run_cli(capsys, "evaluate-completion", "--model", tiny_completion_model, "--photos", photo,
-                                "--crops", "2", "--alphas", "0,1", "--vgg-weights", "random",
-                                "--json", tmp_path / "r.json")
+    code, stdout, err = run_cli(
+        capsys,
+        "evaluate-completion",
+        "--model",
+        tiny_completion_model,
+        "--photos",
+        photo,
+        "--crops",
+        "2",
+        "--alphas",
+        "0,1",
+        "--vgg-weights",
+        "random",
+        "--json",
+        tmp_path / "r.json",
+    )
     assert code == 0, err
     assert "oracle" in stdout and "auto α" in stdout and (tmp_path / "r.json").is_file()
     assert stdout.endswith(f"{tmp_path / 'r.json'}\n{tmp_path / 'r.png'}\n")
@@ -157,9 +221,28 @@ def test_train_on_celeba_folder(capsys, tmp_path, partition):
     if partition:
         (root / "list_eval_partition.txt").write_text("000001.jpg 0\n000002.jpg 0\n000003.jpg 2\n")
     out = tmp_path / "m"
-    code, _, err = run_cli(capsys, "train", "completion", "--data", f"celeba:{root}", "--recipe", "celeba",
-                           "--size", "32", "--width", "4", "--steps", "1", "--batch-size", "2", "--sample-every", "0",
-                           "--no-progress", "--out", out)
+    code, _, err = run_cli(
+        capsys,
+        "train",
+        "completion",
+        "--data",
+        f"celeba:{root}",
+        "--recipe",
+        "celeba",
+        "--size",
+        "32",
+        "--width",
+        "4",
+        "--steps",
+        "1",
+        "--batch-size",
+        "2",
+        "--sample-every",
+        "0",
+        "--no-progress",
+        "--out",
+        out,
+    )
     assert code == 0, err
     config = read_config(out)
     assert "CelebA" in config["provenance"]["data"] and config["extra"]["hole"] == 16

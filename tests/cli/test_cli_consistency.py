@@ -1,5 +1,6 @@
 """The command line as one tool (issue #17, "CLI consistency"): one name per concept, help that shows defaults,
 folder inputs with unique output names, Ctrl-C, and progress bars that stay out of pipes."""
+
 from __future__ import annotations
 
 import argparse
@@ -28,16 +29,47 @@ def _walk(parser: argparse.ArgumentParser, name: str = ""):
 
 COMMANDS = dict(_walk(build_parser()))
 #: Every command that writes a file or folder (its --output), and every one with a loop long enough for a bar.
-WRITERS = {"stylize", "sweep", "stylize-video", "complete", "generate", "export", "evaluate-style",
-           "evaluate-completion", "evaluate-dcgan", "evaluate-objective-space", "evaluate objective-space", "train style", "train completion", "train dcgan", "train tuning", "train classifier"}
-LOOPS = {"stylize", "sweep", "stylize-video", "generate", "evaluate-style", "evaluate-dcgan",
-         "complete", "evaluate-completion", "calibrate-completion", "evaluate-objective-space", "train style",
-         "train completion", "train dcgan", "train tuning", "train classifier"}
+WRITERS = {
+    "stylize",
+    "sweep",
+    "stylize-video",
+    "complete",
+    "generate",
+    "export",
+    "evaluate-style",
+    "evaluate-completion",
+    "evaluate-dcgan",
+    "evaluate-objective-space",
+    "evaluate objective-space",
+    "train style",
+    "train completion",
+    "train dcgan",
+    "train tuning",
+    "train classifier",
+}
+LOOPS = {
+    "stylize",
+    "sweep",
+    "stylize-video",
+    "generate",
+    "evaluate-style",
+    "evaluate-dcgan",
+    "complete",
+    "evaluate-completion",
+    "calibrate-completion",
+    "evaluate-objective-space",
+    "train style",
+    "train completion",
+    "train dcgan",
+    "train tuning",
+    "train classifier",
+}
 
 
 def _options(command: str) -> list[argparse.Action]:
-    return [a for a in COMMANDS[command]._actions
-            if not isinstance(a, (argparse._HelpAction, argparse._SubParsersAction))]
+    return [
+        a for a in COMMANDS[command]._actions if not isinstance(a, (argparse._HelpAction, argparse._SubParsersAction))
+    ]
 
 
 def _photo(path, h=30, w=40, seed=0):
@@ -71,8 +103,16 @@ def test_defaults_are_shown_as_they_are_typed():
 
 def test_positionals_are_named_alike():
     names = {command: [a.metavar for a in _options(command) if not a.option_strings] for command in COMMANDS}
-    expected = {"info": ["MODEL"], "export": ["MODEL"], "stylize": ["INPUT"], "sweep": ["INPUT"],
-                "stylize-video": ["INPUT"], "complete": ["INPUT"], "inspect": ["NETWORK"], "weights": ["NETWORK"]}
+    expected = {
+        "info": ["MODEL"],
+        "export": ["MODEL"],
+        "stylize": ["INPUT"],
+        "sweep": ["INPUT"],
+        "stylize-video": ["INPUT"],
+        "complete": ["INPUT"],
+        "inspect": ["NETWORK"],
+        "weights": ["NETWORK"],
+    }
     for command, metavars in names.items():
         assert metavars == expected.get(command, metavars) and all(m and m.isupper() for m in metavars), command
 
@@ -179,8 +219,9 @@ def test_folders_without_images_are_one_line(capsys, tiny_style_model, tree, tmp
     assert code == 1 and err.count("\n") == 1 and "no images in this folder (.jpg" in err
     code, _, err = run_cli(capsys, "stylize", tmp_path, "--model", tiny_style_model, "-o", tmp_path / "o")
     assert code == 1 and err.count("\n") == 1 and "its subfolders have 4: add --recursive" in err
-    code, _, err = run_cli(capsys, "stylize", tree / "sub" / "deeper", "--model", tiny_style_model, "-o",
-                           tmp_path / "o.png")  # one image, but a folder: its results need a folder
+    code, _, err = run_cli(
+        capsys, "stylize", tree / "sub" / "deeper", "--model", tiny_style_model, "-o", tmp_path / "o.png"
+    )  # one image, but a folder: its results need a folder
     assert code == 1 and "a folder input needs --output to be a folder, not" in err
     assert not (tmp_path / "o").exists() and not (tmp_path / "o.png").exists()
 
@@ -188,8 +229,9 @@ def test_folders_without_images_are_one_line(capsys, tiny_style_model, tree, tmp
 def test_repeated_names_are_numbered_not_overwritten(capsys, tiny_style_model, tmp_path):
     # the issue's example: `stylize a.jpg a.png -o out/` used to write out/a.png twice
     a_jpg, a_png = _photo(tmp_path / "a.jpg", seed=1), _photo(tmp_path / "a.png", seed=2)
-    code, stdout, err = run_cli(capsys, "stylize", a_jpg, a_png, a_jpg, "--model", tiny_style_model,
-                                "-o", f"{tmp_path / 'out.v2'}/")  # a trailing slash: a folder despite its suffix
+    code, stdout, err = run_cli(
+        capsys, "stylize", a_jpg, a_png, a_jpg, "--model", tiny_style_model, "-o", f"{tmp_path / 'out.v2'}/"
+    )  # a trailing slash: a folder despite its suffix
     assert code == 0, err
     out = tmp_path / "out.v2"
     assert stdout.split() == [str(out / "a.png"), str(out / "a-2.png")]  # in input order; a.jpg once
@@ -216,16 +258,18 @@ def test_ctrl_c_in_training_saves_says_so_and_resumes(capsys, monkeypatch, tmp_p
     args = ["train", "dcgan", "--dry-run", "-o", tmp_path / "m", "--device", "cpu"]
     code, _, err = run_cli(capsys, *args)
     checkpoint = tmp_path / "m" / "train" / "checkpoint.pt"
-    assert code == 130 and err == (f"dynamicnet: interrupted: checkpoint saved at phase 'main' step 1 in "
-                                   f"{checkpoint}; rerun with --resume\n")  # not "error"
+    assert code == 130 and err == (
+        f"dynamicnet: interrupted: checkpoint saved at phase 'main' step 1 in {checkpoint}; rerun with --resume\n"
+    )  # not "error"
     monkeypatch.setattr(DCGANTask, "training_step", step)
     code, _, err = run_cli(capsys, *args, "--resume")
     assert code == 0, err
     assert (tmp_path / "m" / "model.safetensors").is_file()
 
 
-def test_ctrl_c_in_a_batch_is_one_line_exit_130_and_writes_nothing(capsys, monkeypatch, tiny_style_model, tree,
-                                                                   tmp_path):
+def test_ctrl_c_in_a_batch_is_one_line_exit_130_and_writes_nothing(
+    capsys, monkeypatch, tiny_style_model, tree, tmp_path
+):
     from dynamicnet.data import io
 
     load = io.load_image
@@ -245,19 +289,35 @@ def test_ctrl_c_in_a_batch_is_one_line_exit_130_and_writes_nothing(capsys, monke
 
 def test_a_real_sigint_in_a_separate_process(tiny_style_model, tree, tmp_path):
     # the signal, not a simulated exception: the process's own handler, through the console entry point
-    script = ("import os, signal, sys\n"
-              "import dynamicnet.data.io as io\n"
-              "load = io.load_image\n"
-              "def load_then_stop(path):\n"
-              "    if path.name == 'b.jpg':\n"
-              "        os.kill(os.getpid(), signal.SIGINT)\n"
-              "    return load(path)\n"
-              "io.load_image = load_then_stop\n"
-              "sys.argv = ['dynamicnet', *sys.argv[1:]]\n"
-              "from dynamicnet.cli.main import entry_point\n"
-              "entry_point()\n")
-    proc = subprocess.run([sys.executable, "-c", script, "stylize", str(tree), "--model", str(tiny_style_model),
-                           "-o", str(tmp_path / "out")], capture_output=True, text=True, timeout=120)
+    script = (
+        "import os, signal, sys\n"
+        "import dynamicnet.data.io as io\n"
+        "load = io.load_image\n"
+        "def load_then_stop(path):\n"
+        "    if path.name == 'b.jpg':\n"
+        "        os.kill(os.getpid(), signal.SIGINT)\n"
+        "    return load(path)\n"
+        "io.load_image = load_then_stop\n"
+        "sys.argv = ['dynamicnet', *sys.argv[1:]]\n"
+        "from dynamicnet.cli.main import entry_point\n"
+        "entry_point()\n"
+    )
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            script,
+            "stylize",
+            str(tree),
+            "--model",
+            str(tiny_style_model),
+            "-o",
+            str(tmp_path / "out"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 130 and proc.stderr == "dynamicnet: interrupted\n" and proc.stdout == ""
     assert not (tmp_path / "out").exists()
 
@@ -276,28 +336,98 @@ def tiny_completion_model(tmp_path_factory):
 
 
 @pytest.mark.filterwarnings("ignore:VGG16 has random weights")
-@pytest.mark.parametrize("command", ["sweep", "generate", "evaluate-style", "stylize", "train dcgan", "complete",
-                                     "complete auto", "evaluate-completion", "calibrate-completion"])
-def test_bars_show_on_a_terminal_only_and_not_with_no_progress(capsys, monkeypatch, tiny_style_model,
-                                                               tiny_completion_model, tmp_path, command):
+@pytest.mark.parametrize(
+    "command",
+    [
+        "sweep",
+        "generate",
+        "evaluate-style",
+        "stylize",
+        "train dcgan",
+        "complete",
+        "complete auto",
+        "evaluate-completion",
+        "calibrate-completion",
+    ],
+)
+def test_bars_show_on_a_terminal_only_and_not_with_no_progress(
+    capsys, monkeypatch, tiny_style_model, tiny_completion_model, tmp_path, command
+):
     photo = _photo(tmp_path / "p.png")
     completion = ["--model", tiny_completion_model, "--vgg-weights", "random"]
     calibrated = shutil.copytree(tiny_completion_model, tmp_path / "calibrated")  # the command rewrites it
     argv = {
-        "sweep": ["sweep", photo, "--model", tiny_style_model, "--alphas", "0,1", "-o", tmp_path / "s.png",
-                  "--gif", tmp_path / "w.gif", "--frames", "3"],
-        "generate": ["generate", "--alphas", "0,1", "--n", "2", "-o", tmp_path / "g.png", "--gif",
-                     tmp_path / "g.gif", "--frames", "3", "--device", "cpu"],
-        "evaluate-style": ["evaluate-style", "--model", "starry-level", "--photos", photo, "--size", "32",
-                           "--alphas", "0,1", "--vgg-weights", "random", "--device", "cpu"],
+        "sweep": [
+            "sweep",
+            photo,
+            "--model",
+            tiny_style_model,
+            "--alphas",
+            "0,1",
+            "-o",
+            tmp_path / "s.png",
+            "--gif",
+            tmp_path / "w.gif",
+            "--frames",
+            "3",
+        ],
+        "generate": [
+            "generate",
+            "--alphas",
+            "0,1",
+            "--n",
+            "2",
+            "-o",
+            tmp_path / "g.png",
+            "--gif",
+            tmp_path / "g.gif",
+            "--frames",
+            "3",
+            "--device",
+            "cpu",
+        ],
+        "evaluate-style": [
+            "evaluate-style",
+            "--model",
+            "starry-level",
+            "--photos",
+            photo,
+            "--size",
+            "32",
+            "--alphas",
+            "0,1",
+            "--vgg-weights",
+            "random",
+            "--device",
+            "cpu",
+        ],
         "stylize": ["stylize", photo, _photo(tmp_path / "q.png"), "--model", tiny_style_model, "-o", tmp_path / "o"],
         "train dcgan": ["train", "dcgan", "--dry-run", "--device", "cpu"],
         "complete": ["complete", photo, *completion, "--alphas", "0,0.5,1", "-o", tmp_path / "c.png"],
         "complete auto": ["complete", photo, *completion, "--alpha", "auto", "-o", tmp_path / "c.png"],
-        "evaluate-completion": ["evaluate-completion", *completion, "--photos", photo, "--crops", "2",
-                                "--alphas", "0,1", "--no-auto"],
-        "calibrate-completion": ["calibrate-completion", "--model", calibrated, "--vgg-weights", "random",
-                                 "--photos", photo, _photo(tmp_path / "q.png", seed=1), "--crops", "2"],
+        "evaluate-completion": [
+            "evaluate-completion",
+            *completion,
+            "--photos",
+            photo,
+            "--crops",
+            "2",
+            "--alphas",
+            "0,1",
+            "--no-auto",
+        ],
+        "calibrate-completion": [
+            "calibrate-completion",
+            "--model",
+            calibrated,
+            "--vgg-weights",
+            "random",
+            "--photos",
+            photo,
+            _photo(tmp_path / "q.png", seed=1),
+            "--crops",
+            "2",
+        ],
     }[command]
     # a training run needs a new folder each time (a finished one is refused)
     runs = iter([["-o", tmp_path / f"m{i}"] if command.startswith("train") else [] for i in range(3)])
@@ -354,8 +484,9 @@ def test_python_api_completion_bars_are_opt_in(capsys, tiny_completion_model, tm
     err = capsys.readouterr().err
     assert "auto α: " in err and re.search(r"/\d+ \[", err)
     grid = (0.0, 0.5, 1.0)  # a critic (what the bundled model has) fills the hole once per α of its grid
-    pipe.config["extra"]["auto_alpha"] = AlphaCritic(grid, (0.0,) * 11, (1.0,) * 11, ((0.0,) * 3,) * 11,
-                                                     (0.0,) * 3).to_dict()
+    pipe.config["extra"]["auto_alpha"] = AlphaCritic(
+        grid, (0.0,) * 11, (1.0,) * 11, ((0.0,) * 3,) * 11, (0.0,) * 3
+    ).to_dict()
     pipe.auto_alpha(image, progress=True)
     err = capsys.readouterr().err
     assert "auto α: " in err and "/3 [" in err
@@ -369,10 +500,25 @@ def test_there_and_back_animations_reuse_the_frames_there(capsys, monkeypatch, t
 
     rendered = []
     render = StyleSession.render
-    monkeypatch.setattr(StyleSession, "render", lambda self, a, *k, **kw: rendered.append(a) or render(self, a, *k, **kw))
+    monkeypatch.setattr(
+        StyleSession, "render", lambda self, a, *k, **kw: rendered.append(a) or render(self, a, *k, **kw)
+    )
     gif = tmp_path / "w.gif"
-    code, _, err = run_cli(capsys, "sweep", _photo(tmp_path / "p.png"), "--model", tiny_style_model, "--alphas",
-                           "0,1", "-o", tmp_path / "s.png", "--gif", gif, "--frames", "4")
+    code, _, err = run_cli(
+        capsys,
+        "sweep",
+        _photo(tmp_path / "p.png"),
+        "--model",
+        tiny_style_model,
+        "--alphas",
+        "0,1",
+        "-o",
+        tmp_path / "s.png",
+        "--gif",
+        gif,
+        "--frames",
+        "4",
+    )
     assert code == 0, err
     assert len(rendered) == 2 + 4  # the sheet's two columns and the walk there; the way back is not rendered again
     with Image.open(gif) as im:
@@ -380,7 +526,19 @@ def test_there_and_back_animations_reuse_the_frames_there(capsys, monkeypatch, t
     drawn = []
     generate = DCGANPipeline.generate
     monkeypatch.setattr(DCGANPipeline, "generate", lambda self, z, a=0.0: drawn.append(a) or generate(self, z, a))
-    code, _, err = run_cli(capsys, "generate", "--n", "2", "-o", tmp_path / "g.png", "--gif", tmp_path / "g.gif",
-                           "--frames", "5", "--device", "cpu")
+    code, _, err = run_cli(
+        capsys,
+        "generate",
+        "--n",
+        "2",
+        "-o",
+        tmp_path / "g.png",
+        "--gif",
+        tmp_path / "g.gif",
+        "--frames",
+        "5",
+        "--device",
+        "cpu",
+    )
     assert code == 0, err
     assert len(drawn) == 1 + 5

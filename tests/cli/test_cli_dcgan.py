@@ -1,4 +1,5 @@
 """``train dcgan``, ``train classifier``, ``generate`` and ``evaluate-dcgan`` as a user runs them."""
+
 from __future__ import annotations
 
 import json
@@ -27,11 +28,18 @@ def tiny_dcgan(tmp_path_factory):
             p.data.mul_(25)
     for p in model.tuning_parameters():
         p.data.mul_(3)
-    return save_pretrained(model, tmp_path_factory.mktemp("models") / "tiny-dcgan", application="dcgan",
-                           architecture={"name": "dcgan-generator",
-                                         "kwargs": {"image_size": 32, "channels": 1, "nz": 100, "ngf": 4}},
-                           extra={"description": "test model", "data": "fashion-mnist:sneaker,ankle_boot",
-                                  "attribute": "label", "value": "sneaker"})
+    return save_pretrained(
+        model,
+        tmp_path_factory.mktemp("models") / "tiny-dcgan",
+        application="dcgan",
+        architecture={"name": "dcgan-generator", "kwargs": {"image_size": 32, "channels": 1, "nz": 100, "ngf": 4}},
+        extra={
+            "description": "test model",
+            "data": "fashion-mnist:sneaker,ankle_boot",
+            "attribute": "label",
+            "value": "sneaker",
+        },
+    )
 
 
 def _pixels(path):
@@ -39,8 +47,9 @@ def _pixels(path):
 
 
 def test_dry_run_trains_one_real_step_per_phase(capsys, tmp_path):
-    code, out, err = run_cli(capsys, "train", "dcgan", "--dry-run", "--out", tmp_path / "m", "--no-progress",
-                             "--device", "cpu")
+    code, out, err = run_cli(
+        capsys, "train", "dcgan", "--dry-run", "--out", tmp_path / "m", "--no-progress", "--device", "cpu"
+    )
     assert code == 0, err
     model, config = load_pretrained(tmp_path / "m")
     assert [(p["name"], p["steps"]) for p in config["provenance"]["phases"]] == [("main", 1), ("higher", 1)]
@@ -56,8 +65,22 @@ def test_dry_run_trains_one_real_step_per_phase(capsys, tmp_path):
 def test_generate_grid_is_deterministic_per_seed(capsys, tiny_dcgan, tmp_path):
     outs = []
     for name, seed in (("a.png", 3), ("b.png", 3), ("c.png", 4)):
-        code, out, err = run_cli(capsys, "generate", "--model", tiny_dcgan, "--alpha", "0.5", "--seed", seed,
-                                 "--n", 6, "--output", tmp_path / name, "--device", "cpu")
+        code, out, err = run_cli(
+            capsys,
+            "generate",
+            "--model",
+            tiny_dcgan,
+            "--alpha",
+            "0.5",
+            "--seed",
+            seed,
+            "--n",
+            6,
+            "--output",
+            tmp_path / name,
+            "--device",
+            "cpu",
+        )
         assert code == 0, err
         outs.append(_pixels(tmp_path / name))
     assert np.array_equal(outs[0], outs[1]) and not np.array_equal(outs[0], outs[2])
@@ -65,34 +88,68 @@ def test_generate_grid_is_deterministic_per_seed(capsys, tiny_dcgan, tmp_path):
 
 
 def test_generate_sweep_and_animation(capsys, tiny_dcgan, tmp_path):
-    code, out, err = run_cli(capsys, "generate", "--model", tiny_dcgan, "--alphas", "0,0.5,1", "--n", 3,
-                             "--seed", 1, "--zoom", 1, "--output", tmp_path / "s.png", "--gif", tmp_path / "s.gif",
-                             "--frames", 4)
+    code, out, err = run_cli(
+        capsys,
+        "generate",
+        "--model",
+        tiny_dcgan,
+        "--alphas",
+        "0,0.5,1",
+        "--n",
+        3,
+        "--seed",
+        1,
+        "--zoom",
+        1,
+        "--output",
+        tmp_path / "s.png",
+        "--gif",
+        tmp_path / "s.gif",
+        "--frames",
+        4,
+    )
     assert code == 0, err
     sheet = Image.open(tmp_path / "s.png")
     assert sheet.width > 3 * 32 and sheet.height > 3 * 32
     gif = Image.open(tmp_path / "s.gif")
     assert gif.n_frames == 6  # 4 frames there, 2 back
     # the α=0 column is the main generator: compare with a grid drawn at α=0 from the same seed
-    code, _, err = run_cli(capsys, "generate", "--model", tiny_dcgan, "--alphas", "0,0,0", "--n", 3, "--seed", 1,
-                           "--zoom", 1, "--output", tmp_path / "z.png")
+    code, _, err = run_cli(
+        capsys,
+        "generate",
+        "--model",
+        tiny_dcgan,
+        "--alphas",
+        "0,0,0",
+        "--n",
+        3,
+        "--seed",
+        1,
+        "--zoom",
+        1,
+        "--output",
+        tmp_path / "z.png",
+    )
     assert code == 0, err
     a, b = _pixels(tmp_path / "s.png"), _pixels(tmp_path / "z.png")
     w = a.shape[1] // 3
     assert np.array_equal(a[:, :w], b[:, :w]) and not np.array_equal(a[:, -w:], b[:, -w:])
 
 
-@pytest.mark.parametrize(("argv", "code", "message"), [
-    (["--alpha", "lots"], 2, "not a number"),
-    (["--alpha", "nan"], 2, "must be finite"),
-    (["--n", "0"], 2, "must be ≥ 1"),
-    (["--alpha", "1", "--alphas", "0,1"], 2, "not allowed with"),
-    (["--alpha", "-0.5"], 1, "α must be ≥ 0"),
-    (["--alphas", "0,-1"], 1, "α must be ≥ 0"),
-    (["--output-ext", ".txt"], 1, "unsupported extension"),
-    (["--gif", "anim.png"], 1, "unsupported extension"),
-    (["--model", "no-such-model"], 1, "neither a bundled model"),
-])
+@pytest.mark.parametrize(
+    ("argv", "code", "message"),
+    [
+        (["--alpha", "lots"], 2, "not a number"),
+        (["--alpha", "nan"], 2, "must be finite"),
+        (["--n", "0"], 2, "must be ≥ 1"),
+        (["--alpha", "1", "--alphas", "0,1"], 2, "not allowed with"),
+        (["--alpha", "-0.5"], 1, "α must be ≥ 0"),
+        (["--alphas", "0,-1"], 1, "α must be ≥ 0"),
+        (["--output-ext", ".txt"], 1, "unsupported extension"),
+        (["--gif", "anim.png"], 1, "unsupported extension"),
+        (["--model", "no-such-model"], 1, "neither a bundled model"),
+    ],
+)
 def test_generate_bad_arguments_are_one_line_with_no_output(capsys, tiny_dcgan, tmp_path, argv, code, message):
     output = tmp_path / "out.png"
     if argv[0] == "--output-ext":
@@ -131,19 +188,27 @@ def test_evaluate_needs_a_matching_classifier(capsys, tiny_dcgan, tmp_path):
     assert code == 1 and "no attribute classifier" in err and err.count("\n") == 1
 
 
-@pytest.mark.parametrize(("args", "message"), [(["--n", "100000000"], "--n"), (["--zoom", "100000"], "--zoom"),
-                                           (["--n", "1024", "--zoom", "64"], "lower --n or --zoom")])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--n", "100000000"], "--n"),
+        (["--zoom", "100000"], "--zoom"),
+        (["--n", "1024", "--zoom", "64"], "lower --n or --zoom"),
+    ],
+)
 def test_generate_sizes_are_bounded(capsys, tmp_path, args, message):
     code, _, err = run_cli(capsys, "generate", *args, "-o", tmp_path / "g.png")
     assert code in (1, 2) and message in err and err.count("\n") == 1 and not (tmp_path / "g.png").exists()
 
 
-@pytest.mark.skipif(not (DEBIAN_DIR / "t10k-images-idx3-ubyte.gz").is_file(),
-                    reason="Debian dataset-fashion-mnist is not installed")
+@pytest.mark.skipif(
+    not (DEBIAN_DIR / "t10k-images-idx3-ubyte.gz").is_file(), reason="Debian dataset-fashion-mnist is not installed"
+)
 def test_evaluate_writes_json_and_its_plot_beside_it(capsys, tmp_path):
     report = tmp_path / "scores.json"
-    code, out, err = run_cli(capsys, "evaluate-dcgan", "--n", 10, "--max-real", 20, "--alphas", "0,1",
-                             "--device", "cpu", "-o", report)
+    code, out, err = run_cli(
+        capsys, "evaluate-dcgan", "--n", 10, "--max-real", 20, "--alphas", "0,1", "--device", "cpu", "-o", report
+    )
     assert code == 0, err
     assert [p["alpha"] for p in json.loads(report.read_text())["points"]] == [0.0, 1.0]
     assert out.endswith(f"{report}\n{report.with_suffix('.png')}\n")

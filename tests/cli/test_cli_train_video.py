@@ -22,8 +22,19 @@ def weights_home(tmp_path_factory):
 @pytest.mark.parametrize("recipe", ["level", "two-style", "scale", "dual"])
 def test_dry_run_of_each_recipe_trains_one_real_step_per_phase(capsys, tmp_path, monkeypatch, weights_home, recipe):
     monkeypatch.setenv("DYNAMICNET_HOME", str(weights_home))
-    code, out, err = run_cli(capsys, "train", "style", "--recipe", recipe, "--dry-run", "--out", tmp_path / "m",
-                             "--no-progress", "--device", "cpu")
+    code, out, err = run_cli(
+        capsys,
+        "train",
+        "style",
+        "--recipe",
+        recipe,
+        "--dry-run",
+        "--out",
+        tmp_path / "m",
+        "--no-progress",
+        "--device",
+        "cpu",
+    )
     assert code == 0, err
     model, config = load_pretrained(tmp_path / "m")
     phases = config["provenance"]["phases"]
@@ -35,8 +46,18 @@ def test_dry_run_of_each_recipe_trains_one_real_step_per_phase(capsys, tmp_path,
 
 
 def test_resume_flag_without_checkpoint_is_one_line(capsys, tmp_path):
-    code, _, err = run_cli(capsys, "train", "style", "--dry-run", "--out", tmp_path / "m", "--resume",
-                           "--vgg-weights", "random", "--no-progress")
+    code, _, err = run_cli(
+        capsys,
+        "train",
+        "style",
+        "--dry-run",
+        "--out",
+        tmp_path / "m",
+        "--resume",
+        "--vgg-weights",
+        "random",
+        "--no-progress",
+    )
     assert code == 1 and "no checkpoint to resume" in err and err.count("\n") == 1
 
 
@@ -79,8 +100,21 @@ def test_stylize_video_on_megamind_with_animated_alpha(capsys, tiny_style_model,
     import imageio_ffmpeg
 
     out = tmp_path / "out.mp4"
-    code, stdout, err = run_cli(capsys, "stylize-video", MEGAMIND, "--model", tiny_style_model,
-                                "--alpha-keyframes", "0:0,0.2:1", "--max-frames", "6", "--max-side", "96", "-o", out)
+    code, stdout, err = run_cli(
+        capsys,
+        "stylize-video",
+        MEGAMIND,
+        "--model",
+        tiny_style_model,
+        "--alpha-keyframes",
+        "0:0,0.2:1",
+        "--max-frames",
+        "6",
+        "--max-side",
+        "96",
+        "-o",
+        out,
+    )
     assert code == 0, err
     assert "6 frames" in stdout
     reader = imageio_ffmpeg.read_frames(str(out))
@@ -97,12 +131,15 @@ def test_stylize_video_on_megamind_with_animated_alpha(capsys, tiny_style_model,
     pipe = StylePipeline.from_pretrained(tiny_style_model)
     src_reader = imageio_ffmpeg.read_frames(str(MEGAMIND))
     w, h = next(src_reader)["size"]
-    src = [torch.from_numpy(np.frombuffer(f, np.uint8).reshape(h, w, 3).copy()).permute(2, 0, 1) / 255.0
-           for _, f in zip(range(6), src_reader)]
+    src = [
+        torch.from_numpy(np.frombuffer(f, np.uint8).reshape(h, w, 3).copy()).permute(2, 0, 1) / 255.0
+        for _, f in zip(range(6), src_reader)
+    ]
     src_reader.close()
     ow, oh = meta["size"]
-    got = [torch.from_numpy(np.frombuffer(f, np.uint8).reshape(oh, ow, 3).copy()).permute(2, 0, 1) / 255.0
-           for f in frames]
+    got = [
+        torch.from_numpy(np.frombuffer(f, np.uint8).reshape(oh, ow, 3).copy()).permute(2, 0, 1) / 255.0 for f in frames
+    ]
     for i, (lo, hi) in ((0, (0.0, 1.0)), (5, (1.0, 0.0))):
         near = pipe(src[i], alpha=lo, max_side=96)
         far = pipe(src[i], alpha=hi, max_side=96)
@@ -125,8 +162,9 @@ def test_tuning_phase_from_a_main_model_keeps_theta_and_records_lineage(capsys, 
     base, tuned = tmp_path / "main", tmp_path / "tuned"
     args = ["--dry-run", "--vgg-weights", "random", "--no-progress", "--device", "cpu"]
     assert run_cli(capsys, "train", "style", "--phase", "main", "--out", base, *args)[0] == 0
-    code, _, err = run_cli(capsys, "train", "style", "--phase", "tuning", "--blocks", "out", "--init-from", base,
-                           "--out", tuned, *args)
+    code, _, err = run_cli(
+        capsys, "train", "style", "--phase", "tuning", "--blocks", "out", "--init-from", base, "--out", tuned, *args
+    )
     assert code == 0, err
     a, _ = load_pretrained(base)
     b, config = load_pretrained(tuned)
@@ -141,11 +179,31 @@ def test_tuning_phase_from_a_main_model_keeps_theta_and_records_lineage(capsys, 
 
 def test_json_recipe_file_and_fp16_folder(capsys, tmp_path):
     recipe = tmp_path / "r.json"
-    recipe.write_text(json.dumps({"name": "mine", "width": 4, "insertion_points": ["up1", "out"],
-                                  "main": {"style": "starry_night", "style_weight": 10.0},
-                                  "sets": {"higher": {"style": "starry_night", "style_weight": 1000.0}}}))
-    code, _, err = run_cli(capsys, "train", "style", "--recipe", recipe, "--dry-run", "--fp16", "--vgg-weights",
-                           "random", "--no-progress", "--out", tmp_path / "m")
+    recipe.write_text(
+        json.dumps(
+            {
+                "name": "mine",
+                "width": 4,
+                "insertion_points": ["up1", "out"],
+                "main": {"style": "starry_night", "style_weight": 10.0},
+                "sets": {"higher": {"style": "starry_night", "style_weight": 1000.0}},
+            }
+        )
+    )
+    code, _, err = run_cli(
+        capsys,
+        "train",
+        "style",
+        "--recipe",
+        recipe,
+        "--dry-run",
+        "--fp16",
+        "--vgg-weights",
+        "random",
+        "--no-progress",
+        "--out",
+        tmp_path / "m",
+    )
     assert code == 0, err
     model, config = load_pretrained(tmp_path / "m")
     assert config["dtype"] == "float16" and config["dynamic"]["insertion_points"] == ["up1", "out"]
@@ -164,13 +222,29 @@ def test_torchrun_through_a_real_app_writes_and_reports_once(tmp_path, app):
     from factories import free_port
 
     port = free_port()
-    args = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(port),
-            "-m", "dynamicnet", "train", app, "--dry-run", "--out", str(tmp_path / "m"), "--device", "cpu",
-            "--no-progress", "--fp16"]
+    args = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--master_port",
+        str(port),
+        "-m",
+        "dynamicnet",
+        "train",
+        app,
+        "--dry-run",
+        "--out",
+        str(tmp_path / "m"),
+        "--device",
+        "cpu",
+        "--no-progress",
+        "--fp16",
+    ]
     if app == "completion":
         args += ["--vgg-weights", "random"]
-    proc = subprocess.run(args, capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.count("model folder:") == 1, proc.stdout  # every rank used to print (and convert)
     model, _ = load_pretrained(tmp_path / "m")

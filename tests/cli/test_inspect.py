@@ -1,4 +1,5 @@
 """``dynamicnet inspect``: insertion points of a network someone else trained."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -42,11 +43,14 @@ def test_inspect_all_and_json(capsys):
     assert point["compute_after"] == pytest.approx(point["macs_after"] / data["total_macs"])
 
 
-@pytest.mark.parametrize(("argv", "message"), [
-    (["inspect", "nowhere.onnx"], "nowhere.onnx: no such file"),
-    (["inspect", "no_such_package:Net"], "cannot import module 'no_such_package'"),
-    (["inspect", "toy:PairDataset"], "is a class but not a torch.nn.Module subclass"),
-])
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["inspect", "nowhere.onnx"], "nowhere.onnx: no such file"),
+        (["inspect", "no_such_package:Net"], "cannot import module 'no_such_package'"),
+        (["inspect", "toy:PairDataset"], "is a class but not a torch.nn.Module subclass"),
+    ],
+)
 def test_bad_input_is_one_line_exit_1(capsys, argv, message):
     code, out, err = run_cli(capsys, *argv)
     assert code == 1 and out == "" and err.count("\n") == 1 and message in err and "Traceback" not in err
@@ -63,8 +67,12 @@ def test_unsupported_onnx_op_is_one_line_exit_1(capsys, tmp_path):
     from onnx import TensorProto, helper
 
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 4, 4])
-    graph = helper.make_graph([helper.make_node("Hardmax", ["x"], ["y"])], "g", [x],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3, 4, 4])])
+    graph = helper.make_graph(
+        [helper.make_node("Hardmax", ["x"], ["y"])],
+        "g",
+        [x],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3, 4, 4])],
+    )
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(tmp_path / "h.onnx"))
     code, _, err = run_cli(capsys, "inspect", tmp_path / "h.onnx")
     assert code == 1 and err.count("\n") == 1 and "cannot convert op(s) Hardmax (opset 17)" in err
@@ -104,8 +112,10 @@ def test_inspect_multistyle26(capsys):
 
 
 def test_inspect_help_needs_no_torch():
-    code = ("import sys; from dynamicnet.cli.main import main\n"
-            "assert main(['inspect', '--help']) == 0\n"
-            "print('torch' in sys.modules)")
+    code = (
+        "import sys; from dynamicnet.cli.main import main\n"
+        "assert main(['inspect', '--help']) == 0\n"
+        "print('torch' in sys.modules)"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0 and proc.stdout.strip().splitlines()[-1] == "False", proc.stderr

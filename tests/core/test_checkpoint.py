@@ -19,10 +19,16 @@ def _save(tmp_path, dtype=torch.float32, sets=("higher", "lower")):
     net = tiny_dynamic(sets=sets).eval()
     for p in net.tuning_parameters():  # make the blocks matter
         p.data.add_(0.01)
-    folder = save_pretrained(net, tmp_path / "model", application="toy", architecture=ARCH,
-                             objectives={"main": {"w": 1}, "higher": {"w": 2}, "lower": {"w": 0}},
-                             alpha_range=(-1, 1), provenance={"steps": 3, "seed": 0, "data": "synthetic"},
-                             dtype=dtype)
+    folder = save_pretrained(
+        net,
+        tmp_path / "model",
+        application="toy",
+        architecture=ARCH,
+        objectives={"main": {"w": 1}, "higher": {"w": 2}, "lower": {"w": 0}},
+        alpha_range=(-1, 1),
+        provenance={"steps": 3, "seed": 0, "data": "synthetic"},
+        dtype=dtype,
+    )
     return net, folder
 
 
@@ -122,8 +128,9 @@ def test_broken_folders_give_one_clear_error_naming_the_file(tmp_path, breakage,
         from safetensors.torch import load_file, save_file
 
         state = load_file(str(w_path))
-        save_file({k: torch.full_like(v, float("nan")) if v.is_floating_point() else v for k, v in state.items()},
-                  str(w_path))
+        save_file(
+            {k: torch.full_like(v, float("nan")) if v.is_floating_point() else v for k, v in state.items()}, str(w_path)
+        )
     with pytest.raises(ModelFolderError, match=message) as info:
         load_pretrained(folder)
     assert "\n" not in str(info.value)
@@ -156,8 +163,15 @@ def _save_sharing(tmp_path, seed=0, name="model", dtype=torch.float32, main_dtyp
     torch.manual_seed(seed)
     for p in net.tuning_parameters():
         p.data.normal_(0, 0.1)
-    folder = save_pretrained(net, tmp_path / name, application="toy", architecture=ARCH, dtype=dtype,
-                             main_dtype=main_dtype, share_main=tmp_path / "_shared")
+    folder = save_pretrained(
+        net,
+        tmp_path / name,
+        application="toy",
+        architecture=ARCH,
+        dtype=dtype,
+        main_dtype=main_dtype,
+        share_main=tmp_path / "_shared",
+    )
     return net, folder
 
 
@@ -200,21 +214,31 @@ def test_a_folder_with_shared_weights_loads_in_a_fresh_process(tmp_path):
     x = torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         want = loaded(x, alpha=1.0).double().sum().item()
-    code = ("import sys, torch\nfrom dynamicnet import DynamicNet\n"
-            "net = DynamicNet.from_pretrained(sys.argv[1])\n"
-            "x = torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(0))\n"
-            "with torch.no_grad():\n    print(repr(net(x, alpha=1.0).double().sum().item()))\n")
-    out = subprocess.run([sys.executable, "-c", code, str(moved / "tiny")], capture_output=True, text=True,
-                         check=True, env={**os.environ, "OMP_NUM_THREADS": "1"}).stdout
+    code = (
+        "import sys, torch\nfrom dynamicnet import DynamicNet\n"
+        "net = DynamicNet.from_pretrained(sys.argv[1])\n"
+        "x = torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(0))\n"
+        "with torch.no_grad():\n    print(repr(net(x, alpha=1.0).double().sum().item()))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(moved / "tiny")],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    ).stdout
     assert float(out) == want
 
 
-@pytest.mark.parametrize(("breakage", "message"), [
-    ("missing", r"_shared/[0-9a-f]{16}\.safetensors: missing; .*config\.json takes its shared weights from it"),
-    ("changed", r"its SHA-256 is [0-9a-f]{16}…, not the [0-9a-f]{16}… .*config\.json records"),
-    ("garbage_ref", "'shared_weights' must list objects"),
-    ("in_both", r"tensor 'main\.[\w.]+' is also in .*model\.safetensors"),
-])
+@pytest.mark.parametrize(
+    ("breakage", "message"),
+    [
+        ("missing", r"_shared/[0-9a-f]{16}\.safetensors: missing; .*config\.json takes its shared weights from it"),
+        ("changed", r"its SHA-256 is [0-9a-f]{16}…, not the [0-9a-f]{16}… .*config\.json records"),
+        ("garbage_ref", "'shared_weights' must list objects"),
+        ("in_both", r"tensor 'main\.[\w.]+' is also in .*model\.safetensors"),
+    ],
+)
 def test_a_missing_or_changed_shared_file_is_one_clear_line(tmp_path, breakage, message):
     net, folder = _save_sharing(tmp_path)
     (shared,) = (tmp_path / "_shared").iterdir()

@@ -51,8 +51,9 @@ def test_moving_only_the_last_alpha_reuses_the_tail(style_net):
     try:
         for a in (0.1, 0.6, 0.9):
             with torch.no_grad():
-                torch.testing.assert_close(prepared([0.5, 0.5, a]), style_net(X, alpha=[0.5, 0.5, a]),
-                                           rtol=0, atol=1e-4)
+                torch.testing.assert_close(
+                    prepared([0.5, 0.5, a]), style_net(X, alpha=[0.5, 0.5, a]), rtol=0, atol=1e-4
+                )
     finally:
         handle.remove()
     assert len(calls) == 3  # only the reference full forwards ran up1; the prepared path reused h

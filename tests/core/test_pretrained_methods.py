@@ -1,4 +1,5 @@
 """DynamicNet.save_pretrained / from_pretrained: a network of one's own saved from Python loads in a fresh process."""
+
 import json
 import subprocess
 import sys
@@ -13,7 +14,7 @@ from dynamicnet.errors import DynamicNetError
 
 X = torch.rand(2, 3, 8, 8, generator=torch.Generator().manual_seed(2))
 
-USER_MODULE = '''
+USER_MODULE = """
 import torch
 from torch import nn
 
@@ -27,7 +28,7 @@ class UserNet(nn.Module):
 
     def forward(self, x):
         return self.out(torch.relu(self.body(torch.relu(self.inp(x)))))
-'''
+"""
 
 
 def _blocks_matter(net: DynamicNet) -> DynamicNet:
@@ -85,8 +86,9 @@ def test_users_module_class_loads_in_a_fresh_process(tmp_path, monkeypatch):
         with torch.no_grad():
             print("equal:", torch.equal(net(ref["x"], alpha=0.5), ref["y"]))
     """)
-    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
-                         cwd=tmp_path.parent)
+    run = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=tmp_path.parent
+    )
     assert run.returncode == 0, run.stderr
     assert "without the module: architecture 'my_nets_for_dynamicnet:UserNet': cannot import" in run.stdout
     assert "equal: True" in run.stdout
@@ -106,13 +108,16 @@ def test_containers_and_local_classes_are_refused_with_a_way_out(tmp_path):
         DynamicNet(Local(), ["c"]).save_pretrained(tmp_path / "l")
 
 
-@pytest.mark.parametrize(("name", "message"), [
-    ("os:system", "not a torch.nn.Module class"),  # a config.json cannot make the loader run a function
-    ("builtins:eval", "not a torch.nn.Module class"),
-    ("__main__:NoSuchNet", "define or import it in this script"),
-    ("no_such_module_xyz:Net", "cannot import no_such_module_xyz"),
-    ("os:path:join", "expected a registered name or 'module:Class'"),
-])
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("os:system", "not a torch.nn.Module class"),  # a config.json cannot make the loader run a function
+        ("builtins:eval", "not a torch.nn.Module class"),
+        ("__main__:NoSuchNet", "define or import it in this script"),
+        ("no_such_module_xyz:Net", "cannot import no_such_module_xyz"),
+        ("os:path:join", "expected a registered name or 'module:Class'"),
+    ],
+)
 def test_loading_a_module_class_imports_only_nn_modules(tmp_path, name, message):
     net = tiny_dynamic()
     folder = net.save_pretrained(tmp_path / "m")
@@ -126,8 +131,15 @@ def test_loading_a_module_class_imports_only_nn_modules(tmp_path, name, message)
 
 def test_resaving_a_loaded_model_keeps_its_folder_settings(tmp_path):
     net = tiny_dynamic()
-    net.save_pretrained(tmp_path / "a", application="toy", objectives={"main": 1}, alpha_range=(0.0, 2.0),
-                        extra={"note": "x"}, dtype=torch.float16, provenance={"steps": 3})
+    net.save_pretrained(
+        tmp_path / "a",
+        application="toy",
+        objectives={"main": 1},
+        alpha_range=(0.0, 2.0),
+        extra={"note": "x"},
+        dtype=torch.float16,
+        provenance={"steps": 3},
+    )
     loaded = DynamicNet.from_pretrained(tmp_path / "a")
     loaded.save_pretrained(tmp_path / "b")
     a = json.loads((tmp_path / "a" / "config.json").read_text())

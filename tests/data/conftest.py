@@ -37,30 +37,21 @@ def png_bytes_16bit(a: np.ndarray) -> bytes:
     raw = b"".join(b"\x00" + a[y].astype(">u2").tobytes() for y in range(h))  # filter type 0 per row
 
     def chunk(tag: bytes, data: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
-        )
+        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
 
     ihdr = struct.pack(">IIBBBBB", w, h, 16, colour_type, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
-    )
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
 
 
 def png_header_claiming(width: int, height: int) -> bytes:
     """A tiny PNG whose header claims ``width`` x ``height`` (a decompression-bomb look-alike)."""
 
     def chunk(tag: bytes, data: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
-        )
+        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", ihdr)
-        + chunk(b"IDAT", zlib.compress(b"\x00" * 64))
-        + chunk(b"IEND", b"")
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b"")
     )
 
 
@@ -111,9 +102,7 @@ def corrupt_files(tmp_path: Path) -> dict[str, Path]:
     out["text"] = d / "notes.jpg"
     out["text"].write_text("this is not an image\n")
     good = tmp_path / "good.jpg"
-    Image.fromarray(np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(
-        good, quality=90
-    )
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(good, quality=90)
     data = good.read_bytes()
     out["truncated"] = d / "truncated.jpg"
     out["truncated"].write_bytes(data[: len(data) // 2])
@@ -125,9 +114,7 @@ def corrupt_files(tmp_path: Path) -> dict[str, Path]:
     return out
 
 
-def make_image_tree(
-    root: Path, n_flat: int = 3, n_nested: int = 2, size: tuple[int, int] = (48, 40)
-) -> list[Path]:
+def make_image_tree(root: Path, n_flat: int = 3, n_nested: int = 2, size: tuple[int, int] = (48, 40)) -> list[Path]:
     """Small random JPEG/PNG files, flat and nested (COCO-style and class-folder-style); returns them."""
     rng = np.random.default_rng(1)
     paths = []

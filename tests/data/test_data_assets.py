@@ -93,9 +93,7 @@ def test_default_content_dir_writes_manifest(home: Path, fake_sources: dict[str,
     assert "Apache-2.0" in e["licence"] and len(e["sha256"]) == 64
     assert "CC0" in files["scikit-image__coffee.png"]["licence"]
     assert manifest["sources"] == ["scikit-image", "opencv-doc"] and manifest["missing_sources"] == []
-    assert (out / "opencv-doc__baboon.jpg").read_bytes() == (
-        fake_sources["opencv"] / "baboon.jpg"
-    ).read_bytes()
+    assert (out / "opencv-doc__baboon.jpg").read_bytes() == (fake_sources["opencv"] / "baboon.jpg").read_bytes()
     assert len(ImageFolderDataset(out, 16)) == 4  # usable as a training folder (the manifest is ignored)
 
 
@@ -116,9 +114,7 @@ def test_default_content_dir_is_built_once_and_repaired(home: Path, fake_sources
     assert "opencv-doc__fruits.jpg" not in names and len(names) == 3
 
 
-def test_partial_sources_and_none(
-    home: Path, fake_sources: dict[str, Path], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_partial_sources_and_none(home: Path, fake_sources: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(assets, "_skimage_data_dir", lambda: None)
     out = default_content_dir()
     manifest = json.loads((out / "MANIFEST.json").read_text())
@@ -146,9 +142,7 @@ def test_optional_sources_get_their_own_folder(
     assert tux_entries[0]["licence"].startswith("GPL-2+")
 
 
-def test_wallpapers_keep_one_file_per_picture(
-    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_wallpapers_keep_one_file_per_picture(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     kde = tmp_path / "wallpapers" / "Next" / "contents" / "images"
     kde.mkdir(parents=True)
     Image.new("RGB", (64, 48), (1, 2, 3)).save(kde / "640x480.png")

@@ -1,4 +1,5 @@
 """CelebA in its published file formats: a tiny fixture written byte-for-byte like the real files."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -42,12 +43,12 @@ def write_celeba(root: Path, layout: str = "flat", partition: bool = True) -> Pa
         Image.fromarray(a).save(img_dir / name, quality=95)
         # The real file right-aligns each value in a 2-character field: "000001.jpg -1  1  1 -1 …".
         rows.append(name + "".join(f" {v:2d}" for v in _values(i)))
-    (anno / "list_attr_celeba.txt").write_text(
-        f"{N}\n" + " ".join(CELEBA_ATTRIBUTES) + " \n" + "\n".join(rows) + "\n")
+    (anno / "list_attr_celeba.txt").write_text(f"{N}\n" + " ".join(CELEBA_ATTRIBUTES) + " \n" + "\n".join(rows) + "\n")
     if partition:
         parts = [0, 0, 0, 1, 2, 2]
         (evald / "list_eval_partition.txt").write_text(
-            "".join(f"{i:06d}.jpg {p}\n" for i, p in zip(range(1, N + 1), parts)))
+            "".join(f"{i:06d}.jpg {p}\n" for i, p in zip(range(1, N + 1), parts))
+        )
     return root
 
 
@@ -95,13 +96,18 @@ def test_unknown_attribute_lists_the_valid_ones(celeba):
         CelebA(celeba).labels.mask("Male", 2)
 
 
-@pytest.mark.parametrize(("corrupt", "message"), [
-    (lambda t: t.replace("6\n", "seven\n", 1), "line 1"),
-    (lambda t: t.replace("6\n", "7\n", 1), "7 images but 6 rows"),
-    (lambda t: t.replace("000002.jpg  1", "000002.jpg  0", 1).replace("000002.jpg -1", "000002.jpg  0", 1),
-     "line 4"),
-    (lambda t: t.rsplit(" ", 1)[0] + "\n", "line 8 has 39 values"),
-])
+@pytest.mark.parametrize(
+    ("corrupt", "message"),
+    [
+        (lambda t: t.replace("6\n", "seven\n", 1), "line 1"),
+        (lambda t: t.replace("6\n", "7\n", 1), "7 images but 6 rows"),
+        (
+            lambda t: t.replace("000002.jpg  1", "000002.jpg  0", 1).replace("000002.jpg -1", "000002.jpg  0", 1),
+            "line 4",
+        ),
+        (lambda t: t.rsplit(" ", 1)[0] + "\n", "line 8 has 39 values"),
+    ],
+)
 def test_malformed_attribute_file_is_one_line(celeba, corrupt, message):
     path = celeba / "list_attr_celeba.txt"
     path.write_text(corrupt(path.read_text()))
@@ -121,9 +127,32 @@ def test_missing_folder_or_files(tmp_path, celeba):
 
 
 def test_train_dcgan_on_celeba_fixture_one_step_per_phase(capsys, celeba, tmp_path):
-    code, out, err = run_cli(capsys, "train", "dcgan", "--data", f"celeba:{celeba}", "--attribute", "Male",
-                             "--value", "1", "--image-size", "32", "--ngf", "4", "--ndf", "4", "--batch-size", "2",
-                             "--steps", "1", "--out", tmp_path / "m", "--no-progress", "--device", "cpu")
+    code, out, err = run_cli(
+        capsys,
+        "train",
+        "dcgan",
+        "--data",
+        f"celeba:{celeba}",
+        "--attribute",
+        "Male",
+        "--value",
+        "1",
+        "--image-size",
+        "32",
+        "--ngf",
+        "4",
+        "--ndf",
+        "4",
+        "--batch-size",
+        "2",
+        "--steps",
+        "1",
+        "--out",
+        tmp_path / "m",
+        "--no-progress",
+        "--device",
+        "cpu",
+    )
     assert code == 0, err
     _, config = load_pretrained(tmp_path / "m")
     # the train partition (images 1-3) is used for training: image 2 is male
@@ -134,7 +163,18 @@ def test_train_dcgan_on_celeba_fixture_one_step_per_phase(capsys, celeba, tmp_pa
 
 
 def test_train_dcgan_unknown_attribute_is_one_line(capsys, celeba, tmp_path):
-    code, _, err = run_cli(capsys, "train", "dcgan", "--data", f"celeba:{celeba}", "--attribute", "Beard",
-                           "--value", "1", "--out", tmp_path / "m")
+    code, _, err = run_cli(
+        capsys,
+        "train",
+        "dcgan",
+        "--data",
+        f"celeba:{celeba}",
+        "--attribute",
+        "Beard",
+        "--value",
+        "1",
+        "--out",
+        tmp_path / "m",
+    )
     assert code == 1 and err.count("\n") == 1 and "Eyeglasses" in err and "Traceback" not in err
     assert not (tmp_path / "m").exists()

@@ -1,4 +1,5 @@
 """The pipelines' image conversion: every input kind to float (3, H, W) tensors, and results back to that kind."""
+
 import numpy as np
 import pytest
 import torch
@@ -29,8 +30,11 @@ def test_uint8_array_pil_and_tensor_read_alike():
     assert torch.equal(from_array, torch.from_numpy(U8).permute(2, 0, 1).float() / 255)
 
 
-@pytest.mark.parametrize("image", [U8, U8.astype(np.uint16) * 257, U8.astype(np.float16) / 255, U8 / 255.0,
-                                   np.stack([U8, U8[::-1]])], ids=["u8", "u16", "f16", "f64", "batch"])
+@pytest.mark.parametrize(
+    "image",
+    [U8, U8.astype(np.uint16) * 257, U8.astype(np.float16) / 255, U8 / 255.0, np.stack([U8, U8[::-1]])],
+    ids=["u8", "u16", "f16", "f64", "batch"],
+)
 def test_arrays_come_back_as_arrays_of_their_dtype(image):
     before = image.copy()
     batch = as_image_batch(image)
@@ -43,8 +47,11 @@ def test_arrays_come_back_as_arrays_of_their_dtype(image):
     assert np.array_equal(image, before)
 
 
-@pytest.mark.parametrize("image", [torch.from_numpy(U8).permute(2, 0, 1), torch.rand(2, 3, 5, 7, dtype=torch.float64),
-                                   torch.rand(3, 5, 7).half()], ids=["u8", "f64-batch", "f16"])
+@pytest.mark.parametrize(
+    "image",
+    [torch.from_numpy(U8).permute(2, 0, 1), torch.rand(2, 3, 5, 7, dtype=torch.float64), torch.rand(3, 5, 7).half()],
+    ids=["u8", "f64-batch", "f16"],
+)
 def test_tensors_come_back_as_tensors_of_their_dtype(image):
     batch = as_image_batch(image)
     assert all(x.dtype == torch.float32 and x.shape == (3, 5, 7) for x in batch.images)
@@ -69,15 +76,18 @@ def test_pil_comes_back_as_pil_with_its_transparency():
     assert grey.images[0].shape == (3, 5, 7)  # the networks see RGB
 
 
-@pytest.mark.parametrize(("image", "message"), [
-    (torch.rand(5, 7, 3), "channels-first"),
-    (U8.transpose(2, 0, 1), "channels-last"),
-    (U8[..., 0], r"\(H, W, 3\)"),
-    (U8.astype(np.int64), "dtype int64"),
-    (torch.ones(3, 5, 7, dtype=torch.int32), "torch.int32"),
-    ([U8], "got list"),
-    (torch.rand(0, 3, 5, 7), "empty batch"),
-])
+@pytest.mark.parametrize(
+    ("image", "message"),
+    [
+        (torch.rand(5, 7, 3), "channels-first"),
+        (U8.transpose(2, 0, 1), "channels-last"),
+        (U8[..., 0], r"\(H, W, 3\)"),
+        (U8.astype(np.int64), "dtype int64"),
+        (torch.ones(3, 5, 7, dtype=torch.int32), "torch.int32"),
+        ([U8], "got list"),
+        (torch.rand(0, 3, 5, 7), "empty batch"),
+    ],
+)
 def test_unsupported_inputs_are_one_line_errors(image, message):
     with pytest.raises(DynamicNetError, match=message):
         as_image_batch(image)
@@ -88,8 +98,14 @@ def test_masks_in_every_form_mean_the_same_hole():
     hole[1:3, 2:5] = True
     expected = torch.from_numpy(hole)[None].float()
     single = as_image_batch(U8)
-    for mask in (hole, hole.astype(np.uint8), hole.astype(np.uint8) * 255, hole[..., None].astype(np.float32),
-                 Image.fromarray(hole.astype(np.uint8) * 255), torch.from_numpy(hole)[None].float()):
+    for mask in (
+        hole,
+        hole.astype(np.uint8),
+        hole.astype(np.uint8) * 255,
+        hole[..., None].astype(np.float32),
+        Image.fromarray(hole.astype(np.uint8) * 255),
+        torch.from_numpy(hole)[None].float(),
+    ):
         (m,) = as_mask_list(mask, single)
         assert torch.equal(check_mask(m, 5, 7), expected), type(mask)
     tensor = torch.from_numpy(hole)[None].float()

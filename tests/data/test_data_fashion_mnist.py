@@ -1,4 +1,5 @@
 """Fashion-MNIST from its IDX files: a synthetic copy in tmp_path, and the Debian package where installed."""
+
 from __future__ import annotations
 
 import gzip
@@ -12,8 +13,9 @@ from dynamicnet.data import fashion_mnist
 from dynamicnet.data.fashion_mnist import CLASSES, DEBIAN_DIR, FashionMNIST, read_idx
 from dynamicnet.errors import DynamicNetError
 
-installed = pytest.mark.skipif(not (DEBIAN_DIR / "train-images-idx3-ubyte.gz").is_file(),
-                               reason="Debian dataset-fashion-mnist is not installed")
+installed = pytest.mark.skipif(
+    not (DEBIAN_DIR / "train-images-idx3-ubyte.gz").is_file(), reason="Debian dataset-fashion-mnist is not installed"
+)
 
 
 def _write_idx(path, array: np.ndarray) -> None:

@@ -58,9 +58,7 @@ def test_crop_scale_and_flip(tmp_path: Path) -> None:
     a[:, :20] = 255  # left half white
     Image.fromarray(a).save(root / "half.png")
     full = ImageFolderDataset(root, 40, scale=(1.0, 1.0), hflip=False)
-    assert torch.equal(
-        full.get(0, np.random.default_rng(0)), torch.from_numpy(a / 255).permute(2, 0, 1).float()
-    )
+    assert torch.equal(full.get(0, np.random.default_rng(0)), torch.from_numpy(a / 255).permute(2, 0, 1).float())
     flipped = ImageFolderDataset(root, 40, scale=(1.0, 1.0), hflip=True)
     outs = {flipped.get(0, np.random.default_rng(s))[0, 0, 0].item() for s in range(20)}
     assert outs == {0.0, 1.0}  # both orientations occur

@@ -68,8 +68,11 @@ def test_unknown_kind_and_missing_rng_are_clear():
 def test_check_mask_rejects_empty_full_and_mismatched_masks_in_one_line():
     good = center_mask(8, 8)
     assert torch.equal(check_mask(good * 0.9, 8, 8), good)  # grey ≥ ½ counts as hole
-    for mask, h, w, words in [(torch.zeros(1, 8, 8), 8, 8, "no hole"), (torch.ones(1, 8, 8), 8, 8, "whole image"),
-                              (good, 8, 9, "8x8 but the image is 9x8")]:
+    for mask, h, w, words in [
+        (torch.zeros(1, 8, 8), 8, 8, "no hole"),
+        (torch.ones(1, 8, 8), 8, 8, "whole image"),
+        (good, 8, 9, "8x8 but the image is 9x8"),
+    ]:
         with pytest.raises(DynamicNetError, match=words) as info:
             check_mask(mask, h, w, source="m.png")
         assert "\n" not in str(info.value) and "m.png" in str(info.value)

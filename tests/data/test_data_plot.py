@@ -1,4 +1,5 @@
 """The Pillow charts the evaluate commands draw beside their JSON."""
+
 import pytest
 
 from dynamicnet.data.plot import PALETTE, Series, alpha_panels, level
@@ -7,8 +8,11 @@ from dynamicnet.data.plot import PALETTE, Series, alpha_panels, level
 def test_alpha_panels_put_one_chart_per_quantity_under_a_title():
     curve = Series("curve", [(0.0, 1.0), (0.5, 2.0), (1.0, 4.0)])
     one = alpha_panels([("loss", [curve])], title="model: losses", size=(300, 240))
-    two = alpha_panels([("loss", [curve]), ("other", [curve, level("reference", 3.0, [0.0, 1.0], PALETTE[1])])],
-                       title="model: losses", size=(300, 240))
+    two = alpha_panels(
+        [("loss", [curve]), ("other", [curve, level("reference", 3.0, [0.0, 1.0], PALETTE[1])])],
+        title="model: losses",
+        size=(300, 240),
+    )
     assert one.width == 300 and two.width == 2 * 300 + 12  # side by side, 12 px apart
     assert two.height > one.height  # the second panel's legend has a second row
     assert two.getpixel((5, 5)) == (255, 255, 255)

@@ -1,4 +1,5 @@
 """A live demo server (uvicorn in a thread) and real headless Chromium driven by Playwright."""
+
 import os
 import shutil
 import socket
@@ -10,9 +11,17 @@ import pytest
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run",
-         "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
+]
 
 
 @pytest.fixture(scope="session")
@@ -21,8 +30,12 @@ def demo_style_model(tmp_path_factory):
     from factories import make_tiny_style_model
 
     style = {"style": "starry_night"}
-    return make_tiny_style_model(tmp_path_factory.mktemp("demo") / "tiny-dual", "dual", alpha_range=(-1, 1),
-                                 objectives={"main": style, "higher": style, "lower": style})
+    return make_tiny_style_model(
+        tmp_path_factory.mktemp("demo") / "tiny-dual",
+        "dual",
+        alpha_range=(-1, 1),
+        objectives={"main": style, "higher": style, "lower": style},
+    )
 
 
 def _free_port() -> int:

@@ -1,4 +1,5 @@
 """The demo's HTTP API: validation, limits, sessions, heavy jobs, and a bounded load test (loopback only)."""
+
 import base64
 import contextlib
 import io
@@ -33,10 +34,12 @@ def multipart(fields, files):
     boundary = uuid.uuid4().hex
     body = io.BytesIO()
     for k, v in fields.items():
-        body.write(f"--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n".encode())
+        body.write(f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode())
     for k, (name, data) in files.items():
-        body.write(f"--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"; filename=\"{name}\"\r\n"
-                   "Content-Type: application/octet-stream\r\n\r\n".encode())
+        body.write(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"; filename="{name}"\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n".encode()
+        )
         body.write(data + b"\r\n")
     body.write(f"--{boundary}--\r\n".encode())
     return body.getvalue(), {"Content-Type": f"multipart/form-data; boundary={boundary}"}
@@ -48,8 +51,9 @@ def new_session(base, model, image_bytes, name="x.jpg"):
 
 
 def render(base, key, body):
-    return request(f"{base}/api/sessions/{key}/render", json.dumps(body).encode(),
-                   {"Content-Type": "application/json"}, "POST")
+    return request(
+        f"{base}/api/sessions/{key}/render", json.dumps(body).encode(), {"Content-Type": "application/json"}, "POST"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -143,9 +147,14 @@ def _raw(server, method, path, headers, body_chunks=(), chunked=False):
 def test_chunked_upload_over_the_cap_is_refused_while_streaming(server):
     # 300 MB announced by nobody: it used to be spooled to disk (269 MB) before the 20 MB check
     chunk = b"\0" * (1 << 20)
-    status, body, sent = _raw(server, "POST", "/api/sessions",
-                              {"Content-Type": "multipart/form-data; boundary=x"}, (chunk for _ in range(300)),
-                              chunked=True)
+    status, body, sent = _raw(
+        server,
+        "POST",
+        "/api/sessions",
+        {"Content-Type": "multipart/form-data; boundary=x"},
+        (chunk for _ in range(300)),
+        chunked=True,
+    )
     assert status == 413 and "limit" in json.loads(body)["error"]
     assert sent < 300 * (1 << 20)  # cut off long before the end
 
@@ -153,9 +162,14 @@ def test_chunked_upload_over_the_cap_is_refused_while_streaming(server):
 def test_render_body_is_capped(server, model_name, photo_bytes):
     key = json.loads(new_session(server[0], model_name, photo_bytes)[2])["session"]
     big = json.dumps({"alpha": 0.5, "pad": "x" * (30 << 20)}).encode()
-    status, body, _ = _raw(server, "POST", f"/api/sessions/{key}/render",
-                           {"Content-Type": "application/json"}, [big[i:i + (1 << 20)] for i in range(0, len(big), 1 << 20)],
-                           chunked=True)
+    status, body, _ = _raw(
+        server,
+        "POST",
+        f"/api/sessions/{key}/render",
+        {"Content-Type": "application/json"},
+        [big[i : i + (1 << 20)] for i in range(0, len(big), 1 << 20)],
+        chunked=True,
+    )
     assert status == 413
 
 
@@ -215,8 +229,7 @@ def test_a_heavy_decode_does_not_block_other_requests(server, model_name):
     Image.new("L", (6000, 3990)).save(buf, "PNG")
     data, headers = multipart({"model": model_name}, {"image": ("zeros.png", buf.getvalue())})
     done = threading.Event()
-    thread = threading.Thread(target=lambda: (request(f"{server[0]}/api/sessions", data, headers, "POST"),
-                                              done.set()))
+    thread = threading.Thread(target=lambda: (request(f"{server[0]}/api/sessions", data, headers, "POST"), done.set()))
     thread.start()
     time.sleep(0.05)
     latencies = []
@@ -243,9 +256,22 @@ def test_oversized_upload_is_413_before_the_body_is_read(server):
     conn.close()
 
 
-@pytest.mark.parametrize("body", [{"alpha": "x"}, {"alpha": float("nan")}, {"alpha": [1, 2]}, {}, {"alpha": True},
-                                  {"alpha": 0.5, "format": "gif"}, {"alpha": -0.5, "preview": "yes"},
-                                  {"alpha": 1e308}, {"alpha": 10**400}, {"alpha": -5.0}, {"alpha": [0, 0, 1e300]}])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"alpha": "x"},
+        {"alpha": float("nan")},
+        {"alpha": [1, 2]},
+        {},
+        {"alpha": True},
+        {"alpha": 0.5, "format": "gif"},
+        {"alpha": -0.5, "preview": "yes"},
+        {"alpha": 1e308},
+        {"alpha": 10**400},
+        {"alpha": -5.0},
+        {"alpha": [0, 0, 1e300]},
+    ],
+)
 def test_bad_render_requests_are_4xx(server, model_name, photo_bytes, body):
     base = server[0]
     key = json.loads(new_session(base, model_name, photo_bytes)[2])["session"]
@@ -434,27 +460,43 @@ def test_tiny_image_upload_renders(server, model_name):
 def test_models_say_what_the_slider_ends_mean():
     from dynamicnet.demo.apps import objective_labels
 
-    style = {"application": "style", "objectives": {
-        "main": {"style": "starry_night", "style_weight": 1e4},
-        "higher": {"style": "starry_night", "style_weight": 1e5},
-        "lower": {"style": "starry_night", "style_weight": 1e3}}}
-    assert objective_labels(style) == {"main": "Starry Night", "higher": "Starry Night, stronger",
-                                       "lower": "Starry Night, lighter"}
-    two = {"application": "style", "objectives": {"main": {"style": "starry_night", "style_weight": 1e4},
-                                                  "higher": {"style": "graffiti", "style_weight": 1e5}}}
+    style = {
+        "application": "style",
+        "objectives": {
+            "main": {"style": "starry_night", "style_weight": 1e4},
+            "higher": {"style": "starry_night", "style_weight": 1e5},
+            "lower": {"style": "starry_night", "style_weight": 1e3},
+        },
+    }
+    assert objective_labels(style) == {
+        "main": "Starry Night",
+        "higher": "Starry Night, stronger",
+        "lower": "Starry Night, lighter",
+    }
+    two = {
+        "application": "style",
+        "objectives": {
+            "main": {"style": "starry_night", "style_weight": 1e4},
+            "higher": {"style": "graffiti", "style_weight": 1e5},
+        },
+    }
     assert objective_labels(two)["higher"] == "graffiti mural"
     from dynamicnet.core.checkpoint import read_config
     from dynamicnet.models import bundled_models
 
     models = bundled_models()
     if "fashion-sneaker-boot" in models:
-        assert objective_labels(read_config(models["fashion-sneaker-boot"])) == {"main": "sneaker",
-                                                                                 "higher": "ankle boot"}
+        assert objective_labels(read_config(models["fashion-sneaker-boot"])) == {
+            "main": "sneaker",
+            "higher": "ankle boot",
+        }
     if "completion-photos" in models:
         labels = objective_labels(read_config(models["completion-photos"]))
         assert labels == {"main": "sharp (adversarial)", "higher": "smooth (L1)"}
-    detailed = {"application": "completion", "objectives": {"main": {"l1_weight": 1},
-                                                            "higher": {"l1_weight": 1, "perceptual_weight": 0.3}}}
+    detailed = {
+        "application": "completion",
+        "objectives": {"main": {"l1_weight": 1}, "higher": {"l1_weight": 1, "perceptual_weight": 0.3}},
+    }
     assert objective_labels(detailed) == {"main": "smooth (L1)", "higher": "detailed (VGG + SSIM)"}
 
 
@@ -491,8 +533,9 @@ def test_completion_sessions_send_the_hole_they_fill(server, completion_model, p
     drawn[10:40, 70:120] = 255
     buf = io.BytesIO()
     Image.fromarray(drawn).save(buf, "PNG")
-    data, headers = multipart({"model": completion_model}, {"image": ("x.jpg", photo_bytes),
-                                                            "mask_image": ("mask.png", buf.getvalue())})
+    data, headers = multipart(
+        {"model": completion_model}, {"image": ("x.jpg", photo_bytes), "mask_image": ("mask.png", buf.getvalue())}
+    )
     status, _, body = request(f"{base}/api/sessions", data, headers, "POST")
     assert status == 200, body
     assert np.array_equal(_hole(json.loads(body)), drawn / 255)

@@ -1,4 +1,5 @@
 """The demo in real headless Chromium: upload, slide, compare the pixels with the library's output."""
+
 import re
 import threading
 from pathlib import Path
@@ -40,12 +41,15 @@ def wait_full(page, alpha, img_id="style-result"):
     page.wait_for_function(
         "([id, a]) => { const i = document.getElementById(id); return i.dataset.kind === 'full' && "
         "i.dataset.alpha !== undefined && JSON.stringify(JSON.parse(i.dataset.alpha)) === JSON.stringify(a); }",
-        arg=[img_id, alpha], timeout=30_000)
+        arg=[img_id, alpha],
+        timeout=30_000,
+    )
 
 
 def slide(page, selector, value):
-    page.eval_on_selector(selector, "(s, v) => { s.value = v; s.dispatchEvent(new Event('input', {bubbles: true})); }",
-                          str(value))
+    page.eval_on_selector(
+        selector, "(s, v) => { s.value = v; s.dispatchEvent(new Event('input', {bubbles: true})); }", str(value)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -184,8 +188,10 @@ def test_completion_tab_fills_the_hole_and_suggests_alpha(page):
     shown_zero = shown(page, "completion-result")
     pipe = CompletionPipeline.from_pretrained("completion-photos")
     # What the page uploaded: the photo scaled to the working size in its offscreen canvas.
-    px = page.evaluate("() => { const c = completion.image; return {w: c.width, h: c.height, "
-                       "data: Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data)}; }")
+    px = page.evaluate(
+        "() => { const c = completion.image; return {w: c.width, h: c.height, "
+        "data: Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data)}; }"
+    )
     sent = torch.from_numpy(np.array(px["data"], dtype=np.float32).reshape(px["h"], px["w"], 4)[..., :3] / 255)
     sent = sent.permute(2, 0, 1)
     known = (1 - pipe.default_mask(px["h"], px["w"])).bool().expand(3, -1, -1)
@@ -197,8 +203,9 @@ def test_completion_tab_fills_the_hole_and_suggests_alpha(page):
     assert_matches(at_one, pipe(sent, alpha=1.0))
     assert (at_one - shown_zero).abs()[~known].mean() > 0.002  # α changed the fill
     page.click("#completion-auto")
-    page.wait_for_function("document.getElementById('completion-suggested').textContent.includes('α =')",
-                           timeout=60_000)
+    page.wait_for_function(
+        "document.getElementById('completion-suggested').textContent.includes('α =')", timeout=60_000
+    )
     page.select_option("#completion-mask", "draw")
     box = page.locator("#completion-canvas").bounding_box()
     page.mouse.move(box["x"] + 20, box["y"] + 20)
@@ -206,8 +213,9 @@ def test_completion_tab_fills_the_hole_and_suggests_alpha(page):
     page.mouse.move(box["x"] + 60, box["y"] + 40)
     page.mouse.up()
     page.click("#completion-apply")
-    page.wait_for_function("window.dn.events.filter(e => e.tab === 'completion' && e.kind === 'full').length >= 4",
-                           timeout=30_000)
+    page.wait_for_function(
+        "window.dn.events.filter(e => e.tab === 'completion' && e.kind === 'full').length >= 4", timeout=30_000
+    )
     assert page.is_hidden("#error")
 
 
@@ -223,7 +231,10 @@ def test_example_photos_work_before_any_upload_and_a_failed_upload_clears_the_re
     # The click fetches the photo first: wait for the coffee's own final frame (its shape), not the astronaut's.
     page.wait_for_function(
         "([h, w]) => { const i = document.getElementById('style-result'); return i.dataset.kind === 'full' && "
-        "i.naturalHeight === h && i.naturalWidth === w; }", arg=list(coffee.shape[-2:]), timeout=30_000)
+        "i.naturalHeight === h && i.naturalWidth === w; }",
+        arg=list(coffee.shape[-2:]),
+        timeout=30_000,
+    )
     assert_matches(shown(page), coffee)
     bad = tmp_path / "notes.png"
     bad.write_text("this is not a picture")
@@ -261,8 +272,10 @@ def test_completion_input_shows_the_hole_and_the_ends_of_alpha(page):
     page.mouse.move(box["x"] + 40, box["y"] + 12, steps=10)
     page.mouse.up()
     page.click("#completion-apply")
-    page.wait_for_function("document.getElementById('completion-canvas').dataset.hole === 'shown' && "
-                           "document.getElementById('completion-result').dataset.kind === 'full'")
+    page.wait_for_function(
+        "document.getElementById('completion-canvas').dataset.hole === 'shown' && "
+        "document.getElementById('completion-result').dataset.kind === 'full'"
+    )
     view = canvas(page, "document.getElementById('completion-canvas')")
     assert torch.equal(view[hole], sent[hole])
     drawn = view[:, 11, 25]  # grey under the red tint of the strokes

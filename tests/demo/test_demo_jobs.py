@@ -1,4 +1,5 @@
 """The demo's heavy-job pool: bounded workers, a bounded queue, one job per session, lower OS priority."""
+
 import os
 import sys
 import threading

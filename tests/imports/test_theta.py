@@ -1,4 +1,5 @@
 """An imported network as θ of a model folder: declared conventions, fixed inputs, the reference by SHA-256."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -13,8 +14,9 @@ from dynamicnet.errors import DynamicNetError
 from dynamicnet.imports import ImportedMain, InputSpec, load_network, parse_fixed_inputs, source_sha256
 from dynamicnet.imports.theta import insertion_points
 
-pytestmark = pytest.mark.skipif(importlib.util.find_spec("onnx2torch") is None,
-                                reason="needs onnx2torch: pip install 'dynamicnet[import]'")
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("onnx2torch") is None, reason="needs onnx2torch: pip install 'dynamicnet[import]'"
+)
 STYLE = [0.0, 1.0, 0.0, 0.0]
 
 
@@ -57,8 +59,9 @@ def test_declared_ranges_and_channel_order_wrap_the_network(styled):
 
 
 def test_the_files_metadata_declares_and_arguments_override(tmp_path):
-    path = make_styled_onnx(tmp_path / "declared.onnx", {"dynamicnet.input_range": "-1,1",
-                                                         "dynamicnet.channel_order": "bgr"})
+    path = make_styled_onnx(
+        tmp_path / "declared.onnx", {"dynamicnet.input_range": "-1,1", "dynamicnet.channel_order": "bgr"}
+    )
     main = _main(path)
     assert (main.input_range, main.output_range, main.channel_order) == ((-1.0, 1.0), (0.0, 1.0), "bgr")
     main = _main(path, input_range=[0, 255], channel_order="rgb")
@@ -103,8 +106,11 @@ def test_a_changed_or_missing_file_is_refused_in_one_line(tmp_path):
 
 def test_a_name_that_is_not_a_module_gets_the_closest_ones(styled):
     main = _main(styled)
-    with pytest.raises(DynamicNetError, match=r"'Mul/ou' is not a module of styled\.onnx \(style=onehot:1\); "
-                                              r"did you mean 'Mul/out'.*dynamicnet inspect"):
+    with pytest.raises(
+        DynamicNetError,
+        match=r"'Mul/ou' is not a module of styled\.onnx \(style=onehot:1\); "
+        r"did you mean 'Mul/out'.*dynamicnet inspect",
+    ):
         insertion_points(main, ["Mul/ou"], (16, 16))
     constant = next(name for name, _ in main.network.named_modules() if "Constant" in name or name == "initializers")
     with pytest.raises(DynamicNetError, match="is a module of the network but receives no feature map"):
@@ -115,8 +121,11 @@ def test_the_output_range_is_checked_on_a_batch(styled):
     x = torch.rand(2, 3, 16, 16)
     _main(styled).check_output_range(x)  # a sigmoid, declared [0, 1]
     for declared in [(-1, 1), (0, 255), (2, 3)]:
-        with pytest.raises(DynamicNetError, match=rf"declared output range \[{declared[0]}, {declared[1]}\]; "
-                                                  "it looks like 0,1"):
+        with pytest.raises(
+            DynamicNetError,
+            match=rf"declared output range \[{declared[0]}, {declared[1]}\]; "
+            "it looks like 0,1",
+        ):
             _main(styled, output_range=declared).check_output_range(x)
 
 
@@ -139,8 +148,12 @@ def test_fixed_input_values():
     codes = InputSpec("codes", (None, 2), torch.int64)  # a leading free dimension follows the image's batch
     image = InputSpec("image", (None, 3, None, None), torch.float32)
     inputs = (image, style, codes)
-    for text, expected in [("onehot:2", [0, 0, 1, 0]), ("1:0.5,3:0.5", [0, 0.5, 0, 0.5]), ("0.25", [0.25] * 4),
-                           ("1,2,3,4", [1, 2, 3, 4])]:
+    for text, expected in [
+        ("onehot:2", [0, 0, 1, 0]),
+        ("1:0.5,3:0.5", [0, 0.5, 0, 0.5]),
+        ("0.25", [0.25] * 4),
+        ("1,2,3,4", [1, 2, 3, 4]),
+    ]:
         values = parse_fixed_inputs([f"style={text}", "codes=7,8"], inputs, 0)
         assert values[1].tolist() == expected
         assert values[2].dtype == torch.int64 and values[2].tolist() == [[7, 8]]

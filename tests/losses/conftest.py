@@ -1,4 +1,5 @@
 """Fixtures for the loss tests: an isolated cache per test, one converted VGG16 per session, small photos."""
+
 from __future__ import annotations
 
 from pathlib import Path

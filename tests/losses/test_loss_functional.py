@@ -1,4 +1,5 @@
 """The pure loss functions against their textbook definitions."""
+
 from __future__ import annotations
 
 import pytest

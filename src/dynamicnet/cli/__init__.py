@@ -1,4 +1,5 @@
 """The ``dynamicnet`` command line: ``main(argv) -> exit code``; subcommands live in sibling modules."""
+
 from .main import main
 
 __all__ = ["main"]

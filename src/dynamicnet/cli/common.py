@@ -1,4 +1,5 @@
 """Argument types and options shared by subcommands."""
+
 from __future__ import annotations
 
 import argparse
@@ -110,8 +111,12 @@ def _number(text: str, kind: Callable[[str], _N], expected: str) -> _N:
         raise argparse.ArgumentTypeError(f"not {expected}: {text!r}") from None
 
 
-def check_output(path: str | os.PathLike[str], formats: Sequence[str], flag: str = "--output",
-                 inputs: Sequence[str | os.PathLike[str]] = ()) -> Path:
+def check_output(
+    path: str | os.PathLike[str],
+    formats: Sequence[str],
+    flag: str = "--output",
+    inputs: Sequence[str | os.PathLike[str]] = (),
+) -> Path:
     """Refuse a bad output file before any work is done, so a failing command writes nothing.
 
     The extension must be one of ``formats``; the path must not be a folder, must not be one of ``inputs`` (no
@@ -119,8 +124,9 @@ def check_output(path: str | os.PathLike[str], formats: Sequence[str], flag: str
     """
     p = Path(os.path.expanduser(os.fspath(path)))
     if p.suffix.lower() not in formats:
-        raise DynamicNetError(f"{flag} {p}: unsupported extension {p.suffix or '(none)'!r}; use one of "
-                              f"{', '.join(formats)}")
+        raise DynamicNetError(
+            f"{flag} {p}: unsupported extension {p.suffix or '(none)'!r}; use one of {', '.join(formats)}"
+        )
     if p.is_dir():
         raise DynamicNetError(f"{flag} {p}: is a directory")
     for src in inputs:
@@ -130,8 +136,9 @@ def check_output(path: str | os.PathLike[str], formats: Sequence[str], flag: str
     return p
 
 
-def save_sheet_and_animation(sheet: Any, output: str | os.PathLike[str], frames: Sequence[Any] | None,
-                             gif: str | os.PathLike[str] | None) -> None:
+def save_sheet_and_animation(
+    sheet: Any, output: str | os.PathLike[str], frames: Sequence[Any] | None, gif: str | os.PathLike[str] | None
+) -> None:
     """Write a contact sheet and, when ``frames`` is given, its animation: both files or neither (each goes to a
     temporary file beside its target, renamed into place only when both are complete); then print their paths."""
     import contextlib
@@ -203,8 +210,9 @@ def print_path(path: str | os.PathLike[str], suffix: str = "") -> None:
     stream.flush()
 
 
-def collect_inputs(paths: Sequence[str | os.PathLike[str]], recursive: bool = False,
-                   skip: Path | None = None) -> list[tuple[Path, Path]]:
+def collect_inputs(
+    paths: Sequence[str | os.PathLike[str]], recursive: bool = False, skip: Path | None = None
+) -> list[tuple[Path, Path]]:
     """The image files named by ``paths``, each with the subfolder of the output folder its result goes to.
 
     A file is taken as it is (into the output folder itself). A folder gives its images, sorted by name, skipping
@@ -231,8 +239,11 @@ def collect_inputs(paths: Sequence[str | os.PathLike[str]], recursive: bool = Fa
             everything = [p for p in find_images(path) if inner is None or not _is_under(p, inner)]
             images = everything if recursive else [p for p in everything if p.parent == path]
             if not images:
-                hint = (f"; its subfolders have {len(everything)}: add --recursive" if everything
-                        else f" ({', '.join(IMAGE_EXTENSIONS)})")
+                hint = (
+                    f"; its subfolders have {len(everything)}: add --recursive"
+                    if everything
+                    else f" ({', '.join(IMAGE_EXTENSIONS)})"
+                )
                 raise DynamicNetError(f"{path}: no images in this folder{hint}")
             pairs = [(p, p.parent.relative_to(path)) for p in images]
         for src, sub in pairs:
@@ -247,8 +258,9 @@ def _is_under(path: Path, folder: Path) -> bool:
     return path.resolve().is_relative_to(folder.resolve())
 
 
-def plan_batch_outputs(inputs: Sequence[Path], out_dir: Path, ext: str = ".png",
-                       subfolders: Sequence[Path] | None = None) -> list[Path]:
+def plan_batch_outputs(
+    inputs: Sequence[Path], out_dir: Path, ext: str = ".png", subfolders: Sequence[Path] | None = None
+) -> list[Path]:
     """``<out_dir>/<subfolder>/<stem><ext>`` for each input, made unique (``<stem>-2<ext>``, …) when stems repeat
     in one folder (``a.jpg a.png``, or one name in two folders); refuses a plan that would overwrite any input.
 
@@ -271,8 +283,10 @@ def plan_batch_outputs(inputs: Sequence[Path], out_dir: Path, ext: str = ".png",
     sources = {src.resolve(): src for src in inputs}
     for target in targets:
         if target.resolve() in sources:
-            raise DynamicNetError(f"--output {out_dir}: would write {target.name} over the input "
-                                  f"{sources[target.resolve()]} (choose another output folder)")
+            raise DynamicNetError(
+                f"--output {out_dir}: would write {target.name} over the input "
+                f"{sources[target.resolve()]} (choose another output folder)"
+            )
     _check_writable_dir(out_dir, "--output", out_dir)
     return targets
 
@@ -303,52 +317,90 @@ def to_fp16(folder: Path) -> None:
     from ..core.checkpoint import load_pretrained, save_pretrained
 
     model, config = load_pretrained(folder)
-    save_pretrained(model, folder, application=config["application"], architecture=config["architecture"],
-                    objectives=config["objectives"], alpha_range=tuple(config["dynamic"]["alpha_range"]),
-                    provenance=config["provenance"], extra=config["extra"], dtype=torch.float16)
+    save_pretrained(
+        model,
+        folder,
+        application=config["application"],
+        architecture=config["architecture"],
+        objectives=config["objectives"],
+        alpha_range=tuple(config["dynamic"]["alpha_range"]),
+        provenance=config["provenance"],
+        extra=config["extra"],
+        dtype=torch.float16,
+    )
 
 
 def add_step_args(parser: argparse.ArgumentParser, every: str = "every phase (default: the recipe's)") -> None:
     """``--steps`` for every phase and ``--main-steps`` / ``--tuning-steps`` for one, as every ``train`` takes them."""
     parser.add_argument("--steps", type=positive_int, default=None, help=f"steps of {every}")
-    parser.add_argument("--main-steps", type=positive_int, default=None,
-                        help="steps of the main phase (overrides --steps)")
-    parser.add_argument("--tuning-steps", type=positive_int, default=None,
-                        help="steps of the tuning phase (overrides --steps)")
+    parser.add_argument(
+        "--main-steps", type=positive_int, default=None, help="steps of the main phase (overrides --steps)"
+    )
+    parser.add_argument(
+        "--tuning-steps", type=positive_int, default=None, help="steps of the tuning phase (overrides --steps)"
+    )
 
 
-def add_phase_args(parser: argparse.ArgumentParser, blocks: str = "the blocks",
-                   init_from: str = "model folder whose θ to tune (--phase tuning)") -> None:
+def add_phase_args(
+    parser: argparse.ArgumentParser,
+    blocks: str = "the blocks",
+    init_from: str = "model folder whose θ to tune (--phase tuning)",
+) -> None:
     """``--phase`` and ``--init-from``: a ``train`` command trains θ, then ``blocks``, or one of the two."""
-    parser.add_argument("--phase", choices=["main", "tuning", "all"], default="all",
-                        help=f"train θ (main), {blocks} (tuning, with --init-from) or both")
+    parser.add_argument(
+        "--phase",
+        choices=["main", "tuning", "all"],
+        default="all",
+        help=f"train θ (main), {blocks} (tuning, with --init-from) or both",
+    )
     parser.add_argument("--init-from", default=None, help=init_from)
 
 
 def add_run_args(parser: argparse.ArgumentParser, checkpoint_every: int = 100, sample_every: int = 250) -> None:
     """The options every ``train APP`` command shares: where to write, resume, dry run, seed, logging, fp16."""
-    parser.add_argument("--output", "-o", "--out", required=True, metavar="FOLDER",
-                        help="the model folder to write (training state goes to FOLDER/train)")
+    parser.add_argument(
+        "--output",
+        "-o",
+        "--out",
+        required=True,
+        metavar="FOLDER",
+        help="the model folder to write (training state goes to FOLDER/train)",
+    )
     parser.add_argument("--resume", action="store_true", help="continue the run in --output exactly")
     parser.add_argument("--overwrite", action="store_true", help="replace a finished model folder in --output")
     parser.add_argument("--dry-run", action="store_true", help="one real step per phase on tiny synthetic data")
     parser.add_argument("--seed", type=seed, default=0, help="seed of initialisation, data order and crops")
-    parser.add_argument("--checkpoint-every", type=positive_int, default=checkpoint_every, metavar="STEPS",
-                        help="save the training state every STEPS steps (and on Ctrl-C)")
-    parser.add_argument("--sample-every", type=int, default=sample_every, metavar="STEPS",
-                        help="preview samples every STEPS steps; 0 = none")
-    parser.add_argument("--log-every", type=positive_int, default=10, metavar="STEPS",
-                        help="a line of metrics.jsonl every STEPS steps")
-    parser.add_argument("--tensorboard", action="store_true",
-                        help="also write the metrics and samples as TensorBoard events to FOLDER/train/tensorboard "
-                             "(needs the tensorboard extra)")
+    parser.add_argument(
+        "--checkpoint-every",
+        type=positive_int,
+        default=checkpoint_every,
+        metavar="STEPS",
+        help="save the training state every STEPS steps (and on Ctrl-C)",
+    )
+    parser.add_argument(
+        "--sample-every",
+        type=int,
+        default=sample_every,
+        metavar="STEPS",
+        help="preview samples every STEPS steps; 0 = none",
+    )
+    parser.add_argument(
+        "--log-every", type=positive_int, default=10, metavar="STEPS", help="a line of metrics.jsonl every STEPS steps"
+    )
+    parser.add_argument(
+        "--tensorboard",
+        action="store_true",
+        help="also write the metrics and samples as TensorBoard events to FOLDER/train/tensorboard "
+        "(needs the tensorboard extra)",
+    )
     add_no_progress(parser)
     parser.add_argument("--fp16", action="store_true", help="store the model folder's weights in fp16")
     add_device(parser)
 
 
-def finish_parser(parser: argparse.ArgumentParser, run: Callable[[argparse.Namespace], int],
-                  engine: bool = False) -> None:
+def finish_parser(
+    parser: argparse.ArgumentParser, run: Callable[[argparse.Namespace], int], engine: bool = False
+) -> None:
     """The options a command that is not ``train`` lists last, ``--no-progress``, ``--device`` and (with
     ``engine``: an inference command) ``--engine``; then the function that runs it."""
     add_no_progress(parser)
@@ -360,8 +412,9 @@ def finish_parser(parser: argparse.ArgumentParser, run: Callable[[argparse.Names
 
 def add_no_progress(parser: argparse.ArgumentParser) -> None:
     """``--no-progress``, the one switch for every command's progress bars (they show only on a terminal)."""
-    parser.add_argument("--no-progress", action="store_true",
-                        help="no progress bar (there is one only when stderr is a terminal)")
+    parser.add_argument(
+        "--no-progress", action="store_true", help="no progress bar (there is one only when stderr is a terminal)"
+    )
 
 
 def progress_of(args: argparse.Namespace) -> bool | None:
@@ -373,14 +426,28 @@ def trainer_config(args: argparse.Namespace, batch_size: int, device: torch.devi
     """The TrainerConfig every ``train APP`` command builds from the shared options of :func:`add_run_args`."""
     from ..training import TrainerConfig
 
-    return TrainerConfig(Path(args.output), batch_size=batch_size, seed=args.seed, device=device,
-                         log_every=args.log_every, sample_every=0 if args.dry_run else max(0, args.sample_every),
-                         checkpoint_every=args.checkpoint_every, progress=progress_of(args),
-                         resume=args.resume, overwrite=args.overwrite, tensorboard=args.tensorboard)
+    return TrainerConfig(
+        Path(args.output),
+        batch_size=batch_size,
+        seed=args.seed,
+        device=device,
+        log_every=args.log_every,
+        sample_every=0 if args.dry_run else max(0, args.sample_every),
+        checkpoint_every=args.checkpoint_every,
+        progress=progress_of(args),
+        resume=args.resume,
+        overwrite=args.overwrite,
+        tensorboard=args.tensorboard,
+    )
 
 
-def finish_train(args: argparse.Namespace, folder: Path, only_theta: bool = False,
-                 blocks: str = "the tuning blocks", fp16: Callable[[Path], None] = to_fp16) -> int:
+def finish_train(
+    args: argparse.Namespace,
+    folder: Path,
+    only_theta: bool = False,
+    blocks: str = "the tuning blocks",
+    fp16: Callable[[Path], None] = to_fp16,
+) -> int:
     """The end of every ``train`` command: rank 0 of a ``torchrun`` job alone converts (``--fp16``) and reports;
     when ``only_theta`` was trained (``--phase main``), with a note on how to train ``blocks`` next."""
     from ..training.distributed import is_rank0
@@ -409,8 +476,12 @@ def add_device(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda or cuda:N")
 
 
-def add_model(parser: argparse.ArgumentParser, default: str | None,
-              help: str = "bundled model name (see `dynamicnet models`) or model folder", **kwargs: Any) -> None:
+def add_model(
+    parser: argparse.ArgumentParser,
+    default: str | None,
+    help: str = "bundled model name (see `dynamicnet models`) or model folder",
+    **kwargs: Any,
+) -> None:
     """``--model``, named and explained alike in every command that loads one."""
     parser.add_argument("--model", default=default, metavar="MODEL", help=help, **kwargs)
 
@@ -421,9 +492,13 @@ ENGINE_CHOICES = ("torch", "compile", "onnxruntime", "openvino", "auto")
 
 
 def add_engine(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--engine", default="torch", choices=ENGINE_CHOICES,
-                        help="inference engine (default: torch; auto = the fastest installed; graph engines build "
-                             "once, 1–2 s, then run 1.4–2.4× faster on a CPU: see docs/performance.md)")
+    parser.add_argument(
+        "--engine",
+        default="torch",
+        choices=ENGINE_CHOICES,
+        help="inference engine (default: torch; auto = the fastest installed; graph engines build "
+        "once, 1–2 s, then run 1.4–2.4× faster on a CPU: see docs/performance.md)",
+    )
 
 
 def device_of(args: argparse.Namespace) -> torch.device:
@@ -432,8 +507,9 @@ def device_of(args: argparse.Namespace) -> torch.device:
     return resolve_device(args.device)
 
 
-def content_dataset(data: str, size: int, crop_scale: tuple[float, float], dry_run: bool = False,
-                    seed: int = 0) -> tuple[Any, str]:
+def content_dataset(
+    data: str, size: int, crop_scale: tuple[float, float], dry_run: bool = False, seed: int = 0
+) -> tuple[Any, str]:
     """The training photos of ``--data`` as random resized crops (an ``ImageFolderDataset``), and the one-line
     description the model folder's provenance keeps; with ``dry_run``, eight synthetic images drawn with ``seed``.
     Imported lazily: ``--help`` stays torch-free."""
@@ -444,5 +520,7 @@ def content_dataset(data: str, size: int, crop_scale: tuple[float, float], dry_r
         return SyntheticImageDataset(8, size, seed=seed), "synthetic (dry run)"
     content = content_dir(data)
     dataset = ImageFolderDataset(content, size, scale=crop_scale, min_std=FLAT_CROP_STD)
-    return dataset, (f"{content} ({len(dataset)} images, {size}² random resized crops, area "
-                     f"{crop_scale[0]:g}–{crop_scale[1]:g} of the largest square)")
+    return dataset, (
+        f"{content} ({len(dataset)} images, {size}² random resized crops, area "
+        f"{crop_scale[0]:g}–{crop_scale[1]:g} of the largest square)"
+    )

@@ -1,5 +1,6 @@
 """Image-completion subcommands: ``train completion``, ``complete``, ``evaluate-completion``,
 ``calibrate-completion``."""
+
 from __future__ import annotations
 
 import argparse
@@ -48,58 +49,98 @@ def _alpha_or_auto(text: str) -> float | str:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """``complete`` and ``evaluate-completion`` (``train completion`` is added by :func:`register_train`)."""
-    p = sub.add_parser("complete", help="fill a hole in an image at a given α (or auto), or a strip across α",
-                       description="Fill the hole of INPUT. The mask is the centre square (half the shorter "
-                                   "side) or a PNG of the image's size in which white = hole, black = known. "
-                                   "Known pixels are kept exactly; the output has the input's size.")
+    p = sub.add_parser(
+        "complete",
+        help="fill a hole in an image at a given α (or auto), or a strip across α",
+        description="Fill the hole of INPUT. The mask is the centre square (half the shorter "
+        "side) or a PNG of the image's size in which white = hole, black = known. "
+        "Known pixels are kept exactly; the output has the input's size.",
+    )
     p.add_argument("input", metavar="INPUT", help="image file")
     add_model(p, DEFAULT_MODEL)
     p.add_argument("--mask", default="center", help="'center' or a mask image (white = hole), same size as INPUT")
     p.add_argument("--hole", type=positive_int, default=None, help="side of the centre hole in px (default: half)")
-    p.add_argument("--alpha", type=_alpha_or_auto, default=None,
-                   help="α in [0, 1] (0 = the main network's objective, 1 = the blocks'; `dynamicnet info MODEL` "
-                        "says which is smooth and which sharp), 'auto' (chosen per image); "
-                        "default: the model's best global α")
-    p.add_argument("--alphas", type=float_list, default=None, metavar="A0,A1,...",
-                   help="write a contact sheet: the input, then the fill at each α (and at auto if --alpha auto)")
-    p.add_argument("--output", "-o", required=True, metavar="FILE",
-                   help="output image (PNG keeps known pixels bit for bit)")
-    p.add_argument("--max-side", type=positive_int, default=None,
-                   help="cap the longer side of each hole's working window at PX (the working scale is otherwise "
-                        "chosen per hole: holes are filled as deep as the model's training holes)")
+    p.add_argument(
+        "--alpha",
+        type=_alpha_or_auto,
+        default=None,
+        help="α in [0, 1] (0 = the main network's objective, 1 = the blocks'; `dynamicnet info MODEL` "
+        "says which is smooth and which sharp), 'auto' (chosen per image); "
+        "default: the model's best global α",
+    )
+    p.add_argument(
+        "--alphas",
+        type=float_list,
+        default=None,
+        metavar="A0,A1,...",
+        help="write a contact sheet: the input, then the fill at each α (and at auto if --alpha auto)",
+    )
+    p.add_argument(
+        "--output", "-o", required=True, metavar="FILE", help="output image (PNG keeps known pixels bit for bit)"
+    )
+    p.add_argument(
+        "--max-side",
+        type=positive_int,
+        default=None,
+        help="cap the longer side of each hole's working window at PX (the working scale is otherwise "
+        "chosen per hole: holes are filled as deep as the model's training holes)",
+    )
     p.add_argument("--vgg-weights", default=None, help="VGG16 for --alpha auto (default: the offline weights)")
     finish_parser(p, run_complete, engine=True)
 
-    p = sub.add_parser("evaluate-completion",
-                       help="PSNR, SSIM and VGG distance in the hole along α; per-image oracle and auto α")
+    p = sub.add_parser(
+        "evaluate-completion", help="PSNR, SSIM and VGG distance in the hole along α; per-image oracle and auto α"
+    )
     add_model(p, DEFAULT_MODEL)
-    p.add_argument("--alphas", type=float_list, default=[round(0.1 * i, 1) for i in range(11)], metavar="A0,A1,...",
-                   help="the α values to measure")
-    p.add_argument("--photos", nargs="*", default=None, metavar="IMAGE",
-                   help="images to crop from (default: the held-out photos)")
+    p.add_argument(
+        "--alphas",
+        type=float_list,
+        default=[round(0.1 * i, 1) for i in range(11)],
+        metavar="A0,A1,...",
+        help="the α values to measure",
+    )
+    p.add_argument(
+        "--photos", nargs="*", default=None, metavar="IMAGE", help="images to crop from (default: the held-out photos)"
+    )
     p.add_argument("--crops", type=positive_int, default=8, help="random crops per photo")
     p.add_argument("--size", type=positive_int, default=None, help="crop side (default: the model's training size)")
     p.add_argument("--hole", type=positive_int, default=None, help="centre hole side (default: the model's)")
     p.add_argument("--seed", type=seed, default=1234, help="seed of the crop positions")
     p.add_argument("--no-auto", action="store_true", help="skip the auto-α evaluation")
-    p.add_argument("--output", "-o", "--json", default=None, metavar="FILE.json",
-                   help="also write the per-image results to this JSON file, and the curves' plot against α "
-                        "beside it (FILE.png)")
+    p.add_argument(
+        "--output",
+        "-o",
+        "--json",
+        default=None,
+        metavar="FILE.json",
+        help="also write the per-image results to this JSON file, and the curves' plot against α beside it (FILE.png)",
+    )
     p.add_argument("--vgg-weights", default=None, help="torchvision-format VGG16 file (default: the offline weights)")
     finish_parser(p, run_evaluate_completion)
 
-    p = sub.add_parser("calibrate-completion",
-                       help="fit --alpha auto on photos with ground truth; writes the model folder",
-                       description="Fit the model's auto α and store it in MODEL/config.json: a critic that "
-                                   "predicts each α's distance to the truth from the fills (default; fitted on "
-                                   "crops of training photos), or the proxy-hole criterion's calibration (fitted "
-                                   "on photos that are neither training nor held-out images).")
+    p = sub.add_parser(
+        "calibrate-completion",
+        help="fit --alpha auto on photos with ground truth; writes the model folder",
+        description="Fit the model's auto α and store it in MODEL/config.json: a critic that "
+        "predicts each α's distance to the truth from the fills (default; fitted on "
+        "crops of training photos), or the proxy-hole criterion's calibration (fitted "
+        "on photos that are neither training nor held-out images).",
+    )
     add_model(p, None, required=True, help="model folder to calibrate (rewrites its config.json)")
-    p.add_argument("--method", choices=["critic", "proxy"], default="critic",
-                   help="critic (default) or proxy (see docs/completion.md)")
-    p.add_argument("--photos", nargs="*", default=None, metavar="IMAGE",
-                   help="photos to crop from (default: 40 training photos for the critic, the calibration photos "
-                        "of docs/completion.md for proxy)")
+    p.add_argument(
+        "--method",
+        choices=["critic", "proxy"],
+        default="critic",
+        help="critic (default) or proxy (see docs/completion.md)",
+    )
+    p.add_argument(
+        "--photos",
+        nargs="*",
+        default=None,
+        metavar="IMAGE",
+        help="photos to crop from (default: 40 training photos for the critic, the calibration photos "
+        "of docs/completion.md for proxy)",
+    )
     p.add_argument("--crops", type=positive_int, default=None, help="random crops per photo (default: 8 / 20)")
     p.add_argument("--seed", type=seed, default=777, help="seed of the photo choice and crop positions")
     p.add_argument("--vgg-weights", default=None, help="torchvision-format VGG16 file (default: the offline weights)")
@@ -108,17 +149,27 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def register_train(apps: argparse._SubParsersAction) -> None:
     """``train completion``, under the shared ``train`` subcommand."""
-    p = apps.add_parser("completion", help="dynamic image completion",
-                        description="Train θ for the recipe's O0, then the tuning blocks for its O1 (photos: "
-                                    "L1, smooth → L1 + strong GAN, sharp).")
+    p = apps.add_parser(
+        "completion",
+        help="dynamic image completion",
+        description="Train θ for the recipe's O0, then the tuning blocks for its O1 (photos: "
+        "L1, smooth → L1 + strong GAN, sharp).",
+    )
     p.add_argument("--recipe", default="photos", help="built-in recipe (photos, celeba) or JSON file")
-    p.add_argument("--data", default=None,
-                   help="'large' (the registry photo set the bundled model used), 'default' (20 registry photos), "
-                        "an image folder (random crops), or celeba:PATH (aligned CelebA faces; PATH holds "
-                        "img_align_celeba/); default: the recipe's")
-    p.add_argument("--crop-scale", type=crop_scale_arg, default=None, metavar="LO,HI",
-                   help="crop area as a fraction of the largest square of a photo (sets the scale holes are "
-                        "learnt at)")
+    p.add_argument(
+        "--data",
+        default=None,
+        help="'large' (the registry photo set the bundled model used), 'default' (20 registry photos), "
+        "an image folder (random crops), or celeba:PATH (aligned CelebA faces; PATH holds "
+        "img_align_celeba/); default: the recipe's",
+    )
+    p.add_argument(
+        "--crop-scale",
+        type=crop_scale_arg,
+        default=None,
+        metavar="LO,HI",
+        help="crop area as a fraction of the largest square of a photo (sets the scale holes are learnt at)",
+    )
     p.add_argument("--mask", choices=MASK_CHOICES, default=None, help="training masks (default: the recipe's)")
     p.add_argument("--hole", type=positive_int, default=None, help="centre hole side (default: size/2)")
     add_phase_args(p)
@@ -128,8 +179,7 @@ def register_train(apps: argparse._SubParsersAction) -> None:
     p.add_argument("--perceptual-weight", type=weight, default=None, help="λ_perc of O0 (needs VGG16)")
     p.add_argument("--tuning-adv-weight", type=weight, default=None, help="λ_adv of O1")
     p.add_argument("--tuning-perceptual-weight", type=weight, default=None, help="λ_perc of O1 (needs VGG16)")
-    p.add_argument("--batch-size", type=positive_int, default=None,
-                   help="images per step (default: the recipe's)")
+    p.add_argument("--batch-size", type=positive_int, default=None, help="images per step (default: the recipe's)")
     add_step_args(p)
     add_run_args(p, checkpoint_every=100, sample_every=250)
     p.add_argument("--vgg-weights", default=None, help="torchvision-format VGG16 file, or 'random' (tests only)")
@@ -155,9 +205,15 @@ def _recipe_from_args(args: argparse.Namespace):
     if args.tuning_perceptual_weight is not None:
         tuning = replace(tuning, perceptual_weight=args.tuning_perceptual_weight)
     return recipe.with_overrides(
-        main=main, tuning=tuning, size=args.size, hole=args.hole, mask=args.mask, width=args.width,
+        main=main,
+        tuning=tuning,
+        size=args.size,
+        hole=args.hole,
+        mask=args.mask,
+        width=args.width,
         crop_scale=args.crop_scale,
-        batch_size=args.batch_size, main_steps=args.main_steps or args.steps,
+        batch_size=args.batch_size,
+        main_steps=args.main_steps or args.steps,
         tuning_steps=args.tuning_steps or args.steps,
     )
 
@@ -181,8 +237,10 @@ def _dataset(spec: str, recipe: Any, seed: int) -> tuple[Any, str]:
     folder = content_dir(spec)
     images = ImageFolderDataset(folder, recipe.size, scale=tuple(recipe.crop_scale), seed=seed, min_std=FLAT_CROP_STD)
     what = "registry photos" if spec in ("default", "large") else "images"
-    return images, (f"{folder} ({len(images)} {what}, {recipe.size}² random crops of area "
-                    f"{recipe.crop_scale[0]:g}–{recipe.crop_scale[1]:g} of the largest square)")
+    return images, (
+        f"{folder} ({len(images)} {what}, {recipe.size}² random crops of area "
+        f"{recipe.crop_scale[0]:g}–{recipe.crop_scale[1]:g} of the largest square)"
+    )
 
 
 def run_train_completion(args: argparse.Namespace) -> int:
@@ -200,8 +258,13 @@ def run_train_completion(args: argparse.Namespace) -> int:
     device, _ = setup_distributed(device_of(args))
     if args.dry_run:
         # One real step of every phase on tiny synthetic images: the real loop, losses, masks and export.
-        recipe = recipe.with_overrides(size=32, hole=None if args.hole is None or args.hole >= 32 else args.hole,
-                                       batch_size=2, main_steps=1, tuning_steps=1)
+        recipe = recipe.with_overrides(
+            size=32,
+            hole=None if args.hole is None or args.hole >= 32 else args.hole,
+            batch_size=2,
+            main_steps=1,
+            tuning_steps=1,
+        )
         images, description = SyntheticImageDataset(8, recipe.size, seed=args.seed), "synthetic (dry run)"
     else:
         images, description = _dataset(args.data or recipe.data, recipe, args.seed)
@@ -213,10 +276,17 @@ def run_train_completion(args: argparse.Namespace) -> int:
         mask = center_mask(recipe.size, recipe.size, recipe.hole)
         preview = (shots, mask.expand(len(shots), 1, -1, -1).clone())
     config = trainer_config(args, recipe.batch_size, device)
-    folder = train_completion(recipe, dataset, Path(args.output), phase=args.phase,
-                              init_from=Path(args.init_from) if args.init_from else None,
-                              vgg_weights=args.vgg_weights, config=config, data_description=description,
-                              preview=preview)
+    folder = train_completion(
+        recipe,
+        dataset,
+        Path(args.output),
+        phase=args.phase,
+        init_from=Path(args.init_from) if args.init_from else None,
+        vgg_weights=args.vgg_weights,
+        config=config,
+        data_description=description,
+        preview=preview,
+    )
     return finish_train(args, folder, only_theta=args.phase == "main", fp16=_to_fp16)
 
 
@@ -296,8 +366,9 @@ def run_evaluate_completion(args: argparse.Namespace) -> int:
     vgg = load_vgg16(args.vgg_weights, taps=PERCEPTUAL_TAPS).to(device)
     pipe.vgg = vgg
     hole = args.hole or pipe.default_hole(size, size)
-    result = evaluate_alphas(pipe, images, args.alphas, vgg, hole=hole, auto=not args.no_auto,
-                             progress=progress_of(args))
+    result = evaluate_alphas(
+        pipe, images, args.alphas, vgg, hole=hole, auto=not args.no_auto, progress=progress_of(args)
+    )
     title = f"{args.model}: {len(images)} held-out {size}² crops, centre hole {hole}²"
     print(summarize(result, title))
     if report is not None:
@@ -314,8 +385,11 @@ def _evaluation_figure(result: CompletionEval, title: str) -> Image.Image:
     alphas = [row["alpha"] for row in curve]
     auto = {"perceptual": result.auto_perceptual, "psnr": result.auto_psnr, "ssim": result.auto_ssim}
     panels = []
-    for key, name in (("perceptual", "VGG distance in the hole (lower is better)"), ("psnr", "PSNR in the hole, dB"),
-                      ("ssim", "SSIM in the hole")):
+    for key, name in (
+        ("perceptual", "VGG distance in the hole (lower is better)"),
+        ("psnr", "PSNR in the hole, dB"),
+        ("ssim", "SSIM in the hole"),
+    ):
         series = [Series("mean over the crops", [(row["alpha"], row[key]) for row in curve])]
         if key == "perceptual":
             series.append(level("per-image oracle α", result.oracle()[1], alphas, PALETTE[1]))
@@ -354,13 +428,15 @@ def run_calibrate_completion(args: argparse.Namespace) -> int:
         photos = training_photo_groups(seed=args.seed) if critic else calibration_photos()
     # Crops like the training crops (the recipe's area range), one group per photo for cross-validation.
     scale = tuple(pipe.config.get("provenance", {}).get("recipe", {}).get("crop_scale", (0.02, 1.0)))
-    groups = [held_out_crops([p], size=size, per_photo=crops, scale=scale, seed=args.seed + k)
-              for k, p in enumerate(photos)]
+    groups = [
+        held_out_crops([p], size=size, per_photo=crops, scale=scale, seed=args.seed + k) for k, p in enumerate(photos)
+    ]
     pipe.vgg = load_vgg16(args.vgg_weights, taps=PERCEPTUAL_TAPS).to(device)
     source = f"{len(photos)} photos × {crops} crops, seed {args.seed}"
     fit = fit_auto_critic if critic else calibrate_auto_alpha
-    calibration, report = fit(pipe, groups, pipe.vgg, hole=pipe.default_hole(size, size), source=source,
-                              progress=progress_of(args))
+    calibration, report = fit(
+        pipe, groups, pipe.vgg, hole=pipe.default_hole(size, size), source=source, progress=progress_of(args)
+    )
     write_calibration(folder, calibration)
     print(json.dumps(report, indent=2))
     print(f"auto α ({args.method}) written to {folder}: prior α {calibration.prior_alpha:g}")

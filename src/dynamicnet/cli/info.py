@@ -1,4 +1,5 @@
 """``dynamicnet info``, ``models`` and ``weights``: inspect model folders, bundled models and VGG weights."""
+
 from __future__ import annotations
 
 import argparse
@@ -11,13 +12,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print the whole config.json")
     p.set_defaults(func=run_info)
 
-    p = sub.add_parser("export", help="one ONNX file with α as an input (any ONNX runtime moves the slider)",
-                       description="Inputs: the image (or z, or image and mask) with dynamic batch/height/width, and "
-                                   "α as a (sets, blocks) matrix; metadata in the file says how (see docs).")
+    p = sub.add_parser(
+        "export",
+        help="one ONNX file with α as an input (any ONNX runtime moves the slider)",
+        description="Inputs: the image (or z, or image and mask) with dynamic batch/height/width, and "
+        "α as a (sets, blocks) matrix; metadata in the file says how (see docs).",
+    )
     p.add_argument("model", metavar="MODEL", help="bundled model name (see `dynamicnet models`) or model folder")
     p.add_argument("--format", choices=["onnx"], default="onnx", help="the file format")
-    p.add_argument("--output", "-o", required=True, metavar="FILE",
-                   help="the .onnx file to write (appears only when complete)")
+    p.add_argument(
+        "--output", "-o", required=True, metavar="FILE", help="the .onnx file to write (appears only when complete)"
+    )
     p.set_defaults(func=run_export)
 
     p = sub.add_parser("models", help="list the bundled models")
@@ -45,8 +50,10 @@ def run_info(args: argparse.Namespace) -> int:
     dtype = config.get("dtype", "float32")
     if "main_dtype" in config:
         dtype = f"blocks {dtype}, θ {config['main_dtype']}"
-    print(f"application:  {config['application']}  (format {config['format_version']}, "
-          f"dynamicnet {config.get('library_version', '?')}, {dtype})")
+    print(
+        f"application:  {config['application']}  (format {config['format_version']}, "
+        f"dynamicnet {config.get('library_version', '?')}, {dtype})"
+    )
     for entry in config.get("shared_weights", []):
         print(f"shared:       {entry['file']} (SHA-256 {entry['sha256'][:16]}…)")
     print(f"architecture: {config['architecture'].get('name')} {config['architecture'].get('kwargs', {})}")
@@ -55,8 +62,10 @@ def run_info(args: argparse.Namespace) -> int:
     for name, obj in config.get("objectives", {}).items():
         print(f"objective {name}: {json.dumps(obj, sort_keys=True, ensure_ascii=False)}")
     phases = ", ".join(f"{p['name']}×{p['steps']}" for p in prov.get("phases", []))
-    print(f"trained:      {phases or '?'}  seed={prov.get('seed')}  batch={prov.get('batch_size')}  "
-          f"{prov.get('train_seconds', '?')} s on {prov.get('device', '?')}")
+    print(
+        f"trained:      {phases or '?'}  seed={prov.get('seed')}  batch={prov.get('batch_size')}  "
+        f"{prov.get('train_seconds', '?')} s on {prov.get('device', '?')}"
+    )
     if prov.get("data"):
         print(f"data:         {prov['data']}")
     if prov.get("command"):

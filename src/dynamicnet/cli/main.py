@@ -3,6 +3,7 @@
 Exit codes: 0 success, 1 failure (bad input, missing file, …), 2 usage error, 130 interrupted. Errors are one
 line on stderr; a traceback is shown only with ``--debug``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,8 +38,14 @@ class _HelpFormatter(argparse.HelpFormatter):
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
         default = action.default
-        if (not action.option_strings or default is None or default is False or default is argparse.SUPPRESS
-                or default == [] or "default" in text.lower()):
+        if (
+            not action.option_strings
+            or default is None
+            or default is False
+            or default is argparse.SUPPRESS
+            or default == []
+            or "default" in text.lower()
+        ):
             return text
         # As the user would type it (0,0.5,1 rather than [0, 0.5, 1]); "%" escaped for argparse's formatting.
         if isinstance(default, list | tuple):
@@ -88,7 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
     info.register(sub)
     inspect.register(sub)
     apps = sub.add_parser("train", help="train a Dynamic-Net model (both phases)").add_subparsers(
-        dest="app", metavar="APP", parser_class=_Parser, required=True)
+        dest="app", metavar="APP", parser_class=_Parser, required=True
+    )
     for app in (style, completion, dcgan, tuning):  # `train APP`, one module per application
         app.register_train(apps)
     style.register(sub)
@@ -135,8 +143,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             raise
         _end_progress_bars()
-        print(f"dynamicnet: internal error: {type(exc).__name__}: {_one_line(exc)} (rerun with --debug)",
-              file=sys.stderr)
+        print(
+            f"dynamicnet: internal error: {type(exc).__name__}: {_one_line(exc)} (rerun with --debug)", file=sys.stderr
+        )
         return 1
 
 

@@ -1,4 +1,5 @@
 """Style-transfer subcommands: ``train style``, ``stylize``, ``sweep``, ``stylize-video``."""
+
 from __future__ import annotations
 
 import argparse
@@ -47,41 +48,76 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders of images")
     add_model(p, "starry-level")
     p.add_argument("--alpha", type=finite_float, default=1.0, help="one α for every block")
-    p.add_argument("--block-alphas", type=float_list, default=None, metavar="A0,A1,...",
-                   help="one α per tuning block (overrides --alpha)")
-    p.add_argument("--output", "-o", required=True, metavar="PATH",
-                   help="output image file (one input image) or folder (<stem>.png each; a repeated stem gets -2, "
-                        "-3, …). A batch is all or nothing: if any input fails, no output is written")
-    p.add_argument("--recursive", "-r", action="store_true",
-                   help="also the images in the subfolders of a folder INPUT, into the same subfolders of --output")
-    p.add_argument("--max-side", type=positive_int, default=None, metavar="PX",
-                   help="downscale so the longer side ≤ PX (default: keep the input's size)")
+    p.add_argument(
+        "--block-alphas",
+        type=float_list,
+        default=None,
+        metavar="A0,A1,...",
+        help="one α per tuning block (overrides --alpha)",
+    )
+    p.add_argument(
+        "--output",
+        "-o",
+        required=True,
+        metavar="PATH",
+        help="output image file (one input image) or folder (<stem>.png each; a repeated stem gets -2, "
+        "-3, …). A batch is all or nothing: if any input fails, no output is written",
+    )
+    p.add_argument(
+        "--recursive",
+        "-r",
+        action="store_true",
+        help="also the images in the subfolders of a folder INPUT, into the same subfolders of --output",
+    )
+    p.add_argument(
+        "--max-side",
+        type=positive_int,
+        default=None,
+        metavar="PX",
+        help="downscale so the longer side ≤ PX (default: keep the input's size)",
+    )
     _finish_stylize_parser(p, run_stylize)
 
     p = sub.add_parser("sweep", help="contact sheet (and animation) of one image across α")
     p.add_argument("input", metavar="INPUT", help="image file")
     add_model(p, "starry-level")
-    p.add_argument("--alphas", type=float_list, default=[0, 0.25, 0.5, 0.75, 1.0], metavar="A0,A1,...",
-                   help="one column per α")
+    p.add_argument(
+        "--alphas", type=float_list, default=[0, 0.25, 0.5, 0.75, 1.0], metavar="A0,A1,...", help="one column per α"
+    )
     p.add_argument("--output", "-o", required=True, metavar="FILE", help="contact sheet image (.png/.jpg)")
-    p.add_argument("--gif", default=None, metavar="FILE",
-                   help="also write an animation of the α walk there and back (.gif/.webp/.mp4)")
+    p.add_argument(
+        "--gif",
+        default=None,
+        metavar="FILE",
+        help="also write an animation of the α walk there and back (.gif/.webp/.mp4)",
+    )
     p.add_argument("--frames", type=positive_int, default=21, help="frames of the animation, one way")
-    p.add_argument("--max-side", type=positive_int, default=512, metavar="PX",
-                   help="downscale so the longer side ≤ PX")
+    p.add_argument("--max-side", type=positive_int, default=512, metavar="PX", help="downscale so the longer side ≤ PX")
     _finish_stylize_parser(p, run_sweep)
 
     p = sub.add_parser("evaluate-style", help="losses of a style model's outputs along α (held-out photos)")
     add_model(p, "starry-level")
-    p.add_argument("--alphas", type=float_list, default=[0, 0.25, 0.5, 0.75, 1.0], metavar="A0,A1,...",
-                   help="the α values to measure")
+    p.add_argument(
+        "--alphas",
+        type=float_list,
+        default=[0, 0.25, 0.5, 0.75, 1.0],
+        metavar="A0,A1,...",
+        help="the α values to measure",
+    )
     p.add_argument("--objective", default="higher", help="objective to measure against (main, higher, lower, …)")
-    p.add_argument("--photos", nargs="*", default=None, metavar="IMAGE",
-                   help="images to use (default: the held-out photos)")
+    p.add_argument(
+        "--photos", nargs="*", default=None, metavar="IMAGE", help="images to use (default: the held-out photos)"
+    )
     p.add_argument("--size", type=positive_int, default=256, help="centre crops of SIZE² px")
     p.add_argument("--vgg-weights", default=None, help="torchvision-format VGG16 file (default: the offline weights)")
-    p.add_argument("--output", "-o", "--json", default=None, metavar="FILE.json",
-                   help="also write the losses to this JSON file, and their plot against α beside it (FILE.png)")
+    p.add_argument(
+        "--output",
+        "-o",
+        "--json",
+        default=None,
+        metavar="FILE.json",
+        help="also write the losses to this JSON file, and their plot against α beside it (FILE.png)",
+    )
     finish_parser(p, run_evaluate_style)
 
     p = sub.add_parser("stylize-video", help="stylise a video with a fixed or animated α")
@@ -89,29 +125,47 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_model(p, "starry-level")
     group = p.add_mutually_exclusive_group()
     group.add_argument("--alpha", type=finite_float, default=None, help="one α for the whole video (default 1)")
-    group.add_argument("--alpha-keyframes", default=None, metavar="T:A,...",
-                       help="α at times in seconds, linearly interpolated, e.g. 0:0,5:1")
+    group.add_argument(
+        "--alpha-keyframes",
+        default=None,
+        metavar="T:A,...",
+        help="α at times in seconds, linearly interpolated, e.g. 0:0,5:1",
+    )
     p.add_argument("--output", "-o", required=True, metavar="FILE", help="output video (.mp4)")
-    p.add_argument("--max-side", type=positive_int, default=None, metavar="PX",
-                   help="downscale so the longer side ≤ PX (default: keep the video's size)")
-    p.add_argument("--max-frames", type=positive_int, default=None, metavar="N",
-                   help="stop after N frames (default: all)")
+    p.add_argument(
+        "--max-side",
+        type=positive_int,
+        default=None,
+        metavar="PX",
+        help="downscale so the longer side ≤ PX (default: keep the video's size)",
+    )
+    p.add_argument(
+        "--max-frames", type=positive_int, default=None, metavar="N", help="stop after N frames (default: all)"
+    )
     _finish_stylize_parser(p, run_stylize_video)
 
 
 def _finish_stylize_parser(p: argparse.ArgumentParser, run: Callable[[argparse.Namespace], int]) -> None:
     """``--work-side`` and the options of every inference command, last in each command that stylises."""
-    p.add_argument("--work-side", type=work_side_arg, default=-1, metavar="PX",
-                   help="longer side the network runs at; larger images are stylised there and upscaled, so strokes "
-                        "keep their size relative to the picture (default: the model's, 512 for the bundled models; "
-                        "0 = full resolution)")
+    p.add_argument(
+        "--work-side",
+        type=work_side_arg,
+        default=-1,
+        metavar="PX",
+        help="longer side the network runs at; larger images are stylised there and upscaled, so strokes "
+        "keep their size relative to the picture (default: the model's, 512 for the bundled models; "
+        "0 = full resolution)",
+    )
     finish_parser(p, run, engine=True)
 
 
 def register_train(apps: argparse._SubParsersAction) -> None:
     """``train style``, under the shared ``train`` subcommand."""
-    p = apps.add_parser("style", help="dynamic style transfer",
-                        description="Train θ for O0, then the tuning blocks for O1 (and O−1 for dual recipes).")
+    p = apps.add_parser(
+        "style",
+        help="dynamic style transfer",
+        description="Train θ for O0, then the tuning blocks for O1 (and O−1 for dual recipes).",
+    )
     p.add_argument("--recipe", default="level", help="built-in recipe (level, two-style, scale, dual) or JSON file")
     p.add_argument("--style", default=None, help="style image of O0 (name or path)")
     p.add_argument("--tuning-style", default=None, help="style image of O1 (defaults to --style)")
@@ -121,22 +175,34 @@ def register_train(apps: argparse._SubParsersAction) -> None:
     p.add_argument("--content-weight", type=weight, default=None, help="λc of every objective")
     p.add_argument("--style-size", type=positive_int, default=None, help="shorter side of the O0 style image")
     p.add_argument("--tuning-style-size", type=positive_int, default=None, help="shorter side of the O1 style image")
-    p.add_argument("--data", "--content", default=None,
-                   help="content image folder (recursive; COCO works as is), 'large' (the registry photo set the "
-                        "bundled models used) or 'default' (20 registry photos); default: the recipe's")
+    p.add_argument(
+        "--data",
+        "--content",
+        default=None,
+        help="content image folder (recursive; COCO works as is), 'large' (the registry photo set the "
+        "bundled models used) or 'default' (20 registry photos); default: the recipe's",
+    )
     add_phase_args(p, init_from="model folder whose θ (and shared block sets) to start from")
     p.add_argument("--tuning-sets", default=None, help="comma-separated block sets to train (default: all)")
     p.add_argument("--size", type=crop_size, default=None, help="training crop size (a multiple of 4, ≥ 16)")
-    p.add_argument("--crop-scale", type=crop_scale_arg, default=None, metavar="LO,HI",
-                   help="crop area as a fraction of the largest square of a photo (with --size it sets the scale "
-                        "strokes are learnt at)")
-    p.add_argument("--batch-size", type=positive_int, default=None,
-                   help="images per step (default: the recipe's)")
+    p.add_argument(
+        "--crop-scale",
+        type=crop_scale_arg,
+        default=None,
+        metavar="LO,HI",
+        help="crop area as a fraction of the largest square of a photo (with --size it sets the scale "
+        "strokes are learnt at)",
+    )
+    p.add_argument("--batch-size", type=positive_int, default=None, help="images per step (default: the recipe's)")
     add_step_args(p)
     p.add_argument("--width", type=positive_int, default=None, help="first-layer width (32 = reference)")
-    p.add_argument("--blocks", default=None, metavar="POINT,...",
-                   help="insertion points of the tuning blocks (default res3,up1,out; e.g. 'out' for one block "
-                        "in front of the linear output, which makes α changes nearly free)")
+    p.add_argument(
+        "--blocks",
+        default=None,
+        metavar="POINT,...",
+        help="insertion points of the tuning blocks (default res3,up1,out; e.g. 'out' for one block "
+        "in front of the linear output, which makes α changes nearly free)",
+    )
     add_run_args(p, checkpoint_every=100, sample_every=200)
     p.add_argument("--vgg-weights", default=None, help="torchvision-format VGG16 file, or 'random' (tests only)")
     p.set_defaults(func=run_train_style)
@@ -177,9 +243,16 @@ def _recipe_from_args(args: argparse.Namespace):
         sets = {k: replace(v, content_weight=args.content_weight) for k, v in sets.items()}
     steps = {"main_steps": args.main_steps or args.steps, "tuning_steps": args.tuning_steps or args.steps}
     points = tuple(p.strip() for p in args.blocks.split(",") if p.strip()) if args.blocks else None
-    return recipe.with_overrides(main=main, sets=sets, size=args.size, batch_size=args.batch_size,
-                                 crop_scale=args.crop_scale,
-                                 width=args.width, insertion_points=points, **steps)
+    return recipe.with_overrides(
+        main=main,
+        sets=sets,
+        size=args.size,
+        batch_size=args.batch_size,
+        crop_scale=args.crop_scale,
+        width=args.width,
+        insertion_points=points,
+        **steps,
+    )
 
 
 def run_train_style(args: argparse.Namespace) -> int:
@@ -193,14 +266,22 @@ def run_train_style(args: argparse.Namespace) -> int:
     if args.dry_run:
         # One real step of every phase, on tiny synthetic images, through the real loop, losses and export.
         recipe = recipe.with_overrides(size=32, batch_size=2, main_steps=1, tuning_steps=1)
-    dataset, description = content_dataset(args.data or recipe.content, recipe.size, recipe.crop_scale,
-                                           args.dry_run, args.seed)
+    dataset, description = content_dataset(
+        args.data or recipe.content, recipe.size, recipe.crop_scale, args.dry_run, args.seed
+    )
     config = trainer_config(args, recipe.batch_size, device)
-    folder = train_style(recipe, dataset, Path(args.output), phase=args.phase,
-                         init_from=Path(args.init_from) if args.init_from else None,
-                         tuning_sets=args.tuning_sets.split(",") if args.tuning_sets else None,
-                         vgg_weights=args.vgg_weights, config=config, data_description=description,
-                         preview=preview(args, recipe.size))
+    folder = train_style(
+        recipe,
+        dataset,
+        Path(args.output),
+        phase=args.phase,
+        init_from=Path(args.init_from) if args.init_from else None,
+        tuning_sets=args.tuning_sets.split(",") if args.tuning_sets else None,
+        vgg_weights=args.vgg_weights,
+        config=config,
+        data_description=description,
+        preview=preview(args, recipe.size),
+    )
     return finish_train(args, folder, only_theta=HIGHER not in recipe.sets and args.phase == "main")
 
 
@@ -224,7 +305,9 @@ def work_side_arg(text: str) -> int | None:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number of pixels (0 = full resolution), got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number of pixels (0 = full resolution), got {text!r}"
+        ) from None
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be ≥ 0 (0 = full resolution), got {value}")
     if 0 < value < 16:
@@ -267,15 +350,23 @@ def run_stylize(args: argparse.Namespace) -> int:
     alpha = _alpha_from_args(args, pipe)
     pipe.model.resolve_alpha(alpha)  # an α outside the model's usable range fails before any work
     # Every folder the batch would create (the subfolders of --recursive and their parents), deepest first.
-    created = sorted({d for t in targets for d in (t.parent, *t.parent.parents) if not d.exists()},
-                     key=lambda d: len(d.parts), reverse=True)
+    created = sorted(
+        {d for t in targets for d in (t.parent, *t.parent.parents) if not d.exists()},
+        key=lambda d: len(d.parts),
+        reverse=True,
+    )
     try:
         # All or nothing: every result goes to a temporary file beside its target and all are renamed into
         # place only once the last input has been stylised.
         with contextlib.ExitStack() as stack:
             pairs = list(zip(inputs, targets))
-            for path, target in progress_bar(pairs, desc="stylize", total=len(pairs), unit="image",
-                                             enabled=False if len(pairs) == 1 else progress_of(args)):
+            for path, target in progress_bar(
+                pairs,
+                desc="stylize",
+                total=len(pairs),
+                unit="image",
+                enabled=False if len(pairs) == 1 else progress_of(args),
+            ):
                 image = load_image(path)
                 out = pipe(image.rgb, alpha=alpha, max_side=args.max_side, work_side=args.work_side)
                 alpha_mask = image.alpha
@@ -327,19 +418,28 @@ def run_evaluate_style(args: argparse.Namespace) -> int:
         raise DynamicNetError(f"objective {args.objective!r} not in the model's {sorted(pipe.config['objectives'])}")
     photos = [Path(p) for p in args.photos] if args.photos else list(held_out_photos().values())
     vgg = load_vgg16(args.vgg_weights).to(device)
-    curve = alpha_curve(pipe, photos, args.alphas, vgg, objective=args.objective, size=args.size,
-                        progress=progress_of(args))
+    curve = alpha_curve(
+        pipe, photos, args.alphas, vgg, objective=args.objective, size=args.size, progress=progress_of(args)
+    )
     print(f"{args.model}: losses w.r.t. objective {args.objective!r} over {len(photos)} photos at {args.size}²")
     print(f"{'alpha':>7} {'style':>12} {'content':>12}")
     for p in curve:
         print(f"{p.alpha:>7g} {p.style:>12.4g} {p.content:>12.4g}")
     if report is not None:
-        data = {"model": args.model, "objective": args.objective, "size": args.size,
-                "photos": [str(p) for p in photos], "curve": [asdict(p) for p in curve]}
+        data = {
+            "model": args.model,
+            "objective": args.objective,
+            "size": args.size,
+            "photos": [str(p) for p in photos],
+            "curve": [asdict(p) for p in curve],
+        }
         figure = alpha_panels(
-            [(f"style loss w.r.t. {args.objective}", [Series("style", [(p.alpha, p.style) for p in curve])]),
-             ("content loss", [Series("content", [(p.alpha, p.content) for p in curve], PALETTE[1])])],
-            title=f"{args.model}: losses along α ({len(photos)} photos at {args.size}²)")
+            [
+                (f"style loss w.r.t. {args.objective}", [Series("style", [(p.alpha, p.style) for p in curve])]),
+                ("content loss", [Series("content", [(p.alpha, p.content) for p in curve], PALETTE[1])]),
+            ],
+            title=f"{args.model}: losses along α ({len(photos)} photos at {args.size}²)",
+        )
         write_report(report, data, figure)
     return 0
 
@@ -348,15 +448,23 @@ def run_stylize_video(args: argparse.Namespace) -> int:
     from ..apps.style.pipeline import StylePipeline
     from ..apps.style.video import parse_keyframes, stylize_video
 
-    keyframes = parse_keyframes(args.alpha_keyframes) if args.alpha_keyframes is not None else [(0.0, 1.0 if args.alpha is None else args.alpha)]
+    keyframes = (
+        parse_keyframes(args.alpha_keyframes)
+        if args.alpha_keyframes is not None
+        else [(0.0, 1.0 if args.alpha is None else args.alpha)]
+    )
     pipe = StylePipeline.from_pretrained(args.model, device_of(args), engine=args.engine)
     for _, a in keyframes:
         pipe.model.resolve_alpha(a)
-    n = stylize_video(pipe, Path(args.input), Path(args.output), keyframes, max_side=args.max_side,
-                      max_frames=args.max_frames, work_side=args.work_side,
-                      progress=progress_of(args))
+    n = stylize_video(
+        pipe,
+        Path(args.input),
+        Path(args.output),
+        keyframes,
+        max_side=args.max_side,
+        max_frames=args.max_frames,
+        work_side=args.work_side,
+        progress=progress_of(args),
+    )
     print_path(args.output, f" ({n} frames)")
     return 0
-
-
-

@@ -8,6 +8,7 @@ A task is what the blocks learn. Each has an entry in :data:`TASKS`: a function 
 trains the blocks on the wrapped θ and writes the model folder. Style (the recipe's "higher" objective, e.g.
 λs 4e5 of Starry Night) is the first; docs/upgrade.md says what another needs.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,43 +43,82 @@ if TYPE_CHECKING:  # torch loads only when the command runs: --help stays instan
 def register_train(apps: argparse._SubParsersAction) -> None:
     """``train tuning``, under the shared ``train`` subcommand."""
     p = apps.add_parser(
-        "tuning", help="add a slider to a network someone else trained (tuning blocks on a frozen θ)",
+        "tuning",
+        help="add a slider to a network someone else trained (tuning blocks on a frozen θ)",
         description="Import NETWORK as θ, frozen as it is, and train tuning blocks at --blocks (named as "
-                    "`dynamicnet inspect NETWORK` lists them) for the objective of the task's recipe. θ takes and "
-                    "gives images in the ranges and channel order declared by the flags below, else by the ONNX "
-                    "file's metadata (dynamicnet.input_range, dynamicnet.output_range, dynamicnet.channel_order), "
-                    "else [0, 1] RGB; the output range is checked on the first batch. The model folder references "
-                    "NETWORK by path and SHA-256 and does not store it; it loads only while that file is unchanged.")
-    p.add_argument("--main", required=True, metavar="NETWORK",
-                   help="FILE.onnx, a TorchScript file, or module:Class (with --weights)")
+        "`dynamicnet inspect NETWORK` lists them) for the objective of the task's recipe. θ takes and "
+        "gives images in the ranges and channel order declared by the flags below, else by the ONNX "
+        "file's metadata (dynamicnet.input_range, dynamicnet.output_range, dynamicnet.channel_order), "
+        "else [0, 1] RGB; the output range is checked on the first batch. The model folder references "
+        "NETWORK by path and SHA-256 and does not store it; it loads only while that file is unchanged.",
+    )
+    p.add_argument(
+        "--main",
+        required=True,
+        metavar="NETWORK",
+        help="FILE.onnx, a TorchScript file, or module:Class (with --weights)",
+    )
     p.add_argument("--weights", default=None, metavar="FILE.safetensors", help="the state dict for module:Class")
-    p.add_argument("--blocks", required=True, metavar="POINT,...",
-                   help="insertion points, as `dynamicnet inspect NETWORK` names them (e.g. Add_2/out)")
-    p.add_argument("--fixed-input", action="append", default=[], metavar="NAME=VALUES",
-                   help="a value for an input besides the image, repeated per input: onehot:K, I:V,I:V,… (0 "
-                        "elsewhere), V0,V1,… (every entry) or one number (e.g. style_weights=onehot:7)")
-    p.add_argument("--input-range", type=value_range, default=None, metavar="LO,HI",
-                   help="the range θ's image input spans (default: the file's metadata, else 0,1)")
-    p.add_argument("--output-range", type=value_range, default=None, metavar="LO,HI",
-                   help="the range θ's output spans, e.g. -1,1 after a tanh (default: the file's metadata, else 0,1)")
-    p.add_argument("--channel-order", choices=["rgb", "bgr"], default=None,
-                   help="θ's channel order, of input and output (default: the file's metadata, else rgb)")
+    p.add_argument(
+        "--blocks",
+        required=True,
+        metavar="POINT,...",
+        help="insertion points, as `dynamicnet inspect NETWORK` names them (e.g. Add_2/out)",
+    )
+    p.add_argument(
+        "--fixed-input",
+        action="append",
+        default=[],
+        metavar="NAME=VALUES",
+        help="a value for an input besides the image, repeated per input: onehot:K, I:V,I:V,… (0 "
+        "elsewhere), V0,V1,… (every entry) or one number (e.g. style_weights=onehot:7)",
+    )
+    p.add_argument(
+        "--input-range",
+        type=value_range,
+        default=None,
+        metavar="LO,HI",
+        help="the range θ's image input spans (default: the file's metadata, else 0,1)",
+    )
+    p.add_argument(
+        "--output-range",
+        type=value_range,
+        default=None,
+        metavar="LO,HI",
+        help="the range θ's output spans, e.g. -1,1 after a tanh (default: the file's metadata, else 0,1)",
+    )
+    p.add_argument(
+        "--channel-order",
+        choices=["rgb", "bgr"],
+        default=None,
+        help="θ's channel order, of input and output (default: the file's metadata, else rgb)",
+    )
     p.add_argument("--task", choices=sorted(TASKS), default="style", help="what the blocks learn (default: style)")
-    p.add_argument("--recipe", default="level",
-                   help="the task's built-in recipe or JSON file; its tuning objective is what the blocks learn "
-                        "(style: level, two-style, scale, dual; its O0 plays no part: θ is trained already)")
+    p.add_argument(
+        "--recipe",
+        default="level",
+        help="the task's built-in recipe or JSON file; its tuning objective is what the blocks learn "
+        "(style: level, two-style, scale, dual; its O0 plays no part: θ is trained already)",
+    )
     p.add_argument("--style", default=None, help="style image of every block set's objective (name or path)")
     p.add_argument("--style-weight", type=weight, default=None, help="λs of O1 (the recipe's 'higher' set)")
     p.add_argument("--style-size", type=positive_int, default=None, help="shorter side of the style image")
     p.add_argument("--content-weight", type=weight, default=None, help="λc of every block set's objective")
-    p.add_argument("--data", "--content", default=None,
-                   help="content image folder (recursive), 'large' or 'default' (registry photo sets); "
-                        "default: the recipe's")
+    p.add_argument(
+        "--data",
+        "--content",
+        default=None,
+        help="content image folder (recursive), 'large' or 'default' (registry photo sets); default: the recipe's",
+    )
     p.add_argument("--size", type=crop_size, default=None, help="training crop size (a multiple of 4, ≥ 16)")
-    p.add_argument("--crop-scale", type=crop_scale_arg, default=None, metavar="LO,HI",
-                   help="crop area as a fraction of the largest square of a photo")
-    p.add_argument("--batch-size", type=positive_int, default=None,
-                   help="images per step (default: the recipe's)")
+    p.add_argument(
+        "--crop-scale",
+        type=crop_scale_arg,
+        default=None,
+        metavar="LO,HI",
+        help="crop area as a fraction of the largest square of a photo",
+    )
+    p.add_argument("--batch-size", type=positive_int, default=None, help="images per step (default: the recipe's)")
     p.add_argument("--steps", type=positive_int, default=None, help="steps of every block set (default: the recipe's)")
     add_run_args(p, checkpoint_every=100, sample_every=200)
     p.add_argument("--vgg-weights", default=None, help="torchvision-format VGG16 file, or 'random' (tests only)")
@@ -102,9 +142,15 @@ def run_train_tuning(args: argparse.Namespace) -> int:
         raise DynamicNetError(f"--blocks {args.blocks!r} names no insertion point")
     if "" not in sys.path and os.getcwd() not in sys.path:  # module:Class from the current folder, as python -m finds
         sys.path.insert(0, os.getcwd())
-    main = ImportedMain(args.main, source_sha256(args.main, args.weights), args.weights,
-                        input_range=args.input_range, output_range=args.output_range,
-                        channel_order=args.channel_order, fixed_inputs=args.fixed_input)
+    main = ImportedMain(
+        args.main,
+        source_sha256(args.main, args.weights),
+        args.weights,
+        input_range=args.input_range,
+        output_range=args.output_range,
+        channel_order=args.channel_order,
+        fixed_inputs=args.fixed_input,
+    )
     folder = TASKS[args.task](args, main, names)
     return finish_train(args, folder)
 
@@ -116,9 +162,11 @@ def _points(args: argparse.Namespace, main: ImportedMain, names: list[str], size
     points = insertion_points(main, names, (size, size))
     for name, point in zip(names, points):
         if not point.cut:
-            print(f"note: at {name} some of the activation reaches later layers without passing the block (a skip "
-                  f"connection or a second reader); `dynamicnet inspect {args.main} --all` marks the points where "
-                  "it cannot")
+            print(
+                f"note: at {name} some of the activation reaches later layers without passing the block (a skip "
+                f"connection or a second reader); `dynamicnet inspect {args.main} --all` marks the points where "
+                "it cannot"
+            )
     return points
 
 
@@ -140,32 +188,47 @@ def _tune_style(args: argparse.Namespace, main: ImportedMain, names: list[str]) 
 
     recipe = load_recipe(args.recipe)
     if args.style_weight is not None and HIGHER not in recipe.sets:
-        raise DynamicNetError(f"--style-weight sets λs of the {HIGHER!r} block set, which recipe {args.recipe!r} "
-                              f"does not have (its sets: {', '.join(recipe.sets)})")
+        raise DynamicNetError(
+            f"--style-weight sets λs of the {HIGHER!r} block set, which recipe {args.recipe!r} "
+            f"does not have (its sets: {', '.join(recipe.sets)})"
+        )
     sets = {}
     for name, obj in recipe.sets.items():
         changes = {"style": args.style, "style_size": args.style_size, "content_weight": args.content_weight}
         if name == HIGHER:
             changes["style_weight"] = args.style_weight
         sets[name] = replace(obj, **{k: v for k, v in changes.items() if v is not None})
-    recipe = recipe.with_overrides(sets=sets, size=args.size, batch_size=args.batch_size, crop_scale=args.crop_scale,
-                                   tuning_steps=args.steps)
+    recipe = recipe.with_overrides(
+        sets=sets, size=args.size, batch_size=args.batch_size, crop_scale=args.crop_scale, tuning_steps=args.steps
+    )
     device, _ = setup_distributed(device_of(args))
     if args.dry_run:
         # One real step of every block set, on tiny synthetic images, through the real loop, losses and export.
         recipe = recipe.with_overrides(size=32, batch_size=2, tuning_steps=1)
-    dataset, description = content_dataset(args.data or recipe.content, recipe.size, recipe.crop_scale,
-                                           args.dry_run, args.seed)
+    dataset, description = content_dataset(
+        args.data or recipe.content, recipe.size, recipe.crop_scale, args.dry_run, args.seed
+    )
     points = _points(args, main, names, recipe.size)
     recipe = recipe.with_overrides(insertion_points=tuple(p.name for p in points))
     main.check_output_range(_first_batch(dataset, recipe.batch_size, args.seed))
-    goals = "; ".join(f"{name}: {Path(obj.style).stem.replace('_', ' ')} at λs {obj.style_weight:g}"
-                      for name, obj in recipe.sets.items())
-    return train_style_blocks(main, [p.channels for p in points], recipe, dataset, Path(args.output),
-                              architecture=main.spec(), record=main.provenance,
-                              description=f"{main.describe()} with tuning blocks for {goals}",
-                              vgg_weights=args.vgg_weights, config=trainer_config(args, recipe.batch_size, device),
-                              data_description=description, preview=preview(args, recipe.size))
+    goals = "; ".join(
+        f"{name}: {Path(obj.style).stem.replace('_', ' ')} at λs {obj.style_weight:g}"
+        for name, obj in recipe.sets.items()
+    )
+    return train_style_blocks(
+        main,
+        [p.channels for p in points],
+        recipe,
+        dataset,
+        Path(args.output),
+        architecture=main.spec(),
+        record=main.provenance,
+        description=f"{main.describe()} with tuning blocks for {goals}",
+        vgg_weights=args.vgg_weights,
+        config=trainer_config(args, recipe.batch_size, device),
+        data_description=description,
+        preview=preview(args, recipe.size),
+    )
 
 
 #: What the blocks can learn, by ``--task``: ``(args, θ, insertion point names) → model folder``.

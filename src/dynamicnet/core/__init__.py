@@ -1,4 +1,5 @@
 """Dynamic-Net core: tuning blocks, α, the wrapper and model folders. Knows no application; imports torch only."""
+
 from .blocks import TuningBlock
 from .checkpoint import (
     FORMAT_VERSION,

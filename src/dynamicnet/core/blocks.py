@@ -1,4 +1,5 @@
 """Tuning blocks ψ: the small residual modules that Dynamic-Net adds to a frozen main network."""
+
 from __future__ import annotations
 
 import torch

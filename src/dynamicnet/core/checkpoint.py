@@ -15,6 +15,7 @@ overwrites it; the loader checks the hash, so a changed or damaged shared file i
 
 ``format_version`` exists so that a later change of layout fails loudly instead of loading stale keys.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -101,22 +102,29 @@ def import_architecture(ref: str) -> type[nn.Module]:
     try:
         found: Any = importlib.import_module(module_name)
     except ImportError as exc:
-        raise ModelFolderError(f"architecture {ref!r}: cannot import {module_name} ({exc}); install it or add its "
-                               f"folder to sys.path / PYTHONPATH, or register_architecture({ref!r}, builder) "
-                               "before loading") from None
+        raise ModelFolderError(
+            f"architecture {ref!r}: cannot import {module_name} ({exc}); install it or add its "
+            f"folder to sys.path / PYTHONPATH, or register_architecture({ref!r}, builder) "
+            "before loading"
+        ) from None
     for part in attr.split("."):
         found = getattr(found, part, None)
     if found is None:
-        hint = (" (the model was saved from a script that defined it: define or import it in this script before "
-                "loading, or move it into a module and save again)" if module_name == "__main__" else "")
+        hint = (
+            " (the model was saved from a script that defined it: define or import it in this script before "
+            "loading, or move it into a module and save again)"
+            if module_name == "__main__"
+            else ""
+        )
         raise ModelFolderError(f"architecture {ref!r}: {module_name} has no {attr}{hint}")
     if not (isinstance(found, type) and issubclass(found, nn.Module)):
         raise ModelFolderError(f"architecture {ref!r} is not a torch.nn.Module class")
     return found
 
 
-def architecture_spec(main: nn.Module, name: str | None = None,
-                      kwargs: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def architecture_spec(
+    main: nn.Module, name: str | None = None, kwargs: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """The ``architecture`` entry of a config that rebuilds ``main``, checked to do so.
 
     ``name`` defaults to ``main``'s class: the name it is registered under (or built in as), else
@@ -132,9 +140,11 @@ def architecture_spec(main: nn.Module, name: str | None = None,
     if not _json_kwargs(kwargs):
         raise DynamicNetError(f"main_kwargs must hold numbers, strings, booleans and lists of them, got {kwargs}")
     if name is None and type(main) in (nn.Sequential, nn.ModuleList, nn.ModuleDict):
-        raise DynamicNetError(f"the main network is an nn.{type(main).__name__}, which keyword arguments cannot "
-                              "rebuild: make it a class of your own (an nn.Module whose __init__ builds its layers), "
-                              "or register_architecture(name, builder) and pass architecture=name")
+        raise DynamicNetError(
+            f"the main network is an nn.{type(main).__name__}, which keyword arguments cannot "
+            "rebuild: make it a class of your own (an nn.Module whose __init__ builds its layers), "
+            "or register_architecture(name, builder) and pass architecture=name"
+        )
     name = name or _class_name(type(main))
     spec = {"name": name, "kwargs": kwargs}
     call = f"{name}({', '.join(f'{k}={v!r}' for k, v in kwargs.items())})"
@@ -142,15 +152,19 @@ def architecture_spec(main: nn.Module, name: str | None = None,
         with torch.device("meta"):
             probe = build_architecture(spec)
     except (TypeError, ValueError, RuntimeError) as exc:
-        raise DynamicNetError(f"{call} does not build ({' '.join(str(exc).split())}); pass the main network's "
-                              "constructor arguments as main_kwargs") from None
+        raise DynamicNetError(
+            f"{call} does not build ({' '.join(str(exc).split())}); pass the main network's "
+            "constructor arguments as main_kwargs"
+        ) from None
     want = {k: tuple(v.shape) for k, v in main.state_dict().items()}
     got = {k: tuple(v.shape) for k, v in probe.state_dict().items()}
     if want != got:
         differ = sorted(set(want) ^ set(got)) or sorted(k for k in want if want[k] != got[k])
-        raise DynamicNetError(f"{call} builds a different network from the main one ({len(differ)} tensors differ, "
-                              f"e.g. {differ[0]!r}); pass its constructor arguments as main_kwargs, or as "
-                              "architecture the name of a registered builder that rebuilds it")
+        raise DynamicNetError(
+            f"{call} builds a different network from the main one ({len(differ)} tensors differ, "
+            f"e.g. {differ[0]!r}); pass its constructor arguments as main_kwargs, or as "
+            "architecture the name of a registered builder that rebuilds it"
+        )
     return spec
 
 
@@ -168,9 +182,11 @@ def _class_name(cls: type[nn.Module]) -> str:
     except ModelFolderError:
         found = None
     if found is not cls:
-        raise DynamicNetError(f"the main network's class {ref} cannot be imported back (defined inside a function, "
-                              "or not by an import): define it at the top level of a module, or "
-                              "register_architecture(name, builder) and pass architecture=name")
+        raise DynamicNetError(
+            f"the main network's class {ref} cannot be imported back (defined inside a function, "
+            "or not by an import): define it at the top level of a module, or "
+            "register_architecture(name, builder) and pass architecture=name"
+        )
     return ref
 
 
@@ -240,8 +256,9 @@ def save_pretrained(
         tensors = {k: v for k, v in tensors.items() if not k.startswith(MAIN_PREFIX)}
         shared, digest = _write_shared(theta, Path(share_main))
         # Relative, with "/" on every system: the folders stay valid wherever they are moved together.
-        config["shared_weights"] = [{"file": Path(os.path.relpath(shared.resolve(), directory.resolve())).as_posix(),
-                                     "sha256": digest}]
+        config["shared_weights"] = [
+            {"file": Path(os.path.relpath(shared.resolve(), directory.resolve())).as_posix(), "sha256": digest}
+        ]
     with atomic_path(directory / WEIGHTS_NAME) as tmp:
         save_file(tensors, str(tmp), metadata={"format_version": str(FORMAT_VERSION)})
     atomic_write_text(directory / CONFIG_NAME, json.dumps(config, indent=2, sort_keys=False) + "\n")
@@ -304,6 +321,7 @@ def read_config(directory: str | Path) -> dict[str, Any]:
 
 def _json_kwargs(kwargs: Mapping[str, Any]) -> bool:
     """Whether builder keyword arguments are the JSON a config may hold: scalars and flat lists of them."""
+
     def scalar(v: Any) -> bool:
         return v is None or isinstance(v, (bool, int, float, str))
 
@@ -331,21 +349,35 @@ def _schema_problem(config: Mapping[str, Any]) -> str | None:
     if not _is_str_list(dyn["sets"]):
         return "'dynamic.sets' must be a non-empty list of names"
     channels = dyn["channels"]
-    if not (isinstance(channels, list) and len(channels) == len(dyn["insertion_points"])
-            and all(isinstance(c, int) and not isinstance(c, bool) and 0 < c <= 65536 for c in channels)):
+    if not (
+        isinstance(channels, list)
+        and len(channels) == len(dyn["insertion_points"])
+        and all(isinstance(c, int) and not isinstance(c, bool) and 0 < c <= 65536 for c in channels)
+    ):
         return "'dynamic.channels' must list one channel count (1 … 65536) per insertion point"
     rng = dyn.get("alpha_range", [0.0, 1.0])
-    if not (isinstance(rng, list) and len(rng) == 2
-            and all(isinstance(a, (int, float)) and not isinstance(a, bool) and math.isfinite(a) for a in rng)
-            and rng[0] < rng[1]):
+    if not (
+        isinstance(rng, list)
+        and len(rng) == 2
+        and all(isinstance(a, (int, float)) and not isinstance(a, bool) and math.isfinite(a) for a in rng)
+        and rng[0] < rng[1]
+    ):
         return "'dynamic.alpha_range' must be two finite numbers, low < high"
     for key in ("objectives", "provenance", "extra"):
         if key in config and not isinstance(config[key], dict):
             return f"{key!r} must be an object"
     shared = config.get("shared_weights", [])
-    if not (isinstance(shared, list) and all(
-            isinstance(e, dict) and isinstance(e.get("file"), str) and e["file"]
-            and isinstance(e.get("sha256"), str) and _SHA256.match(e["sha256"]) for e in shared)):
+    if not (
+        isinstance(shared, list)
+        and all(
+            isinstance(e, dict)
+            and isinstance(e.get("file"), str)
+            and e["file"]
+            and isinstance(e.get("sha256"), str)
+            and _SHA256.match(e["sha256"])
+            for e in shared
+        )
+    ):
         return "'shared_weights' must list objects with a 'file' path and its 'sha256' (64 hex digits)"
     return None
 
@@ -367,8 +399,9 @@ def build_from_config(config: Mapping[str, Any]) -> DynamicNet:
         probe = build_architecture(config["architecture"])
     size = sum(p.numel() for p in probe.parameters())
     if size > MAX_PARAMETERS:
-        raise ValueError(f"the architecture has {size:,} parameters, more than the {MAX_PARAMETERS:,} a model "
-                         "folder may describe")
+        raise ValueError(
+            f"the architecture has {size:,} parameters, more than the {MAX_PARAMETERS:,} a model folder may describe"
+        )
     return DynamicNet(
         build_architecture(config["architecture"]),
         dyn["insertion_points"],
@@ -397,13 +430,17 @@ def load_pretrained(directory: str | Path) -> tuple[DynamicNet, dict[str, Any]]:
     for entry in config.get("shared_weights", []):
         path = Path(os.path.normpath(directory / entry["file"]))  # "m/../_shared/x" reads as "_shared/x"
         if not path.is_file():
-            raise ModelFolderError(f"{path}: missing; {directory / CONFIG_NAME} takes its shared weights from it "
-                                   "(keep the model folder and its shared weights together)")
+            raise ModelFolderError(
+                f"{path}: missing; {directory / CONFIG_NAME} takes its shared weights from it "
+                "(keep the model folder and its shared weights together)"
+            )
         digest = sha256_file(path)
         if digest != entry["sha256"]:
-            raise ModelFolderError(f"{path}: its SHA-256 is {digest[:16]}…, not the {entry['sha256'][:16]}… "
-                                   f"{directory / CONFIG_NAME} records: the shared weights changed or are damaged; "
-                                   "restore the file")
+            raise ModelFolderError(
+                f"{path}: its SHA-256 is {digest[:16]}…, not the {entry['sha256'][:16]}… "
+                f"{directory / CONFIG_NAME} records: the shared weights changed or are damaged; "
+                "restore the file"
+            )
         shared = _read_weights(path)
         twice = sorted(set(shared) & set(state))
         if twice:
@@ -420,8 +457,9 @@ def load_pretrained(directory: str | Path) -> tuple[DynamicNet, dict[str, Any]]:
         )
     for key, tensor in state.items():
         if tuple(tensor.shape) != tuple(expected[key].shape):
-            raise ModelFolderError(f"{source[key]}: tensor {key!r} has shape {tuple(tensor.shape)}, "
-                                   f"expected {tuple(expected[key].shape)}")
+            raise ModelFolderError(
+                f"{source[key]}: tensor {key!r} has shape {tuple(tensor.shape)}, expected {tuple(expected[key].shape)}"
+            )
         if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
             raise ModelFolderError(f"{source[key]}: tensor {key!r} holds NaN or infinite values; the file is damaged")
     model.load_state_dict({k: v.to(expected[k].dtype) for k, v in state.items()})

@@ -12,6 +12,7 @@ equal to 0 the blocks are not even evaluated, so the wrapper runs exactly the ma
 * a mapping ``{set_name: number | per-block sequence}`` — the general case ``z + Σ_k α_k ψ_k(z)``, with any
   real coefficients (this is also how to extrapolate explicitly).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -111,8 +112,10 @@ class DynamicNet(nn.Module):
         unknown = [p for p in points if p == "" or p not in modules]
         if unknown:
             top = [n for n in modules if n and "." not in n]
-            raise ValueError(f"unknown insertion point(s) {unknown}; use a submodule name of the main network, "
-                             f"e.g. {', '.join(top[:24])}{', …' if len(top) > 24 else ''} (or a dotted sub-name)")
+            raise ValueError(
+                f"unknown insertion point(s) {unknown}; use a submodule name of the main network, "
+                f"e.g. {', '.join(top[:24])}{', …' if len(top) > 24 else ''} (or a dotted sub-name)"
+            )
         set_names = list(sets)
         if not set_names or len(set(set_names)) != len(set_names):
             raise ValueError(f"block sets must be a non-empty list of distinct names, got {set_names}")
@@ -181,8 +184,10 @@ class DynamicNet(nn.Module):
         lo, hi = limits
         bad = [v for v in values if not lo <= v <= hi]
         if bad:
-            raise ValueError(f"{what} = {bad[0]:g} is outside this model's usable range [{lo:g}, {hi:g}] "
-                             "(its trained range widened by its width on each side)")
+            raise ValueError(
+                f"{what} = {bad[0]:g} is outside this model's usable range [{lo:g}, {hi:g}] "
+                "(its trained range widened by its width on each side)"
+            )
 
     def _per_block(self, value: Any, what: str) -> list[float]:
         n = self.num_blocks
@@ -203,14 +208,10 @@ class DynamicNet(nn.Module):
                 return HIGHER
             if len(self.set_names) == 1:
                 return self.set_names[0]
-            raise ValueError(
-                f"a plain α is ambiguous for block sets {list(self.set_names)}; pass a mapping {{set: α}}"
-            )
+            raise ValueError(f"a plain α is ambiguous for block sets {list(self.set_names)}; pass a mapping {{set: α}}")
         if LOWER in self.set_names:
             return LOWER
-        raise ValueError(
-            f"α must be ≥ 0 for this model (it has no {LOWER!r} block set; sets: {list(self.set_names)})"
-        )
+        raise ValueError(f"α must be ≥ 0 for this model (it has no {LOWER!r} block set; sets: {list(self.set_names)})")
 
     # ------------------------------------------------------------------ forward
     def forward(self, *args: Any, alpha: AlphaLike | None = None, **kwargs: Any) -> Any:
@@ -267,8 +268,10 @@ class DynamicNet(nn.Module):
         (an exported tail that starts at the first insertion point) calls the children itself inside this block.
         """
         if tuple(alpha.shape) != (len(self.set_names), self.num_blocks):
-            raise ValueError(f"alpha tensor must have shape ({len(self.set_names)}, {self.num_blocks}) "
-                             f"(sets {list(self.set_names)} × blocks), got {tuple(alpha.shape)}")
+            raise ValueError(
+                f"alpha tensor must have shape ({len(self.set_names)}, {self.num_blocks}) "
+                f"(sets {list(self.set_names)} × blocks), got {tuple(alpha.shape)}"
+            )
         previous = getattr(self._state, "coeffs", None)
         self._state.coeffs = alpha
         try:
@@ -279,8 +282,9 @@ class DynamicNet(nn.Module):
     def alpha_matrix(self, alpha: AlphaLike) -> torch.Tensor:
         """Any accepted α form as the ``(num_sets, num_blocks)`` matrix :meth:`forward_alpha_tensor` takes."""
         coeffs = self.resolve_alpha(alpha)
-        return torch.tensor([list(coeffs.get(s, (0.0,) * self.num_blocks)) for s in self.set_names],
-                            dtype=torch.float32)
+        return torch.tensor(
+            [list(coeffs.get(s, (0.0,) * self.num_blocks)) for s in self.set_names], dtype=torch.float32
+        )
 
     # Copies (deepcopy, pickling, whole-module torch.save, EMA) get their own α state: a threading.local
     # cannot be copied, and each copy must read its own α, not the original's.
@@ -348,7 +352,8 @@ class DynamicNet(nn.Module):
             alpha_range = (float(lo), float(hi))
         dtypes = {"float16": torch.float16, "float32": torch.float32}
         return save_pretrained(
-            self, directory,
+            self,
+            directory,
             application=application or loaded.get("application", "custom"),
             architecture=architecture_spec(self.main, architecture, main_kwargs),
             objectives=objectives if objectives is not None else loaded.get("objectives"),

@@ -12,6 +12,7 @@ This works when the main network is an ``nn.Sequential`` whose insertion points 
 style network is built that way). For any other network :class:`PreparedInput` falls back to full forwards,
 so callers can always use it.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -27,8 +28,11 @@ _AFFINE = (nn.Conv2d, nn.Linear, nn.ReflectionPad2d, nn.ReplicationPad2d, nn.Zer
 def is_affine(module: nn.Module) -> bool:
     """Whether ``module`` is made only of affine layers (convolutions, linear maps, padding)."""
     leaves = [m for m in module.modules() if not list(m.children())]
-    return bool(leaves) and all(isinstance(m, _AFFINE) for m in leaves) and (
-        isinstance(module, nn.Sequential) or not list(module.children()))
+    return (
+        bool(leaves)
+        and all(isinstance(m, _AFFINE) for m in leaves)
+        and (isinstance(module, nn.Sequential) or not list(module.children()))
+    )
 
 
 def split_at_first_block(net: DynamicNet) -> tuple[list[nn.Module], list[nn.Module]] | None:
@@ -91,7 +95,7 @@ class PreparedInput:
         if self._affine_tail:
             last_block = self._block_of[end]
             # Everything but the last block's α decides h; reuse it when only that α moved.
-            key = tuple((s, c[:last_block] + c[last_block + 1:]) for s, c in sorted(coeffs.items()))
+            key = tuple((s, c[:last_block] + c[last_block + 1 :]) for s, c in sorted(coeffs.items()))
             if self._cache_last is not None and self._cache_last[0] == key:
                 return self._affine_combine(coeffs, last_block)
         for idx in range(self._first, end):

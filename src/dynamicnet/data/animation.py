@@ -21,8 +21,14 @@ __all__ = ["ANIMATION_FORMATS", "h264_writer", "save_animation", "save_gif"]
 ANIMATION_FORMATS: tuple[str, ...] = (".gif", ".webp", ".mp4")
 
 
-def save_animation(frames: Sequence[ImageLike], path: str | os.PathLike[str], *, duration_ms: int = 100,
-                   loop: int = 0, quality: int = 90) -> Path:
+def save_animation(
+    frames: Sequence[ImageLike],
+    path: str | os.PathLike[str],
+    *,
+    duration_ms: int = 100,
+    loop: int = 0,
+    quality: int = 90,
+) -> Path:
     """Write ``frames`` (e.g. an α walk) as an animation, atomically; the extension picks the format.
 
     ``.gif`` (each frame quantised to its own 256-colour palette with dithering), ``.webp`` (animated, lossy at
@@ -42,13 +48,31 @@ def save_animation(frames: Sequence[ImageLike], path: str | os.PathLike[str], *,
     ext = p.suffix.lower()
     with atomic_path(p) as tmp:
         if ext == ".gif":
-            q = [im.quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.FLOYDSTEINBERG)
-                 for im in pils]
-            q[0].save(tmp, format="GIF", save_all=True, append_images=q[1:], duration=int(duration_ms),
-                      loop=int(loop), disposal=1, optimize=False)
+            q = [
+                im.quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.FLOYDSTEINBERG)
+                for im in pils
+            ]
+            q[0].save(
+                tmp,
+                format="GIF",
+                save_all=True,
+                append_images=q[1:],
+                duration=int(duration_ms),
+                loop=int(loop),
+                disposal=1,
+                optimize=False,
+            )
         elif ext == ".webp":
-            pils[0].save(tmp, format="WEBP", save_all=True, append_images=pils[1:], duration=int(duration_ms),
-                         loop=int(loop), quality=int(quality), method=4)
+            pils[0].save(
+                tmp,
+                format="WEBP",
+                save_all=True,
+                append_images=pils[1:],
+                duration=int(duration_ms),
+                loop=int(loop),
+                quality=int(quality),
+                method=4,
+            )
         else:
             fps = 1000.0 / duration_ms
             with h264_writer(tmp, pils[0].size, fps=fps, purpose="writing .mp4 animations") as send:
@@ -62,8 +86,9 @@ save_gif = save_animation
 
 
 @contextlib.contextmanager
-def h264_writer(path: str | os.PathLike[str], size: tuple[int, int], *, fps: float, purpose: str,
-                **params: Any) -> Iterator[Callable[[np.ndarray], None]]:
+def h264_writer(
+    path: str | os.PathLike[str], size: tuple[int, int], *, fps: float, purpose: str, **params: Any
+) -> Iterator[Callable[[np.ndarray], None]]:
     """Encode H.264 to ``path`` with the ffmpeg binary of imageio-ffmpeg; yields ``send(frame)``.
 
     Frames are ``(H, W, 3)`` uint8 arrays of ``size = (W, H)``; an odd width or height is padded by one edge
@@ -73,8 +98,17 @@ def h264_writer(path: str | os.PathLike[str], size: tuple[int, int], *, fps: flo
     imageio_ffmpeg = require("imageio_ffmpeg", "video", purpose)
     w, h = size
     ew, eh = w + (w % 2), h + (h % 2)
-    writer = imageio_ffmpeg.write_frames(str(path), (ew, eh), fps=fps, codec="libx264", pix_fmt_out="yuv420p",
-                                         macro_block_size=1, quality=8, ffmpeg_log_level="error", **params)
+    writer = imageio_ffmpeg.write_frames(
+        str(path),
+        (ew, eh),
+        fps=fps,
+        codec="libx264",
+        pix_fmt_out="yuv420p",
+        macro_block_size=1,
+        quality=8,
+        ffmpeg_log_level="error",
+        **params,
+    )
 
     def send(frame: np.ndarray) -> None:
         if (ew, eh) != (w, h):

@@ -127,9 +127,7 @@ def _assets_skimage() -> list[ContentAsset]:
     if d is None:
         return []
     return [
-        ContentAsset(
-            f"scikit-image__{Path(f).stem}{Path(f).suffix}", "scikit-image", "scikit-image", d / f, lic
-        )
+        ContentAsset(f"scikit-image__{Path(f).stem}{Path(f).suffix}", "scikit-image", "scikit-image", d / f, lic)
         for f, lic in _SKIMAGE_CONTENT.items()
         if (d / f).is_file()
     ]
@@ -174,9 +172,7 @@ def _assets_palapeli() -> list[ContentAsset]:
 
 def _debian_package_of(path: Path) -> str | None:
     try:
-        out = subprocess.run(
-            ["dpkg-query", "-S", str(path)], capture_output=True, text=True, timeout=10, check=False
-        )
+        out = subprocess.run(["dpkg-query", "-S", str(path)], capture_output=True, text=True, timeout=10, check=False)
     except (OSError, subprocess.SubprocessError):
         return None
     if out.returncode != 0 or ":" not in out.stdout:
@@ -227,11 +223,7 @@ def _assets_wallpapers() -> list[ContentAsset]:
     for root, p in sorted(best.values()):
         pkg = _debian_package_of(p) or "unknown"
         rel = "-".join(p.relative_to(root).parts)
-        licence = (
-            f"see /usr/share/doc/{pkg}/copyright"
-            if pkg != "unknown"
-            else "unknown (not from a Debian package)"
-        )
+        licence = f"see /usr/share/doc/{pkg}/copyright" if pkg != "unknown" else "unknown (not from a Debian package)"
         # the freedesktop folders (the first two roots) name files as before; others add their owner's name
         prefix = "wallpapers" if WALLPAPER_DIRS.index(root) < 2 else f"wallpapers-{root.parent.name}"
         assets.append(ContentAsset(f"{prefix}__{rel}", "wallpapers", pkg, p, licence))
@@ -240,8 +232,7 @@ def _assets_wallpapers() -> list[ContentAsset]:
 
 # Tux Paint stamps are cut-out objects (mostly photographs) on a transparent background. The symbol, cartoon
 # and people folders are drawings, text or portraits of real people and stay out.
-_STAMP_FOLDERS = ("animals", "clothes", "food", "hobbies", "household", "plants", "space", "sports", "town",
-                  "vehicles")
+_STAMP_FOLDERS = ("animals", "clothes", "food", "hobbies", "household", "plants", "space", "sports", "town", "vehicles")
 
 
 def _assets_tuxpaint_stamps() -> list[ContentAsset]:
@@ -252,8 +243,15 @@ def _assets_tuxpaint_stamps() -> list[ContentAsset]:
             continue
         for p in sorted(d.rglob("*.png")):
             rel = "-".join(p.relative_to(TUXPAINT_STAMPS_DIR).parts)
-            assets.append(ContentAsset(f"tuxpaint-stamps__{rel}", "tuxpaint-stamps", "tuxpaint-stamps-default", p,
-                                       "GPL-2+ (Debian tuxpaint-stamps-default copyright, 'Files: *')"))
+            assets.append(
+                ContentAsset(
+                    f"tuxpaint-stamps__{rel}",
+                    "tuxpaint-stamps",
+                    "tuxpaint-stamps-default",
+                    p,
+                    "GPL-2+ (Debian tuxpaint-stamps-default copyright, 'Files: *')",
+                )
+            )
     return assets
 
 
@@ -270,7 +268,12 @@ CONTENT_SOURCES: dict[str, Callable[[], list[ContentAsset]]] = {
 DEFAULT_CONTENT_SOURCES: tuple[str, ...] = ("scikit-image", "opencv-doc")
 #: The set the bundled style models were trained on (hundreds of photos; see SOURCES.md for every licence).
 LARGE_CONTENT_SOURCES: tuple[str, ...] = (
-    "scikit-image", "opencv-doc", "wallpapers", "tuxpaint-data", "palapeli-data", "tuxpaint-stamps"
+    "scikit-image",
+    "opencv-doc",
+    "wallpapers",
+    "tuxpaint-data",
+    "palapeli-data",
+    "tuxpaint-stamps",
 )
 LARGE_MAX_SIDE = 640
 
@@ -452,9 +455,7 @@ STYLE_IMAGES: dict[str, StyleImage] = {
         "features benchmark, as shipped by OpenCV)",
         package="opencv-doc (Debian)",
         install_hint=_OPENCV_HINT,
-        licence="shipped by Debian opencv-doc under "
-        + _OPENCV_LICENCE
-        + "; the mural's artist is not credited",
+        licence="shipped by Debian opencv-doc under " + _OPENCV_LICENCE + "; the mural's artist is not credited",
         locate_dir=lambda: OPENCV_DATA_DIR,
         filename="graf1.png",
     ),

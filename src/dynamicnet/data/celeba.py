@@ -16,6 +16,7 @@ the Kaggle zip's doubled ``img_align_celeba/img_align_celeba/`` works too.
 Images are cropped the way the DCGAN literature does (a 108 px square around the centre of the aligned
 178×218 face) and resized to ``size`` (64 in the reference).
 """
+
 from __future__ import annotations
 
 import os
@@ -37,12 +38,46 @@ PARTITIONS = {"train": 0, "val": 1, "test": 2}
 
 #: The 40 binary attributes, in the file's order.
 CELEBA_ATTRIBUTES: tuple[str, ...] = (
-    "5_o_Clock_Shadow", "Arched_Eyebrows", "Attractive", "Bags_Under_Eyes", "Bald", "Bangs", "Big_Lips",
-    "Big_Nose", "Black_Hair", "Blond_Hair", "Blurry", "Brown_Hair", "Bushy_Eyebrows", "Chubby", "Double_Chin",
-    "Eyeglasses", "Goatee", "Gray_Hair", "Heavy_Makeup", "High_Cheekbones", "Male", "Mouth_Slightly_Open",
-    "Mustache", "Narrow_Eyes", "No_Beard", "Oval_Face", "Pale_Skin", "Pointy_Nose", "Receding_Hairline",
-    "Rosy_Cheeks", "Sideburns", "Smiling", "Straight_Hair", "Wavy_Hair", "Wearing_Earrings", "Wearing_Hat",
-    "Wearing_Lipstick", "Wearing_Necklace", "Wearing_Necktie", "Young",
+    "5_o_Clock_Shadow",
+    "Arched_Eyebrows",
+    "Attractive",
+    "Bags_Under_Eyes",
+    "Bald",
+    "Bangs",
+    "Big_Lips",
+    "Big_Nose",
+    "Black_Hair",
+    "Blond_Hair",
+    "Blurry",
+    "Brown_Hair",
+    "Bushy_Eyebrows",
+    "Chubby",
+    "Double_Chin",
+    "Eyeglasses",
+    "Goatee",
+    "Gray_Hair",
+    "Heavy_Makeup",
+    "High_Cheekbones",
+    "Male",
+    "Mouth_Slightly_Open",
+    "Mustache",
+    "Narrow_Eyes",
+    "No_Beard",
+    "Oval_Face",
+    "Pale_Skin",
+    "Pointy_Nose",
+    "Receding_Hairline",
+    "Rosy_Cheeks",
+    "Sideburns",
+    "Smiling",
+    "Straight_Hair",
+    "Wavy_Hair",
+    "Wearing_Earrings",
+    "Wearing_Hat",
+    "Wearing_Lipstick",
+    "Wearing_Necklace",
+    "Wearing_Necktie",
+    "Young",
 )
 
 
@@ -133,8 +168,16 @@ class CelebA:
 
     channels = 3
 
-    def __init__(self, root: str | os.PathLike[str], *, size: int = 64, crop: int = 108,
-                 partition: str = "all", hflip: bool = False, max_pixels: int = DEFAULT_MAX_PIXELS) -> None:
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        *,
+        size: int = 64,
+        crop: int = 108,
+        partition: str = "all",
+        hflip: bool = False,
+        max_pixels: int = DEFAULT_MAX_PIXELS,
+    ) -> None:
         self.root = Path(os.path.expanduser(os.fspath(root)))
         if not self.root.is_dir():
             raise DynamicNetError(f"{self.root}: CelebA folder does not exist")
@@ -160,8 +203,9 @@ class CelebA:
             parts = read_partition(part_file)
             unlisted = [f for f in files if f not in parts]
             if unlisted:
-                raise DynamicNetError(f"{part_file}: {len(unlisted)} image(s) of {ATTR_FILE} are not listed "
-                                      f"(first: {unlisted[0]})")
+                raise DynamicNetError(
+                    f"{part_file}: {len(unlisted)} image(s) of {ATTR_FILE} are not listed (first: {unlisted[0]})"
+                )
             keep = np.array([parts[f] == PARTITIONS[partition] for f in files], dtype=bool)
             files = [f for f, k in zip(files, keep) if k]
             values = values[keep]

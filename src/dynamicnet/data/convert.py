@@ -6,6 +6,7 @@ should get back the kind it gave: PIL for PIL (RGBA when the input had transpare
 array of the input's dtype for an array, a tensor of the input's dtype for a tensor, and a batch for a batch.
 Integer images are scaled by their dtype's maximum (255 for uint8); float images are taken to be in [0, 1].
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -70,16 +71,22 @@ def as_image_batch(image: Any) -> ImageBatch:
         if image.ndim not in (3, 4) or image.shape[-1] != 3:
             hint = " (arrays are channels-last: use image.transpose(1, 2, 0))" if image.ndim == 3 else ""
             raise DynamicNetError(f"expected {_SHAPES}; got an array of shape {image.shape}{hint}")
-        scaled = (image.astype(np.float32) / np.float32(np.iinfo(image.dtype).max) if image.dtype in _INT_DTYPES
-                  else image.astype(np.float32))  # a copy: the caller's array is never touched
+        scaled = (
+            image.astype(np.float32) / np.float32(np.iinfo(image.dtype).max)
+            if image.dtype in _INT_DTYPES
+            else image.astype(np.float32)
+        )  # a copy: the caller's array is never touched
         chw = torch.from_numpy(np.ascontiguousarray(np.moveaxis(scaled, -1, -3)))  # (…, 3, H, W)
         return _batch(chw, "numpy", image.dtype)
     if isinstance(image, torch.Tensor):
         if image.dtype != torch.uint8 and not image.is_floating_point():
             raise DynamicNetError(f"expected a uint8 or float image tensor, got {image.dtype}")
         if image.dim() not in (3, 4) or image.shape[-3] != 3:
-            hint = (" (tensors are channels-first: use image.permute(2, 0, 1))"
-                    if image.dim() == 3 and image.shape[-1] == 3 else "")
+            hint = (
+                " (tensors are channels-first: use image.permute(2, 0, 1))"
+                if image.dim() == 3 and image.shape[-1] == 3
+                else ""
+            )
             raise DynamicNetError(f"expected {_SHAPES}; got a tensor of shape {tuple(image.shape)}{hint}")
         if image.dtype == torch.uint8:
             floats = image.to(torch.float32) / 255
@@ -116,8 +123,10 @@ def as_mask_list(mask: Any, batch: ImageBatch) -> list[torch.Tensor | None]:
     if not per_image:
         return [mask] * n
     if not batch.batched or len(mask) != n:
-        raise DynamicNetError(f"a mask of shape {shape} does not fit {n} image(s): give one (H, W) mask for all, "
-                              "or one per image of a batch")
+        raise DynamicNetError(
+            f"a mask of shape {shape} does not fit {n} image(s): give one (H, W) mask for all, "
+            "or one per image of a batch"
+        )
     return list(mask.unbind(0))
 
 

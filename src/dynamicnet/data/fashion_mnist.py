@@ -9,6 +9,7 @@ channel is smaller and faster than one that has to learn three identical channel
 32×32, a size the transposed-convolution stack reaches by doubling; other sizes are resized from the padded
 image. The attribute is the class, named as in :data:`CLASSES` (``sneaker``, ``ankle_boot``, …).
 """
+
 from __future__ import annotations
 
 import gzip
@@ -27,10 +28,22 @@ __all__ = ["CLASSES", "DEBIAN_DIR", "FashionMNIST", "fashion_mnist_dir", "read_i
 
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
 ENV_VAR = "DYNAMICNET_FASHION_MNIST"
-CLASSES: tuple[str, ...] = ("t_shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker",
-                            "bag", "ankle_boot")
-FILES = {"train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
-         "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")}
+CLASSES: tuple[str, ...] = (
+    "t_shirt",
+    "trouser",
+    "pullover",
+    "dress",
+    "coat",
+    "sandal",
+    "shirt",
+    "sneaker",
+    "bag",
+    "ankle_boot",
+)
+FILES = {
+    "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
+    "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
+}
 _HINT = "install the Debian package dataset-fashion-mnist (apt-get install dataset-fashion-mnist)"
 
 
@@ -72,8 +85,14 @@ class FashionMNIST:
 
     channels = 1
 
-    def __init__(self, split: str = "train", classes: Sequence[str] | None = None, *, size: int = 32,
-                 root: str | os.PathLike[str] | None = None) -> None:
+    def __init__(
+        self,
+        split: str = "train",
+        classes: Sequence[str] | None = None,
+        *,
+        size: int = 32,
+        root: str | os.PathLike[str] | None = None,
+    ) -> None:
         if split not in FILES:
             raise DynamicNetError(f"unknown Fashion-MNIST split {split!r}; expected train or test")
         if size < 1:
@@ -92,8 +111,7 @@ class FashionMNIST:
             known = {normalise_value(c): i for i, c in enumerate(CLASSES)}
             unknown = [c for c in classes if normalise_value(c) not in known]
             if unknown:
-                raise DynamicNetError(f"unknown Fashion-MNIST class(es) {unknown}; valid classes: "
-                                      f"{', '.join(CLASSES)}")
+                raise DynamicNetError(f"unknown Fashion-MNIST class(es) {unknown}; valid classes: {', '.join(CLASSES)}")
             keep_ids = sorted({known[normalise_value(c)] for c in classes})
         keep = np.isin(labels, keep_ids)
         self.images = images[keep]  # (N, 28, 28) uint8, read-only view of the file's bytes
@@ -106,8 +124,10 @@ class FashionMNIST:
 
     @property
     def description(self) -> str:
-        return (f"Fashion-MNIST {self.split} split, classes {', '.join(self.classes)} ({len(self)} images, "
-                f"{self.root}; 28² padded to 32²{'' if self.size == 32 else f', resized to {self.size}²'})")
+        return (
+            f"Fashion-MNIST {self.split} split, classes {', '.join(self.classes)} ({len(self)} images, "
+            f"{self.root}; 28² padded to 32²{'' if self.size == 32 else f', resized to {self.size}²'})"
+        )
 
     def get(self, index: int, rng: np.random.Generator | None = None) -> torch.Tensor:
         """Image ``index`` as ``(1, size, size)`` float32 in ``[0, 1]``.
@@ -117,6 +137,7 @@ class FashionMNIST:
         x = torch.from_numpy(self.images[index].astype(np.float32) / 255.0)[None]  # (1, 28, 28), a copy
         x = F.pad(x, (2, 2, 2, 2))  # (1, 32, 32), black border as in the original background
         if self.size != 32:
-            x = F.interpolate(x[None], size=(self.size, self.size), mode="bilinear", align_corners=False,
-                              antialias=self.size < 32)[0].clamp(0.0, 1.0)
+            x = F.interpolate(
+                x[None], size=(self.size, self.size), mode="bilinear", align_corners=False, antialias=self.size < 32
+            )[0].clamp(0.0, 1.0)
         return x

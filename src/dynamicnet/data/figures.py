@@ -17,10 +17,18 @@ from dynamicnet.errors import DynamicNetError
 __all__ = ["image_grid", "make_contact_sheet"]
 
 
-def make_contact_sheet(images: Sequence[ImageLike] | torch.Tensor, labels: Sequence[str] | None = None, *,
-                       ncols: int | None = None, tile_size: int | None = None, padding: int = 8,
-                       font_size: int | None = None, font: str | os.PathLike[str] | None = None,
-                       background: float = 1.0, text_color: float = 0.0) -> torch.Tensor:
+def make_contact_sheet(
+    images: Sequence[ImageLike] | torch.Tensor,
+    labels: Sequence[str] | None = None,
+    *,
+    ncols: int | None = None,
+    tile_size: int | None = None,
+    padding: int = 8,
+    font_size: int | None = None,
+    font: str | os.PathLike[str] | None = None,
+    background: float = 1.0,
+    text_color: float = 0.0,
+) -> torch.Tensor:
     """Lay ``images`` out in a grid with a text label under each tile; return a ``(3, H, W)`` float tensor.
 
     Used by ``dynamicnet sweep`` (one tile per α). ``tile_size`` bounds each tile's longer side (images are
@@ -41,8 +49,7 @@ def make_contact_sheet(images: Sequence[ImageLike] | torch.Tensor, labels: Seque
         if tile_size < 1:
             raise DynamicNetError(f"contact sheet: tile_size must be >= 1, got {tile_size}")
         # never upscaled: max_side_size keeps a small image's size, and PIL resizes that to a plain copy
-        pils = [im.resize(max_side_size(im.height, im.width, tile_size)[::-1], Image.Resampling.LANCZOS)
-                for im in pils]
+        pils = [im.resize(max_side_size(im.height, im.width, tile_size)[::-1], Image.Resampling.LANCZOS) for im in pils]
     tw = max(im.width for im in pils)
     th = max(im.height for im in pils)
     n = len(pils)
@@ -80,8 +87,7 @@ _SYSTEM_FONTS = (
     "/usr/share/fonts/TTF/DejaVuSans.ttf",  # Arch, Fedora
     "/usr/share/fonts/dejavu/DejaVuSans.ttf",
 )
-_SPELLED = {"α": "alpha", "β": "beta", "γ": "gamma", "λ": "lambda", "σ": "sigma",
-            "→": "->", "×": "x", "…": "..."}
+_SPELLED = {"α": "alpha", "β": "beta", "γ": "gamma", "λ": "lambda", "σ": "sigma", "→": "->", "×": "x", "…": "..."}
 
 
 def _label_font(size: int, path: str | os.PathLike[str] | None):
@@ -141,5 +147,7 @@ def image_grid(images: torch.Tensor, nrow: int = 4, pad: int = 2) -> torch.Tenso
     grid = images.new_ones(c, nrows * (h + pad) + pad, ncol * (w + pad) + pad)
     for i in range(n):
         r, col = divmod(i, ncol)
-        grid[:, pad + r * (h + pad) : pad + r * (h + pad) + h, pad + col * (w + pad) : pad + col * (w + pad) + w] = images[i]
+        grid[:, pad + r * (h + pad) : pad + r * (h + pad) + h, pad + col * (w + pad) : pad + col * (w + pad) + w] = (
+            images[i]
+        )
     return grid

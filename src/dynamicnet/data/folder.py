@@ -60,8 +60,9 @@ def find_images(root: str | os.PathLike[str], extensions: Iterable[str] = IMAGE_
     return [p for _, p in found]
 
 
-def random_square_crop(image: torch.Tensor, rng: np.random.Generator, size: int, scale: tuple[float, float],
-                       min_side: int = 1) -> torch.Tensor:
+def random_square_crop(
+    image: torch.Tensor, rng: np.random.Generator, size: int, scale: tuple[float, float], min_side: int = 1
+) -> torch.Tensor:
     """One evaluation crop of ``image`` ``(3, H, W)``, drawn like the training crops: a square whose area is a
     uniform fraction ``scale`` of the largest square (side at least ``min_side``), anywhere, resized to ``size``².
 
@@ -71,8 +72,13 @@ def random_square_crop(image: torch.Tensor, rng: np.random.Generator, size: int,
     u, py, px = rng.random(3)
     side = min(max(min_side, round(min(h, w) * math.sqrt(scale[0] + (scale[1] - scale[0]) * u))), h, w)
     top, left = int(py * (h - side + 1)), int(px * (w - side + 1))
-    crop = F.interpolate(image[None, :, top : top + side, left : left + side], size=(size, size), mode="bilinear",
-                         align_corners=False, antialias=side > size)
+    crop = F.interpolate(
+        image[None, :, top : top + side, left : left + side],
+        size=(size, size),
+        mode="bilinear",
+        align_corners=False,
+        antialias=side > size,
+    )
     return crop[0].clamp(0, 1)
 
 
@@ -257,20 +263,14 @@ class SyntheticImageDataset(Dataset):
             elif kind == 1:  # axis-aligned rectangle
                 y0, x0 = g.random(2) * 0.7
                 hh, ww = g.random(2) * 0.4 + 0.1
-                d = torch.maximum(
-                    torch.abs(yy - (y0 + hh / 2)) - hh / 2, torch.abs(xx - (x0 + ww / 2)) - ww / 2
-                )
+                d = torch.maximum(torch.abs(yy - (y0 + hh / 2)) - hh / 2, torch.abs(xx - (x0 + ww / 2)) - ww / 2)
             else:  # oriented stripes
-                theta, freq, phase = g.random(3) * np.array([math.pi, 12.0, 2 * math.pi]) + np.array(
-                    [0, 3.0, 0]
-                )
+                theta, freq, phase = g.random(3) * np.array([math.pi, 12.0, 2 * math.pi]) + np.array([0, 3.0, 0])
                 wave = torch.sin(2 * math.pi * freq * (xx * math.cos(theta) + yy * math.sin(theta)) + phase)
                 # stripes only inside a random box, so they read as a textured object, not the whole scene
                 y0, x0 = g.random(2) * 0.6
                 hh, ww = g.random(2) * 0.3 + 0.2
-                box = torch.maximum(
-                    torch.abs(yy - (y0 + hh / 2)) - hh / 2, torch.abs(xx - (x0 + ww / 2)) - ww / 2
-                )
+                box = torch.maximum(torch.abs(yy - (y0 + hh / 2)) - hh / 2, torch.abs(xx - (x0 + ww / 2)) - ww / 2)
                 d = torch.maximum(-wave * 0.05, box)
             mask = torch.clamp(0.5 - d / soft, 0.0, 1.0)[None]  # (1, s, s)
             img = img * (1 - mask) + colour * mask

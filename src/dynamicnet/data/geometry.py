@@ -10,8 +10,15 @@ import torch.nn.functional as F
 
 from dynamicnet.errors import DynamicNetError
 
-__all__ = ["MAX_NETWORK_PIXELS", "check_network_pixels", "max_side_size", "pad_to_multiple",
-           "resize_max_side", "square_crop", "unpad"]
+__all__ = [
+    "MAX_NETWORK_PIXELS",
+    "check_network_pixels",
+    "max_side_size",
+    "pad_to_multiple",
+    "resize_max_side",
+    "square_crop",
+    "unpad",
+]
 
 #: Cap on the pixels a network runs at in one piece. The image networks keep several full-resolution feature maps
 #: of 16–64 channels alive at once (≈ 1 GB each at this size), so a larger input ends in an allocation failure,
@@ -22,8 +29,10 @@ MAX_NETWORK_PIXELS = 16_000_000
 def check_network_pixels(h: int, w: int, hint: str) -> None:
     """Refuse a network input of ``h``×``w`` above :data:`MAX_NETWORK_PIXELS` with one line that names ``hint``."""
     if h * w > MAX_NETWORK_PIXELS:
-        raise DynamicNetError(f"{w}×{h} is {h * w / 1e6:.1f} MP, more than the {MAX_NETWORK_PIXELS / 1e6:.0f} MP a "
-                              f"network runs at in one piece; {hint}")
+        raise DynamicNetError(
+            f"{w}×{h} is {h * w / 1e6:.1f} MP, more than the {MAX_NETWORK_PIXELS / 1e6:.0f} MP a "
+            f"network runs at in one piece; {hint}"
+        )
 
 
 def pad_to_multiple(

@@ -30,8 +30,17 @@ from PIL import Image, ImageCms, UnidentifiedImageError
 from dynamicnet.errors import DynamicNetError
 from dynamicnet.utils.fs import atomic_path
 
-__all__ = ["DEFAULT_MAX_PIXELS", "IMAGE_EXTENSIONS", "SAVE_FORMATS", "LoadedImage", "decode_image",
-           "load_image", "pil_to_rgb", "save_image", "to_pil_image"]
+__all__ = [
+    "DEFAULT_MAX_PIXELS",
+    "IMAGE_EXTENSIONS",
+    "SAVE_FORMATS",
+    "LoadedImage",
+    "decode_image",
+    "load_image",
+    "pil_to_rgb",
+    "save_image",
+    "to_pil_image",
+]
 
 #: Default cap on decoded pixels (≈ a 7700×5200 photo). A 40 MP float32 RGB tensor is already ~480 MB, so
 #: anything bigger is far more likely a decompression bomb or a mistake than a photo to stylise.
@@ -117,9 +126,7 @@ def load_image(path: str | os.PathLike[str], *, max_pixels: int = DEFAULT_MAX_PI
         raise DynamicNetError(f"{name}: cannot read file ({exc.strerror or exc})") from None
 
 
-def decode_image(
-    data: bytes, *, name: str = "<image data>", max_pixels: int = DEFAULT_MAX_PIXELS
-) -> LoadedImage:
+def decode_image(data: bytes, *, name: str = "<image data>", max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedImage:
     """Like :func:`load_image`, for an image already in memory (e.g. an upload); ``name`` labels errors."""
     if not data:
         raise DynamicNetError(f"{name}: no data (0 bytes)")
@@ -307,10 +314,7 @@ def _decode_16bit_colour(
         if proc.returncode != 0 or len(proc.stdout) != expected:
             warnings.warn("16-bit colour image decoded at 8 bits (ffmpeg could not decode it)", stacklevel=4)
             return None
-        arr = (
-            np.frombuffer(proc.stdout, dtype="<u2").reshape(height, width, channels).astype(np.float32)
-            / 65535.0
-        )
+        arr = np.frombuffer(proc.stdout, dtype="<u2").reshape(height, width, channels).astype(np.float32) / 65535.0
         return (arr[..., :3], arr[..., 3]) if has_alpha else (arr, None)
     except Exception:  # noqa: BLE001
         return None
@@ -373,9 +377,7 @@ def _to_hwc_float(image: ImageLike, what: str) -> np.ndarray:
         if arr.ndim == 2:
             arr = arr[..., None]
         if arr.ndim != 3 or arr.shape[2] not in (1, 3, 4):
-            raise DynamicNetError(
-                f"{what}: expected an (H, W) or (H, W, C) array with C in 1, 3, 4; got {arr.shape}"
-            )
+            raise DynamicNetError(f"{what}: expected an (H, W) or (H, W, C) array with C in 1, 3, 4; got {arr.shape}")
         if arr.dtype == np.uint8:
             arr = arr.astype(np.float32) / 255.0
         elif arr.dtype == np.uint16:
@@ -383,9 +385,7 @@ def _to_hwc_float(image: ImageLike, what: str) -> np.ndarray:
         else:
             arr = arr.astype(np.float32)
     else:
-        raise DynamicNetError(
-            f"{what}: expected a tensor, NumPy array or PIL image, got {type(image).__name__}"
-        )
+        raise DynamicNetError(f"{what}: expected a tensor, NumPy array or PIL image, got {type(image).__name__}")
     if arr.shape[0] == 0 or arr.shape[1] == 0:
         raise DynamicNetError(f"{what}: image is empty ({arr.shape[0]}x{arr.shape[1]})")
     return np.clip(np.nan_to_num(arr, nan=0.0, posinf=1.0, neginf=0.0), 0.0, 1.0)
@@ -405,9 +405,7 @@ def to_pil_image(image: ImageLike, *, alpha: ImageLike | None = None) -> Image.I
     if alpha is not None:
         a = _to_hwc_float(alpha, "alpha")
         if a.shape[:2] != arr.shape[:2]:
-            raise DynamicNetError(
-                f"alpha size {a.shape[1]}x{a.shape[0]} != image size {arr.shape[1]}x{arr.shape[0]}"
-            )
+            raise DynamicNetError(f"alpha size {a.shape[1]}x{a.shape[0]} != image size {arr.shape[1]}x{arr.shape[0]}")
         rgb = arr[..., :3] if arr.shape[2] >= 3 else np.repeat(arr, 3, axis=2)
         arr = np.concatenate([rgb, a[..., :1]], axis=2)
     u8 = _quantize8(arr)
@@ -420,9 +418,7 @@ def _check_save_path(path: str | os.PathLike[str], formats: Sequence[str]) -> Pa
     p = Path(os.path.expanduser(os.fspath(path)))
     ext = p.suffix.lower()
     if ext not in formats:
-        raise DynamicNetError(
-            f"{p}: unsupported output extension {ext or '(none)'!r}; use one of {', '.join(formats)}"
-        )
+        raise DynamicNetError(f"{p}: unsupported output extension {ext or '(none)'!r}; use one of {', '.join(formats)}")
     if p.exists() and p.is_dir():
         raise DynamicNetError(f"{p}: is a directory")
     return p

@@ -9,6 +9,7 @@ valid ones, because with 40 CelebA attributes the user cannot be expected to rem
 Sources follow the trainer's protocol: ``len(source)`` and ``source.get(index, rng)`` returning a float32
 ``(C, size, size)`` tensor in ``[0, 1]``, with all randomness (only the optional flip) drawn from ``rng``.
 """
+
 from __future__ import annotations
 
 import csv
@@ -127,8 +128,9 @@ def center_crop_resize(image: torch.Tensor, size: int, crop: int | None = None) 
     out = image[:, top : top + side, left : left + side]  # a view: never hand it out (callers may edit it)
     if side == size:
         return out.clone(memory_format=torch.contiguous_format)
-    return F.interpolate(out[None], size=(size, size), mode="bilinear", align_corners=False,
-                         antialias=side > size)[0].clamp(0.0, 1.0)
+    return F.interpolate(out[None], size=(size, size), mode="bilinear", align_corners=False, antialias=side > size)[
+        0
+    ].clamp(0.0, 1.0)
 
 
 class LabelledImageFolder:
@@ -151,16 +153,25 @@ class LabelledImageFolder:
 
     channels = 3
 
-    def __init__(self, root: str | os.PathLike[str], labels: str | os.PathLike[str] | None = None, *,
-                 size: int = 64, crop: int | None = None, hflip: bool = False,
-                 max_pixels: int = DEFAULT_MAX_PIXELS) -> None:
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        labels: str | os.PathLike[str] | None = None,
+        *,
+        size: int = 64,
+        crop: int | None = None,
+        hflip: bool = False,
+        max_pixels: int = DEFAULT_MAX_PIXELS,
+    ) -> None:
         self.root = Path(os.path.expanduser(os.fspath(root)))
         if not self.root.is_dir():
             raise DynamicNetError(f"{self.root}: image folder does not exist")
         self.csv_path = Path(labels) if labels is not None else self.root / "labels.csv"
         if not self.csv_path.is_file():
-            raise DynamicNetError(f"{self.csv_path}: label CSV not found (a header row, then one row per image: "
-                                  "file,attribute1,attribute2,…)")
+            raise DynamicNetError(
+                f"{self.csv_path}: label CSV not found (a header row, then one row per image: "
+                "file,attribute1,attribute2,…)"
+            )
         if size < 1:
             raise DynamicNetError(f"image size must be ≥ 1, got {size}")
         self.size, self.crop, self.hflip, self.max_pixels = int(size), crop, bool(hflip), int(max_pixels)
@@ -168,8 +179,9 @@ class LabelledImageFolder:
         self.paths = [self.root / f for f in files]
         missing = [f for f, p in zip(files, self.paths) if not p.is_file()]
         if missing:
-            raise DynamicNetError(f"{self.csv_path}: {len(missing)} listed image(s) missing under {self.root} "
-                                  f"(first: {missing[0]})")
+            raise DynamicNetError(
+                f"{self.csv_path}: {len(missing)} listed image(s) missing under {self.root} (first: {missing[0]})"
+            )
         self.labels = LabelTable(columns, str(self.csv_path))
 
     def __len__(self) -> int:
@@ -197,8 +209,9 @@ def _read_label_csv(path: Path) -> tuple[list[str], dict[str, list[str]]]:
         raise DynamicNetError(f"{path}: expected a header row and at least one image row")
     header = [h.strip() for h in rows[0]]
     if len(header) < 2 or len(set(header)) != len(header):
-        raise DynamicNetError(f"{path}: the header needs a file column and at least one attribute, all distinct "
-                              f"(got {header})")
+        raise DynamicNetError(
+            f"{path}: the header needs a file column and at least one attribute, all distinct (got {header})"
+        )
     lowered = [h.lower() for h in header]
     file_col = next((lowered.index(c) for c in FILE_COLUMNS if c in lowered), 0)
     files: list[str] = []

@@ -8,6 +8,7 @@ count as known (so a stroke painted on a transparent layer works as is).
 Random masks take their randomness as an argument (a :class:`numpy.random.Generator`), like the training
 datasets, so the trainer can replay exactly the same masks after a resume.
 """
+
 from __future__ import annotations
 
 import math
@@ -56,8 +57,9 @@ def center_mask(height: int, width: int, hole: int | None = None) -> torch.Tenso
     return mask
 
 
-def random_rect_mask(height: int, width: int, rng: np.random.Generator,
-                     side_range: tuple[float, float] = (0.25, 0.6)) -> torch.Tensor:
+def random_rect_mask(
+    height: int, width: int, rng: np.random.Generator, side_range: tuple[float, float] = (0.25, 0.6)
+) -> torch.Tensor:
     """One axis-aligned rectangle anywhere inside the image; each side a uniform fraction of that dimension.
 
     Draws four numbers from ``rng`` (two sides, two positions).
@@ -74,8 +76,15 @@ def random_rect_mask(height: int, width: int, rng: np.random.Generator,
     return mask
 
 
-def stroke_mask(height: int, width: int, rng: np.random.Generator, *, max_strokes: int = 4,
-                max_vertices: int = 6, coverage: tuple[float, float] = (0.1, 0.45)) -> torch.Tensor:
+def stroke_mask(
+    height: int,
+    width: int,
+    rng: np.random.Generator,
+    *,
+    max_strokes: int = 4,
+    max_vertices: int = 6,
+    coverage: tuple[float, float] = (0.1, 0.45),
+) -> torch.Tensor:
     """Free-form brush strokes (random polylines with round joints, as in DeepFill v2's training masks).
 
     Brush width and step length scale with the image, so a 64² and a 256² mask look alike. A mask whose hole
@@ -106,8 +115,9 @@ def stroke_mask(height: int, width: int, rng: np.random.Generator, *, max_stroke
     return mask if 0.0 < float(mask.mean()) < 1.0 else center_mask(height, width)
 
 
-def make_mask(kind: str, height: int, width: int, rng: np.random.Generator | None = None,
-              hole: int | None = None) -> torch.Tensor:
+def make_mask(
+    kind: str, height: int, width: int, rng: np.random.Generator | None = None, hole: int | None = None
+) -> torch.Tensor:
     """A mask of ``kind`` (see :data:`MASK_KINDS`); ``hole`` is the centre square's side."""
     if kind not in MASK_KINDS:
         raise DynamicNetError(f"unknown mask kind {kind!r}; expected one of {', '.join(MASK_KINDS)}")
@@ -194,7 +204,6 @@ def _check_size(height: int, width: int) -> None:
         raise DynamicNetError(f"mask size must be positive, got {width}x{height}")
 
 
-
 # ---------------------------------------------------------------------------------------------- geometry
 def hole_components(mask: torch.Tensor, max_grid: int = 256) -> list[torch.Tensor]:
     """Split a ``(1, H, W)`` mask into its separate holes, each a ``(1, H, W)`` mask (largest first).
@@ -257,8 +266,17 @@ def hole_depth(mask: torch.Tensor, max_grid: int = 256) -> int:
     depth = 0
     while hole.any():
         k = np.pad(~hole, 1)  # outside the image: not known
-        grown = (k[1:-1, 1:-1] | k[:-2, 1:-1] | k[2:, 1:-1] | k[1:-1, :-2] | k[1:-1, 2:]
-                 | k[:-2, :-2] | k[:-2, 2:] | k[2:, :-2] | k[2:, 2:])
+        grown = (
+            k[1:-1, 1:-1]
+            | k[:-2, 1:-1]
+            | k[2:, 1:-1]
+            | k[1:-1, :-2]
+            | k[1:-1, 2:]
+            | k[:-2, :-2]
+            | k[:-2, 2:]
+            | k[2:, :-2]
+            | k[2:, 2:]
+        )
         hole &= ~grown
         depth += 1
     return depth * cell

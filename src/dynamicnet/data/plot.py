@@ -4,6 +4,7 @@ matplotlib is not a dependency (nor in the dev extra): a figure of a few curves 
 axes with round-number ticks, lines, markers and a legend, and Pillow (already required) draws those. Labels use
 the contact sheet's font (DejaVu Sans where the system has it, which has "α").
 """
+
 from __future__ import annotations
 
 import math
@@ -16,8 +17,15 @@ from .figures import _drawable, _label_font
 
 Color = tuple[int, int, int]
 #: Distinguishable on white and in grey scale (Okabe & Ito's colour-blind-safe palette).
-PALETTE: tuple[Color, ...] = ((0, 0, 0), (0, 114, 178), (213, 94, 0), (0, 158, 115), (204, 121, 167),
-                              (230, 159, 0), (86, 180, 233))
+PALETTE: tuple[Color, ...] = (
+    (0, 0, 0),
+    (0, 114, 178),
+    (213, 94, 0),
+    (0, 158, 115),
+    (204, 121, 167),
+    (230, 159, 0),
+    (86, 180, 233),
+)
 MARKERS = ("o", "s", "^", "d")
 
 
@@ -65,8 +73,15 @@ def nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
     return [float(f"{k * step:.12g}") for k in range(first, last + 1)]  # 0.30000000000000004 → 0.3
 
 
-def line_chart(series: Sequence[Series], *, title: str, xlabel: str, ylabel: str,
-               size: tuple[int, int] = (640, 480), font_size: int = 13) -> Image.Image:
+def line_chart(
+    series: Sequence[Series],
+    *,
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    size: tuple[int, int] = (640, 480),
+    font_size: int = 13,
+) -> Image.Image:
     """Draw ``series`` on one pair of linear axes whose ranges cover every point; return an RGB image.
 
     The legend goes under the plot (one row per series) so that it never hides a point; the first series is drawn
@@ -139,8 +154,9 @@ def side_by_side(images: Sequence[Image.Image], gap: int = 12) -> Image.Image:
     """Panels in one row, top-aligned on white."""
     if not images:
         raise ValueError("side_by_side: no images")
-    out = Image.new("RGB", (sum(im.width for im in images) + gap * (len(images) - 1),
-                            max(im.height for im in images)), "white")
+    out = Image.new(
+        "RGB", (sum(im.width for im in images) + gap * (len(images) - 1), max(im.height for im in images)), "white"
+    )
     x = 0
     for im in images:
         out.paste(im, (x, 0))
@@ -154,13 +170,13 @@ def level(label: str, value: float, xs: Sequence[float], color: Color = PALETTE[
     return Series(label, [(min(xs), value), (max(xs), value)], color, marker=None, dashed=True)
 
 
-def alpha_panels(panels: Sequence[tuple[str, Sequence[Series]]], *, title: str,
-                 size: tuple[int, int] = (420, 340)) -> Image.Image:
+def alpha_panels(
+    panels: Sequence[tuple[str, Sequence[Series]]], *, title: str, size: tuple[int, int] = (420, 340)
+) -> Image.Image:
     """One chart per quantity against α, side by side under ``title``: what the ``evaluate-*`` commands draw next
     to their JSON. Quantities of different scales (a style and a content loss, PSNR and SSIM) each get their own
     axes, so no curve is flattened by another's range."""
-    row = side_by_side([line_chart(series, title=name, xlabel="α", ylabel=name, size=size)
-                        for name, series in panels])
+    row = side_by_side([line_chart(series, title=name, xlabel="α", ylabel=name, size=size) for name, series in panels])
     font = _label_font(14, None)
     out = Image.new("RGB", (row.width, row.height + 28), "white")
     _centred(ImageDraw.Draw(out), _drawable(title, font), row.width / 2, 6, font)
@@ -184,8 +200,7 @@ def _rotated_text(text: str, font_size: int) -> Image.Image:
     return strip.rotate(90, expand=True)
 
 
-def _polyline(draw: ImageDraw.ImageDraw, pxs: Sequence[tuple[float, float]], color: Color, *,
-              dashed: bool) -> None:
+def _polyline(draw: ImageDraw.ImageDraw, pxs: Sequence[tuple[float, float]], color: Color, *, dashed: bool) -> None:
     if not dashed:
         draw.line(list(pxs), fill=color, width=2, joint="curve")
         return
@@ -193,8 +208,11 @@ def _polyline(draw: ImageDraw.ImageDraw, pxs: Sequence[tuple[float, float]], col
         length = math.hypot(bx - ax, by - ay)
         for k in range(0, int(length), 10):  # 6 px on, 4 px off
             f0, f1 = k / length, min(k + 6, length) / length
-            draw.line([(ax + (bx - ax) * f0, ay + (by - ay) * f0), (ax + (bx - ax) * f1, ay + (by - ay) * f1)],
-                      fill=color, width=2)
+            draw.line(
+                [(ax + (bx - ax) * f0, ay + (by - ay) * f0), (ax + (bx - ax) * f1, ay + (by - ay) * f1)],
+                fill=color,
+                width=2,
+            )
 
 
 def _marker(draw: ImageDraw.ImageDraw, kind: str, x: float, y: float, color: Color, r: float = 4.5) -> None:

@@ -3,6 +3,7 @@
 The demo calls pipelines only (never training code). An adapter knows which form fields its application
 needs and returns a :class:`Session` whose ``render(alpha, preview)`` gives an image.
 """
+
 from __future__ import annotations
 
 import base64
@@ -47,8 +48,11 @@ class ModelEntry:
             "labels": objective_labels(self.config),
             # The style image of each objective (style models): the page shows thumbnails only when the ends'
             # differ, since two copies of one painting say nothing; the labels say it in words then.
-            "styles": {name: str(obj["style"]) for name, obj in self.config.get("objectives", {}).items()
-                       if isinstance(obj, Mapping) and "style" in obj},
+            "styles": {
+                name: str(obj["style"])
+                for name, obj in self.config.get("objectives", {}).items()
+                if isinstance(obj, Mapping) and "style" in obj
+            },
         }
 
 
@@ -98,8 +102,13 @@ def _style_session(entry: ModelEntry, image: LoadedImage | None, form: Mapping[s
     prepared = entry.pipeline.session(image.rgb, max_side=max_side, preview_side=max(64, max_side // 4))
     prepared.render(0.0)  # warm the caches; also sizes the session for the memory budget
     h, w = prepared.size
-    return Session(entry.name, prepared.render, tensor_bytes(prepared), {"width": w, "height": h},
-                   measure=lambda: tensor_bytes(prepared))
+    return Session(
+        entry.name,
+        prepared.render,
+        tensor_bytes(prepared),
+        {"width": w, "height": h},
+        measure=lambda: tensor_bytes(prepared),
+    )
 
 
 def form_int(fields: Mapping[str, str], name: str, default: int, lo: int, hi: int) -> int:
@@ -131,12 +140,14 @@ def _dcgan_session(entry: ModelEntry, image: LoadedImage | None, form: Mapping[s
         images = F.interpolate(images, scale_factor=zoom, mode="nearest")
         return image_grid(images, nrow=ncol)
 
-    return Session(entry.name, render, tensor_bytes(session), {"seed": seed, "n": n},
-                   measure=lambda: tensor_bytes(session))
+    return Session(
+        entry.name, render, tensor_bytes(session), {"seed": seed, "n": n}, measure=lambda: tensor_bytes(session)
+    )
 
 
-def _completion_session(entry: ModelEntry, image: LoadedImage | None, form: Mapping[str, Any],
-                        max_side: int) -> Session:
+def _completion_session(
+    entry: ModelEntry, image: LoadedImage | None, form: Mapping[str, Any], max_side: int
+) -> Session:
     if image is None:
         raise DynamicNetError("upload an image first")
     rgb = resize_max_side(image.rgb, max_side)
@@ -158,9 +169,14 @@ def _completion_session(entry: ModelEntry, image: LoadedImage | None, form: Mapp
         # session's, whose caches renders update and are not safe to use from two threads at once.
         return {"alpha": pipe.auto_alpha(session.image, session.mask)}
 
-    return Session(entry.name, lambda alpha, preview: session.render(_number(alpha)), tensor_bytes(session),
-                   {"width": w, "height": h, "hole": _hole_overlay(session.mask)}, actions={"auto": auto},
-                   measure=lambda: tensor_bytes(session))
+    return Session(
+        entry.name,
+        lambda alpha, preview: session.render(_number(alpha)),
+        tensor_bytes(session),
+        {"width": w, "height": h, "hole": _hole_overlay(session.mask)},
+        actions={"auto": auto},
+        measure=lambda: tensor_bytes(session),
+    )
 
 
 def _hole_overlay(mask: torch.Tensor) -> str:
@@ -185,8 +201,7 @@ SESSIONS: dict[str, Callable[[ModelEntry, LoadedImage | None, Mapping[str, str],
 }
 
 
-def load_entry(name: str, folder: Path, device: torch.device | str = "cpu", engine: str = "torch"
-               ) -> ModelEntry | None:
+def load_entry(name: str, folder: Path, device: torch.device | str = "cpu", engine: str = "torch") -> ModelEntry | None:
     """The model as a demo entry on ``device``, or None when the demo has no adapter for its application."""
     config = read_config(folder)
     if config["application"] not in PIPELINES:
@@ -221,8 +236,9 @@ def parse_alpha(raw: Any, entry: ModelEntry) -> Any:
         except OverflowError:  # a JSON integer too large for a float
             value = math.inf
         if not lo <= value <= hi:
-            raise DynamicNetError(f"alpha {v if abs(value) < 1e15 else value:g} is outside this model's usable "
-                                  f"range [{lo:g}, {hi:g}]")
+            raise DynamicNetError(
+                f"alpha {v if abs(value) < 1e15 else value:g} is outside this model's usable range [{lo:g}, {hi:g}]"
+            )
         return value
 
     if isinstance(raw, list):

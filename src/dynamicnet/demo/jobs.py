@@ -6,6 +6,7 @@ bounded queue and at most ``per_key`` jobs per session; the workers run at a low
 inherited by the OpenMP threads torch starts from them), so on a machine with few cores the CPU goes to
 renders first and a heavy job takes what is left.
 """
+
 from __future__ import annotations
 
 import os
@@ -81,8 +82,7 @@ class JobPool:
                 if job.key != key:
                     continue
                 if job.started is not None:
-                    return {"job": job.name, "state": "running",
-                            "elapsed_s": round(time.monotonic() - job.started, 1)}
+                    return {"job": job.name, "state": "running", "elapsed_s": round(time.monotonic() - job.started, 1)}
                 return {"job": job.name, "state": "queued", "ahead": i}
         return None
 

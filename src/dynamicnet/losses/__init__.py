@@ -1,5 +1,6 @@
 """Losses: pure functions (:mod:`.functional`), thin modules (:mod:`.perceptual`), the VGG16 extractor
 (:mod:`.vgg`) and where its weights come from (:mod:`.weights`)."""
+
 from dynamicnet.losses.functional import (
     GanKind,
     content_loss,

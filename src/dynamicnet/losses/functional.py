@@ -4,6 +4,7 @@ Every function here is stateless and side-effect free: it never modifies its inp
 weights. The modules in :mod:`dynamicnet.losses.perceptual` only store targets and weights and call these, so
 the tests can check each module against a composition of these functions.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -38,9 +39,7 @@ def content_loss(feat: Tensor, target: Tensor) -> Tensor:
     return F.mse_loss(feat, target)
 
 
-def style_loss(
-    feats: Mapping[str, Tensor], target_grams: Mapping[str, Tensor], weights: Mapping[str, float]
-) -> Tensor:
+def style_loss(feats: Mapping[str, Tensor], target_grams: Mapping[str, Tensor], weights: Mapping[str, float]) -> Tensor:
     """Weighted sum over taps of the MSE between Gram matrices: ``Σ_l w_l · mean((G(F_l) − G_l^target)²)``.
 
     Only the taps named in ``weights`` are used, so ``feats`` may hold extra taps (e.g. the content tap).

@@ -3,6 +3,7 @@
 The modules only hold targets, taps and weights and call :mod:`dynamicnet.losses.functional`; the arithmetic
 lives there, and the tests check each module against a composition of those functions.
 """
+
 from __future__ import annotations
 
 import hashlib

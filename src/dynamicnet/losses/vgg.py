@@ -7,6 +7,7 @@ and applies the preprocessing its weights were trained with, so callers never ne
 has.
 Loading weights is :func:`dynamicnet.losses.weights.load_vgg16`.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence

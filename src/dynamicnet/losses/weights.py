@@ -14,6 +14,7 @@
 ``weights="random"`` gives an untrained network, for tests only. The CLI's ``dynamicnet weights vgg16`` calls
 :func:`describe_vgg16_weights` and :func:`prepare_vgg16_weights`.
 """
+
 from __future__ import annotations
 
 import hashlib

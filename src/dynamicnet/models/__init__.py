@@ -3,6 +3,7 @@
 Provenance of every bundled model (command, data, steps, time) is in its ``config.json`` and in
 ``docs/models.md``.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -36,5 +37,7 @@ def describe(folder: Path, name_width: int = 16) -> str:
     dyn = config["dynamic"]
     lo, hi = dyn.get("alpha_range", [0, 1])
     desc = config.get("extra", {}).get("description", "")
-    return (f"{folder.name:<{name_width}} {config['application']:<10} sets={','.join(dyn['sets'])} "
-            f"alpha=[{lo:g},{hi:g}] blocks={len(dyn['insertion_points'])}  {desc}")
+    return (
+        f"{folder.name:<{name_width}} {config['application']:<10} sets={','.join(dyn['sets'])} "
+        f"alpha=[{lo:g},{hi:g}] blocks={len(dyn['insertion_points'])}  {desc}"
+    )

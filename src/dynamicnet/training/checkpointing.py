@@ -5,6 +5,7 @@ A checkpoint holds the model and any extra modules, every optimizer, the phase a
 (seed, phase, epoch, position), so nothing about the data pipeline needs saving. On CPU a run killed after a
 checkpoint and resumed ends bit-identical to an uninterrupted run.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -39,38 +40,57 @@ def check_out_dir(out_dir: Path, *, resume: bool = False, overwrite: bool = Fals
     if resume:
         return
     if checkpoint_path(out_dir).exists():
-        raise DynamicNetError(f"{out_dir} already holds a training checkpoint; continue it with "
-                              "TrainerConfig(resume=True) or choose another out_dir",
-                              cli=f"{out_dir} already holds a training checkpoint; pass --resume to continue it or "
-                                  "choose another output folder")
+        raise DynamicNetError(
+            f"{out_dir} already holds a training checkpoint; continue it with "
+            "TrainerConfig(resume=True) or choose another out_dir",
+            cli=f"{out_dir} already holds a training checkpoint; pass --resume to continue it or "
+            "choose another output folder",
+        )
     if (Path(out_dir) / "config.json").exists() and not overwrite:
-        raise DynamicNetError(f"{out_dir} already holds a finished model; replace it with TrainerConfig(overwrite=True) "
-                              "or choose another out_dir",
-                              cli=f"{out_dir} already holds a finished model; pass --overwrite to replace it or "
-                                  "choose another output folder")
+        raise DynamicNetError(
+            f"{out_dir} already holds a finished model; replace it with TrainerConfig(overwrite=True) "
+            "or choose another out_dir",
+            cli=f"{out_dir} already holds a finished model; pass --overwrite to replace it or "
+            "choose another output folder",
+        )
 
 
 def fingerprint(phases: Sequence[Phase], batch_size: int, seed: int, dataset_len: int, world_size: int) -> str:
     """What must not change between a run and its resumption for "exact" to mean anything, as checkpoints store
     it: a new spelling would refuse every checkpoint written before."""
-    return json.dumps({
-        "phases": [asdict(p) | {"alpha": repr(p.alpha)} for p in phases],
-        "batch_size": batch_size,
-        "seed": seed,
-        "dataset_len": dataset_len,
-        "world_size": world_size,
-    }, sort_keys=True)
+    return json.dumps(
+        {
+            "phases": [asdict(p) | {"alpha": repr(p.alpha)} for p in phases],
+            "batch_size": batch_size,
+            "seed": seed,
+            "dataset_len": dataset_len,
+            "world_size": world_size,
+        },
+        sort_keys=True,
+    )
 
 
-def save(path: Path, *, fingerprint: str, phase: str, phase_index: int, step: int,
-         modules: Mapping[str, nn.Module], optimizers: Mapping[str, torch.optim.Optimizer], generator: torch.Generator,
-         elapsed: float, runs: Sequence[Mapping[str, Any]]) -> None:
+def save(
+    path: Path,
+    *,
+    fingerprint: str,
+    phase: str,
+    phase_index: int,
+    step: int,
+    modules: Mapping[str, nn.Module],
+    optimizers: Mapping[str, torch.optim.Optimizer],
+    generator: torch.Generator,
+    elapsed: float,
+    runs: Sequence[Mapping[str, Any]],
+) -> None:
     """Write the state to resume from at (``phase_index``, ``step``) atomically, with its sidecar; refused while a
     module holds NaN or ∞, so the checkpoint on disk stays the last good state."""
     for name, module in modules.items():
         if not all(bool(torch.isfinite(t).all()) for t in module.state_dict().values() if t.is_floating_point()):
-            raise DynamicNetError(f"{name} holds NaN or infinite values at phase {phase!r} step {step}: not saved "
-                                  f"over {path} (its last good state)")
+            raise DynamicNetError(
+                f"{name} holds NaN or infinite values at phase {phase!r} step {step}: not saved "
+                f"over {path} (its last good state)"
+            )
     numpy_state = cast(tuple[Any, ...], np.random.get_state())  # the legacy (name, keys, pos, …) tuple
     state = {
         "version": CHECKPOINT_VERSION,
@@ -100,12 +120,16 @@ def save(path: Path, *, fingerprint: str, phase: str, phase_index: int, step: in
 def load(path: Path, fingerprint: str) -> dict[str, Any]:
     """The state saved in ``path``, checked against its sidecar, the format version and the run's ``fingerprint``."""
     if not path.is_file():
-        raise DynamicNetError(f"resume=True but there is no checkpoint to resume from at {path}",
-                              cli=f"--resume: no checkpoint to resume from at {path}")
+        raise DynamicNetError(
+            f"resume=True but there is no checkpoint to resume from at {path}",
+            cli=f"--resume: no checkpoint to resume from at {path}",
+        )
     known = _digests(_sidecar(path))
     if known and sha256_file(path) not in known:  # runs from before the sidecar existed have none
-        raise DynamicNetError(f"{path}: damaged (its SHA-256 does not match {_sidecar(path).name}); "
-                              "restore it from a backup or start a new run")
+        raise DynamicNetError(
+            f"{path}: damaged (its SHA-256 does not match {_sidecar(path).name}); "
+            "restore it from a backup or start a new run"
+        )
     try:
         state: dict[str, Any] = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # a torn or foreign file: say which file, keep the message one line
@@ -114,14 +138,16 @@ def load(path: Path, fingerprint: str) -> dict[str, Any]:
         raise DynamicNetError(f"{path}: unsupported checkpoint version {state.get('version')!r}")
     if state["fingerprint"] != fingerprint:
         settings = "different settings (phases, steps, batch size, seed, data or process count)"
-        raise DynamicNetError(f"{path}: was written with {settings}; resume with the same settings or use a new "
-                              "out_dir", cli=f"{path}: was written with {settings}; resume with the same "
-                                             "settings or use a new --output folder")
+        raise DynamicNetError(
+            f"{path}: was written with {settings}; resume with the same settings or use a new out_dir",
+            cli=f"{path}: was written with {settings}; resume with the same settings or use a new --output folder",
+        )
     return state
 
 
-def restore(state: Mapping[str, Any], modules: Mapping[str, nn.Module],
-            generator: torch.Generator) -> tuple[float, list[dict[str, Any]]]:
+def restore(
+    state: Mapping[str, Any], modules: Mapping[str, nn.Module], generator: torch.Generator
+) -> tuple[float, list[dict[str, Any]]]:
     """Put modules and every RNG back exactly as they were when ``state`` was saved; return the training time and
     the runs (processes) it records."""
     for name, module in modules.items():

@@ -3,6 +3,7 @@
 A *phase* is configuration, not code: which parameters train (θ or a block set), at which α the blocks run,
 how many steps, which learning rate, and which objective the task should use.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -47,9 +48,11 @@ class Phase:
         if self.trainable == "tuning" and _switched_off(self.alpha):
             # At α = 0 the blocks are not even evaluated, so their loss has no gradient: without this check the
             # phase would die in backward() with autograd's "element 0 of tensors does not require grad".
-            raise ValueError(f"phase {self.name!r}: a tuning phase needs a non-zero alpha (at α = 0 the blocks do "
-                             "not run, so nothing would train); use alpha=1.0 for the 'higher' set, -1.0 for "
-                             "'lower', or {'set_name': 1.0}")
+            raise ValueError(
+                f"phase {self.name!r}: a tuning phase needs a non-zero alpha (at α = 0 the blocks do "
+                "not run, so nothing would train); use alpha=1.0 for the 'higher' set, -1.0 for "
+                "'lower', or {'set_name': 1.0}"
+            )
 
 
 def _switched_off(alpha: Any) -> bool:
@@ -93,6 +96,7 @@ def check_tensorboard() -> None:
     Finding the package is cheap (importing ``torch.utils.tensorboard`` takes seconds), so callers can check
     before any expensive set-up."""
     if importlib.util.find_spec("tensorboard") is None:
-        raise DynamicNetError("TensorBoard logging needs the tensorboard package: "
-                              "pip install 'dynamicnet[tensorboard]'",
-                              cli="--tensorboard needs the tensorboard package: pip install 'dynamicnet[tensorboard]'")
+        raise DynamicNetError(
+            "TensorBoard logging needs the tensorboard package: pip install 'dynamicnet[tensorboard]'",
+            cli="--tensorboard needs the tensorboard package: pip install 'dynamicnet[tensorboard]'",
+        )

@@ -4,6 +4,7 @@ The loop asks a dataset for ``get(index, rng)`` rather than ``dataset[index]``: 
 comes from a generator seeded by (seed, phase, epoch, position), which is what makes a resumed run, or a DDP
 run, draw exactly the samples and augmentations of an uninterrupted single-process one.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -44,8 +45,10 @@ class TorchDataset:
 
     def __init__(self, dataset: Dataset[Any]) -> None:
         if not hasattr(dataset, "__len__"):
-            raise DynamicNetError(f"{type(dataset).__name__} has no __len__: the trainer needs a map-style dataset "
-                                  "(__len__ and __getitem__), not an IterableDataset")
+            raise DynamicNetError(
+                f"{type(dataset).__name__} has no __len__: the trainer needs a map-style dataset "
+                "(__len__ and __getitem__), not an IterableDataset"
+            )
         self.dataset = dataset
 
     def __len__(self) -> int:
@@ -61,8 +64,10 @@ def as_train_dataset(dataset: TrainDataset | Dataset[Any]) -> TrainDataset:
     if isinstance(dataset, TrainDataset):
         return dataset
     if not hasattr(dataset, "__getitem__"):
-        raise DynamicNetError(f"cannot train on a {type(dataset).__name__}: expected a map-style torch Dataset "
-                              "(__len__ and __getitem__) or an object with __len__ and get(index, rng)")
+        raise DynamicNetError(
+            f"cannot train on a {type(dataset).__name__}: expected a map-style torch Dataset "
+            "(__len__ and __getitem__) or an object with __len__ and get(index, rng)"
+        )
     return TorchDataset(dataset)
 
 

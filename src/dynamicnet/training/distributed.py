@@ -1,4 +1,5 @@
 """DistributedDataParallel under ``torchrun``: the process group, this process's rank, and DDP-wrapped modules."""
+
 from __future__ import annotations
 
 import os

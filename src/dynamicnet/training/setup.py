@@ -1,6 +1,7 @@
 """What every application's ``train_*`` entry point does the same way before handing over to the Trainer:
 pick the phases for ``--phase``, start a tuning-only run from a finished model folder, load recipes by name or
 from JSON, and record the command line."""
+
 from __future__ import annotations
 
 import json
@@ -19,8 +20,9 @@ from .config import Phase
 R = TypeVar("R")
 
 
-def select_phases(main: Phase, tuning: Sequence[Phase], phase: str, *, init_from: Path | None,
-                  init: Callable[[Path], dict[str, Any]]) -> tuple[list[Phase], dict[str, Any]]:
+def select_phases(
+    main: Phase, tuning: Sequence[Phase], phase: str, *, init_from: Path | None, init: Callable[[Path], dict[str, Any]]
+) -> tuple[list[Phase], dict[str, Any]]:
     """The phases ``--phase all|main|tuning`` runs, and the lineage of a tuning-only run.
 
     A tuning-only run needs θ from a finished model folder: ``init(init_from)`` copies it and returns its
@@ -32,8 +34,10 @@ def select_phases(main: Phase, tuning: Sequence[Phase], phase: str, *, init_from
         return [main], {}
     if phase == "tuning":
         if init_from is None:
-            raise DynamicNetError("phase='tuning' needs init_from=MODEL_DIR (a model whose main network to tune)",
-                                  cli="--phase tuning needs --init-from MODEL_DIR (a model whose main network to tune)")
+            raise DynamicNetError(
+                "phase='tuning' needs init_from=MODEL_DIR (a model whose main network to tune)",
+                cli="--phase tuning needs --init-from MODEL_DIR (a model whose main network to tune)",
+            )
         return list(tuning), init(init_from)
     raise DynamicNetError(f"unknown phase {phase!r}; expected main, tuning or all")
 

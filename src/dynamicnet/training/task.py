@@ -1,4 +1,5 @@
 """A base class for training a network of one's own with the shared loop: write the loss, the rest has defaults."""
+
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
@@ -40,9 +41,15 @@ class Task(ABC):
         ...         return F.l1_loss(out, target[ctx.phase.objective])
     """
 
-    def __init__(self, model: DynamicNet, *, main_kwargs: Mapping[str, Any] | None = None,
-                 application: str | None = None, objectives: Mapping[str, Any] | None = None,
-                 extra: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        model: DynamicNet,
+        *,
+        main_kwargs: Mapping[str, Any] | None = None,
+        application: str | None = None,
+        objectives: Mapping[str, Any] | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
         self.model = model
         self.main_kwargs = main_kwargs
         self.application = application
@@ -78,5 +85,11 @@ class Task(ABC):
 
     def export(self, out_dir: Path, provenance: Mapping[str, Any]) -> Path:
         """Write the trained model as a model folder (see :meth:`DynamicNet.save_pretrained`) and return its path."""
-        return self.model.save_pretrained(out_dir, main_kwargs=self.main_kwargs, application=self.application,
-                                          objectives=self.objectives, provenance=provenance, extra=self.extra)
+        return self.model.save_pretrained(
+            out_dir,
+            main_kwargs=self.main_kwargs,
+            application=self.application,
+            objectives=self.objectives,
+            provenance=provenance,
+            extra=self.extra,
+        )

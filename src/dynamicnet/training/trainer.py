@@ -5,6 +5,7 @@ The loop handles what every application needs the same way: seeding, a data orde
 events), sample images, atomic checkpoints and exact resume (:mod:`.checkpointing`), and DistributedDataParallel
 under ``torchrun`` (:mod:`.distributed`). What each phase trains is configuration (:mod:`.config`).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -99,9 +100,11 @@ class StepContext:
     def optimize(self, loss: torch.Tensor, optimizer: str) -> None:
         """zero_grad → backward → step for one named optimizer (DDP averages gradients during backward)."""
         if not loss.requires_grad:
-            raise DynamicNetError(f"phase {self.phase.name!r}: the loss depends on no parameter that trains (computed "
-                                  "under torch.no_grad, detached, or in a tuning phase with the model run at α = 0: "
-                                  "call it with alpha=ctx.phase.alpha)")
+            raise DynamicNetError(
+                f"phase {self.phase.name!r}: the loss depends on no parameter that trains (computed "
+                "under torch.no_grad, detached, or in a tuning phase with the model run at α = 0: "
+                "call it with alpha=ctx.phase.alpha)"
+            )
         opt = self.optimizers[optimizer]
         opt.zero_grad(set_to_none=True)
         loss.backward()  # type: ignore[no-untyped-call]
@@ -118,17 +121,20 @@ def _check_phase(model: DynamicNet, phase: Phase) -> None:
         return
     unknown = [s for s in phase.sets if s not in model.set_names]
     if unknown:
-        raise DynamicNetError(f"phase {phase.name!r}: unknown block set(s) {unknown}; the model has "
-                              f"{list(model.set_names)}")
+        raise DynamicNetError(
+            f"phase {phase.name!r}: unknown block set(s) {unknown}; the model has {list(model.set_names)}"
+        )
     try:
         running = model.resolve_alpha(phase.alpha)
     except ValueError as exc:
         raise DynamicNetError(f"phase {phase.name!r}: {exc}") from None
     trained = list(phase.sets or model.set_names)
     if not set(running) & set(trained):
-        raise DynamicNetError(f"phase {phase.name!r} trains block set(s) {trained} but its alpha={phase.alpha!r} "
-                              f"runs {sorted(running)}: give the phase an α that drives them (e.g. "
-                              f"{{{trained[0]!r}: 1.0}})")
+        raise DynamicNetError(
+            f"phase {phase.name!r} trains block set(s) {trained} but its alpha={phase.alpha!r} "
+            f"runs {sorted(running)}: give the phase an α that drives them (e.g. "
+            f"{{{trained[0]!r}: 1.0}})"
+        )
 
 
 def _batch_positions(seed: int, phase_index: int, step: int, batch_size: int, n: int) -> list[tuple[int, int, int]]:
@@ -165,8 +171,9 @@ def _to_device(batch: Any, device: torch.device) -> Any:
 class Trainer:
     """Run a task's phases with checkpoints and exact resume. See the module docstring."""
 
-    def __init__(self, task: TaskProtocol, dataset: TrainDataset | Dataset[Any], phases: Sequence[Phase],
-                 config: TrainerConfig) -> None:
+    def __init__(
+        self, task: TaskProtocol, dataset: TrainDataset | Dataset[Any], phases: Sequence[Phase], config: TrainerConfig
+    ) -> None:
         dataset = as_train_dataset(dataset)
         if len(dataset) == 0:
             raise DynamicNetError("the training dataset is empty")
@@ -184,7 +191,9 @@ class Trainer:
             raise DynamicNetError(
                 f"batch size {config.batch_size} must be divisible by the number of processes ({self.world_size})"
             )
-        self._fingerprint = checkpointing.fingerprint(self.phases, config.batch_size, config.seed, len(dataset), self.world_size)
+        self._fingerprint = checkpointing.fingerprint(
+            self.phases, config.batch_size, config.seed, len(dataset), self.world_size
+        )
         self.generator = torch.Generator().manual_seed(config.seed)
         self.started = time.time()
         self._elapsed_before = 0.0  # training time of the runs this one resumes
@@ -213,10 +222,18 @@ class Trainer:
 
     def _save_checkpoint(self, phase_index: int, step: int, optimizers: Mapping[str, torch.optim.Optimizer]) -> None:
         if self.rank == 0:
-            checkpointing.save(self.checkpoint_path, fingerprint=self._fingerprint, phase=self.phases[phase_index].name,
-                               phase_index=phase_index, step=step, modules=self._modules(), optimizers=optimizers,
-                               generator=self.generator, elapsed=time.time() - self.started + self._elapsed_before,
-                               runs=self._runs)
+            checkpointing.save(
+                self.checkpoint_path,
+                fingerprint=self._fingerprint,
+                phase=self.phases[phase_index].name,
+                phase_index=phase_index,
+                step=step,
+                modules=self._modules(),
+                optimizers=optimizers,
+                generator=self.generator,
+                elapsed=time.time() - self.started + self._elapsed_before,
+                runs=self._runs,
+            )
 
     def _restore(self, state: Mapping[str, Any]) -> None:
         """Put modules and every RNG back exactly as they were when ``state`` was saved."""
@@ -232,8 +249,11 @@ class Trainer:
         if self._board is not None:
             step = self.global_step(record["phase_index"], record["step"])
             for key, value in record.items():
-                if key not in ("phase", "phase_index", "step", "time") and isinstance(value, (int, float)) \
-                        and not isinstance(value, bool):
+                if (
+                    key not in ("phase", "phase_index", "step", "time")
+                    and isinstance(value, (int, float))
+                    and not isinstance(value, bool)
+                ):
                     self._board.add_scalar(f"{record['phase']}/{key}", value, step)  # e.g. "tuning/style"
 
     def _truncate_metrics(self, phase_index: int, step: int) -> None:
@@ -293,8 +313,14 @@ class Trainer:
 
         first_phase = resume_state["phase_index"] if resume_state else 0
         first_step = int(resume_state["step"]) if resume_state else 0
-        self._runs = [{"command": " ".join(sys.argv), "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                       "from_phase": first_phase, "from_step": first_step}]
+        self._runs = [
+            {
+                "command": " ".join(sys.argv),
+                "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "from_phase": first_phase,
+                "from_step": first_step,
+            }
+        ]
         if cfg.tensorboard and self.rank == 0:
             self._board = tensorboard_writer(self.tensorboard_dir, self.global_step(first_phase, first_step))
         try:
@@ -307,8 +333,10 @@ class Trainer:
         provenance = {
             "seed": cfg.seed,
             "batch_size": cfg.batch_size,
-            "phases": [{"name": p.name, "steps": p.steps, "lr": p.lr, "sets": list(p.sets), "alpha": repr(p.alpha)}
-                       for p in self.phases],
+            "phases": [
+                {"name": p.name, "steps": p.steps, "lr": p.lr, "sets": list(p.sets), "alpha": repr(p.alpha)}
+                for p in self.phases
+            ],
             "world_size": self.world_size,
             "device": str(cfg.device),
             "train_seconds": round(time.time() - self.started + self._elapsed_before, 1),
@@ -346,17 +374,29 @@ class Trainer:
             wrapped = {name: wrap_ddp(m, self.config.device) for name, m in self._modules().items()}
             self._run_phase(phase_index, phase, start, optimizers, wrapped)
 
-    def _run_phase(self, phase_index: int, phase: Phase, start: int,
-                   optimizers: Mapping[str, torch.optim.Optimizer], wrapped: dict[str, nn.Module]) -> None:
+    def _run_phase(
+        self,
+        phase_index: int,
+        phase: Phase,
+        start: int,
+        optimizers: Mapping[str, torch.optim.Optimizer],
+        wrapped: dict[str, nn.Module],
+    ) -> None:
         cfg = self.config
-        bar = tqdm(total=phase.steps, initial=start, desc=f"phase {phase.name}", unit="step",
-                   disable=True if self.rank != 0 else None if cfg.progress is None else not cfg.progress,
-                   dynamic_ncols=True)
+        bar = tqdm(
+            total=phase.steps,
+            initial=start,
+            desc=f"phase {phase.name}",
+            unit="step",
+            disable=True if self.rank != 0 else None if cfg.progress is None else not cfg.progress,
+            dynamic_ncols=True,
+        )
         batches = self._batches(phase_index, start)
         with _StopRequests() as stop:
             for step in range(start, phase.steps):
-                ctx = StepContext(phase, step, cfg.device, self.generator, self.rank, self.world_size,
-                                  optimizers, wrapped)
+                ctx = StepContext(
+                    phase, step, cfg.device, self.generator, self.rank, self.world_size, optimizers, wrapped
+                )
                 metrics = dict(self.task.training_step(ctx, next(batches)))
                 done = step + 1
                 if not all(math.isfinite(v) for v in metrics.values() if isinstance(v, float)):
@@ -367,8 +407,16 @@ class Trainer:
                 if cfg.log_every and (done % cfg.log_every == 0 or done == phase.steps):
                     bar.set_postfix({k: f"{v:.4g}" for k, v in metrics.items()})
                     extra = {"skipped_images": int(getattr(self.dataset, "skipped", 0))}
-                    self._log({"phase": phase.name, "phase_index": phase_index, "step": done,
-                               "time": round(time.time() - self.started, 3), **metrics, **extra})
+                    self._log(
+                        {
+                            "phase": phase.name,
+                            "phase_index": phase_index,
+                            "step": done,
+                            "time": round(time.time() - self.started, 3),
+                            **metrics,
+                            **extra,
+                        }
+                    )
                 if cfg.sample_every and done % cfg.sample_every == 0:
                     self._save_samples(phase_index, phase, done)
                 if stop.requested:
@@ -401,8 +449,10 @@ class TrainingDiverged(DynamicNetError):
 
     def __init__(self, path: Path, phase: str, step: int, metrics: Mapping[str, Any]) -> None:
         bad = ", ".join(k for k, v in metrics.items() if isinstance(v, float) and not math.isfinite(v))
-        super().__init__(f"training diverged at phase {phase!r} step {step} ({bad} not finite); the last good "
-                         f"checkpoint in {path} was kept: resume from it with a lower learning rate or loss weight")
+        super().__init__(
+            f"training diverged at phase {phase!r} step {step} ({bad} not finite); the last good "
+            f"checkpoint in {path} was kept: resume from it with a lower learning rate or loss weight"
+        )
 
 
 class _StopRequests:

@@ -1,4 +1,5 @@
 """Device strings from the command line. Library code never picks a device itself; the CLI calls this."""
+
 from __future__ import annotations
 
 import re

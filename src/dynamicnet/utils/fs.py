@@ -4,6 +4,7 @@ Every file this library produces (model folders, checkpoints, images, videos, me
 temporary file in the destination folder, flushed with ``fsync`` and renamed over the target, so a crash or a
 bad input never leaves a half-written file behind and a reader never sees a partial one.
 """
+
 from __future__ import annotations
 
 import contextlib

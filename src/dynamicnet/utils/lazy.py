@@ -4,6 +4,7 @@ A package lists ``name → module`` and gets a ``__getattr__`` that imports the 
 ``import dynamicnet`` free of torch (fast ``--help``, clean Ctrl-C) and lets ``import
 dynamicnet.apps.style.pipeline`` load the pipeline without the recipe and training code beside it.
 """
+
 from __future__ import annotations
 
 import importlib

@@ -1,4 +1,5 @@
 """The bundled completion model does what docs/completion.md claims, on held-out crops (fast subset)."""
+
 import pytest
 import torch
 import torch.nn.functional as F

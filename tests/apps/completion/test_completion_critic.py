@@ -1,5 +1,6 @@
 """The learned auto α: features that see what a fill looks like next to its surroundings, a ridge fit that
 recovers a real relationship under leave-one-photo-out validation, and the pipeline/CLI plumbing."""
+
 import shutil
 
 import numpy as np

@@ -1,6 +1,7 @@
 """The completion network, its input and output conventions and its discriminator. The checks every application's
 model passes (α = 0 ≡ θ, α continuity, prepared input ≡ forward, save → load, …) are in
 tests/apps/test_model_contract.py."""
+
 import pytest
 import torch
 from factories import tiny_completion_net

@@ -99,8 +99,11 @@ def test_inputs_are_not_modified_and_bad_masks_are_rejected(pipe):
     before = (image.clone(), mask.clone())
     pipe(image, mask, alpha=0.5)
     assert torch.equal(image, before[0]) and torch.equal(mask, before[1])
-    for bad, words in [(torch.zeros(1, 16, 16), "no hole"), (torch.ones(1, 16, 16), "whole image"),
-                       (center_mask(16, 17), "must match")]:
+    for bad, words in [
+        (torch.zeros(1, 16, 16), "no hole"),
+        (torch.ones(1, 16, 16), "whole image"),
+        (center_mask(16, 17), "must match"),
+    ]:
         with pytest.raises(DynamicNetError, match=words):
             pipe(image, bad, alpha=0.5)
     with pytest.raises(DynamicNetError, match="RGB"):
@@ -173,7 +176,9 @@ def test_evaluation_oracle_beats_every_global_alpha(pipe, vgg, tmp_path):
     from PIL import Image
 
     for i in range(2):
-        Image.fromarray((np.random.default_rng(i).random((40, 50, 3)) * 255).astype(np.uint8)).save(tmp_path / f"{i}.png")
+        Image.fromarray((np.random.default_rng(i).random((40, 50, 3)) * 255).astype(np.uint8)).save(
+            tmp_path / f"{i}.png"
+        )
     crops = held_out_crops(sorted(tmp_path.glob("*.png")), size=32, per_photo=2, seed=0)
     assert len(crops) == 4 and crops[0].shape == (3, 32, 32)
     result = evaluate_alphas(pipe, crops, [0.0, 0.5, 1.0], vgg, hole=16)

@@ -1,5 +1,6 @@
 """CompletionPipeline takes PIL images, NumPy arrays, uint8/float tensors and batches (with masks in the same
 forms), gives back the same kind, and keeps every known pixel of the input exactly."""
+
 import numpy as np
 import pytest
 import torch
@@ -18,8 +19,9 @@ HOLE[6:14, 10:20] = True
 
 @pytest.fixture(scope="module")
 def pipe(tmp_path_factory):
-    return CompletionPipeline.from_pretrained(make_tiny_completion_model(tmp_path_factory.mktemp("m") / "tiny",
-                                                                         hole_fill="push-pull"))
+    return CompletionPipeline.from_pretrained(
+        make_tiny_completion_model(tmp_path_factory.mktemp("m") / "tiny", hole_fill="push-pull")
+    )
 
 
 def test_float_tensor_path_is_unchanged(pipe):

@@ -1,4 +1,5 @@
 """Training through the shared trainer: phases, discriminators and exact resume."""
+
 import pytest
 import torch
 
@@ -14,9 +15,16 @@ pytestmark = pytest.mark.slow
 # Both objectives with an adversarial term: the main phase trains "disc" (exported beside the model), the
 # tuning phase a fresh discriminator ("disc_tuning").
 RECIPE = builtin_recipes()["photos"].with_overrides(
-    width=4, dilations=(1, 2, 1), disc_width=4, size=16, batch_size=2, main_steps=2, tuning_steps=3,
+    width=4,
+    dilations=(1, 2, 1),
+    disc_width=4,
+    size=16,
+    batch_size=2,
+    main_steps=2,
+    tuning_steps=3,
     main=CompletionObjective(l1_weight=1.0, adversarial_weight=0.1),
-    tuning=CompletionObjective(l1_weight=1.0, adversarial_weight=0.05))
+    tuning=CompletionObjective(l1_weight=1.0, adversarial_weight=0.05),
+)
 
 
 def _train(out, resume=False):
@@ -58,8 +66,13 @@ def test_same_seed_same_model_and_the_main_network_is_frozen_while_tuning(tmp_pa
     assert config["objectives"]["higher"]["adversarial_weight"] == 0.05
     assert (first / "discriminator.safetensors").is_file()
     data = MaskedImageDataset(SyntheticImageDataset(6, 16), "mixed")
-    only_main = train_completion(RECIPE, data, tmp_path / "main", phase="main",
-                                 config=TrainerConfig(tmp_path / "main", batch_size=2, progress=False))
+    only_main = train_completion(
+        RECIPE,
+        data,
+        tmp_path / "main",
+        phase="main",
+        config=TrainerConfig(tmp_path / "main", batch_size=2, progress=False),
+    )
     theta, _ = load_pretrained(only_main)
     for (k, v), w in zip(theta.main.state_dict().items(), a.main.state_dict().values()):
         assert torch.equal(v, w), k  # the tuning phase did not move θ (nor its norm statistics)

@@ -1,4 +1,5 @@
 """Filling at the model's scale: per-hole windows, working scale from the hole's depth, seamless upsampling."""
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -48,10 +49,12 @@ def test_large_photo_hole_known_pixels_exact_and_no_seam(pipe, monkeypatch):
     # and the first filled one is no larger than steps inside the photo.
     monkeypatch.setattr(pipe, "_fill", lambda prepared, pads, image, mask, alpha: image)
     out = pipe(image, mask, alpha=0.5)
-    steps = [(out[:, 128, 160:288] - out[:, 127, 160:288]).abs().mean(),
-             (out[:, 223, 160:288] - out[:, 224, 160:288]).abs().mean(),
-             (out[:, 128:224, 160] - out[:, 128:224, 159]).abs().mean(),
-             (out[:, 128:224, 287] - out[:, 128:224, 288]).abs().mean()]
+    steps = [
+        (out[:, 128, 160:288] - out[:, 127, 160:288]).abs().mean(),
+        (out[:, 223, 160:288] - out[:, 224, 160:288]).abs().mean(),
+        (out[:, 128:224, 160] - out[:, 128:224, 159]).abs().mean(),
+        (out[:, 128:224, 287] - out[:, 128:224, 288]).abs().mean(),
+    ]
     typical = (image[:, :, 1:] - image[:, :, :-1]).abs().mean() + (image[:, 1:] - image[:, :-1]).abs().mean()
     assert max(float(s) for s in steps) < 1.5 * float(typical)  # a plain upsampled paste measures 1.7×
 

@@ -1,4 +1,5 @@
 """The marching prefill (``hole_fill="march"``): coherence transport ring by ring, eager and as a static graph."""
+
 import numpy as np
 import torch
 

@@ -1,4 +1,5 @@
 """The bundled Fashion-MNIST model does what it claims, measured by its bundled attribute classifier."""
+
 from __future__ import annotations
 
 import pytest
@@ -52,8 +53,9 @@ def test_alpha_zero_is_the_main_generator(pipe):
         assert torch.equal(pipe.model(z, alpha=0.0), pipe.model.main(z))
 
 
-@pytest.mark.skipif(not (DEBIAN_DIR / "t10k-images-idx3-ubyte.gz").is_file(),
-                    reason="Debian dataset-fashion-mnist is not installed")
+@pytest.mark.skipif(
+    not (DEBIAN_DIR / "t10k-images-idx3-ubyte.gz").is_file(), reason="Debian dataset-fashion-mnist is not installed"
+)
 def test_samples_stay_close_to_the_real_subsets(pipe, classifier):
     from dynamicnet.apps.dcgan.data import open_source, split_by_attribute
     from dynamicnet.apps.dcgan.evaluate import evaluate_alphas

@@ -1,4 +1,5 @@
 """--data specs, the generic folder + CSV split, attribute/value matching and the Fréchet distance."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,5 +1,6 @@
 """The DCGAN generator/discriminator and its Dynamic-Net wrapper, on tiny widths. The checks every application's
 model passes (α = 0 ≡ θ, α continuity, save → load, …) are in tests/apps/test_model_contract.py."""
+
 from __future__ import annotations
 
 import pytest

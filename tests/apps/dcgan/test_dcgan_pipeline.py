@@ -1,4 +1,5 @@
 """The DC-GAN pipeline's session: the demo's slider over fixed z."""
+
 import torch
 
 

@@ -1,4 +1,5 @@
 """The DCGAN task in the shared trainer: phases, data per phase, gradient flow, fresh discriminator, resume."""
+
 from __future__ import annotations
 
 import os
@@ -57,8 +58,16 @@ def _step(task, phase, step=0):
     opts = task.start_phase(phase, params)
     task.model.train()
     task.discriminator.train()
-    ctx = StepContext(phase, step, torch.device("cpu"), torch.Generator().manual_seed(0), 0, 1, opts,
-                      {"model": task.model, "discriminator": task.discriminator})
+    ctx = StepContext(
+        phase,
+        step,
+        torch.device("cpu"),
+        torch.Generator().manual_seed(0),
+        0,
+        1,
+        opts,
+        {"model": task.model, "discriminator": task.discriminator},
+    )
     batch = torch.stack([task.data.get(i, np.random.default_rng(i)) for i in range(4)])
     return task.training_step(ctx, batch)
 

@@ -1,4 +1,5 @@
 """The bundled style models do what they claim, measured with the real (offline) VGG16 weights."""
+
 import pytest
 import torch
 
@@ -31,8 +32,10 @@ def test_expected_models_are_bundled():
     assert set(bundled_models()) >= EXPECTED
 
 
-@pytest.mark.parametrize(("name", "objective"), [("starry-level", "higher"), ("starry-graffiti", "higher"),
-                                             ("starry-dual", "higher"), ("starry-fast", "higher")])
+@pytest.mark.parametrize(
+    ("name", "objective"),
+    [("starry-level", "higher"), ("starry-graffiti", "higher"), ("starry-dual", "higher"), ("starry-fast", "higher")],
+)
 def test_style_loss_to_o1_falls_monotonically_with_alpha(vgg, photos, name, objective):
     pipe = StylePipeline.from_pretrained(name)
     curve = alpha_curve(pipe, photos, ALPHAS, vgg, objective=objective, size=192)

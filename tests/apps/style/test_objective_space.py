@@ -1,5 +1,6 @@
 """``evaluate-objective-space``: O_m as the trainer computes it, dedicated networks trained exactly like θ, and the
 whole pipeline (networks, baselines, measurement, report, figure, sheets, reuse and resume) as a dry run."""
+
 from __future__ import annotations
 
 import json
@@ -32,15 +33,18 @@ from dynamicnet.training import TrainerConfig
 
 QUIET = ("--vgg-weights", "random", "--no-progress", "--dry-run")
 pytestmark = pytest.mark.filterwarnings("ignore:VGG16 has random weights")
-needs_opencv = pytest.mark.skipif(not (OPENCV_DATA_DIR / "starry_night.jpg").is_file(),
-                                  reason="the recipes' style images come from Debian opencv-doc (make test installs it)")
+needs_opencv = pytest.mark.skipif(
+    not (OPENCV_DATA_DIR / "starry_night.jpg").is_file(),
+    reason="the recipes' style images come from Debian opencv-doc (make test installs it)",
+)
 
 
 def _objectives() -> tuple[StyleObjective, StyleObjective]:
     """Two objectives with different style images that need no Debian package: the bundled photos."""
     o0 = StyleObjective(style=str(bundled_photo("coffee")), style_size=32, style_weight=3.0, tv_weight=0.5)
-    o1 = StyleObjective(style=str(bundled_photo("rocket")), style_size=32, style_weight=40.0, content_weight=2.0,
-                        tv_weight=0.1)
+    o1 = StyleObjective(
+        style=str(bundled_photo("rocket")), style_size=32, style_weight=40.0, content_weight=2.0, tv_weight=0.1
+    )
     return o0, o1
 
 
@@ -65,16 +69,25 @@ def test_a_dedicated_network_is_trained_like_theta(tmp_path, monkeypatch) -> Non
     """At m = 0, O_m is O0: the dedicated network must come out as θ itself (same initial weights, data order,
     steps), trained by train_style, which is how θ was made."""
     o0, o1 = _objectives()
-    recipe = builtin_recipes()["level"].with_overrides(main=o0, sets={"higher": o1}, width=4, size=32, batch_size=2,
-                                                       main_steps=3, tuning_steps=0)
+    recipe = builtin_recipes()["level"].with_overrides(
+        main=o0, sets={"higher": o1}, width=4, size=32, batch_size=2, main_steps=3, tuning_steps=0
+    )
     vgg = VGG16Features()
     monkeypatch.setattr(style_train, "load_vgg16", lambda weights: vgg)  # both sides measure with one VGG16
     dataset = SyntheticImageDataset(6, 32, seed=1)
     config = TrainerConfig(tmp_path / "theta", batch_size=2, seed=5, progress=False)
-    theta = load_pretrained(style_train.train_style(recipe, dataset, tmp_path / "theta", phase="main",
-                                                    config=config))[0]
-    networks = _Networks(Experiment.from_recipe(recipe, seed=5), tmp_path / "run", vgg, lambda: (dataset, "synthetic"),
-                         torch.device("cpu"), progress=False, log=lambda line: None)
+    theta = load_pretrained(style_train.train_style(recipe, dataset, tmp_path / "theta", phase="main", config=config))[
+        0
+    ]
+    networks = _Networks(
+        Experiment.from_recipe(recipe, seed=5),
+        tmp_path / "run",
+        vgg,
+        lambda: (dataset, "synthetic"),
+        torch.device("cpu"),
+        progress=False,
+        log=lambda line: None,
+    )
     same = load_pretrained(networks.dedicated(0.0))[0].main.state_dict()
     other = load_pretrained(networks.dedicated(1.0))[0].main.state_dict()
     assert all(torch.equal(same[k], v) for k, v in theta.main.state_dict().items())  # bit for bit
@@ -119,8 +132,9 @@ def test_dry_run_of_a_bundled_model_end_to_end_then_reused(capsys, tmp_path, rec
     first = time.perf_counter() - started
     results = _check_run(out, [0.25, 0.5, 0.75])
     assert (results["plane"]["x"], results["plane"]["y"]) == axes
-    assert results["experiment"]["model"]["folder"].endswith({"level": "starry-level",
-                                                               "two-style": "starry-graffiti"}[recipe])
+    assert results["experiment"]["model"]["folder"].endswith(
+        {"level": "starry-level", "two-style": "starry-graffiti"}[recipe]
+    )
     assert "training the dedicated network for m = 0.5" in stdout
     assert str(out / "results.md") in stdout
 
@@ -143,8 +157,7 @@ def test_trained_model_run_resumes_an_interrupted_network(capsys, monkeypatch, t
     recipe_file = tmp_path / "recipe.json"
     recipe_file.write_text(json.dumps(recipe.to_dict()))
     out = tmp_path / "run"
-    args = ("evaluate-objective-space", "--recipe", recipe_file, "--train-model", "--m", "0.5,0.33", "-o", out,
-            *QUIET)
+    args = ("evaluate-objective-space", "--recipe", recipe_file, "--train-model", "--m", "0.5,0.33", "-o", out, *QUIET)
     step = _PointTask.training_step
 
     def interrupted(self, ctx, batch):
@@ -155,8 +168,12 @@ def test_trained_model_run_resumes_an_interrupted_network(capsys, monkeypatch, t
     monkeypatch.setattr(_PointTask, "training_step", interrupted)
     code, stdout, err = run_cli(capsys, *args)
     assert code == 130
-    assert err.startswith("dynamicnet: interrupted while training the dedicated network for m = 0.33; its "
-                          "checkpoint is in") and "run the same command again" in err
+    assert (
+        err.startswith(
+            "dynamicnet: interrupted while training the dedicated network for m = 0.33; its checkpoint is in"
+        )
+        and "run the same command again" in err
+    )
     assert "training θ and its tuning blocks" in stdout
     monkeypatch.setattr(_PointTask, "training_step", step)
     code, stdout, err = run_cli(capsys, *args)
@@ -174,13 +191,16 @@ def test_trained_model_run_resumes_an_interrupted_network(capsys, monkeypatch, t
     assert (out / "dedicated/m0.5/model.safetensors").read_bytes() == weights
 
 
-@pytest.mark.parametrize(("extra", "message"), [
-    (("--m", "0.5,1"), "--m: each value must be strictly between 0 and 1"),
-    (("--seed", "3"), "--seed applies to --train-model only"),
-    (("--recipe", "two-style", "--model", "starry-level"), "was trained with recipe 'level', not 'two-style'"),
-    (("--recipe", "scale"), "no bundled model for recipe 'scale'"),
-    (("--model", "starry-level", "--train-model"), "not allowed with argument"),
-])
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (("--m", "0.5,1"), "--m: each value must be strictly between 0 and 1"),
+        (("--seed", "3"), "--seed applies to --train-model only"),
+        (("--recipe", "two-style", "--model", "starry-level"), "was trained with recipe 'level', not 'two-style'"),
+        (("--recipe", "scale"), "no bundled model for recipe 'scale'"),
+        (("--model", "starry-level", "--train-model"), "not allowed with argument"),
+    ],
+)
 def test_bad_input_is_one_line(capsys, tmp_path, extra, message) -> None:
     code, _, err = run_cli(capsys, "evaluate-objective-space", "-o", tmp_path / "run", *QUIET, *extra)
     assert code in (1, 2)
@@ -191,8 +211,7 @@ def test_bad_input_is_one_line(capsys, tmp_path, extra, message) -> None:
 def test_a_run_folder_holds_one_experiment(capsys, tmp_path) -> None:
     out = tmp_path / "run"
     out.mkdir()
-    (out / "plan.json").write_text(json.dumps({"recipe": {}, "theta": {}, "blocks": {}, "model": None,
-                                               "vgg16": None}))
+    (out / "plan.json").write_text(json.dumps({"recipe": {}, "theta": {}, "blocks": {}, "model": None, "vgg16": None}))
     code, _, err = run_cli(capsys, "evaluate-objective-space", "-o", out, *QUIET)
     assert code == 1
     assert f"--output {out} holds an objective-space run with other settings" in err

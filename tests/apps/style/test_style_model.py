@@ -1,5 +1,6 @@
 """The style network and what its pipeline does with it; the checks every application's model passes (α = 0 ≡ θ,
 one block at a time, save → load, determinism, …) are in tests/apps/test_model_contract.py."""
+
 import pytest
 import torch
 from factories import tiny_style_net

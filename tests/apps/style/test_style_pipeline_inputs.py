@@ -1,4 +1,5 @@
 """StylePipeline takes PIL images, NumPy arrays, uint8/float tensors and batches, and gives back the same kind."""
+
 import numpy as np
 import pytest
 import torch

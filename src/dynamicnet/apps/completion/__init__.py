@@ -5,6 +5,7 @@ The seed (Shoshan et al., 2019): a network trained with a sub-optimal objective 
 the user — or a per-image criterion — pick the working point. :class:`CompletionPipeline` fills holes at any
 α, sweeps α, and proposes an α per image without ground truth (:meth:`CompletionPipeline.auto_alpha`).
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -12,16 +13,33 @@ from typing import TYPE_CHECKING
 from ...utils.lazy import lazy_getattr
 
 _LAZY = {
-    "ARCHITECTURE": ".model", "DEFAULT_POINTS": ".model", "CompletionNet": ".model", "PatchDiscriminator": ".model",
-    "composite": ".model", "masked_input": ".model", "AUTO_GRID": ".pipeline", "CompletionPipeline": ".pipeline",
-    "CompletionObjective": ".recipe", "CompletionRecipe": ".recipe", "builtin_recipes": ".recipe",
+    "ARCHITECTURE": ".model",
+    "DEFAULT_POINTS": ".model",
+    "CompletionNet": ".model",
+    "PatchDiscriminator": ".model",
+    "composite": ".model",
+    "masked_input": ".model",
+    "AUTO_GRID": ".pipeline",
+    "CompletionPipeline": ".pipeline",
+    "CompletionObjective": ".recipe",
+    "CompletionRecipe": ".recipe",
+    "builtin_recipes": ".recipe",
     "load_recipe": ".recipe",
 }
 __getattr__ = lazy_getattr(__name__, _LAZY)
 __all__ = [
-    "ARCHITECTURE", "AUTO_GRID", "CompletionNet", "CompletionObjective", "CompletionPipeline",
-    "CompletionRecipe", "DEFAULT_POINTS", "PatchDiscriminator", "builtin_recipes", "composite",
-    "load_recipe", "masked_input",
+    "ARCHITECTURE",
+    "AUTO_GRID",
+    "CompletionNet",
+    "CompletionObjective",
+    "CompletionPipeline",
+    "CompletionRecipe",
+    "DEFAULT_POINTS",
+    "PatchDiscriminator",
+    "builtin_recipes",
+    "composite",
+    "load_recipe",
+    "masked_input",
 ]
 
 if TYPE_CHECKING:

@@ -13,6 +13,7 @@ validation of the share of the oracle's gain recovered; the held-out photos of t
 cost at inference is one fill per grid α of the hole's working window, which the α-independent prefix makes
 cheap (no VGG, no extra holes).
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -59,8 +60,11 @@ def critic_features(fills: Sequence[torch.Tensor], mask: torch.Tensor) -> np.nda
     out = [np.log(d_ring + _EPS), np.log(s_ring + _EPS)]
     for fill in fills:
         d, s, c = _stats(fill, _detail(fill), hole)
-        out += [np.log((d + _EPS) / (d_ring + _EPS)), np.log((s + _EPS) / (s_ring + _EPS)),
-                float((c - c_ring).abs().mean())]
+        out += [
+            np.log((d + _EPS) / (d_ring + _EPS)),
+            np.log((s + _EPS) / (s_ring + _EPS)),
+            float((c - c_ring).abs().mean()),
+        ]
     return np.asarray(out, dtype=np.float64)
 
 
@@ -85,20 +89,35 @@ class AlphaCritic:
         return float(self.grid[int(np.argmin(self.predict(features)))])
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": "critic", "grid": list(self.grid), "mean": list(self.mean), "scale": list(self.scale),
-                "weights": [list(w) for w in self.weights], "bias": list(self.bias),
-                "prior_alpha": self.prior_alpha, "ridge": self.ridge, "source": self.source}
+        return {
+            "kind": "critic",
+            "grid": list(self.grid),
+            "mean": list(self.mean),
+            "scale": list(self.scale),
+            "weights": [list(w) for w in self.weights],
+            "bias": list(self.bias),
+            "prior_alpha": self.prior_alpha,
+            "ridge": self.ridge,
+            "source": self.source,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> AlphaCritic:
-        return cls(tuple(float(a) for a in data["grid"]), tuple(float(m) for m in data["mean"]),
-                   tuple(float(s) for s in data["scale"]), tuple(tuple(float(w) for w in row) for row in data["weights"]),
-                   tuple(float(b) for b in data["bias"]), float(data.get("prior_alpha", 0.5)),
-                   float(data.get("ridge", 1.0)), str(data.get("source", "")))
+        return cls(
+            tuple(float(a) for a in data["grid"]),
+            tuple(float(m) for m in data["mean"]),
+            tuple(float(s) for s in data["scale"]),
+            tuple(tuple(float(w) for w in row) for row in data["weights"]),
+            tuple(float(b) for b in data["bias"]),
+            float(data.get("prior_alpha", 0.5)),
+            float(data.get("ridge", 1.0)),
+            str(data.get("source", "")),
+        )
 
 
-def ridge_fit(features: np.ndarray, curves: np.ndarray, ridge: float, grid: Sequence[float],
-              source: str = "") -> AlphaCritic:
+def ridge_fit(
+    features: np.ndarray, curves: np.ndarray, ridge: float, grid: Sequence[float], source: str = ""
+) -> AlphaCritic:
     """Fit :class:`AlphaCritic` to ``features`` ``(N, F)`` and true distance ``curves`` ``(N, A)``."""
     mean, scale = features.mean(0), features.std(0) + 1e-8
     z = (features - mean) / scale
@@ -106,8 +125,16 @@ def ridge_fit(features: np.ndarray, curves: np.ndarray, ridge: float, grid: Sequ
     bias = target.mean(0)
     weights = np.linalg.solve(z.T @ z + ridge * np.eye(z.shape[1]), z.T @ (target - bias))
     prior = float(grid[int(curves.mean(0).argmin())])
-    return AlphaCritic(tuple(float(a) for a in grid), tuple(mean.tolist()), tuple(scale.tolist()),
-                       tuple(tuple(row) for row in weights.tolist()), tuple(bias.tolist()), prior, ridge, source)
+    return AlphaCritic(
+        tuple(float(a) for a in grid),
+        tuple(mean.tolist()),
+        tuple(scale.tolist()),
+        tuple(tuple(row) for row in weights.tolist()),
+        tuple(bias.tolist()),
+        prior,
+        ridge,
+        source,
+    )
 
 
 def oracle_share(curves: np.ndarray, picks: np.ndarray) -> float:
@@ -117,8 +144,9 @@ def oracle_share(curves: np.ndarray, picks: np.ndarray) -> float:
     return float((d_global - d_pick) / (d_global - d_oracle)) if d_global > d_oracle else 0.0
 
 
-def fit_critic(features: np.ndarray, curves: np.ndarray, groups: np.ndarray, grid: Sequence[float],
-               source: str = "") -> tuple[AlphaCritic, dict[str, Any]]:
+def fit_critic(
+    features: np.ndarray, curves: np.ndarray, groups: np.ndarray, grid: Sequence[float], source: str = ""
+) -> tuple[AlphaCritic, dict[str, Any]]:
     """The ridge strength with the best leave-one-group-out share of the oracle's gain, refitted on everything.
 
     ``groups`` labels each row by photo, so no photo's crops help predict that photo."""
@@ -133,9 +161,14 @@ def fit_critic(features: np.ndarray, curves: np.ndarray, groups: np.ndarray, gri
     best = max(RIDGE_GRID, key=lambda r: shares[r])
     critic = ridge_fit(features, curves, best, grid, source)
     in_sample = oracle_share(curves, np.array([int(np.argmin(critic.predict(f))) for f in features]))
-    report = {"images": len(curves), "photos": len(np.unique(groups)), "ridge": best,
-              "leave_one_photo_out_share": {str(k): round(v, 3) for k, v in shares.items()},
-              "in_sample_share": round(in_sample, 3), "prior_alpha": critic.prior_alpha}
+    report = {
+        "images": len(curves),
+        "photos": len(np.unique(groups)),
+        "ridge": best,
+        "leave_one_photo_out_share": {str(k): round(v, 3) for k, v in shares.items()},
+        "in_sample_share": round(in_sample, 3),
+        "prior_alpha": critic.prior_alpha,
+    }
     return critic, report
 
 

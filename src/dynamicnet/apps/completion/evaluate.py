@@ -10,6 +10,7 @@ For every image and every α of a grid: PSNR, SSIM and the VGG-feature distance 
 
 This is how docs/completion.md's numbers are produced (``dynamicnet evaluate-completion``).
 """
+
 from __future__ import annotations
 
 import json
@@ -33,8 +34,14 @@ from .metrics import PERCEPTUAL_TAPS, hole_psnr, hole_ssim, perceptual_hole_dist
 from .pipeline import AUTO_GRID, AutoAlphaCalibration, CompletionPipeline
 
 
-def held_out_crops(photos: Sequence[Path] | None = None, *, size: int = 64, per_photo: int = 8,
-                   scale: tuple[float, float] = (0.02, 1.0), seed: int = 1234) -> list[torch.Tensor]:
+def held_out_crops(
+    photos: Sequence[Path] | None = None,
+    *,
+    size: int = 64,
+    per_photo: int = 8,
+    scale: tuple[float, float] = (0.02, 1.0),
+    seed: int = 1234,
+) -> list[torch.Tensor]:
     """``per_photo`` random square crops of each photo (default: the held-out photos), resized to ``size``.
 
     Crop areas are drawn like the training crops (a uniform fraction ``scale`` of the largest square), so
@@ -68,8 +75,15 @@ class CompletionEval:
 
     # --------------------------------------------------------- derived figures
     def curve(self) -> list[dict[str, float]]:
-        return [{"alpha": a, "psnr": float(self.psnr[:, i].mean()), "ssim": float(self.ssim[:, i].mean()),
-                 "perceptual": float(self.perceptual[:, i].mean())} for i, a in enumerate(self.alphas)]
+        return [
+            {
+                "alpha": a,
+                "psnr": float(self.psnr[:, i].mean()),
+                "ssim": float(self.ssim[:, i].mean()),
+                "perceptual": float(self.perceptual[:, i].mean()),
+            }
+            for i, a in enumerate(self.alphas)
+        ]
 
     def global_best(self) -> tuple[float, float]:
         """(α, mean perceptual distance) of the best single α."""
@@ -95,22 +109,36 @@ class CompletionEval:
         a_best, d_best = self.global_best()
         oracle_alpha, d_oracle = self.oracle()
         d = {
-            "alphas": self.alphas, "images": int(self.perceptual.shape[0]), "curve": self.curve(),
+            "alphas": self.alphas,
+            "images": int(self.perceptual.shape[0]),
+            "curve": self.curve(),
             "global_best": {"alpha": a_best, "perceptual": d_best},
             "oracle": {"perceptual": d_oracle, "alpha_per_image": oracle_alpha.tolist()},
             "perceptual_per_image": self.perceptual.tolist(),
             "notes": self.notes,
         }
         if self.auto_perceptual is not None:
-            d["auto"] = {"perceptual": float(self.auto_perceptual.mean()),
-                         "psnr": float(self.auto_psnr.mean()), "ssim": float(self.auto_ssim.mean()),
-                         "alpha_per_image": self.auto_alpha.tolist(), "share_of_oracle_gain": self.auto_share()}
+            d["auto"] = {
+                "perceptual": float(self.auto_perceptual.mean()),
+                "psnr": float(self.auto_psnr.mean()),
+                "ssim": float(self.auto_ssim.mean()),
+                "alpha_per_image": self.auto_alpha.tolist(),
+                "share_of_oracle_gain": self.auto_share(),
+            }
         return d
 
 
 @torch.no_grad()
-def evaluate_alphas(pipe: CompletionPipeline, images: Sequence[torch.Tensor], alphas: Sequence[float],
-                    vgg: Any, *, hole: int, auto: bool = True, progress: bool | None = False) -> CompletionEval:
+def evaluate_alphas(
+    pipe: CompletionPipeline,
+    images: Sequence[torch.Tensor],
+    alphas: Sequence[float],
+    vgg: Any,
+    *,
+    hole: int,
+    auto: bool = True,
+    progress: bool | None = False,
+) -> CompletionEval:
     """Metrics inside a centre ``hole``² of every image at every α (and at the auto α when ``auto``).
 
     ``progress``: a bar over the images (None: only when stderr is a terminal)."""
@@ -126,11 +154,15 @@ def evaluate_alphas(pipe: CompletionPipeline, images: Sequence[torch.Tensor], al
         m = mask[None].to(device)
         target = vgg(truth, taps=PERCEPTUAL_TAPS)
 
-        def score(filled: torch.Tensor, truth: torch.Tensor = truth, m: torch.Tensor = m,
-                  target: dict = target) -> tuple[float, float, float]:  # bound now: called in this iteration
+        def score(
+            filled: torch.Tensor, truth: torch.Tensor = truth, m: torch.Tensor = m, target: dict = target
+        ) -> tuple[float, float, float]:  # bound now: called in this iteration
             f = filled[None].to(device)
-            return (float(hole_psnr(f, truth, m)[0]), float(hole_ssim(f, truth, m)[0]),
-                    float(perceptual_hole_distance(vgg(f, taps=PERCEPTUAL_TAPS), target, m)[0]))
+            return (
+                float(hole_psnr(f, truth, m)[0]),
+                float(hole_ssim(f, truth, m)[0]),
+                float(perceptual_hole_distance(vgg(f, taps=PERCEPTUAL_TAPS), target, m)[0]),
+            )
 
         for i, filled in enumerate(pipe.sweep(image, mask, alphas)):
             psnr[j, i], ssim[j, i], perc[j, i] = score(filled)
@@ -150,11 +182,17 @@ def calibration_photos() -> list[Path]:
     from ...data.assets import OPENCV_DATA_DIR, _skimage_data_dir
 
     sk = _skimage_data_dir()
-    found = [p for p in ([sk / "motorcycle_left.png", sk / "ihc.png"] if sk is not None else [])
-             + [OPENCV_DATA_DIR / "left.jpg"] if p.is_file()]
+    found = [
+        p
+        for p in ([sk / "motorcycle_left.png", sk / "ihc.png"] if sk is not None else [])
+        + [OPENCV_DATA_DIR / "left.jpg"]
+        if p.is_file()
+    ]
     if len(found) < 2:
-        raise DynamicNetError("auto-α calibration needs scikit-image (pip install scikit-image) and/or opencv-doc "
-                              "(apt-get install opencv-doc), or pass --photos")
+        raise DynamicNetError(
+            "auto-α calibration needs scikit-image (pip install scikit-image) and/or opencv-doc "
+            "(apt-get install opencv-doc), or pass --photos"
+        )
     return found
 
 
@@ -162,9 +200,16 @@ SHRINKAGE_GRID = (0.0, 0.005, 0.01, 0.02, 0.03, 0.05, 0.1)
 
 
 @torch.no_grad()
-def calibrate_auto_alpha(pipe: CompletionPipeline, groups: Sequence[Sequence[torch.Tensor]], vgg: Any, *,
-                         hole: int, grid: Sequence[float] = AUTO_GRID, source: str = "",
-                         progress: bool | None = False) -> tuple[AutoAlphaCalibration, dict[str, Any]]:
+def calibrate_auto_alpha(
+    pipe: CompletionPipeline,
+    groups: Sequence[Sequence[torch.Tensor]],
+    vgg: Any,
+    *,
+    hole: int,
+    grid: Sequence[float] = AUTO_GRID,
+    source: str = "",
+    progress: bool | None = False,
+) -> tuple[AutoAlphaCalibration, dict[str, Any]]:
     """Fit :class:`AutoAlphaCalibration` on calibration images with ground truth, grouped by photo.
 
     ``prior_alpha`` is the best global α on these images; ``offset(α)`` the mean gap between the true
@@ -177,9 +222,12 @@ def calibrate_auto_alpha(pipe: CompletionPipeline, groups: Sequence[Sequence[tor
     labels = np.concatenate([np.full(len(g), k) for k, g in enumerate(groups)])
     grid = [float(a) for a in grid]
     truth = evaluate_alphas(pipe, images, grid, vgg, hole=hole, auto=False, progress=progress).perceptual  # (N, A)
-    proxy = np.array([pipe.auto_alpha_scores(im, pipe.default_mask(*im.shape[-2:], hole), grid)
-                      for im in progress_bar(images, desc="proxy scores", total=len(images), unit="image",
-                                             enabled=progress)])
+    proxy = np.array(
+        [
+            pipe.auto_alpha_scores(im, pipe.default_mask(*im.shape[-2:], hole), grid)
+            for im in progress_bar(images, desc="proxy scores", total=len(images), unit="image", enabled=progress)
+        ]
+    )
     g = np.asarray(grid)
 
     def fit(idx: np.ndarray, shrinkage: float) -> AutoAlphaCalibration:
@@ -198,14 +246,21 @@ def calibrate_auto_alpha(pipe: CompletionPipeline, groups: Sequence[Sequence[tor
     everything = np.arange(len(images))
     lopo: dict[float, list[float]] = {}
     for lam in SHRINKAGE_GRID:
-        lopo[lam] = [share(np.flatnonzero(labels == k), fit(np.flatnonzero(labels != k), lam))
-                     for k in range(len(groups))] if len(groups) > 1 else [share(everything, fit(everything, lam))]
+        lopo[lam] = (
+            [share(np.flatnonzero(labels == k), fit(np.flatnonzero(labels != k), lam)) for k in range(len(groups))]
+            if len(groups) > 1
+            else [share(everything, fit(everything, lam))]
+        )
     best = max(SHRINKAGE_GRID, key=lambda lam: float(np.mean(lopo[lam])))
     calibration = fit(everything, best)
-    report = {"images": len(images), "photos": len(groups),
-              "leave_one_photo_out_share": {str(k): [round(v, 3) for v in vs] for k, vs in lopo.items()},
-              "chosen_shrinkage": best, "prior_alpha": calibration.prior_alpha,
-              "in_sample_share": share(everything, calibration)}
+    report = {
+        "images": len(images),
+        "photos": len(groups),
+        "leave_one_photo_out_share": {str(k): [round(v, 3) for v in vs] for k, vs in lopo.items()},
+        "chosen_shrinkage": best,
+        "prior_alpha": calibration.prior_alpha,
+        "in_sample_share": share(everything, calibration),
+    }
     return calibration, report
 
 
@@ -221,9 +276,16 @@ def training_photo_groups(count: int = 40, seed: int = 0) -> list[Path]:
 
 
 @torch.no_grad()
-def fit_auto_critic(pipe: CompletionPipeline, groups: Sequence[Sequence[torch.Tensor]], vgg: Any, *, hole: int,
-                    grid: Sequence[float] = AUTO_GRID, source: str = "", progress: bool | None = False
-                    ) -> tuple[AlphaCritic, dict[str, Any]]:
+def fit_auto_critic(
+    pipe: CompletionPipeline,
+    groups: Sequence[Sequence[torch.Tensor]],
+    vgg: Any,
+    *,
+    hole: int,
+    grid: Sequence[float] = AUTO_GRID,
+    source: str = "",
+    progress: bool | None = False,
+) -> tuple[AlphaCritic, dict[str, Any]]:
     """Fit :class:`~.critic.AlphaCritic` on crops with ground truth, grouped by photo (centre ``hole``²).
 
     ``progress``: bars over the images, for the true distances and for the critic's features (None: on a
@@ -232,39 +294,52 @@ def fit_auto_critic(pipe: CompletionPipeline, groups: Sequence[Sequence[torch.Te
     labels = np.concatenate([np.full(len(g), k) for k, g in enumerate(groups)])
     grid = [float(a) for a in grid]
     curves = evaluate_alphas(pipe, images, grid, vgg, hole=hole, auto=False, progress=progress).perceptual  # (N, A)
-    features = np.stack([pipe.critic_features(im, pipe.default_mask(*im.shape[-2:], hole), grid)
-                         for im in progress_bar(images, desc="critic features", total=len(images), unit="image",
-                                                enabled=progress)])
+    features = np.stack(
+        [
+            pipe.critic_features(im, pipe.default_mask(*im.shape[-2:], hole), grid)
+            for im in progress_bar(images, desc="critic features", total=len(images), unit="image", enabled=progress)
+        ]
+    )
     return fit_critic(features, curves, labels, grid, source)
 
 
 def write_calibration(folder: Path, calibration: AutoAlphaCalibration | AlphaCritic) -> None:
     """Store a calibration in a model folder's ``config.json`` (``extra.auto_alpha``; atomic rewrite)."""
     config = read_config(folder)
-    config["extra"] = {**config.get("extra", {}), "auto_alpha": calibration.to_dict(),
-                       "default_alpha": calibration.prior_alpha}
+    config["extra"] = {
+        **config.get("extra", {}),
+        "auto_alpha": calibration.to_dict(),
+        "default_alpha": calibration.prior_alpha,
+    }
     atomic_write_text(Path(folder) / CONFIG_NAME, json.dumps(config, indent=2) + "\n")
 
 
 def summarize(result: CompletionEval, title: str) -> str:
     """The evaluation as the text table ``dynamicnet evaluate-completion`` prints."""
-    lines = [title, f"{'alpha':>6} {'PSNR dB':>9} {'SSIM':>7} {'VGG dist':>9}   (inside the hole; VGG: lower is better)"]
+    lines = [
+        title,
+        f"{'alpha':>6} {'PSNR dB':>9} {'SSIM':>7} {'VGG dist':>9}   (inside the hole; VGG: lower is better)",
+    ]
     for row in result.curve():
         lines.append(f"{row['alpha']:>6g} {row['psnr']:>9.3f} {row['ssim']:>7.4f} {row['perceptual']:>9.4f}")
     a_best, d_best = result.global_best()
     oracle_alpha, d_oracle = result.oracle()
     d0, d1 = float(result.perceptual[:, 0].mean()), float(result.perceptual[:, -1].mean())
     lines.append(f"best global α = {a_best:g}: VGG dist {d_best:.4f}")
-    lines.append(f"per-image oracle α: VGG dist {d_oracle:.4f}  ({_pct(d_oracle, d_best)} vs best global, "
-                 f"{_pct(d_oracle, d0)} vs α={result.alphas[0]:g}, {_pct(d_oracle, d1)} vs α={result.alphas[-1]:g})")
+    lines.append(
+        f"per-image oracle α: VGG dist {d_oracle:.4f}  ({_pct(d_oracle, d_best)} vs best global, "
+        f"{_pct(d_oracle, d0)} vs α={result.alphas[0]:g}, {_pct(d_oracle, d1)} vs α={result.alphas[-1]:g})"
+    )
     values, counts = np.unique(oracle_alpha, return_counts=True)
     lines.append("oracle α histogram: " + ", ".join(f"{v:g}×{c}" for v, c in zip(values, counts)))
     if result.auto_perceptual is not None:
         share = result.auto_share()
-        lines.append(f"auto α: VGG dist {result.auto_perceptual.mean():.4f}  PSNR {result.auto_psnr.mean():.3f}  "
-                     f"SSIM {result.auto_ssim.mean():.4f}  ({_pct(float(result.auto_perceptual.mean()), d_best)} "
-                     f"vs best global); share of the oracle's gain recovered: "
-                     f"{'n/a' if share is None else f'{100 * share:.0f}%'}")
+        lines.append(
+            f"auto α: VGG dist {result.auto_perceptual.mean():.4f}  PSNR {result.auto_psnr.mean():.3f}  "
+            f"SSIM {result.auto_ssim.mean():.4f}  ({_pct(float(result.auto_perceptual.mean()), d_best)} "
+            f"vs best global); share of the oracle's gain recovered: "
+            f"{'n/a' if share is None else f'{100 * share:.0f}%'}"
+        )
         varied = np.std(result.auto_alpha) > 0 and np.std(oracle_alpha) > 0
         corr = np.corrcoef(result.auto_alpha, oracle_alpha)[0, 1] if varied else float("nan")
         lines.append(f"auto α: mean {result.auto_alpha.mean():.2f}, correlation with the oracle α {corr:.2f}")
@@ -275,5 +350,15 @@ def _pct(value: float, reference: float) -> str:
     return f"{100 * (value - reference) / reference:+.1f}%" if reference else "n/a"
 
 
-__all__ = ["SHRINKAGE_GRID", "CompletionEval", "calibrate_auto_alpha", "calibration_photos", "evaluate_alphas",
-           "fit_auto_critic", "held_out_crops", "summarize", "training_photo_groups", "write_calibration"]
+__all__ = [
+    "SHRINKAGE_GRID",
+    "CompletionEval",
+    "calibrate_auto_alpha",
+    "calibration_photos",
+    "evaluate_alphas",
+    "fit_auto_critic",
+    "held_out_crops",
+    "summarize",
+    "training_photo_groups",
+    "write_calibration",
+]

@@ -17,6 +17,7 @@ being averaged away; where there is no edge the weights are isotropic. Measured 
 :func:`march_fill_static` computes the same as a fixed graph (a fixed number of rings over the whole image, no
 data-dependent indexing), which is what an ONNX export needs.
 """
+
 from __future__ import annotations
 
 import math
@@ -42,7 +43,7 @@ def _offsets(radius: int) -> tuple[torch.Tensor, torch.Tensor]:
 def _blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
     """Separable Gaussian blur of ``(N, 1, H, W)`` with replicated borders."""
     half = math.ceil(2 * sigma)
-    g = torch.exp(-torch.arange(-half, half + 1, dtype=x.dtype, device=x.device) ** 2 / (2 * sigma**2))
+    g = torch.exp(-(torch.arange(-half, half + 1, dtype=x.dtype, device=x.device) ** 2) / (2 * sigma**2))
     g = g / g.sum()
     x = F.pad(x, (half, half, half, half), mode="replicate")
     return F.conv2d(F.conv2d(x, g.view(1, 1, 1, -1)), g.view(1, 1, -1, 1))
@@ -62,8 +63,9 @@ def edge_field(image: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, t
     smooth = _blur((image * known).reshape(b * c, 1, h, w), MARCH_SIGMA).view(b, c, h, w) / weight.clamp_min(1e-6)
     full = weight > 0.999
     ok = torch.zeros_like(full)
-    ok[..., 1:-1, 1:-1] = (full[..., 1:-1, 1:-1] & full[..., 2:, 1:-1] & full[..., :-2, 1:-1]
-                           & full[..., 1:-1, 2:] & full[..., 1:-1, :-2])
+    ok[..., 1:-1, 1:-1] = (
+        full[..., 1:-1, 1:-1] & full[..., 2:, 1:-1] & full[..., :-2, 1:-1] & full[..., 1:-1, 2:] & full[..., 1:-1, :-2]
+    )
     gy, gx = torch.zeros_like(smooth), torch.zeros_like(smooth)
     gy[..., 1:-1, :] = (smooth[..., 2:, :] - smooth[..., :-2, :]) / 2
     gx[..., :, 1:-1] = (smooth[..., :, 2:] - smooth[..., :, :-2]) / 2
@@ -84,8 +86,16 @@ def edge_field(image: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, t
     return coh, vy / norm, vx / norm
 
 
-def _weights(known: torch.Tensor, ring_q: torch.Tensor, ring: int, coh: torch.Tensor, gy: torch.Tensor,
-             gx: torch.Tensor, oy: torch.Tensor, ox: torch.Tensor) -> torch.Tensor:
+def _weights(
+    known: torch.Tensor,
+    ring_q: torch.Tensor,
+    ring: int,
+    coh: torch.Tensor,
+    gy: torch.Tensor,
+    gx: torch.Tensor,
+    oy: torch.Tensor,
+    ox: torch.Tensor,
+) -> torch.Tensor:
     """w(p, q) of the module docstring; every argument broadcasts (``oy``/``ox`` over the neighbours)."""
     steer = torch.exp(-MARCH_ANISOTROPY * coh * (oy * gy + ox * gx) ** 2) / (oy**2 + ox**2).sqrt()
     return known * (steer / (1 + ring - ring_q) + _TINY)
@@ -122,16 +132,17 @@ def march_fill(image: torch.Tensor, mask: torch.Tensor, radius: int = MARCH_RADI
         weights = _weights(known[q].to(image.dtype), ring_of[q], ring, coh[p], gy[p], gx[p], oy, ox)
         values[:, front] = (values[:, q] * weights).sum(2) / weights.sum(1)
         ring_of[front], known[front], todo[front] = float(ring), True, False
-    filled = values.view(c, b, hp, wp).transpose(0, 1)[..., r:r + h, r:r + w]
-    rest = todo.view(b, 1, hp, wp)[..., r:r + h, r:r + w]
+    filled = values.view(c, b, hp, wp).transpose(0, 1)[..., r : r + h, r : r + w]
+    rest = todo.view(b, 1, hp, wp)[..., r : r + h, r : r + w]
     if bool(rest.any()):
         now = (~rest).to(image.dtype)
         filled = torch.where(rest, push_pull(filled * now, now, PUSH_PULL_LEVELS), filled)
     return torch.where(mask > 0.5, filled, image)
 
 
-def march_fill_static(image: torch.Tensor, mask: torch.Tensor, radius: int = MARCH_RADIUS,
-                      rings: int = MARCH_RINGS) -> torch.Tensor:
+def march_fill_static(
+    image: torch.Tensor, mask: torch.Tensor, radius: int = MARCH_RADIUS, rings: int = MARCH_RINGS
+) -> torch.Tensor:
     """:func:`march_fill` as a fixed graph: ``rings`` rings, each computed at every pixel from shifted copies
     of the image (no data-dependent indexing or loop, so it exports to ONNX); what is still unknown after
     ``rings`` rings is filled by push-pull. Equal to :func:`march_fill` (to float rounding) for holes at most
@@ -156,8 +167,9 @@ def march_fill_static(image: torch.Tensor, mask: torch.Tensor, radius: int = MAR
     ring_of = torch.zeros_like(known)
     for ring in range(1, rings + 1):
         front = (F.max_pool2d(known, 3, 1, 1) > 0.5) & (known < 0.5)
-        weights = _weights(shifted(known), shifted(ring_of), ring, coh[:, :, None], gy[:, :, None],
-                           gx[:, :, None], oy, ox)  # (B, 1, K, H, W)
+        weights = _weights(
+            shifted(known), shifted(ring_of), ring, coh[:, :, None], gy[:, :, None], gx[:, :, None], oy, ox
+        )  # (B, 1, K, H, W)
         mean = (shifted(values) * weights).sum(2) / weights.sum(2).clamp_min(1e-30)
         values = torch.where(front, mean, values)
         ring_of = torch.where(front, torch.full_like(ring_of, float(ring)), ring_of)

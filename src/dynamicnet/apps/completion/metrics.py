@@ -6,6 +6,7 @@ would only dilute the numbers). The perceptual distance is also the training obj
 
 Images are ``(B, 3, H, W)`` in [0, 1]; masks ``(B, 1, H, W)`` with 1 = hole. Results are ``(B,)`` tensors.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -74,8 +75,9 @@ def hole_ssim(a: Tensor, b: Tensor, mask: Tensor) -> Tensor:
     return (s * mask).flatten(1).sum(1) / mask.flatten(1).sum(1).clamp_min(1)
 
 
-def perceptual_hole_distance(feats_a: Mapping[str, Tensor], feats_b: Mapping[str, Tensor], mask: Tensor,
-                             taps: Sequence[str] | None = None) -> Tensor:
+def perceptual_hole_distance(
+    feats_a: Mapping[str, Tensor], feats_b: Mapping[str, Tensor], mask: Tensor, taps: Sequence[str] | None = None
+) -> Tensor:
     """VGG-feature distance inside the hole, per image (LPIPS-style, with uniform layer weights).
 
     At each tap the features are unit-normalised along channels (so every layer counts alike whatever its

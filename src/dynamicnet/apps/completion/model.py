@@ -18,6 +18,7 @@ No normalisation layers: instance norm would mix the hole's placeholder grey int
 (so the known region's features depend on the hole's size), and batch norm misbehaves at the batch sizes a CPU
 affords. Zero padding everywhere, so any size ≥ 4 works, including feature maps smaller than the dilation.
 """
+
 from __future__ import annotations
 
 import math
@@ -71,8 +72,9 @@ def push_pull(values: torch.Tensor, weights: torch.Tensor, levels: int | None = 
     return estimate[0] if unbatched else estimate
 
 
-def masked_input(image: torch.Tensor, mask: torch.Tensor, hole_fill: str = "grey", *,
-                 static: bool = False) -> torch.Tensor:
+def masked_input(
+    image: torch.Tensor, mask: torch.Tensor, hole_fill: str = "grey", *, static: bool = False
+) -> torch.Tensor:
     """``(B, 3, H, W)`` image and ``(B, 1, H, W)`` mask → ``(B, 4, H, W)`` network input.
 
     ``hole_fill`` says what the hole shows the network: ``"grey"`` (a constant), ``"push-pull"`` (a smooth
@@ -125,11 +127,14 @@ class ConvAct(nn.Sequential):
     avoids dead units in a net trained for a few thousand steps.
     """
 
-    def __init__(self, cin: int, cout: int, kernel: int, stride: int = 1, dilation: int = 1,
-                 upsample: bool = False) -> None:
+    def __init__(
+        self, cin: int, cout: int, kernel: int, stride: int = 1, dilation: int = 1, upsample: bool = False
+    ) -> None:
         layers: list[nn.Module] = [nn.Upsample(scale_factor=2, mode="nearest")] if upsample else []
-        layers += [nn.Conv2d(cin, cout, kernel, stride, padding=dilation * (kernel // 2), dilation=dilation),
-                   nn.ELU(inplace=True)]
+        layers += [
+            nn.Conv2d(cin, cout, kernel, stride, padding=dilation * (kernel // 2), dilation=dilation),
+            nn.ELU(inplace=True),
+        ]
         super().__init__(*layers)
 
 
@@ -168,11 +173,13 @@ class CompletionNet(nn.Sequential):
             "enc3": ConvAct(2 * w, 4 * w, 3, stride=2),
         }
         stages.update({f"mid{i}": DilatedResidual(4 * w, d) for i, d in enumerate(dilations, 1)})
-        stages.update({
-            "dec1": ConvAct(4 * w, 2 * w, 3, upsample=True),
-            "dec2": ConvAct(2 * w, w, 3, upsample=True),
-            "out": nn.Conv2d(w, 3, 3, padding=1),
-        })
+        stages.update(
+            {
+                "dec1": ConvAct(4 * w, 2 * w, 3, upsample=True),
+                "dec2": ConvAct(2 * w, w, 3, upsample=True),
+                "out": nn.Conv2d(w, 3, 3, padding=1),
+            }
+        )
         super().__init__(OrderedDict(stages))
         nn.init.constant_(self.out.bias, HOLE_FILL)  # start by predicting grey, not black
         self.width = width
@@ -192,9 +199,12 @@ class PatchDiscriminator(nn.Module):
         sn = nn.utils.parametrizations.spectral_norm
         w = width
         self.net = nn.Sequential(
-            sn(nn.Conv2d(4, w, 4, 2, 1)), nn.LeakyReLU(0.2, inplace=True),
-            sn(nn.Conv2d(w, 2 * w, 4, 2, 1)), nn.LeakyReLU(0.2, inplace=True),
-            sn(nn.Conv2d(2 * w, 4 * w, 4, 2, 1)), nn.LeakyReLU(0.2, inplace=True),
+            sn(nn.Conv2d(4, w, 4, 2, 1)),
+            nn.LeakyReLU(0.2, inplace=True),
+            sn(nn.Conv2d(w, 2 * w, 4, 2, 1)),
+            nn.LeakyReLU(0.2, inplace=True),
+            sn(nn.Conv2d(2 * w, 4 * w, 4, 2, 1)),
+            nn.LeakyReLU(0.2, inplace=True),
             sn(nn.Conv2d(4 * w, 1, 3, 1, 1)),
         )
         self.width = width
@@ -216,6 +226,19 @@ def hole_logits(logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 register_architecture(ARCHITECTURE, CompletionNet)
 
-__all__ = ["ARCHITECTURE", "DEFAULT_POINTS", "HOLE_FILL", "HOLE_FILLS", "MULTIPLE", "CompletionNet",
-           "PatchDiscriminator", "composite", "hole_fill_of", "hole_logits", "hole_weights", "masked_input",
-           "push_pull", "to_prediction"]
+__all__ = [
+    "ARCHITECTURE",
+    "DEFAULT_POINTS",
+    "HOLE_FILL",
+    "HOLE_FILLS",
+    "MULTIPLE",
+    "CompletionNet",
+    "PatchDiscriminator",
+    "composite",
+    "hole_fill_of",
+    "hole_logits",
+    "hole_weights",
+    "masked_input",
+    "push_pull",
+    "to_prediction",
+]

@@ -17,6 +17,7 @@ computed once). This is the ``proxy`` method; the default is a learned critic (:
 scores are then corrected by the model's :class:`AutoAlphaCalibration` (an α-dependent bias of proxy regions,
 and a pull towards the best global α), fitted on calibration photos and stored in the model folder.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -63,8 +64,16 @@ class CompletionPipeline(Pipeline):
 
     application = "completion"
 
-    def __init__(self, model: DynamicNet, config: dict[str, Any], device: torch.device | str = "cpu",
-                 engine: str = "torch", *, vgg: Any | None = None, max_side: int | None = None) -> None:
+    def __init__(
+        self,
+        model: DynamicNet,
+        config: dict[str, Any],
+        device: torch.device | str = "cpu",
+        engine: str = "torch",
+        *,
+        vgg: Any | None = None,
+        max_side: int | None = None,
+    ) -> None:
         super().__init__(model, config, device, engine)
         self.vgg = vgg
         if max_side is not None and max_side < 8:
@@ -140,31 +149,42 @@ class CompletionPipeline(Pipeline):
             if size == (wh, ww):
                 work_image, work_mask = crop, hole
             else:
-                work_image = F.interpolate(crop[None], size=size, mode="bilinear", antialias=True,
-                                           align_corners=False)[0].clamp(0, 1)
+                work_image = F.interpolate(crop[None], size=size, mode="bilinear", antialias=True, align_corners=False)[
+                    0
+                ].clamp(0, 1)
                 # A working pixel is hole if any pixel it covers is: the fill then covers the whole hole.
                 work_mask = (F.interpolate(hole[None], size=size, mode="area")[0] > 0).float()
-            windows.append(Window((top, bottom, left, right), component[:, top:bottom, left:right] > 0,
-                                  work_image, work_mask))
+            windows.append(
+                Window((top, bottom, left, right), component[:, top:bottom, left:right] > 0, work_image, work_mask)
+            )
         return windows
 
     def _prepare(self, image: torch.Tensor, mask: torch.Tensor) -> tuple[Prepared, tuple[int, ...]]:
         """Pad a working image and mask alike to a multiple of 4 and run the α-independent prefix once."""
         both, pads = pad_to_multiple(torch.cat([image, mask]), MULTIPLE, min_side=_MIN_SIDE)  # (4, H', W')
-        x = masked_input(both[None, :3], (both[None, 3:] > 0.5).float(), self.hole_fill).to(self.device)  # (1, 4, H', W')
+        x = masked_input(both[None, :3], (both[None, 3:] > 0.5).float(), self.hole_fill).to(
+            self.device
+        )  # (1, 4, H', W')
         raw = self.runtime.prepare(x)
         if self.hole_fill == "grey":
             return raw, pads
         return (lambda alpha: to_prediction(raw(alpha), x, self.hole_fill)), pads
 
-    def _fill(self, prepared: Prepared, pads: tuple[int, ...], image: torch.Tensor, mask: torch.Tensor,
-              alpha: float) -> torch.Tensor:
+    def _fill(
+        self, prepared: Prepared, pads: tuple[int, ...], image: torch.Tensor, mask: torch.Tensor, alpha: float
+    ) -> torch.Tensor:
         """The working image with its hole filled at ``alpha`` (known pixels exact)."""
         pred = unpad(prepared(alpha), pads)  # (1, 3, h, w)
         return composite(image, mask, pred[0].clamp(0, 1).cpu())
 
-    def _render(self, image: torch.Tensor, mask: torch.Tensor, windows: Sequence[Window],
-                prepared: Sequence[tuple[Prepared, tuple[int, ...]]], alpha: float) -> torch.Tensor:
+    def _render(
+        self,
+        image: torch.Tensor,
+        mask: torch.Tensor,
+        windows: Sequence[Window],
+        prepared: Sequence[tuple[Prepared, tuple[int, ...]]],
+        alpha: float,
+    ) -> torch.Tensor:
         """Fill every window at ``alpha`` and paste each hole into a copy of the full-resolution image."""
         out = image.clone()
         for win, (prep, pads) in zip(windows, prepared):
@@ -212,8 +232,9 @@ class CompletionPipeline(Pipeline):
         return CompletionSession(self, image, mask)
 
     @torch.no_grad()
-    def sweep(self, image: torch.Tensor, mask: torch.Tensor | None, alphas: Sequence[float],
-              progress: bool | None = False) -> list[torch.Tensor]:
+    def sweep(
+        self, image: torch.Tensor, mask: torch.Tensor | None, alphas: Sequence[float], progress: bool | None = False
+    ) -> list[torch.Tensor]:
         """The same image filled at several α (the α-independent part runs once).
 
         ``progress``: a bar over the α values (None: only when stderr is a terminal)."""
@@ -229,8 +250,9 @@ class CompletionPipeline(Pipeline):
         return self.vgg
 
     @torch.no_grad()
-    def auto_alpha_scores(self, image: torch.Tensor, mask: torch.Tensor | None = None,
-                          alphas: Sequence[float] = AUTO_GRID) -> list[float] | None:
+    def auto_alpha_scores(
+        self, image: torch.Tensor, mask: torch.Tensor | None = None, alphas: Sequence[float] = AUTO_GRID
+    ) -> list[float] | None:
         """Proxy-hole score of each α (lower is better), or None when no proxy region fits (see the module doc)."""
         return self._proxy_scores(self._largest(image, mask), alphas)
 
@@ -266,7 +288,9 @@ class CompletionPipeline(Pipeline):
         stored = self.config.get("extra", {}).get("auto_alpha")
         if not stored:
             return AutoAlphaCalibration()
-        return AlphaCritic.from_dict(stored) if stored.get("kind") == "critic" else AutoAlphaCalibration.from_dict(stored)
+        return (
+            AlphaCritic.from_dict(stored) if stored.get("kind") == "critic" else AutoAlphaCalibration.from_dict(stored)
+        )
 
     @torch.no_grad()
     def critic_features(self, image: torch.Tensor, mask: torch.Tensor | None, grid: Sequence[float]) -> Any:
@@ -274,8 +298,13 @@ class CompletionPipeline(Pipeline):
         win = self._largest(image, mask)
         return self._window_features(win, self._prepare(win.image, win.mask), grid)
 
-    def _window_features(self, win: Window, prepared: tuple[Prepared, tuple[int, ...]], grid: Sequence[float],
-                         progress: bool | None = False) -> Any:
+    def _window_features(
+        self,
+        win: Window,
+        prepared: tuple[Prepared, tuple[int, ...]],
+        grid: Sequence[float],
+        progress: bool | None = False,
+    ) -> Any:
         prep, pads = prepared
         alphas = progress_bar(grid, desc="auto α", total=len(grid), unit="α", enabled=progress)
         return critic_features([self._fill(prep, pads, win.image, win.mask, float(a)) for a in alphas], win.mask)
@@ -291,8 +320,9 @@ class CompletionPipeline(Pipeline):
         return self._choose_alpha(self._largest(image, mask), None, progress)
 
     @torch.no_grad()
-    def _choose_alpha(self, win: Window, prepared: tuple[Prepared, tuple[int, ...]] | None,
-                      progress: bool | None = False) -> float:
+    def _choose_alpha(
+        self, win: Window, prepared: tuple[Prepared, tuple[int, ...]] | None, progress: bool | None = False
+    ) -> float:
         """:meth:`auto_alpha` on the largest hole's window (``prepared``: that window already prepared, if so)."""
         cal = self.auto_calibration
         if isinstance(cal, AlphaCritic):
@@ -355,21 +385,33 @@ class AutoAlphaCalibration:
             raise DynamicNetError(f"auto-α calibration: {len(self.grid)} grid points but {len(self.offset)} offsets")
 
     def objective(self, scores: Sequence[float]) -> list[float]:
-        return [s + o + self.shrinkage * ((a - self.prior_alpha) / 0.5) ** 2
-                for s, o, a in zip(scores, self.offset, self.grid)]
+        return [
+            s + o + self.shrinkage * ((a - self.prior_alpha) / 0.5) ** 2
+            for s, o, a in zip(scores, self.offset, self.grid)
+        ]
 
     def choose(self, scores: Sequence[float]) -> float:
         total = self.objective(scores)
         return float(self.grid[min(range(len(total)), key=total.__getitem__)])
 
     def to_dict(self) -> dict[str, Any]:
-        return {"grid": list(self.grid), "offset": list(self.offset),
-                "prior_alpha": self.prior_alpha, "shrinkage": self.shrinkage, "source": self.source}
+        return {
+            "grid": list(self.grid),
+            "offset": list(self.offset),
+            "prior_alpha": self.prior_alpha,
+            "shrinkage": self.shrinkage,
+            "source": self.source,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> AutoAlphaCalibration:
-        return cls(tuple(float(a) for a in data["grid"]), tuple(float(o) for o in data["offset"]),
-                   float(data["prior_alpha"]), float(data["shrinkage"]), str(data.get("source", "")))
+        return cls(
+            tuple(float(a) for a in data["grid"]),
+            tuple(float(o) for o in data["offset"]),
+            float(data["prior_alpha"]),
+            float(data["shrinkage"]),
+            str(data.get("source", "")),
+        )
 
 
 class CompletionSession:
@@ -424,9 +466,20 @@ def _bbox(mask: torch.Tensor, margin: int = 0) -> tuple[int, int, int, int]:
     ys = torch.nonzero(mask[0].any(1)).flatten()
     xs = torch.nonzero(mask[0].any(0)).flatten()
     h, w = mask.shape[-2:]
-    return (max(0, int(ys[0]) - margin), min(h, int(ys[-1]) + 1 + margin),
-            max(0, int(xs[0]) - margin), min(w, int(xs[-1]) + 1 + margin))
+    return (
+        max(0, int(ys[0]) - margin),
+        min(h, int(ys[-1]) + 1 + margin),
+        max(0, int(xs[0]) - margin),
+        min(w, int(xs[-1]) + 1 + margin),
+    )
 
 
-__all__ = ["AUTO_GRID", "AutoAlphaCalibration", "CompletionPipeline", "Window", "proxy_regions", "push_pull",
-           "upsample_fill"]
+__all__ = [
+    "AUTO_GRID",
+    "AutoAlphaCalibration",
+    "CompletionPipeline",
+    "Window",
+    "proxy_regions",
+    "push_pull",
+    "upsample_fill",
+]

@@ -17,6 +17,7 @@ term trains a fresh discriminator.
 λ_adv = 0.1 against λ_L1 = 1 is "strong": pix2pix-style completion uses ≈ 0.01 relative adversarial weight;
 ten times that makes the generator trade reconstruction for texture.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -102,8 +103,7 @@ class CompletionRecipe:
         """θ for O0 (blocks off), then the "higher" block set for O1 at α = 1 with θ frozen (paper Sec. 3)."""
         return [
             Phase("main", "main", self.main_steps, self.main_lr, objective="main", alpha=0.0),
-            Phase(HIGHER, "tuning", self.tuning_steps, self.tuning_lr, objective=HIGHER, sets=(HIGHER,),
-                  alpha=1.0),
+            Phase(HIGHER, "tuning", self.tuning_steps, self.tuning_lr, objective=HIGHER, sets=(HIGHER,), alpha=1.0),
         ]
 
     def to_dict(self) -> dict[str, Any]:
@@ -148,13 +148,33 @@ def builtin_recipes() -> dict[str, CompletionRecipe]:
     """
     return {
         "photos": CompletionRecipe(
-            "photos", DETAILED, SMOOTH, width=24, dilations=(2, 4, 8, 16), size=128, hole_fill="march",
-            data="large", crop_scale=(0.05, 0.5), batch_size=8, main_steps=800, tuning_steps=300, main_lr=2e-4,
+            "photos",
+            DETAILED,
+            SMOOTH,
+            width=24,
+            dilations=(2, 4, 8, 16),
+            size=128,
+            hole_fill="march",
+            data="large",
+            crop_scale=(0.05, 0.5),
+            batch_size=8,
+            main_steps=800,
+            tuning_steps=300,
+            main_lr=2e-4,
             description="completion, 128² photo crops, 64² holes: α=0 detailed (L1 + VGG + SSIM) → α=1 smooth (L1)",
         ),
         "celeba": CompletionRecipe(
-            "celeba", SHARP, SMOOTH, width=32, dilations=(2, 4, 8, 16), size=128, mask="center",
-            crop_scale=(1.0, 1.0), batch_size=32, main_steps=30000, tuning_steps=10000,
+            "celeba",
+            SHARP,
+            SMOOTH,
+            width=32,
+            dilations=(2, 4, 8, 16),
+            size=128,
+            mask="center",
+            crop_scale=(1.0, 1.0),
+            batch_size=32,
+            main_steps=30000,
+            tuning_steps=10000,
             description="completion, 128² CelebA faces, 64² centre hole: α=0 sharp (GAN) → α=1 smooth (L1)",
         ),
     }

@@ -6,6 +6,7 @@ A phase whose objective has an adversarial term trains a discriminator alongside
 θ's artefacts is the wrong critic for a different objective. The main phase's discriminator is exported next
 to the model (``discriminator.safetensors``) as a record of θ's critic; inference never needs it.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -61,10 +62,18 @@ def hole_l1(filled: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> t
 class CompletionTask:
     """The shared trainer's view of image completion (see :class:`dynamicnet.training.Task`)."""
 
-    def __init__(self, model: DynamicNet, recipe: CompletionRecipe, device: torch.device,
-                 vgg: VGG16Features | None = None, preview: tuple[torch.Tensor, torch.Tensor] | None = None,
-                 data_description: str = "", command: str = "", lineage: Mapping[str, Any] | None = None,
-                 disc_state: Mapping[str, torch.Tensor] | None = None) -> None:
+    def __init__(
+        self,
+        model: DynamicNet,
+        recipe: CompletionRecipe,
+        device: torch.device,
+        vgg: VGG16Features | None = None,
+        preview: tuple[torch.Tensor, torch.Tensor] | None = None,
+        data_description: str = "",
+        command: str = "",
+        lineage: Mapping[str, Any] | None = None,
+        disc_state: Mapping[str, torch.Tensor] | None = None,
+    ) -> None:
         self.model = model.to(device)
         self.recipe = recipe
         self.device = device
@@ -159,21 +168,29 @@ class CompletionTask:
     def export(self, out_dir: Path, provenance: Mapping[str, Any]) -> Path:
         recipe = self.recipe
         extra: dict[str, Any] = {
-            "description": recipe.description, "size": recipe.size, "hole": recipe.hole_side,
-            "mask": recipe.mask, "hole_fill": recipe.hole_fill,
+            "description": recipe.description,
+            "size": recipe.size,
+            "hole": recipe.hole_side,
+            "mask": recipe.mask,
+            "hole_fill": recipe.hole_fill,
         }
         if self.disc_trained:
-            extra["discriminator"] = {"file": DISC_FILE, "width": recipe.disc_width,
-                                      "trained_against": "main (α = 0)"}
+            extra["discriminator"] = {"file": DISC_FILE, "width": recipe.disc_width, "trained_against": "main (α = 0)"}
         folder = save_pretrained(
-            self.model, out_dir, application=APPLICATION,
-            architecture={"name": ARCHITECTURE,
-                          "kwargs": {"width": recipe.width, "dilations": list(recipe.dilations)}},
+            self.model,
+            out_dir,
+            application=APPLICATION,
+            architecture={"name": ARCHITECTURE, "kwargs": {"width": recipe.width, "dilations": list(recipe.dilations)}},
             objectives={k: v.describe() for k, v in self.objectives.items()},
             alpha_range=(0.0, 1.0),
-            provenance={**provenance, "recipe": recipe.to_dict(), "data": self.data_description,
-                        "command": self.command, **({"init_from": self.lineage} if self.lineage else {}),
-                        **({"vgg16_weights": self.vgg.source} if self.vgg is not None else {})},
+            provenance={
+                **provenance,
+                "recipe": recipe.to_dict(),
+                "data": self.data_description,
+                "command": self.command,
+                **({"init_from": self.lineage} if self.lineage else {}),
+                **({"vgg16_weights": self.vgg.source} if self.vgg is not None else {}),
+            },
             extra=extra,
         )
         if self.disc_trained:
@@ -183,8 +200,10 @@ class CompletionTask:
 
 def save_discriminator(disc: PatchDiscriminator, folder: Path, dtype: torch.dtype = torch.float32) -> Path:
     """Write the discriminator's weights beside a model folder's ``model.safetensors``."""
-    tensors = {k: v.detach().to("cpu", dtype if v.is_floating_point() else v.dtype).contiguous()
-               for k, v in disc.state_dict().items()}
+    tensors = {
+        k: v.detach().to("cpu", dtype if v.is_floating_point() else v.dtype).contiguous()
+        for k, v in disc.state_dict().items()
+    }
     target = Path(folder) / DISC_FILE
     with atomic_path(target) as tmp:
         save_file(tensors, str(tmp))
@@ -199,10 +218,18 @@ def load_discriminator_state(folder: Path) -> dict[str, torch.Tensor] | None:
     return {k: v.float() for k, v in load_file(str(path)).items()}
 
 
-def train_completion(recipe: CompletionRecipe, dataset: Any, out_dir: Path, *, phase: str = "all",
-                     init_from: Path | None = None, vgg_weights: str | None = None,
-                     config: TrainerConfig | None = None, data_description: str = "",
-                     preview: tuple[torch.Tensor, torch.Tensor] | None = None) -> Path:
+def train_completion(
+    recipe: CompletionRecipe,
+    dataset: Any,
+    out_dir: Path,
+    *,
+    phase: str = "all",
+    init_from: Path | None = None,
+    vgg_weights: str | None = None,
+    config: TrainerConfig | None = None,
+    data_description: str = "",
+    preview: tuple[torch.Tensor, torch.Tensor] | None = None,
+) -> Path:
     """Train ``recipe`` on ``dataset`` (``(image, mask)`` pairs) and write a model folder to ``out_dir``.
 
     ``phase`` = ``"all"`` (main, then tuning), ``"main"``, or ``"tuning"``: θ, its blocks (as the starting
@@ -213,16 +240,37 @@ def train_completion(recipe: CompletionRecipe, dataset: Any, out_dir: Path, *, p
     torch.manual_seed(config.seed)  # initial weights (θ, blocks, discriminator) follow --seed too
     model = build_model(recipe)
     main_phase, tuning_phase = recipe.phases()
-    phases, lineage = select_phases(main_phase, [tuning_phase], phase, init_from=init_from,
-                                    init=lambda folder: init_from_folder(model, folder, APPLICATION))
+    phases, lineage = select_phases(
+        main_phase,
+        [tuning_phase],
+        phase,
+        init_from=init_from,
+        init=lambda folder: init_from_folder(model, folder, APPLICATION),
+    )
     disc_state = load_discriminator_state(init_from) if phase == "tuning" and init_from is not None else None
     needs_vgg = any(recipe.objectives()[p.objective].perceptual_weight > 0 for p in phases)
     vgg = load_vgg16(vgg_weights, taps=PERCEPTUAL_TAPS) if needs_vgg else None
-    task = CompletionTask(model, recipe, config.device, vgg=vgg, preview=preview,
-                          data_description=data_description, command=command_line(), lineage=lineage,
-                          disc_state=disc_state)
+    task = CompletionTask(
+        model,
+        recipe,
+        config.device,
+        vgg=vgg,
+        preview=preview,
+        data_description=data_description,
+        command=command_line(),
+        lineage=lineage,
+        disc_state=disc_state,
+    )
     return Trainer(task, dataset, phases, config).fit()
 
 
-__all__ = ["APPLICATION", "DISC_FILE", "CompletionTask", "build_model", "hole_l1", "load_discriminator_state",
-           "save_discriminator", "train_completion"]
+__all__ = [
+    "APPLICATION",
+    "DISC_FILE",
+    "CompletionTask",
+    "build_model",
+    "hole_l1",
+    "load_discriminator_state",
+    "save_discriminator",
+    "train_completion",
+]

@@ -12,6 +12,7 @@ own rather than the phase-aware trainer.
 Files: ``classifier.json`` (architecture, split, accuracy, provenance) + ``classifier.safetensors``, written into
 any folder — the bundled model folder carries its classifier next to its generator.
 """
+
 from __future__ import annotations
 
 import json
@@ -49,15 +50,18 @@ class AttributeClassifier(nn.Module):
     def __init__(self, channels: int = 1, image_size: int = 32, width: int = 16) -> None:
         super().__init__()
         if channels < 1 or width < 1 or image_size < 8:
-            raise ValueError(f"need channels ≥ 1, width ≥ 1, image size ≥ 8; got {channels}, {width}, "
-                             f"{image_size}")
+            raise ValueError(f"need channels ≥ 1, width ≥ 1, image size ≥ 8; got {channels}, {width}, {image_size}")
         self.channels, self.image_size, self.width = channels, image_size, width
         w = width
         self.body = nn.Sequential(
-            nn.Conv2d(channels, w, 3, 1, 1), nn.ReLU(True),
-            nn.Conv2d(w, 2 * w, 4, 2, 1), nn.ReLU(True),  # S/2
-            nn.Conv2d(2 * w, 4 * w, 4, 2, 1), nn.ReLU(True),  # S/4
-            nn.Conv2d(4 * w, 4 * w, 4, 2, 1), nn.ReLU(True),  # S/8
+            nn.Conv2d(channels, w, 3, 1, 1),
+            nn.ReLU(True),
+            nn.Conv2d(w, 2 * w, 4, 2, 1),
+            nn.ReLU(True),  # S/2
+            nn.Conv2d(2 * w, 4 * w, 4, 2, 1),
+            nn.ReLU(True),  # S/4
+            nn.Conv2d(4 * w, 4 * w, 4, 2, 1),
+            nn.ReLU(True),  # S/8
         )
         self.head = nn.Linear(4 * w, 1)
 
@@ -82,8 +86,12 @@ class ClassifierReport:
     images: int
 
     def to_dict(self) -> dict[str, Any]:
-        return {"o1_rate_on_main": self.o1_rate_on_main, "o1_rate_on_tuning": self.o1_rate_on_tuning,
-                "balanced_accuracy": self.accuracy, "images": self.images}
+        return {
+            "o1_rate_on_main": self.o1_rate_on_main,
+            "o1_rate_on_tuning": self.o1_rate_on_tuning,
+            "balanced_accuracy": self.accuracy,
+            "images": self.images,
+        }
 
 
 def stack_images(source: Any, indices: np.ndarray, seed: int = 0) -> torch.Tensor:
@@ -93,8 +101,9 @@ def stack_images(source: Any, indices: np.ndarray, seed: int = 0) -> torch.Tenso
 
 
 @torch.no_grad()
-def predict(classifier: AttributeClassifier, images: torch.Tensor, batch: int = 256
-            ) -> tuple[torch.Tensor, torch.Tensor]:
+def predict(
+    classifier: AttributeClassifier, images: torch.Tensor, batch: int = 256
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(features ``(N, 4w)``, probability of O1 ``(N,)``) for images in [0, 1], in eval mode, on the CPU."""
     classifier.eval()
     device = next(classifier.parameters()).device
@@ -106,8 +115,9 @@ def predict(classifier: AttributeClassifier, images: torch.Tensor, batch: int = 
     return torch.cat(feats), torch.cat(probs)
 
 
-def assess(classifier: AttributeClassifier, split: AttributeSplit, limit: int = 2000, seed: int = 0
-           ) -> ClassifierReport:
+def assess(
+    classifier: AttributeClassifier, split: AttributeSplit, limit: int = 2000, seed: int = 0
+) -> ClassifierReport:
     """O1 rates of the classifier on (up to ``limit`` per side of) ``split``'s real images."""
     rng = np.random.default_rng(seed)
     rates = []
@@ -119,9 +129,17 @@ def assess(classifier: AttributeClassifier, split: AttributeSplit, limit: int = 
     return ClassifierReport(rates[0], rates[1], (1 - rates[0] + rates[1]) / 2, n)
 
 
-def train_classifier(split: AttributeSplit, *, steps: int = 600, batch_size: int = 64, lr: float = 1e-3,
-                     width: int = 16, seed: int = 0, device: torch.device | str = "cpu",
-                     progress: bool | None = True) -> AttributeClassifier:
+def train_classifier(
+    split: AttributeSplit,
+    *,
+    steps: int = 600,
+    batch_size: int = 64,
+    lr: float = 1e-3,
+    width: int = 16,
+    seed: int = 0,
+    device: torch.device | str = "cpu",
+    progress: bool | None = True,
+) -> AttributeClassifier:
     """Train an :class:`AttributeClassifier` on ``split`` (label 1 = ``a ≠ v``) with balanced batches.
 
     ``progress``: a bar over the steps (None: only when stderr is a terminal)."""
@@ -136,8 +154,13 @@ def train_classifier(split: AttributeSplit, *, steps: int = 600, batch_size: int
     half = batch_size // 2
     labels = torch.cat([torch.zeros(half), torch.ones(batch_size - half)]).to(device)
     model.train()
-    for _ in tqdm(range(steps), desc="classifier", unit="step", disable=None if progress is None else not progress,
-                  dynamic_ncols=True):
+    for _ in tqdm(
+        range(steps),
+        desc="classifier",
+        unit="step",
+        disable=None if progress is None else not progress,
+        dynamic_ncols=True,
+    ):
         idx = np.concatenate([rng.choice(split.main, half), rng.choice(split.tuning, batch_size - half)])
         x = torch.stack([source.get(int(i), rng) for i in idx]).to(device)
         loss = nn.functional.binary_cross_entropy_with_logits(model(x), labels)
@@ -147,8 +170,15 @@ def train_classifier(split: AttributeSplit, *, steps: int = 600, batch_size: int
     return model.eval()
 
 
-def save_classifier(model: AttributeClassifier, folder: str | Path, *, split: AttributeSplit, data: str,
-                    report: ClassifierReport | None = None, provenance: dict[str, Any] | None = None) -> Path:
+def save_classifier(
+    model: AttributeClassifier,
+    folder: str | Path,
+    *,
+    split: AttributeSplit,
+    data: str,
+    report: ClassifierReport | None = None,
+    provenance: dict[str, Any] | None = None,
+) -> Path:
     """Write ``classifier.json`` + ``classifier.safetensors`` into ``folder`` (created if needed)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -176,8 +206,10 @@ def load_classifier(name_or_path: str | Path) -> tuple[AttributeClassifier, dict
     folder = resolve_model(name_or_path)
     path = folder / CONFIG_NAME
     if not path.is_file():
-        raise DynamicNetError(f"{folder}: no attribute classifier there ({CONFIG_NAME} missing); "
-                              "train one with 'dynamicnet train classifier'")
+        raise DynamicNetError(
+            f"{folder}: no attribute classifier there ({CONFIG_NAME} missing); "
+            "train one with 'dynamicnet train classifier'"
+        )
     try:
         config = json.loads(path.read_text(encoding="utf-8"))
         if config.get("format_version") != FORMAT_VERSION:

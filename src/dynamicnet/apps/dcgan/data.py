@@ -9,6 +9,7 @@
 
 The split: θ trains on the images with ``attribute == value`` (O0), the tuning block on the others (O1).
 """
+
 from __future__ import annotations
 
 import logging
@@ -74,8 +75,7 @@ def parse_data_spec(text: str) -> DataSpec:
     if kind == "fashion-mnist":
         classes = tuple(c.strip() for c in rest.split(",") if c.strip()) if rest else FASHION_DEFAULT_PAIR
         if len(classes) < 2:
-            raise DynamicNetError(f"--data {text!r}: name at least two Fashion-MNIST classes "
-                                  "(e.g. sneaker,ankle_boot)")
+            raise DynamicNetError(f"--data {text!r}: name at least two Fashion-MNIST classes (e.g. sneaker,ankle_boot)")
         return DataSpec("fashion-mnist", classes=classes)
     if kind in ("celeba", "folder"):
         if not rest:
@@ -84,8 +84,9 @@ def parse_data_spec(text: str) -> DataSpec:
     raise DynamicNetError(f"unknown --data {text!r}; expected one of {', '.join(KINDS)}")
 
 
-def open_source(spec: DataSpec | str, size: int, *, role: str = "train", labels: str | Path | None = None,
-                hflip: bool = False) -> LabelledSource:
+def open_source(
+    spec: DataSpec | str, size: int, *, role: str = "train", labels: str | Path | None = None, hflip: bool = False
+) -> LabelledSource:
     """Open a labelled source at ``size``² for training (``role="train"``) or evaluation (``"test"``).
 
     Fashion-MNIST uses its train/test split; CelebA its train/test partition when
@@ -123,10 +124,19 @@ class AttributeSplit:
     def describe(self) -> dict[str, dict[str, Any]]:
         """The objectives, as recorded in the model folder's ``config.json``."""
         return {
-            "main": {"gan": "images with attribute = value", "attribute": self.attribute, "value": self.value,
-                     "images": int(len(self.main))},
-            HIGHER: {"gan": "images with attribute != value", "attribute": self.attribute, "value": self.value,
-                     "images": int(len(self.tuning)), "values": self.other_values()},
+            "main": {
+                "gan": "images with attribute = value",
+                "attribute": self.attribute,
+                "value": self.value,
+                "images": int(len(self.main)),
+            },
+            HIGHER: {
+                "gan": "images with attribute != value",
+                "attribute": self.attribute,
+                "value": self.value,
+                "images": int(len(self.tuning)),
+                "values": self.other_values(),
+            },
         }
 
     def other_values(self) -> list[str]:

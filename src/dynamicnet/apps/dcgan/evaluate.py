@@ -11,6 +11,7 @@ For fixed noise z and each α, the attribute classifier (:mod:`.classifier`) sco
 
 The real images come from held-out data (Fashion-MNIST's test split, CelebA's test partition) where it exists.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -33,8 +34,7 @@ def frechet_distance(a: torch.Tensor, b: torch.Tensor) -> float:
     square roots of the eigenvalues of the symmetric PSD matrix Σa^½ Σb Σa^½.
     """
     if a.dim() != 2 or b.dim() != 2 or a.shape[1] != b.shape[1]:
-        raise ValueError(f"expected two (N, D) feature sets of the same D, got {tuple(a.shape)} and "
-                         f"{tuple(b.shape)}")
+        raise ValueError(f"expected two (N, D) feature sets of the same D, got {tuple(a.shape)} and {tuple(b.shape)}")
     if len(a) < 2 or len(b) < 2:
         raise ValueError("the Fréchet distance needs at least two samples per set")
     a, b = a.double(), b.double()
@@ -82,12 +82,18 @@ class AlphaEvaluation:
         """The α walk as a plain-text table (what ``dynamicnet evaluate-dcgan`` prints)."""
         lines = [f"{'alpha':>6} {'O1 fraction':>12} {'mean p(O1)':>11} {'FD to O0':>9} {'FD to O1':>9}"]
         for p in self.points:
-            lines.append(f"{p.alpha:>6g} {p.o1_fraction:>12.3f} {p.mean_o1_probability:>11.3f} "
-                         f"{p.fd_main:>9.3f} {p.fd_tuning:>9.3f}")
-        lines.append(f"real O0 images: O1 rate {self.real_o1_rate_main:.3f}; real O1 images: O1 rate "
-                     f"{self.real_o1_rate_tuning:.3f}")
-        lines.append(f"real FD: O0 vs O1 {self.fd_real_main_tuning:.3f}; half vs half: O0 "
-                     f"{self.fd_real_main_halves:.3f}, O1 {self.fd_real_tuning_halves:.3f}")
+            lines.append(
+                f"{p.alpha:>6g} {p.o1_fraction:>12.3f} {p.mean_o1_probability:>11.3f} "
+                f"{p.fd_main:>9.3f} {p.fd_tuning:>9.3f}"
+            )
+        lines.append(
+            f"real O0 images: O1 rate {self.real_o1_rate_main:.3f}; real O1 images: O1 rate "
+            f"{self.real_o1_rate_tuning:.3f}"
+        )
+        lines.append(
+            f"real FD: O0 vs O1 {self.fd_real_main_tuning:.3f}; half vs half: O0 "
+            f"{self.fd_real_main_halves:.3f}, O1 {self.fd_real_tuning_halves:.3f}"
+        )
         return "\n".join(lines)
 
 
@@ -97,9 +103,16 @@ def _halves_fd(feats: torch.Tensor, seed: int) -> float:
     return frechet_distance(feats[perm[:h]], feats[perm[h : 2 * h]])
 
 
-def evaluate_alphas(pipe: DCGANPipeline, classifier: AttributeClassifier, real: AttributeSplit,
-                    alphas: Sequence[float], n: int = 1000, seed: int = 0, max_real: int = 2000,
-                    progress: bool | None = False) -> AlphaEvaluation:
+def evaluate_alphas(
+    pipe: DCGANPipeline,
+    classifier: AttributeClassifier,
+    real: AttributeSplit,
+    alphas: Sequence[float],
+    n: int = 1000,
+    seed: int = 0,
+    max_real: int = 2000,
+    progress: bool | None = False,
+) -> AlphaEvaluation:
     """Score ``n`` generated images (the same z at every α) against ``real`` (held-out, ideally).
 
     ``progress``: a bar over the α values (None: only when stderr is a terminal).
@@ -110,7 +123,8 @@ def evaluate_alphas(pipe: DCGANPipeline, classifier: AttributeClassifier, real: 
     if (classifier.channels, classifier.image_size) != (pipe.channels, pipe.image_size):
         raise DynamicNetError(
             f"the classifier expects {classifier.channels}×{classifier.image_size}² images but the model makes "
-            f"{pipe.channels}×{pipe.image_size}²")
+            f"{pipe.channels}×{pipe.image_size}²"
+        )
     if n < 2:
         raise DynamicNetError(f"need at least 2 samples per α, got {n}")
     rng = np.random.default_rng(seed)
@@ -124,9 +138,24 @@ def evaluate_alphas(pipe: DCGANPipeline, classifier: AttributeClassifier, real: 
     z = pipe.noise(n, seed)
     for a in progress_bar(alphas, desc="evaluate α", total=len(alphas), unit="α", enabled=progress):
         f, p = predict(classifier, pipe.generate(z, float(a)))
-        points.append(AlphaPoint(float(a), float((p > 0.5).float().mean()), float(p.mean()),
-                                 frechet_distance(f, real_feats[0]), frechet_distance(f, real_feats[1])))
+        points.append(
+            AlphaPoint(
+                float(a),
+                float((p > 0.5).float().mean()),
+                float(p.mean()),
+                frechet_distance(f, real_feats[0]),
+                frechet_distance(f, real_feats[1]),
+            )
+        )
     return AlphaEvaluation(
-        points, real_rates[0], real_rates[1], frechet_distance(real_feats[0], real_feats[1]),
-        _halves_fd(real_feats[0], seed), _halves_fd(real_feats[1], seed), n, len(real_feats[0]),
-        len(real_feats[1]), seed)
+        points,
+        real_rates[0],
+        real_rates[1],
+        frechet_distance(real_feats[0], real_feats[1]),
+        _halves_fd(real_feats[0], seed),
+        _halves_fd(real_feats[1], seed),
+        n,
+        len(real_feats[0]),
+        len(real_feats[1]),
+        seed,
+    )

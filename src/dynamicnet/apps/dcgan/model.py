@@ -19,6 +19,7 @@ logit (the sigmoid is in the loss, which is more stable; see :func:`dynamicnet.l
 
 Weights are initialised from N(0, 0.02) (BatchNorm scales from N(1, 0.02), biases 0), as in the reference.
 """
+
 from __future__ import annotations
 
 import math
@@ -71,14 +72,24 @@ class DCGANGenerator(nn.Module):
         self.num_layers = n
         width = ngf * 2 ** (n - 2)
         self.layer0 = nn.Sequential(  # (B, nz, 1, 1) → (B, width, 4, 4)
-            nn.ConvTranspose2d(nz, width, 4, 1, 0, bias=False), nn.BatchNorm2d(width), nn.ReLU(True))
+            nn.ConvTranspose2d(nz, width, 4, 1, 0, bias=False), nn.BatchNorm2d(width), nn.ReLU(True)
+        )
         for i in range(1, n - 1):  # each doubles the size and halves the width
-            self.add_module(f"layer{i}", nn.Sequential(
-                nn.ConvTranspose2d(width, width // 2, 4, 2, 1, bias=False), nn.BatchNorm2d(width // 2),
-                nn.ReLU(True)))
+            self.add_module(
+                f"layer{i}",
+                nn.Sequential(
+                    nn.ConvTranspose2d(width, width // 2, 4, 2, 1, bias=False),
+                    nn.BatchNorm2d(width // 2),
+                    nn.ReLU(True),
+                ),
+            )
             width //= 2
-        self.add_module(f"layer{n - 1}", nn.Sequential(  # (B, ngf, S/2, S/2) → (B, C, S, S)
-            nn.ConvTranspose2d(width, channels, 4, 2, 1, bias=False), nn.Tanh()))
+        self.add_module(
+            f"layer{n - 1}",
+            nn.Sequential(  # (B, ngf, S/2, S/2) → (B, C, S, S)
+                nn.ConvTranspose2d(width, channels, 4, 2, 1, bias=False), nn.Tanh()
+            ),
+        )
         init_dcgan_weights(self)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:  # (B, nz) or (B, nz, 1, 1) → (B, C, S, S)
@@ -97,8 +108,11 @@ class DCGANDiscriminator(nn.Module):
         layers: list[nn.Module] = [nn.Conv2d(channels, ndf, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True)]
         width = ndf
         for _ in range(n - 2):  # S/2 → 4, doubling the width
-            layers += [nn.Conv2d(width, width * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(width * 2),
-                       nn.LeakyReLU(0.2, True)]
+            layers += [
+                nn.Conv2d(width, width * 2, 4, 2, 1, bias=False),
+                nn.BatchNorm2d(width * 2),
+                nn.LeakyReLU(0.2, True),
+            ]
             width *= 2
         layers.append(nn.Conv2d(width, 1, 4, 1, 0, bias=False))  # (B, 1, 1, 1)
         self.body = nn.Sequential(*layers)

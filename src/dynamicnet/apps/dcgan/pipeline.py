@@ -4,6 +4,7 @@ The generator always runs in eval mode. The reference implementation sampled in 
 the statistics of the batch being generated and an image depended on which other images were drawn with it;
 here an image depends only on its z and α, whatever the batch size.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -63,8 +64,9 @@ class DCGANPipeline(Pipeline):
         """``n`` fixed noise vectors prepared for many α (the demo's slider), like the other pipelines' sessions."""
         return DCGANSession(self, self.noise(n, seed))
 
-    def sweep(self, n: int, alphas: Sequence[AlphaLike], seed: int = 0,
-              progress: bool | None = False) -> list[torch.Tensor]:
+    def sweep(
+        self, n: int, alphas: Sequence[AlphaLike], seed: int = 0, progress: bool | None = False
+    ) -> list[torch.Tensor]:
         """The same ``n`` noise vectors at each α: one ``(n, C, S, S)`` tensor per α.
 
         ``progress``: a bar over the α values (None: only when stderr is a terminal)."""

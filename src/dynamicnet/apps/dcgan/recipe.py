@@ -5,6 +5,7 @@ both are GAN objectives (BCE), each against its own discriminator. The schedule 
 subset each phase trains on, as in the reference (20 + 20 epochs of CelebA); the trainer counts steps, so
 :meth:`DCGANRecipe.phases` converts with the subset sizes. Explicit step counts override the epochs.
 """
+
 from __future__ import annotations
 
 import math
@@ -71,8 +72,10 @@ class DCGANRecipe:
         O1 on the ``n_tuning`` images with a ≠ v, at α = 1 (paper Sec. 3)."""
         main = self.steps_for(self.main_epochs, n_main) if self.main_steps is None else self.main_steps
         tuning = self.steps_for(self.tuning_epochs, n_tuning) if self.tuning_steps is None else self.tuning_steps
-        return [Phase("main", "main", main, self.lr, objective="main", alpha=0.0),
-                Phase(HIGHER, "tuning", tuning, self.lr, objective=HIGHER, sets=(HIGHER,), alpha=1.0)]
+        return [
+            Phase("main", "main", main, self.lr, objective="main", alpha=0.0),
+            Phase(HIGHER, "tuning", tuning, self.lr, objective=HIGHER, sets=(HIGHER,), alpha=1.0),
+        ]
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -96,8 +99,16 @@ def builtin_recipes() -> dict[str, DCGANRecipe]:
     Fashion-MNIST model (32×32, widths 32, batch 64); its step counts are in docs/dcgan.md."""
     return {
         "reference": DCGANRecipe("reference", description="DCGAN 64×64, ngf = ndf = 128, 20 + 20 epochs"),
-        "small": DCGANRecipe("small", image_size=32, ngf=32, ndf=32, batch_size=64, main_epochs=20,
-                             tuning_epochs=20, description="DCGAN 32×32, ngf = ndf = 32 (CPU scale)"),
+        "small": DCGANRecipe(
+            "small",
+            image_size=32,
+            ngf=32,
+            ndf=32,
+            batch_size=64,
+            main_epochs=20,
+            tuning_epochs=20,
+            description="DCGAN 32×32, ngf = ndf = 32 (CPU scale)",
+        ),
     }
 
 

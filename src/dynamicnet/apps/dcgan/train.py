@@ -6,6 +6,7 @@ trains the tuning block at α = 1 against a *fresh* discriminator on the images 
 discriminator has learnt what O0 images look like, and keeping it would make the blocks fight a judge of the
 wrong objective.
 """
+
 from __future__ import annotations
 
 import time
@@ -34,8 +35,13 @@ def build_model(recipe: DCGANRecipe, channels: int) -> DynamicNet:
     """θ (the DCGAN generator) with one "higher" block set at the recipe's insertion points."""
     generator = DCGANGenerator(recipe.image_size, channels, recipe.nz, recipe.ngf)
     try:
-        return DynamicNet(generator, recipe.points(), sets=(HIGHER,), zero_init=recipe.zero_init,
-                          example_input=torch.zeros(1, recipe.nz, 1, 1))
+        return DynamicNet(
+            generator,
+            recipe.points(),
+            sets=(HIGHER,),
+            zero_init=recipe.zero_init,
+            example_input=torch.zeros(1, recipe.nz, 1, 1),
+        )
     except ValueError as exc:
         raise DynamicNetError(str(exc)) from None
 
@@ -50,9 +56,19 @@ def describe_split(split: AttributeSplit) -> str:
 class DCGANTask:
     """The shared trainer's view of the dynamic DCGAN (see :class:`dynamicnet.training.Task`)."""
 
-    def __init__(self, model: DynamicNet, recipe: DCGANRecipe, data: PhaseDataset, device: torch.device,
-                 *, data_description: str = "", data_spec: str = "", command: str = "",
-                 lineage: Mapping[str, Any] | None = None, description: str | None = None) -> None:
+    def __init__(
+        self,
+        model: DynamicNet,
+        recipe: DCGANRecipe,
+        data: PhaseDataset,
+        device: torch.device,
+        *,
+        data_description: str = "",
+        data_spec: str = "",
+        command: str = "",
+        lineage: Mapping[str, Any] | None = None,
+        description: str | None = None,
+    ) -> None:
         self.model = model.to(device)
         self.recipe = recipe
         self.data = data
@@ -77,8 +93,10 @@ class DCGANTask:
         self.data.use(phase.objective)
         self.discriminator = self._new_discriminator()  # a fresh judge for every objective (module docstring)
         betas = (self.recipe.beta1, self.recipe.beta2)
-        return {"generator": torch.optim.Adam(params, lr=phase.lr, betas=betas),
-                "discriminator": torch.optim.Adam(self.discriminator.parameters(), lr=phase.lr, betas=betas)}
+        return {
+            "generator": torch.optim.Adam(params, lr=phase.lr, betas=betas),
+            "discriminator": torch.optim.Adam(self.discriminator.parameters(), lr=phase.lr, betas=betas),
+        }
 
     def training_step(self, ctx: StepContext, batch: torch.Tensor) -> dict[str, float]:
         real = batch * 2 - 1  # (B, C, S, S) in [-1, 1], the tanh range
@@ -111,25 +129,48 @@ class DCGANTask:
         g = self.model.main
         split = self.data.split
         return save_pretrained(
-            self.model, out_dir, application=APPLICATION,
-            architecture={"name": ARCHITECTURE, "kwargs": {"image_size": g.image_size, "channels": g.channels,
-                                                           "nz": g.nz, "ngf": g.ngf}},
+            self.model,
+            out_dir,
+            application=APPLICATION,
+            architecture={
+                "name": ARCHITECTURE,
+                "kwargs": {"image_size": g.image_size, "channels": g.channels, "nz": g.nz, "ngf": g.ngf},
+            },
             objectives=split.describe(),
             alpha_range=(0.0, 1.0),
             # Wall-clock train_seconds include any time the process was paused; CPU seconds of this process
             # (data loading included, runs it resumed excluded) and the thread count make CPU timings comparable.
-            provenance={**provenance, "process_cpu_seconds": round(time.process_time(), 1),
-                        "torch_threads": torch.get_num_threads(), "recipe": self.recipe.to_dict(),
-                        "data": self.data_description, "command": self.command,
-                        **({"init_from": self.lineage} if self.lineage else {})},
-            extra={"description": self.description, "data": self.data_spec, "attribute": split.attribute,
-                   "value": split.value, "nz": g.nz},
+            provenance={
+                **provenance,
+                "process_cpu_seconds": round(time.process_time(), 1),
+                "torch_threads": torch.get_num_threads(),
+                "recipe": self.recipe.to_dict(),
+                "data": self.data_description,
+                "command": self.command,
+                **({"init_from": self.lineage} if self.lineage else {}),
+            },
+            extra={
+                "description": self.description,
+                "data": self.data_spec,
+                "attribute": split.attribute,
+                "value": split.value,
+                "nz": g.nz,
+            },
         )
 
 
-def train_dcgan(recipe: DCGANRecipe, split: AttributeSplit, out_dir: Path, *, phase: str = "all",
-                init_from: Path | None = None, config: TrainerConfig | None = None,
-                data_description: str = "", data_spec: str = "", description: str | None = None) -> Path:
+def train_dcgan(
+    recipe: DCGANRecipe,
+    split: AttributeSplit,
+    out_dir: Path,
+    *,
+    phase: str = "all",
+    init_from: Path | None = None,
+    config: TrainerConfig | None = None,
+    data_description: str = "",
+    data_spec: str = "",
+    description: str | None = None,
+) -> Path:
     """Train a dynamic DCGAN on ``split`` and write its model folder to ``out_dir``.
 
     ``phase`` = ``"all"`` (θ, then the block), ``"main"`` (θ only; the folder's block is untrained), or
@@ -140,9 +181,23 @@ def train_dcgan(recipe: DCGANRecipe, split: AttributeSplit, out_dir: Path, *, ph
     model = build_model(recipe, split.source.channels)
     main_phase, tuning_phase = recipe.phases(len(split.main), len(split.tuning))
     # A tuning-only run copies θ; the block is retrained against a fresh discriminator, so it is not copied.
-    phases, lineage = select_phases(main_phase, [tuning_phase], phase, init_from=init_from,
-                                    init=lambda folder: init_from_folder(model, folder, APPLICATION, copy_sets=False))
+    phases, lineage = select_phases(
+        main_phase,
+        [tuning_phase],
+        phase,
+        init_from=init_from,
+        init=lambda folder: init_from_folder(model, folder, APPLICATION, copy_sets=False),
+    )
     data = PhaseDataset(split)
-    task = DCGANTask(model, recipe, data, config.device, data_description=data_description, data_spec=data_spec,
-                     command=command_line(), lineage=lineage, description=description)
+    task = DCGANTask(
+        model,
+        recipe,
+        data,
+        config.device,
+        data_description=data_description,
+        data_spec=data_spec,
+        command=command_line(),
+        lineage=lineage,
+        description=description,
+    )
     return Trainer(task, data, phases, config).fit()

@@ -3,6 +3,7 @@
 For a two-objective model, the style loss w.r.t. O1 should fall as α goes 0 → 1 and the content loss rise;
 this is how the bundled models are checked (tests and docs/models.md), not by eye.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -31,8 +32,15 @@ class AlphaPoint:
 
 
 @torch.no_grad()
-def alpha_curve(pipe: StylePipeline, photos: Sequence[Path], alphas: Sequence[float], vgg: VGG16Features,
-                objective: str = "higher", size: int = 256, progress: bool | None = False) -> list[AlphaPoint]:
+def alpha_curve(
+    pipe: StylePipeline,
+    photos: Sequence[Path],
+    alphas: Sequence[float],
+    vgg: VGG16Features,
+    objective: str = "higher",
+    size: int = 256,
+    progress: bool | None = False,
+) -> list[AlphaPoint]:
     """Style and content losses (w.r.t. the model's ``objective``) of its outputs at each α, averaged over photos.
 
     ``progress``: a bar over the α values (None: only when stderr is a terminal)."""

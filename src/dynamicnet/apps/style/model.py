@@ -13,6 +13,7 @@ Input: RGB in [0, 1], ``(B, 3, H, W)`` with H and W multiples of 4. Output: RGB,
 the last layer is linear so that a tuning block in front of it contributes exactly affinely in α (the demo's fast
 path relies on this); callers clamp to [0, 1] for display.
 """
+
 from __future__ import annotations
 
 from collections import OrderedDict
@@ -78,11 +79,13 @@ class TransformerNet(nn.Sequential):
             "conv3": ConvNormReLU(2 * w, 4 * w, 3, stride=2),
         }
         stages.update({f"res{i}": ResidualBlock(4 * w) for i in range(1, num_residual + 1)})
-        stages.update({
-            "up1": ConvNormReLU(4 * w, 2 * w, 3, upsample=True),
-            "up2": ConvNormReLU(2 * w, w, 3, upsample=True),
-            "out": ConvLayer(w, 3, 9),
-        })
+        stages.update(
+            {
+                "up1": ConvNormReLU(4 * w, 2 * w, 3, upsample=True),
+                "up2": ConvNormReLU(2 * w, w, 3, upsample=True),
+                "out": ConvLayer(w, 3, 9),
+            }
+        )
         super().__init__(OrderedDict(stages))
         self.width = width
         self.num_residual = num_residual

@@ -1,6 +1,7 @@
 """The objective-space results as files: results.json, results.md (the tables docs/objective-space.md quotes) and
 objective-space.png (the paper's objective-space plot, measured, beside α*(m)). Pure formatting of what
 :func:`~dynamicnet.apps.style.objective_space.summarise` computed; nothing here runs a network."""
+
 from __future__ import annotations
 
 import json
@@ -16,9 +17,11 @@ from ...utils.fs import atomic_write_text
 
 FIGURE = "objective-space.png"
 # (key, the curve's legend, the legend of its best parameter)
-METHODS = (("dynamic", "Dynamic-Net, α = 0 … 1", "Dynamic-Net α*"),
-           ("pixel_blend", "pixel blend θ → θ_1, t = 0 … 1", "pixel blend t*"),
-           ("dni", "DNI: weights θ → θ', t = 0 … 1", "DNI t*"))
+METHODS = (
+    ("dynamic", "Dynamic-Net, α = 0 … 1", "Dynamic-Net α*"),
+    ("pixel_blend", "pixel blend θ → θ_1, t = 0 … 1", "pixel blend t*"),
+    ("dni", "DNI: weights θ → θ', t = 0 … 1", "DNI t*"),
+)
 ROW_KEYS = {"dynamic": "dynamic_best", "pixel_blend": "pixel_blend", "dni": "dni"}  # each method's best, per m
 
 
@@ -34,14 +37,34 @@ def figure(results: Mapping[str, Any]) -> Image.Image:
     Right: the best α (and t) for each m, against α = m."""
     plane = results["plane"]
     x, y = plane["x"], plane["y"]
-    series = [Series(label, [(p[x], p[y]) for p in plane["curves"][name]], PALETTE[k + 1], marker=None)
-              for k, (name, label, _) in enumerate(METHODS)]
-    series.append(Series("dedicated network for O_m (m = 0: θ)", [(p[x], p[y]) for p in plane["dedicated"]],
-                         PALETTE[0], line=False, notes=[f"m={p['m']:g}" for p in plane["dedicated"]]))
-    left = line_chart(series, title=f"objective space: {results['experiment']['recipe']['name']}",
-                      xlabel=plane["xlabel"], ylabel=plane["ylabel"])
-    best = [Series(label, [(r["m"], r[ROW_KEYS[name]]["at"]) for r in results["rows"]], PALETTE[k + 1],
-                   marker=("o", "s", "^")[k]) for k, (name, _, label) in enumerate(METHODS)]
+    series = [
+        Series(label, [(p[x], p[y]) for p in plane["curves"][name]], PALETTE[k + 1], marker=None)
+        for k, (name, label, _) in enumerate(METHODS)
+    ]
+    series.append(
+        Series(
+            "dedicated network for O_m (m = 0: θ)",
+            [(p[x], p[y]) for p in plane["dedicated"]],
+            PALETTE[0],
+            line=False,
+            notes=[f"m={p['m']:g}" for p in plane["dedicated"]],
+        )
+    )
+    left = line_chart(
+        series,
+        title=f"objective space: {results['experiment']['recipe']['name']}",
+        xlabel=plane["xlabel"],
+        ylabel=plane["ylabel"],
+    )
+    best = [
+        Series(
+            label,
+            [(r["m"], r[ROW_KEYS[name]]["at"]) for r in results["rows"]],
+            PALETTE[k + 1],
+            marker=("o", "s", "^")[k],
+        )
+        for k, (name, _, label) in enumerate(METHODS)
+    ]
     best.append(Series("α = m", [(0.0, 0.0), (1.0, 1.0)], PALETTE[0], marker=None, dashed=True))
     right = line_chart(best, title="best α (t) for O_m", xlabel="m", ylabel="α*, t*", size=(420, 480))
     return side_by_side([left, right])
@@ -71,9 +94,11 @@ def markdown(results: Mapping[str, Any]) -> str:
     ]
     for r in results["rows"]:
         m = f"{r['m']:g}" + (" (θ_1)" if r["m"] == 1.0 else "")
-        lines.append(f"| {m} | {r['dedicated']:.5g} | {r['dynamic_best']['at']:g} | {_ratio(r['dynamic_best'])} | "
-                     f"{_ratio(r['dynamic_at_m'])} | {r['pixel_blend']['at']:g} | {_ratio(r['pixel_blend'])} | "
-                     f"{r['dni']['at']:g} | {_ratio(r['dni'])} |")
+        lines.append(
+            f"| {m} | {r['dedicated']:.5g} | {r['dynamic_best']['at']:g} | {_ratio(r['dynamic_best'])} | "
+            f"{_ratio(r['dynamic_at_m'])} | {r['pixel_blend']['at']:g} | {_ratio(r['pixel_blend'])} | "
+            f"{r['dni']['at']:g} | {_ratio(r['dni'])} |"
+        )
     t = results["targets"]
     inner = [r for r in results["rows"] if r["m"] != 1.0]
     worst = max(inner, key=lambda r: r["dynamic_best"]["ratio"])
@@ -94,7 +119,8 @@ def markdown(results: Mapping[str, Any]) -> str:
         f"![objective space]({FIGURE})",
         "",
         "Contact sheets (photo | dedicated | Dynamic-Net at α* | pixel blend at t* | DNI at t*): "
-        + ", ".join(f"[{Path(s).stem}]({s})" for s in results["sheets"]) + ".",
+        + ", ".join(f"[{Path(s).stem}]({s})" for s in results["sheets"])
+        + ".",
         "",
         "## Scale",
         "",
@@ -112,8 +138,10 @@ def markdown(results: Mapping[str, Any]) -> str:
 
 
 def _objective(obj: Mapping[str, Any]) -> str:
-    return (f"{obj['style']} at {obj['style_size']} px (λc {obj['content_weight']:g}, λs {obj['style_weight']:g}, "
-            f"λtv {obj['tv_weight']:g})")
+    return (
+        f"{obj['style']} at {obj['style_size']} px (λc {obj['content_weight']:g}, λs {obj['style_weight']:g}, "
+        f"λtv {obj['tv_weight']:g})"
+    )
 
 
 def _met(target: Mapping[str, Any]) -> str:
@@ -125,7 +153,9 @@ def _times(networks: Mapping[str, Any]) -> str:
         seconds = record.get("train_seconds")
         return f"{name} {seconds:g} s on {record.get('device')}" if seconds is not None else f"{name} ?"
 
-    parts: Sequence[str] = [one("Dynamic-Net (its folder's last run)", networks["dynamic"]),
-                            one("DNI", networks["dni"]),
-                            *(one(f"m = {m}", r) for m, r in networks["dedicated"].items())]
+    parts: Sequence[str] = [
+        one("Dynamic-Net (its folder's last run)", networks["dynamic"]),
+        one("DNI", networks["dni"]),
+        *(one(f"m = {m}", r) for m, r in networks["dedicated"].items()),
+    ]
     return ", ".join(parts)

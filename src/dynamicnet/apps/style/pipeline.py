@@ -1,4 +1,5 @@
 """Inference for dynamic style transfer: one way to stylise an image at any α. No training code."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -33,8 +34,14 @@ class StyleSession:
     copy whose longer side is ``preview_side``: a quick first frame while the full-resolution one computes.
     """
 
-    def __init__(self, pipe: StylePipeline, image: torch.Tensor, max_side: int | None = None,
-                 preview_side: int | None = 128, work_side: int | None = -1) -> None:
+    def __init__(
+        self,
+        pipe: StylePipeline,
+        image: torch.Tensor,
+        max_side: int | None = None,
+        preview_side: int | None = 128,
+        work_side: int | None = -1,
+    ) -> None:
         self.size = max_side_size(*image.shape[-2:], max_side)  # the output's size (no resampling to learn it)
         batch, self._pads = pipe.prepare(image, pipe.working_side(image.shape[-2:], max_side, work_side))
         self._full = pipe.runtime.prepare(batch)
@@ -74,8 +81,7 @@ class StylePipeline(Pipeline):
         side = self.config.get("extra", {}).get("work_side")
         return int(side) if isinstance(side, int) and not isinstance(side, bool) and side > 0 else None
 
-    def working_side(self, size: Sequence[int], max_side: int | None = None,
-                     work_side: int | None = -1) -> int | None:
+    def working_side(self, size: Sequence[int], max_side: int | None = None, work_side: int | None = -1) -> int | None:
         """The longer side to resize an image of ``size`` to before the network (None: as it is), given the output
         cap ``max_side`` and the working side (−1: the model's, None: full resolution)."""
         side = self.default_work_side if work_side == -1 else work_side
@@ -88,8 +94,10 @@ class StylePipeline(Pipeline):
             raise DynamicNetError(f"expected an RGB image tensor (3, H, W), got shape {tuple(image.shape)}")
         if max_side is not None:
             if max_side < _MULTIPLE:
-                raise DynamicNetError(f"max_side must be at least {_MULTIPLE}, got {max_side}",
-                                      cli=f"--max-side must be at least {_MULTIPLE}, got {max_side}")
+                raise DynamicNetError(
+                    f"max_side must be at least {_MULTIPLE}, got {max_side}",
+                    cli=f"--max-side must be at least {_MULTIPLE}, got {max_side}",
+                )
             image = resize_max_side(image, max_side)
         check_network_pixels(*image.shape[-2:], "use --work-side / work_side (e.g. 1024) or --max-side")
         padded, pads = pad_to_multiple(image, _MULTIPLE)
@@ -100,8 +108,9 @@ class StylePipeline(Pipeline):
         return padded.unsqueeze(0).to(self.device), pads
 
     @torch.no_grad()
-    def __call__(self, image: ImageT, alpha: AlphaLike = 1.0, max_side: int | None = None,
-                 work_side: int | None = -1) -> ImageT:
+    def __call__(
+        self, image: ImageT, alpha: AlphaLike = 1.0, max_side: int | None = None, work_side: int | None = -1
+    ) -> ImageT:
         """Stylise an RGB image at ``alpha`` (shared, per block, or per set).
 
         ``image``: a float ``(3, H, W)`` tensor in [0, 1], a uint8 one, a batch ``(B, 3, H, W)`` of either, a PIL
@@ -113,22 +122,34 @@ class StylePipeline(Pipeline):
         batch = as_image_batch(image)
         return cast(ImageT, batch.restore([self._stylise(x, alpha, max_side, work_side) for x in batch.images]))
 
-    def _stylise(self, image: torch.Tensor, alpha: AlphaLike, max_side: int | None,
-                 work_side: int | None) -> torch.Tensor:
+    def _stylise(
+        self, image: torch.Tensor, alpha: AlphaLike, max_side: int | None, work_side: int | None
+    ) -> torch.Tensor:
         """One float32 ``(3, H, W)`` image stylised: see :meth:`__call__`."""
         size = max_side_size(*image.shape[-2:], max_side)
         batch, pads = self.prepare(image, self.working_side(image.shape[-2:], max_side, work_side))
         out = self.runtime.forward(batch, alpha)  # (1, 3, H', W')
         return _upscale(unpad(out, pads).clamp(0, 1), size)[0].cpu()
 
-    def session(self, image: torch.Tensor, max_side: int | None = None,
-                preview_side: int | None = 128, work_side: int | None = -1) -> StyleSession:
+    def session(
+        self,
+        image: torch.Tensor,
+        max_side: int | None = None,
+        preview_side: int | None = 128,
+        work_side: int | None = -1,
+    ) -> StyleSession:
         """Prepare ``image`` for fast α changes (interactive use); see :class:`StyleSession`."""
         return StyleSession(self, image, max_side, preview_side, work_side)
 
     @torch.no_grad()
-    def sweep(self, image: torch.Tensor, alphas: Sequence[AlphaLike], max_side: int | None = None,
-              work_side: int | None = -1, progress: bool | None = False) -> list[torch.Tensor]:
+    def sweep(
+        self,
+        image: torch.Tensor,
+        alphas: Sequence[AlphaLike],
+        max_side: int | None = None,
+        work_side: int | None = -1,
+        progress: bool | None = False,
+    ) -> list[torch.Tensor]:
         """The same image at several α (prepared once, so only the α-dependent tail reruns per α).
 
         ``progress``: a bar over the α values (None: only when stderr is a terminal)."""

@@ -13,6 +13,7 @@ photos (:data:`CALIBRATED_STYLE_LAYERS`) and λs values re-chosen on those weigh
 instead. The defaults describe the CPU-scale bundled models (width 16, 128² crops); docs/models.md gives the
 full-scale (reference) settings.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -78,8 +79,17 @@ class StyleRecipe:
         phases = [Phase("main", "main", self.main_steps, self.main_lr, objective="main", alpha=0.0)]
         for set_name in self.sets:
             alpha: Any = {HIGHER: 1.0, LOWER: -1.0}.get(set_name, {set_name: 1.0})
-            phases.append(Phase(set_name, "tuning", self.tuning_steps, self.tuning_lr, objective=set_name,
-                                sets=(set_name,), alpha=alpha))
+            phases.append(
+                Phase(
+                    set_name,
+                    "tuning",
+                    self.tuning_steps,
+                    self.tuning_lr,
+                    objective=set_name,
+                    sets=(set_name,),
+                    alpha=alpha,
+                )
+            )
         return phases
 
     def to_dict(self) -> dict[str, Any]:
@@ -141,27 +151,49 @@ SECOND_STYLE = "graffiti"
 def builtin_recipes() -> dict[str, StyleRecipe]:
     """The seed's three uses plus the dual model. level, two-style and dual share θ (O0 = Starry Night at
     λs = MAIN), so one main phase serves all of the bundled models."""
-    main = StyleObjective(style=STARRY, style_size=STYLE_SIZE, style_weight=MAIN,
-                          style_layers=CALIBRATED_STYLE_LAYERS, tv_weight=TV_WEIGHT)
-    common: dict[str, Any] = {"content": CONTENT, "crop_scale": CROP_SCALE, "work_side": WORK_SIDE, "main_steps": 2500,
-                              "tuning_steps": 1000, "tuning_lr": 1e-3}
+    main = StyleObjective(
+        style=STARRY,
+        style_size=STYLE_SIZE,
+        style_weight=MAIN,
+        style_layers=CALIBRATED_STYLE_LAYERS,
+        tv_weight=TV_WEIGHT,
+    )
+    common: dict[str, Any] = {
+        "content": CONTENT,
+        "crop_scale": CROP_SCALE,
+        "work_side": WORK_SIDE,
+        "main_steps": 2500,
+        "tuning_steps": 1000,
+        "tuning_lr": 1e-3,
+    }
     return {
         "level": StyleRecipe(
-            "level", main, {HIGHER: replace(main, style_weight=STRONG)}, **common,
+            "level",
+            main,
+            {HIGHER: replace(main, style_weight=STRONG)},
+            **common,
             description="stylisation level: Starry Night, λs 1e4 → 4e5",
         ),
         "two-style": StyleRecipe(
-            "two-style", main, {HIGHER: replace(main, style=SECOND_STYLE, style_weight=SECOND_STYLE_WEIGHT)},
+            "two-style",
+            main,
+            {HIGHER: replace(main, style=SECOND_STYLE, style_weight=SECOND_STYLE_WEIGHT)},
             **{**common, "tuning_steps": 800, "work_side": SECOND_STYLE_WORK_SIDE},
             description="two styles: Starry Night, λs 1e4 (θ) → graffiti, λs 1e5 (blocks)",
         ),
         "scale": StyleRecipe(
-            "scale", replace(main, style_size=2 * STYLE_SIZE), {HIGHER: replace(main, style_size=STYLE_SIZE // 2)},
-            **common, description="brush scale: Starry Night at 800 px → 200 px",
+            "scale",
+            replace(main, style_size=2 * STYLE_SIZE),
+            {HIGHER: replace(main, style_size=STYLE_SIZE // 2)},
+            **common,
+            description="brush scale: Starry Night at 800 px → 200 px",
         ),
         "dual": StyleRecipe(
-            "dual", main, {HIGHER: replace(main, style_weight=STRONG), LOWER: replace(main, style_weight=LIGHT)},
-            **{**common, "tuning_steps": 800}, description="dual: λs 1e3 (α=−1) ← 1e4 (α=0) → 4e5 (α=1)",
+            "dual",
+            main,
+            {HIGHER: replace(main, style_weight=STRONG), LOWER: replace(main, style_weight=LIGHT)},
+            **{**common, "tuning_steps": 800},
+            description="dual: λs 1e3 (α=−1) ← 1e4 (α=0) → 4e5 (α=1)",
         ),
     }
 

@@ -6,6 +6,7 @@ one frozen VGG16 shared by every objective; each objective's style Gram matrices
 :func:`train_style` runs a recipe's phases on our own network; :func:`train_style_blocks` runs only its tuning
 phases on a main network trained elsewhere (``dynamicnet train tuning``).
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -31,8 +32,9 @@ APPLICATION = "style"
 
 def build_model(recipe: StyleRecipe) -> DynamicNet:
     """θ (the Johnson network at the recipe's width) wrapped with one block set per tuning objective."""
-    return DynamicNet(TransformerNet(width=recipe.width), recipe.insertion_points, sets=tuple(recipe.sets),
-                      zero_init=recipe.zero_init)
+    return DynamicNet(
+        TransformerNet(width=recipe.width), recipe.insertion_points, sets=tuple(recipe.sets), zero_init=recipe.zero_init
+    )
 
 
 class StyleTask:
@@ -44,11 +46,21 @@ class StyleTask:
     Without them θ is the Johnson network at the recipe's width, trained for the recipe's O0.
     """
 
-    def __init__(self, model: DynamicNet, recipe: StyleRecipe, vgg: VGG16Features, device: torch.device,
-                 preview: torch.Tensor | None = None, data_description: str = "",
-                 command: str = "", lineage: Mapping[str, Any] | None = None, *,
-                 architecture: Mapping[str, Any] | None = None, main: Mapping[str, Any] | None = None,
-                 description: str | None = None) -> None:
+    def __init__(
+        self,
+        model: DynamicNet,
+        recipe: StyleRecipe,
+        vgg: VGG16Features,
+        device: torch.device,
+        preview: torch.Tensor | None = None,
+        data_description: str = "",
+        command: str = "",
+        lineage: Mapping[str, Any] | None = None,
+        *,
+        architecture: Mapping[str, Any] | None = None,
+        main: Mapping[str, Any] | None = None,
+        description: str | None = None,
+    ) -> None:
         self.model = model.to(device)
         self.recipe = recipe
         self.vgg = vgg.to(device)
@@ -106,14 +118,25 @@ class StyleTask:
             for key in ("main", "width", "main_lr", "main_steps"):
                 recipe.pop(key)
         return save_pretrained(
-            self.model, out_dir, application=APPLICATION, architecture=self.architecture,
-            objectives=self.objective_records(), alpha_range=self.recipe.alpha_range,
-            provenance={**provenance, "recipe": recipe, "data": self.data_description,
-                        "vgg16_weights": self.vgg.source, "command": self.command,
-                        **({"init_from": self.lineage} if self.lineage else {}),
-                        **({"main": dict(self.main)} if self.main is not None else {})},
-            extra={"description": self.description,
-                   **({"work_side": self.recipe.work_side} if self.recipe.work_side else {})},
+            self.model,
+            out_dir,
+            application=APPLICATION,
+            architecture=self.architecture,
+            objectives=self.objective_records(),
+            alpha_range=self.recipe.alpha_range,
+            provenance={
+                **provenance,
+                "recipe": recipe,
+                "data": self.data_description,
+                "vgg16_weights": self.vgg.source,
+                "command": self.command,
+                **({"init_from": self.lineage} if self.lineage else {}),
+                **({"main": dict(self.main)} if self.main is not None else {}),
+            },
+            extra={
+                "description": self.description,
+                **({"work_side": self.recipe.work_side} if self.recipe.work_side else {}),
+            },
         )
 
 
@@ -123,9 +146,13 @@ def objective_loss(obj: StyleObjective, targets: StyleTargets) -> PerceptualLoss
     device = next(targets.extractor.parameters()).device
     style = load_image(resolve_style_image(obj.style)).rgb.to(device)
     return PerceptualLoss(
-        targets.extractor, targets(style, obj.style_size), content_weight=obj.content_weight,
-        style_weight=obj.style_weight, style_layer_weights=dict(obj.style_layers),
-        content_tap=obj.content_layer, tv_weight=obj.tv_weight,
+        targets.extractor,
+        targets(style, obj.style_size),
+        content_weight=obj.content_weight,
+        style_weight=obj.style_weight,
+        style_layer_weights=dict(obj.style_layers),
+        content_tap=obj.content_layer,
+        tv_weight=obj.tv_weight,
     )
 
 
@@ -136,10 +163,19 @@ def objective_record(obj: StyleObjective) -> dict[str, Any]:
     return record
 
 
-def train_style(recipe: StyleRecipe, dataset: Any, out_dir: Path, *, phase: str = "all",
-                init_from: Path | None = None, tuning_sets: Sequence[str] | None = None,
-                vgg_weights: str | None = None, config: TrainerConfig | None = None,
-                data_description: str = "", preview: torch.Tensor | None = None) -> Path:
+def train_style(
+    recipe: StyleRecipe,
+    dataset: Any,
+    out_dir: Path,
+    *,
+    phase: str = "all",
+    init_from: Path | None = None,
+    tuning_sets: Sequence[str] | None = None,
+    vgg_weights: str | None = None,
+    config: TrainerConfig | None = None,
+    data_description: str = "",
+    preview: torch.Tensor | None = None,
+) -> Path:
     """Train ``recipe`` on ``dataset`` and write a model folder to ``out_dir``.
 
     ``phase`` = ``"all"`` (main then every block set), ``"main"``, or ``"tuning"``: θ (and any block set the
@@ -154,21 +190,47 @@ def train_style(recipe: StyleRecipe, dataset: Any, out_dir: Path, *, phase: str 
     if tuning_sets is not None:
         unknown = sorted(set(tuning_sets) - set(recipe.sets))
         if unknown:
-            raise DynamicNetError(f"tuning_sets {unknown} not in the recipe's sets {sorted(recipe.sets)}",
-                                  cli=f"--tuning-sets {unknown} not in the recipe's sets {sorted(recipe.sets)}")
+            raise DynamicNetError(
+                f"tuning_sets {unknown} not in the recipe's sets {sorted(recipe.sets)}",
+                cli=f"--tuning-sets {unknown} not in the recipe's sets {sorted(recipe.sets)}",
+            )
         tuning_phases = [p for p in tuning_phases if p.name in tuning_sets]
-    phases, lineage = select_phases(main_phase, tuning_phases, phase, init_from=init_from,
-                                    init=lambda folder: init_from_folder(model, folder, APPLICATION))
+    phases, lineage = select_phases(
+        main_phase,
+        tuning_phases,
+        phase,
+        init_from=init_from,
+        init=lambda folder: init_from_folder(model, folder, APPLICATION),
+    )
     vgg = load_vgg16(vgg_weights)
-    task = StyleTask(model, recipe, vgg, config.device, preview=preview, data_description=data_description,
-                     command=command_line(), lineage=lineage)
+    task = StyleTask(
+        model,
+        recipe,
+        vgg,
+        config.device,
+        preview=preview,
+        data_description=data_description,
+        command=command_line(),
+        lineage=lineage,
+    )
     return Trainer(task, dataset, phases, config).fit()
 
 
-def train_style_blocks(main: nn.Module, channels: Sequence[int], recipe: StyleRecipe, dataset: Any, out_dir: Path,
-                       *, architecture: Mapping[str, Any], record: Mapping[str, Any], description: str,
-                       vgg_weights: str | None = None, config: TrainerConfig | None = None,
-                       data_description: str = "", preview: torch.Tensor | None = None) -> Path:
+def train_style_blocks(
+    main: nn.Module,
+    channels: Sequence[int],
+    recipe: StyleRecipe,
+    dataset: Any,
+    out_dir: Path,
+    *,
+    architecture: Mapping[str, Any],
+    record: Mapping[str, Any],
+    description: str,
+    vgg_weights: str | None = None,
+    config: TrainerConfig | None = None,
+    data_description: str = "",
+    preview: torch.Tensor | None = None,
+) -> Path:
     """Train the block sets of ``recipe`` at its insertion points on ``main``, a network trained elsewhere that
     stays as it is (frozen), and write a model folder to ``out_dir``.
 
@@ -178,10 +240,21 @@ def train_style_blocks(main: nn.Module, channels: Sequence[int], recipe: StyleRe
     """
     config = config or TrainerConfig(out_dir)
     torch.manual_seed(config.seed)  # the blocks' initial weights are part of what the seed reproduces
-    model = DynamicNet(main, recipe.insertion_points, sets=tuple(recipe.sets), channels=channels,
-                       zero_init=recipe.zero_init)
+    model = DynamicNet(
+        main, recipe.insertion_points, sets=tuple(recipe.sets), channels=channels, zero_init=recipe.zero_init
+    )
     _, *tuning_phases = recipe.phases()
     vgg = load_vgg16(vgg_weights)
-    task = StyleTask(model, recipe, vgg, config.device, preview=preview, data_description=data_description,
-                     command=command_line(), architecture=architecture, main=record, description=description)
+    task = StyleTask(
+        model,
+        recipe,
+        vgg,
+        config.device,
+        preview=preview,
+        data_description=data_description,
+        command=command_line(),
+        architecture=architecture,
+        main=record,
+        description=description,
+    )
     return Trainer(task, dataset, tuning_phases, config).fit()

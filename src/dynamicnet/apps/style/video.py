@@ -1,4 +1,5 @@
 """Stylise a video frame by frame, with α fixed or animated over time (keyframes, linear in between)."""
+
 from __future__ import annotations
 
 import bisect
@@ -48,9 +49,16 @@ def alpha_at(keyframes: list[tuple[float, float]], t: float) -> float:
     return a0 + (a1 - a0) * (t - t0) / (t1 - t0)
 
 
-def stylize_video(pipe: StylePipeline, src: Path, dst: Path, keyframes: list[tuple[float, float]],
-                  max_side: int | None = None, max_frames: int | None = None, work_side: int | None = -1,
-                  progress: bool | None = False) -> int:
+def stylize_video(
+    pipe: StylePipeline,
+    src: Path,
+    dst: Path,
+    keyframes: list[tuple[float, float]],
+    max_side: int | None = None,
+    max_frames: int | None = None,
+    work_side: int | None = -1,
+    progress: bool | None = False,
+) -> int:
     """Read ``src`` with ffmpeg, stylise each frame at α(t), write H.264 ``dst`` atomically; return frame count.
 
     The source's first audio track, if it has one, is carried over (AAC; cut to the stylised frames' length)."""
@@ -67,8 +75,11 @@ def stylize_video(pipe: StylePipeline, src: Path, dst: Path, keyframes: list[tup
     w, h = meta["size"]
     fps = float(meta.get("fps") or 25.0)
     # Keep the sound: mapped from the source file itself, re-encoded as AAC (what an .mp4 player expects).
-    audio = {"audio_path": str(src), "audio_codec": "aac", "output_params": ["-shortest"]} \
-        if meta.get("audio_codec") else {}
+    audio = (
+        {"audio_path": str(src), "audio_codec": "aac", "output_params": ["-shortest"]}
+        if meta.get("audio_codec")
+        else {}
+    )
     count = 0
     with atomic_path(dst) as tmp, contextlib.ExitStack() as stack:
         stack.callback(reader.close)  # closed after the writer (last in, first out)
@@ -85,8 +96,9 @@ def stylize_video(pipe: StylePipeline, src: Path, dst: Path, keyframes: list[tup
             out = pipe(frame, alpha=alpha_at(keyframes, count / fps), max_side=max_side, work_side=work_side)
             arr = (out.permute(1, 2, 0).numpy() * 255.0 + 0.5).astype(np.uint8)
             if send is None:  # the output size is known once the first frame is stylised
-                send = stack.enter_context(h264_writer(tmp, (arr.shape[1], arr.shape[0]), fps=fps,
-                                                       purpose="stylize-video", **audio))
+                send = stack.enter_context(
+                    h264_writer(tmp, (arr.shape[1], arr.shape[0]), fps=fps, purpose="stylize-video", **audio)
+                )
             send(arr)
             count += 1
         if count == 0:
