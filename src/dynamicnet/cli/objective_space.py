@@ -102,6 +102,14 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
         help="the whole pipeline at tiny sizes: 2 training steps per network on synthetic images, "
         "2 photos × 2 crops at 32², sheets at 64 px",
     )
+    p.add_argument(
+        "--train-only",
+        type=lambda s: [x.strip() for x in s.split(",") if x.strip()],
+        default=None,
+        metavar="ITEM,...",
+        help="train only these networks (m values in (0, 1], 'dni') and stop without measuring, so that several "
+        "processes share one run folder's training, each given other networks; then rerun without it to measure",
+    )
     finish_parser(p, run_objective_space)
 
 
@@ -166,7 +174,21 @@ def run_objective_space(args: argparse.Namespace) -> int:
         return content_dataset(recipe.content, recipe.size, recipe.crop_scale, args.dry_run, experiment.theta.seed)
 
     out = Path(args.output)
-    results = run(experiment, out, args.m, measure, vgg=vgg, data=data, device=device, progress=progress_of(args))
+    results = run(
+        experiment,
+        out,
+        args.m,
+        measure,
+        vgg=vgg,
+        data=data,
+        device=device,
+        progress=progress_of(args),
+        train_only=args.train_only,
+    )
+    if args.train_only is not None:
+        for folder in results["trained"]:
+            print_path(Path(folder))
+        return 0
     print(f"{'m':>5} {'α*':>5} {'at α*':>7} {'at α=m':>7} {'blend':>7} {'DNI':>7}   (O_m / dedicated network's)")
     for r in results["rows"]:
         print(

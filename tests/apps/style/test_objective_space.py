@@ -148,6 +148,28 @@ def test_dry_run_of_a_bundled_model_end_to_end_then_reused(capsys, tmp_path, rec
 
 
 @pytest.mark.slow
+@needs_opencv
+def test_processes_share_the_training_with_train_only_and_a_last_run_measures(capsys, tmp_path) -> None:
+    out = tmp_path / "run"
+    for pieces in ("1,dni", "0.75,0.25", "0.5"):  # as three processes would, each given other networks
+        code, stdout, err = run_cli(
+            capsys, "evaluate-objective-space", "--recipe", "level", "-o", out, "--train-only", pieces, *QUIET
+        )
+        assert code == 0, err
+        trained = [f"dedicated/m{p}" if p != "dni" else "dni" for p in pieces.split(",")]
+        lines = stdout.strip().splitlines()
+        assert lines[-len(trained) :] == [str(out / t) for t in trained]  # the networks, in the order given
+        assert sum(line.startswith("training ") for line in lines) == len(trained)
+        assert not (out / "results.json").exists()  # nothing measured
+    code, stdout, err = run_cli(capsys, "evaluate-objective-space", "--recipe", "level", "-o", out, *QUIET)
+    assert code == 0, err
+    lines = stdout.splitlines()
+    assert not [line for line in lines if line.startswith("training ")]
+    assert sum(line.startswith("reusing ") for line in lines) >= 5  # the 4 dedicated networks and DNI's
+    _check_run(out, [0.25, 0.5, 0.75])
+
+
+@pytest.mark.slow
 def test_trained_model_run_resumes_an_interrupted_network(capsys, monkeypatch, tmp_path) -> None:
     """--train-model on a recipe file (no Debian package needed). Ctrl-C in a training saves its checkpoint and
     exits 130; the same command again resumes it and reuses what is finished. A network killed after its last
@@ -199,6 +221,8 @@ def test_trained_model_run_resumes_an_interrupted_network(capsys, monkeypatch, t
         (("--recipe", "two-style", "--model", "starry-level"), "was trained with recipe 'level', not 'two-style'"),
         (("--recipe", "scale"), "no bundled model for recipe 'scale'"),
         (("--model", "starry-level", "--train-model"), "not allowed with argument"),
+        (("--train-only", "0.5,2"), "--train-only: '2' is neither an m value in (0, 1] nor 'dni'"),
+        (("--train-only", "theta"), "--train-only: 'theta' is neither an m value in (0, 1] nor 'dni'"),
     ],
 )
 def test_bad_input_is_one_line(capsys, tmp_path, extra, message) -> None:

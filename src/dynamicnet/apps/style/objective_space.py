@@ -256,13 +256,16 @@ def run_objective_space(
     device: torch.device,
     progress: bool | None = True,
     log: Callable[[str], None] = print,
+    train_only: Sequence[float | str] | None = None,
 ) -> dict[str, Any]:
     """Train what ``out`` does not hold yet, measure, and write the report; return the results (results.json).
 
     ``ms``: the m values, each in (0, 1); m = 1 is always added (pixel blending's θ_1). ``vgg``: the VGG16 of the
     losses, on ``device``. ``data``: the training images and their description, asked for only when something
     trains. ``progress``: the trainings' step bars (None: only on a terminal). ``log``: one line per step of the
-    plan.
+    plan. ``train_only``: train just these networks, in this order (m values in (0, 1], ``"dni"``), and return
+    ``{"trained": [folders]}`` without measuring: several processes (cores, GPUs) can then share one run folder's
+    training, each given other networks, and a last run without ``train_only`` measures.
     """
     from .objective_space_report import write_report
 
@@ -279,10 +282,13 @@ def run_objective_space(
             f"{experiment.model} was trained with the VGG16 weights {experiment.vgg16!r}, not "
             f"{vgg.source!r}: its objectives would not be the ones it was trained for"
         )
+    pieces = None if train_only is None else _pieces(train_only)
     out.mkdir(parents=True, exist_ok=True)
     _check_plan(out, experiment.describe())
     trainer = _Networks(experiment, out, vgg, data, device, progress, log)
     model = trainer.dynamic()
+    if pieces is not None:
+        return {"trained": [str(trainer.dni(model) if p == "dni" else trainer.dedicated(float(p))) for p in pieces]}
     folders = {m: trainer.dedicated(m) for m in [*ms, 1.0]}
     dni = trainer.dni(model)
     nets = LoadedNetworks.load(model, folders, dni, device)
@@ -296,6 +302,23 @@ def run_objective_space(
     results["sheets"] = write_sheets(out, nets, results, measure, device)
     write_report(out, results)
     return results
+
+
+def _pieces(items: Sequence[float | str]) -> list[float | str]:
+    """``train_only``'s networks: m values in (0, 1] and ``"dni"``; anything else is refused before training."""
+    pieces: list[float | str] = []
+    for item in items:
+        try:
+            piece: float | str = item if item == "dni" else float(item)
+        except ValueError:
+            piece = str(item)
+        if isinstance(piece, str) and piece != "dni" or isinstance(piece, float) and not 0 < piece <= 1:
+            raise DynamicNetError(
+                f"cannot train {item!r} on its own: give m values in (0, 1] or 'dni'",
+                cli=f"--train-only: {item!r} is neither an m value in (0, 1] nor 'dni'",
+            )
+        pieces.append(piece)
+    return pieces
 
 
 def _check_plan(out: Path, plan: dict[str, Any]) -> None:
