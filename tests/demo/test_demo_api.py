@@ -492,7 +492,7 @@ def test_models_say_what_the_slider_ends_mean():
         }
     if "completion-photos" in models:
         labels = objective_labels(read_config(models["completion-photos"]))
-        assert labels == {"main": "sharp (adversarial)", "higher": "smooth (L1)"}
+        assert labels == {"main": "detailed (VGG + SSIM)", "higher": "smooth (L1)"}
     detailed = {
         "application": "completion",
         "objectives": {"main": {"l1_weight": 1}, "higher": {"l1_weight": 1, "perceptual_weight": 0.3}},

@@ -2,7 +2,6 @@
 
 import pytest
 import torch
-import torch.nn.functional as F
 
 from dynamicnet.apps.completion.evaluate import evaluate_alphas, held_out_crops
 from dynamicnet.apps.completion.metrics import PERCEPTUAL_TAPS
@@ -28,13 +27,6 @@ def crops():
     return held_out_crops(size=64, per_photo=3, seed=1234)
 
 
-def _sharpness(x: torch.Tensor, mask: torch.Tensor) -> float:
-    """Mean absolute Laplacian inside the hole: high for sharp (or noisy) fills, low for blurry ones."""
-    lap = torch.tensor([[0.0, 1, 0], [1, -4, 1], [0, 1, 0]]).expand(3, 1, 3, 3)
-    r = F.conv2d(F.pad(x[None], (1, 1, 1, 1), mode="replicate"), lap, groups=3).abs().mean(1, keepdim=True)
-    return float((r[0] * mask).sum() / mask.sum())
-
-
 def test_bundled_folder_is_small_and_described():
     folder = bundled_models()[NAME]
     size = sum(p.stat().st_size for p in folder.iterdir() if p.is_file())
@@ -43,20 +35,22 @@ def test_bundled_folder_is_small_and_described():
     assert pipe.config["extra"]["description"] and pipe.hole_ratio == 0.5
 
 
-def test_alpha_walks_from_sharp_to_smooth_and_known_pixels_stay(pipe, crops):
-    sharp, psnr = [], []
+def test_alpha_moves_the_fill_known_pixels_stay_and_alpha_0_reconstructs_best(pipe, crops):
+    """What docs/completion.md measures on the 104 held-out crops, on a fast subset: the slider changes the fill
+    (never a known pixel), and the detailed end (θ, α = 0) is the best of the three on PSNR, the L1 blocks
+    not helping on held-out crops."""
     from dynamicnet.apps.completion.metrics import hole_psnr
 
+    psnr = []
     for image in crops:
         mask = pipe.default_mask(64, 64)
         fills = pipe.sweep(image, mask, ALPHAS)
         known = (mask < 0.5).expand(3, -1, -1)
         assert all(torch.equal(f[known], image[known]) for f in fills)
-        sharp.append([_sharpness(f, mask) for f in fills])
+        assert (fills[0] - fills[2]).abs().max() > 0.01  # the blocks act
         psnr.append([float(hole_psnr(f[None], image[None], mask[None])) for f in fills])
-    sharp_t, psnr_t = torch.tensor(sharp).mean(0), torch.tensor(psnr).mean(0)
-    assert sharp_t[0] > sharp_t[1] > sharp_t[2], sharp_t  # α=0 sharpest, α=1 smoothest
-    assert psnr_t[2] > psnr_t[0], psnr_t  # the L1 end reconstructs better on average
+    psnr_t = torch.tensor(psnr).mean(0)
+    assert psnr_t[0] > psnr_t[1] > psnr_t[2], psnr_t
 
 
 def test_per_image_oracle_beats_every_global_alpha(pipe, crops):
