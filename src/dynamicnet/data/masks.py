@@ -247,6 +247,19 @@ def _label(grid: np.ndarray) -> np.ndarray:
     return labels
 
 
+def hole_bbox(mask: torch.Tensor, margin: int = 0) -> tuple[int, int, int, int]:
+    """(top, bottom, left, right), exclusive ends, of a mask's non-zero pixels, grown by ``margin``."""
+    ys = torch.nonzero(mask[0].any(1)).flatten()
+    xs = torch.nonzero(mask[0].any(0)).flatten()
+    h, w = mask.shape[-2:]
+    return (
+        max(0, int(ys[0]) - margin),
+        min(h, int(ys[-1]) + 1 + margin),
+        max(0, int(xs[0]) - margin),
+        min(w, int(xs[-1]) + 1 + margin),
+    )
+
+
 def hole_depth(mask: torch.Tensor, max_grid: int = 256) -> int:
     """How far, in pixels, the deepest hole pixel lies from the nearest known pixel (chessboard distance).
 

@@ -3,6 +3,7 @@ import pytest
 import torch
 from factories import make_tiny_completion_model
 
+from dynamicnet.apps.completion.auto_alpha import AUTO_GRID, AutoAlphaCalibration
 from dynamicnet.apps.completion.evaluate import (
     SHRINKAGE_GRID,
     calibrate_auto_alpha,
@@ -13,19 +14,14 @@ from dynamicnet.apps.completion.evaluate import (
 )
 from dynamicnet.apps.completion.metrics import hole_psnr, hole_ssim, perceptual_hole_distance
 from dynamicnet.apps.completion.model import composite, masked_input, to_prediction
-from dynamicnet.apps.completion.pipeline import (
-    AUTO_GRID,
-    AutoAlphaCalibration,
-    CompletionPipeline,
-    proxy_regions,
-)
+from dynamicnet.apps.completion.pipeline import CompletionPipeline
 from dynamicnet.apps.completion.recipe import (
     CompletionObjective,
     CompletionRecipe,
     builtin_recipes,
     load_recipe,
 )
-from dynamicnet.data.masks import center_mask, stroke_mask
+from dynamicnet.data.masks import center_mask
 from dynamicnet.errors import DynamicNetError
 from dynamicnet.losses import VGG16Features
 
@@ -110,16 +106,6 @@ def test_inputs_are_not_modified_and_bad_masks_are_rejected(pipe):
         pipe(torch.rand(1, 16, 16), mask)
 
 
-def test_proxy_regions_lie_on_known_pixels_beside_the_hole():
-    mask = center_mask(32, 32)
-    proxies = proxy_regions(mask)
-    assert len(proxies) == 4
-    for p in proxies:
-        assert float((p * mask).sum()) == 0 and float(p.sum()) == 16 * 8
-    assert proxy_regions(center_mask(32, 32, hole=30)) == []  # no room left: auto α falls back
-    assert len(proxy_regions(stroke_mask(48, 48, np.random.default_rng(0)))) >= 1
-
-
 def test_auto_alpha_picks_from_the_grid_and_falls_back(pipe):
     image = _image(32, 32)
     mask = pipe.default_mask(32, 32)
@@ -130,16 +116,6 @@ def test_auto_alpha_picks_from_the_grid_and_falls_back(pipe):
     assert pipe.auto_alpha(image, center_mask(32, 32, hole=30)) == 0.5  # no room for a proxy: the prior
     out = pipe(image, mask, alpha="auto")
     assert out.shape == image.shape
-
-
-def test_calibration_corrects_bias_and_shrinks_to_the_prior():
-    cal = AutoAlphaCalibration(grid=(0.0, 0.5, 1.0), offset=(0.3, 0.0, -0.3), prior_alpha=0.5, shrinkage=0.0)
-    assert cal.choose([0.0, 0.1, 0.2]) == 1.0  # raw argmin 0, but the proxy over-rates the sharp end
-    assert AutoAlphaCalibration.from_dict(cal.to_dict()) == cal
-    strong = AutoAlphaCalibration(grid=(0.0, 0.5, 1.0), offset=(0.0,) * 3, prior_alpha=0.5, shrinkage=10.0)
-    assert strong.choose([0.0, 0.1, 0.2]) == 0.5
-    with pytest.raises(DynamicNetError, match="offsets"):
-        AutoAlphaCalibration(grid=(0.0, 1.0), offset=(0.0,))
 
 
 @pytest.mark.filterwarnings("ignore:VGG16 has random weights")

@@ -5,7 +5,8 @@ import torch
 import torch.nn.functional as F
 from factories import make_tiny_completion_model
 
-from dynamicnet.apps.completion.pipeline import CompletionPipeline, push_pull, upsample_fill
+from dynamicnet.apps.completion.model import push_pull
+from dynamicnet.apps.completion.pipeline import CompletionPipeline, upsample_fill
 from dynamicnet.data.masks import center_mask
 
 

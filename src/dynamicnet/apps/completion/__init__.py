@@ -1,9 +1,9 @@
-"""Dynamic image completion: α walks between a smooth L1 fill and a sharp, GAN-trained one (the recipe says
-which end is α = 0; the bundled ``completion-photos``: smooth at 0, sharp at 1).
+"""Dynamic image completion: α walks between two fills of a hole, each trained for its own objective (the recipe
+says which; the bundled ``completion-photos``: detailed L1 + VGG + SSIM at α = 0, smooth L1 at α = 1).
 
 The seed (Shoshan et al., 2019): a network trained with a sub-optimal objective can be improved by letting
 the user — or a per-image criterion — pick the working point. :class:`CompletionPipeline` fills holes at any
-α, sweeps α, and proposes an α per image without ground truth (:meth:`CompletionPipeline.auto_alpha`).
+α, sweeps α, and proposes an α per image without ground truth (:mod:`.auto_alpha`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ _LAZY = {
     "PatchDiscriminator": ".model",
     "composite": ".model",
     "masked_input": ".model",
-    "AUTO_GRID": ".pipeline",
+    "AUTO_GRID": ".auto_alpha",
     "CompletionPipeline": ".pipeline",
     "CompletionObjective": ".recipe",
     "CompletionRecipe": ".recipe",
@@ -43,6 +43,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from .auto_alpha import AUTO_GRID
     from .model import (
         ARCHITECTURE,
         DEFAULT_POINTS,
@@ -51,5 +52,5 @@ if TYPE_CHECKING:
         composite,
         masked_input,
     )
-    from .pipeline import AUTO_GRID, CompletionPipeline
+    from .pipeline import CompletionPipeline
     from .recipe import CompletionObjective, CompletionRecipe, builtin_recipes, load_recipe

@@ -29,9 +29,10 @@ from ...data.io import load_image
 from ...errors import DynamicNetError
 from ...utils.fs import atomic_write_text
 from ...utils.progress import progress as progress_bar
+from .auto_alpha import AUTO_GRID, AutoAlphaCalibration
 from .critic import AlphaCritic, fit_critic
 from .metrics import PERCEPTUAL_TAPS, hole_psnr, hole_ssim, perceptual_hole_distance
-from .pipeline import AUTO_GRID, AutoAlphaCalibration, CompletionPipeline
+from .pipeline import CompletionPipeline
 
 
 def held_out_crops(
@@ -179,7 +180,7 @@ def evaluate_alphas(
 def calibration_photos() -> list[Path]:
     """Photos for fitting auto α: in no content set and not held out (scikit-image's motorcycle and
     immunohistochemistry slide, opencv-doc's ``left.jpg``), so the held-out figures stay out of sample."""
-    from ...data.assets import OPENCV_DATA_DIR, _skimage_data_dir
+    from ...data.assets.registry import OPENCV_DATA_DIR, _skimage_data_dir
 
     sk = _skimage_data_dir()
     found = [

@@ -6,16 +6,7 @@ holes were; the network fills the window there (padded to a multiple of 4), the 
 resolution with the detail of the surrounding photo carried into it (:func:`upsample_fill`, so no seam of
 sharpness or colour), and only hole pixels are pasted: every known pixel is the input's, bit for bit.
 
-``auto_alpha`` — choosing α per image without ground truth — is per-image cross-validation ("proxy holes"):
-hide a few more regions of the *known* image right next to the hole (the hole shifted by half its extent up,
-down, left and right, where the shifted copy still lies mostly on known pixels), complete the enlarged hole
-at every α of a grid, and score each α by how well it recovers those proxy regions, whose truth we have,
-using the same VGG-feature distance the evaluation reports. The premise: neighbouring regions share the
-hole's kind of content (texture vs. smooth surfaces), which should decide whether the sharp or the smooth end
-suits an image. The price is ``4 × len(grid)`` extra forward passes (the α-independent prefix of each is
-computed once). This is the ``proxy`` method; the default is a learned critic (:mod:`.critic`). The raw
-scores are then corrected by the model's :class:`AutoAlphaCalibration` (an α-dependent bias of proxy regions,
-and a pull towards the best global α), fitted on calibration photos and stored in the model folder.
+``auto_alpha`` proposes α per image without ground truth (:mod:`.auto_alpha`).
 """
 
 from __future__ import annotations
@@ -30,18 +21,16 @@ import torch.nn.functional as F
 from ...core.dynamic import DynamicNet
 from ...data.convert import ImageT, as_image_batch, as_mask_list
 from ...data.geometry import check_network_pixels, pad_to_multiple, unpad
-from ...data.masks import center_mask, check_mask, hole_components, hole_depth
+from ...data.masks import center_mask, check_mask, hole_bbox, hole_components, hole_depth
 from ...errors import DynamicNetError
-from ...utils.progress import progress as progress_bar
 from ..pipeline import Pipeline
-from .critic import AlphaCritic, critic_features
-from .metrics import PERCEPTUAL_TAPS, perceptual_hole_distance
+from .auto_alpha import AUTO_GRID, AutoAlphaCalibration, calibration_of, choose_alpha, proxy_scores, window_features
+from .critic import AlphaCritic
+from .metrics import PERCEPTUAL_TAPS
 from .model import HOLE_FILL, MULTIPLE, composite, hole_fill_of, masked_input, push_pull, to_prediction
 
 Prepared = Callable[[float], torch.Tensor]  # one working input prepared for many α (Runtime.prepare)
-AUTO_GRID: tuple[float, ...] = tuple(round(0.1 * i, 1) for i in range(11))
 _MIN_SIDE = 8  # smallest padded side: the tuning blocks' reflection padding needs ≥ 2 px at H/4
-_MIN_PROXY_FRACTION = 0.2  # a proxy region smaller than this share of the hole is too small to judge
 
 
 class CompletionPipeline(Pipeline):
@@ -137,7 +126,7 @@ class CompletionPipeline(Pipeline):
         windows = []
         for component in hole_components(mask):
             depth = hole_depth(component)
-            top, bottom, left, right = _bbox(component, margin=2 * depth)
+            top, bottom, left, right = hole_bbox(component, margin=2 * depth)
             top, bottom, left, right = max(0, top), min(h, bottom), max(0, left), min(w, right)
             wh, ww = bottom - top, right - left
             scale = min(1.0, self.trained_depth / depth)
@@ -224,7 +213,7 @@ class CompletionPipeline(Pipeline):
         windows = self.plan(image, mask)
         prepared = [self._prepare(w.image, w.mask) for w in windows]
         if alpha == "auto":  # chosen on the windows just prepared, not on a second plan of the same image
-            alpha = self._choose_alpha(windows[0], prepared[0])
+            alpha = choose_alpha(self, windows[0], prepared[0])
         return self._render(image, mask, windows, prepared, float(alpha))
 
     def session(self, image: torch.Tensor, mask: torch.Tensor | None = None) -> CompletionSession:
@@ -241,7 +230,7 @@ class CompletionPipeline(Pipeline):
         session = self.session(image, mask)
         return self._over_alphas(lambda a: session.render(float(a)), alphas, progress)
 
-    # ------------------------------------------------------------------ auto α
+    # ------------------------------------------------------------------ auto α (see :mod:`.auto_alpha`)
     def _vgg(self) -> Any:
         if self.vgg is None:
             from ...losses import load_vgg16
@@ -249,87 +238,35 @@ class CompletionPipeline(Pipeline):
             self.vgg = load_vgg16(taps=PERCEPTUAL_TAPS).to(self.device)
         return self.vgg
 
-    @torch.no_grad()
-    def auto_alpha_scores(
-        self, image: torch.Tensor, mask: torch.Tensor | None = None, alphas: Sequence[float] = AUTO_GRID
-    ) -> list[float] | None:
-        """Proxy-hole score of each α (lower is better), or None when no proxy region fits (see the module doc)."""
-        return self._proxy_scores(self._largest(image, mask), alphas)
-
     def _largest(self, image: torch.Tensor, mask: torch.Tensor | None) -> Window:
         """The window of the largest hole: auto α judges an image there, at the scale the network fills it."""
         return self.plan(*self._check(image, mask))[0]
 
-    def _proxy_scores(self, win: Window, alphas: Sequence[float], progress: bool | None = False) -> list[float] | None:
-        image, mask = win.image, win.mask
-        proxies = proxy_regions(mask)
-        if not proxies:
-            return None
-        vgg = self._vgg()
-        totals = torch.zeros(len(alphas))
-        # A bar over the proxy regions: each is len(alphas) fills and VGG passes, the slow part of auto α.
-        for proxy in progress_bar(proxies, desc="auto α", total=len(proxies), unit="region", enabled=progress):
-            union = ((mask + proxy) > 0).float()  # (1, H, W): the hole and the proxy are both hidden
-            prepared, pads = self._prepare(image, union)
-            top, bottom, left, right = _bbox(union, margin=8)  # VGG only around what changed
-            truth = image[None, :, top:bottom, left:right].to(self.device)
-            region = proxy[None, :, top:bottom, left:right].to(self.device)
-            target = vgg(truth, taps=PERCEPTUAL_TAPS)
-            for i, a in enumerate(alphas):
-                filled = self._fill(prepared, pads, image, union, float(a))
-                crop = filled[None, :, top:bottom, left:right].to(self.device)
-                totals[i] += float(perceptual_hole_distance(vgg(crop, taps=PERCEPTUAL_TAPS), target, region)[0])
-        return (totals / len(proxies)).tolist()
-
     @property
     def auto_calibration(self) -> AutoAlphaCalibration | AlphaCritic:
-        """How the model proposes α (``extra.auto_alpha``): a fitted :class:`~.critic.AlphaCritic`, a
-        calibrated proxy criterion, or (nothing stored) the uncalibrated proxy criterion."""
-        stored = self.config.get("extra", {}).get("auto_alpha")
-        if not stored:
-            return AutoAlphaCalibration()
-        return (
-            AlphaCritic.from_dict(stored) if stored.get("kind") == "critic" else AutoAlphaCalibration.from_dict(stored)
-        )
+        """How the model proposes α (:func:`~.auto_alpha.calibration_of` its config)."""
+        return calibration_of(self.config)
+
+    def auto_alpha(self, image: torch.Tensor, mask: torch.Tensor | None = None, progress: bool | None = False) -> float:
+        """The α this image should use, proposed without ground truth (see :mod:`.auto_alpha`).
+
+        With a fitted critic (the bundled model's): the α whose fill the critic predicts closest to the truth.
+        Otherwise the proxy-hole criterion with the model's calibration, falling back to its prior α when the hole
+        leaves no room for a proxy region. ``progress``: a bar over the fills it judges (None: only on a terminal).
+        """
+        return choose_alpha(self, self._largest(image, mask), None, progress)
+
+    def auto_alpha_scores(
+        self, image: torch.Tensor, mask: torch.Tensor | None = None, alphas: Sequence[float] = AUTO_GRID
+    ) -> list[float] | None:
+        """Proxy-hole score of each α (lower is better), or None when no proxy region fits."""
+        return proxy_scores(self, self._largest(image, mask), alphas)
 
     @torch.no_grad()
     def critic_features(self, image: torch.Tensor, mask: torch.Tensor | None, grid: Sequence[float]) -> Any:
         """:func:`~.critic.critic_features` of the largest hole, filled at each α of ``grid`` at its working scale."""
         win = self._largest(image, mask)
-        return self._window_features(win, self._prepare(win.image, win.mask), grid)
-
-    def _window_features(
-        self,
-        win: Window,
-        prepared: tuple[Prepared, tuple[int, ...]],
-        grid: Sequence[float],
-        progress: bool | None = False,
-    ) -> Any:
-        prep, pads = prepared
-        alphas = progress_bar(grid, desc="auto α", total=len(grid), unit="α", enabled=progress)
-        return critic_features([self._fill(prep, pads, win.image, win.mask, float(a)) for a in alphas], win.mask)
-
-    def auto_alpha(self, image: torch.Tensor, mask: torch.Tensor | None = None, progress: bool | None = False) -> float:
-        """The α this image should use, proposed without ground truth.
-
-        With a fitted critic (the bundled model's): the α whose fill the critic predicts closest to the truth
-        (see :mod:`~.critic`). Otherwise the proxy-hole criterion (see the module docstring) with the model's
-        calibration, falling back to its prior α when the hole leaves no room for a proxy region.
-        ``progress``: a bar over the fills it judges (None: only when stderr is a terminal).
-        """
-        return self._choose_alpha(self._largest(image, mask), None, progress)
-
-    @torch.no_grad()
-    def _choose_alpha(
-        self, win: Window, prepared: tuple[Prepared, tuple[int, ...]] | None, progress: bool | None = False
-    ) -> float:
-        """:meth:`auto_alpha` on the largest hole's window (``prepared``: that window already prepared, if so)."""
-        cal = self.auto_calibration
-        if isinstance(cal, AlphaCritic):
-            prepared = prepared or self._prepare(win.image, win.mask)
-            return cal.choose(self._window_features(win, prepared, cal.grid, progress))
-        scores = self._proxy_scores(win, cal.grid, progress)
-        return cal.prior_alpha if scores is None else cal.choose(scores)
+        return window_features(self, win, self._prepare(win.image, win.mask), grid)
 
 
 @dataclass(frozen=True)
@@ -363,57 +300,6 @@ def upsample_fill(filled: torch.Tensor, crop: torch.Tensor, mask: torch.Tensor) 
     return (up + detail).clamp(0, 1)
 
 
-@dataclass(frozen=True)
-class AutoAlphaCalibration:
-    """How proxy scores become an α: ``argmin_α  proxy(α) + offset(α) + shrinkage·((α − prior)/0.5)²``.
-
-    The proxy regions sit next to known pixels, so their scores are biased in α in a way that is the same
-    for every image (on a GAN-trained θ they favoured the sharp end); ``offset`` removes that bias, and
-    the shrinkage pulls towards the best global α when the per-image evidence is weak. Both are fitted on
-    calibration photos that are neither training nor held-out images
-    (:func:`dynamicnet.apps.completion.evaluate.calibrate_auto_alpha`); the defaults are the raw criterion.
-    """
-
-    grid: tuple[float, ...] = AUTO_GRID
-    offset: tuple[float, ...] = (0.0,) * len(AUTO_GRID)
-    prior_alpha: float = 0.5
-    shrinkage: float = 0.0
-    source: str = "uncalibrated"
-
-    def __post_init__(self) -> None:
-        if len(self.offset) != len(self.grid) or not self.grid:
-            raise DynamicNetError(f"auto-α calibration: {len(self.grid)} grid points but {len(self.offset)} offsets")
-
-    def objective(self, scores: Sequence[float]) -> list[float]:
-        return [
-            s + o + self.shrinkage * ((a - self.prior_alpha) / 0.5) ** 2
-            for s, o, a in zip(scores, self.offset, self.grid)
-        ]
-
-    def choose(self, scores: Sequence[float]) -> float:
-        total = self.objective(scores)
-        return float(self.grid[min(range(len(total)), key=total.__getitem__)])
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "grid": list(self.grid),
-            "offset": list(self.offset),
-            "prior_alpha": self.prior_alpha,
-            "shrinkage": self.shrinkage,
-            "source": self.source,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> AutoAlphaCalibration:
-        return cls(
-            tuple(float(a) for a in data["grid"]),
-            tuple(float(o) for o in data["offset"]),
-            float(data["prior_alpha"]),
-            float(data["shrinkage"]),
-            str(data.get("source", "")),
-        )
-
-
 class CompletionSession:
     """One image and hole prepared once; ``render(α)`` equals ``pipeline(image, mask, α)`` and reruns only
     the α-dependent part of the network."""
@@ -432,54 +318,7 @@ class CompletionSession:
     def auto_alpha(self) -> float:
         """The α the pipeline proposes for this image (see :meth:`CompletionPipeline.auto_alpha`), judged on the
         windows this session already prepared."""
-        return self.pipe._choose_alpha(self.windows[0], self._prepared[0])
+        return choose_alpha(self.pipe, self.windows[0], self._prepared[0])
 
 
-def proxy_regions(mask: torch.Tensor) -> list[torch.Tensor]:
-    """Known regions shaped like the hole beside it: the mask shifted by half its extent in 4 directions.
-
-    Each proxy is ``(1, H, W)`` of 0/1, the shifted hole minus the real hole, kept only when it covers at
-    least a fifth of the hole's area.
-    """
-    top, bottom, left, right = _bbox(mask)
-    dy, dx = max(1, (bottom - top) // 2), max(1, (right - left) // 2)
-    area = float(mask.sum())
-    out = []
-    for sy, sx in ((-dy, 0), (dy, 0), (0, -dx), (0, dx)):
-        shifted = _shift(mask, sy, sx)
-        proxy = shifted * (1 - mask)
-        if float(proxy.sum()) >= _MIN_PROXY_FRACTION * area and float(((mask + proxy) > 0).float().mean()) < 0.9:
-            out.append(proxy)
-    return out
-
-
-def _shift(mask: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
-    """Translate a ``(1, H, W)`` mask by (dy, dx) pixels, filling with 0 (no wrap-around)."""
-    h, w = mask.shape[-2:]
-    padded = F.pad(mask, (max(dx, 0), max(-dx, 0), max(dy, 0), max(-dy, 0)))
-    y0, x0 = max(-dy, 0), max(-dx, 0)
-    return padded[:, y0 : y0 + h, x0 : x0 + w]
-
-
-def _bbox(mask: torch.Tensor, margin: int = 0) -> tuple[int, int, int, int]:
-    """(top, bottom, left, right), exclusive ends, of a mask's non-zero pixels, grown by ``margin``."""
-    ys = torch.nonzero(mask[0].any(1)).flatten()
-    xs = torch.nonzero(mask[0].any(0)).flatten()
-    h, w = mask.shape[-2:]
-    return (
-        max(0, int(ys[0]) - margin),
-        min(h, int(ys[-1]) + 1 + margin),
-        max(0, int(xs[0]) - margin),
-        min(w, int(xs[-1]) + 1 + margin),
-    )
-
-
-__all__ = [
-    "AUTO_GRID",
-    "AutoAlphaCalibration",
-    "CompletionPipeline",
-    "Window",
-    "proxy_regions",
-    "push_pull",
-    "upsample_fill",
-]
+__all__ = ["CompletionPipeline", "CompletionSession", "Window", "upsample_fill"]
