@@ -51,17 +51,17 @@ def fake_sources(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, P
     ):
         for n in names:
             Image.fromarray(rng.integers(0, 256, (24, 32, 3), dtype=np.uint8)).save(d / n)
-    monkeypatch.setattr(assets, "_skimage_data_dir", lambda: sk)
-    monkeypatch.setattr(assets, "OPENCV_DATA_DIR", cv)
-    monkeypatch.setattr(assets, "WALLPAPER_DIRS", (tmp_path / "no_wallpapers",))
+    monkeypatch.setattr(assets.registry, "_skimage_data_dir", lambda: sk)
+    monkeypatch.setattr(assets.registry, "OPENCV_DATA_DIR", cv)
+    monkeypatch.setattr(assets.registry, "WALLPAPER_DIRS", (tmp_path / "no_wallpapers",))
     return {"skimage": sk, "opencv": cv}
 
 
 @pytest.fixture
 def no_sources(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(assets, "_skimage_data_dir", lambda: None)
-    monkeypatch.setattr(assets, "OPENCV_DATA_DIR", tmp_path / "absent")
-    monkeypatch.setattr(assets, "WALLPAPER_DIRS", (tmp_path / "absent",))
+    monkeypatch.setattr(assets.registry, "_skimage_data_dir", lambda: None)
+    monkeypatch.setattr(assets.registry, "OPENCV_DATA_DIR", tmp_path / "absent")
+    monkeypatch.setattr(assets.registry, "WALLPAPER_DIRS", (tmp_path / "absent",))
 
 
 def test_cache_dir_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -115,11 +115,11 @@ def test_default_content_dir_is_built_once_and_repaired(home: Path, fake_sources
 
 
 def test_partial_sources_and_none(home: Path, fake_sources: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(assets, "_skimage_data_dir", lambda: None)
+    monkeypatch.setattr(assets.registry, "_skimage_data_dir", lambda: None)
     out = default_content_dir()
     manifest = json.loads((out / "MANIFEST.json").read_text())
     assert manifest["missing_sources"] == ["scikit-image"] and len(manifest["files"]) == 2
-    monkeypatch.setattr(assets, "OPENCV_DATA_DIR", fake_sources["opencv"] / "gone")
+    monkeypatch.setattr(assets.registry, "OPENCV_DATA_DIR", fake_sources["opencv"] / "gone")
     with pytest.raises(DynamicNetError, match="apt-get install opencv-doc"):
         default_content_dir(refresh=True)
     with pytest.raises(DynamicNetError, match="unknown content source"):
@@ -133,7 +133,7 @@ def test_optional_sources_get_their_own_folder(
     tux.mkdir()
     Image.new("RGB", (8, 8)).save(tux / "sheep.jpg")
     (tux / "starter.svg").write_text("<svg/>")
-    monkeypatch.setattr(assets, "TUXPAINT_TEMPLATES_DIR", tux)
+    monkeypatch.setattr(assets.registry, "TUXPAINT_TEMPLATES_DIR", tux)
     out = default_content_dir(sources=["opencv-doc", "tuxpaint-data"])
     assert out.name == "content-opencv-doc+tuxpaint-data"
     entries = json.loads((out / "MANIFEST.json").read_text())["files"]
@@ -159,7 +159,9 @@ def test_wallpapers_keep_one_file_per_picture(home: Path, tmp_path: Path, monkey
     lxqt.mkdir(parents=True)
     Image.new("RGB", (8, 8)).save(lxqt / "fog.jpg")
     monkeypatch.setattr(
-        assets, "WALLPAPER_DIRS", (tmp_path / "backgrounds", tmp_path / "wallpapers", tmp_path / "lxqt" / "wallpapers")
+        assets.registry,
+        "WALLPAPER_DIRS",
+        (tmp_path / "backgrounds", tmp_path / "wallpapers", tmp_path / "lxqt" / "wallpapers"),
     )
     names = sorted(a.name for a in assets.content_assets(["wallpapers"]))
     assert names == [
@@ -180,7 +182,7 @@ def test_large_content_set_is_stored_downscaled(
     rgba = Image.new("RGBA", (90, 120), (10, 20, 30, 0))
     rgba.paste((200, 10, 10, 255), (20, 20, 60, 60))
     rgba.save(big / "cutout.png")
-    monkeypatch.setattr(assets, "WALLPAPER_DIRS", (big,))
+    monkeypatch.setattr(assets.registry, "WALLPAPER_DIRS", (big,))
     out = default_content_dir(sources=["opencv-doc", "wallpapers"], max_side=64)
     assert out.name == "content-opencv-doc+wallpapers-64px"
     with Image.open(out / "wallpapers__wide.jpg") as im:
@@ -200,17 +202,19 @@ def test_content_dir_names(
     home: Path, fake_sources: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for name in ("WALLPAPER_DIRS", "TUXPAINT_TEMPLATES_DIR", "PALAPELI_COLLECTION_DIR", "TUXPAINT_STAMPS_DIR"):
-        monkeypatch.setattr(assets, name, (tmp_path / "absent",) if name == "WALLPAPER_DIRS" else tmp_path / "absent")
+        monkeypatch.setattr(
+            assets.registry, name, (tmp_path / "absent",) if name == "WALLPAPER_DIRS" else tmp_path / "absent"
+        )
     assert assets.content_dir("default") == default_content_dir()
     assert assets.content_dir(str(tmp_path)) == tmp_path
-    assert assets.content_dir("large").name.endswith(f"-{assets.LARGE_MAX_SIDE}px")
+    assert assets.content_dir("large").name.endswith(f"-{assets.content.LARGE_MAX_SIDE}px")
 
 
 def test_held_out_wallpapers_are_evaluation_photos(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     root = tmp_path / "backgrounds"
     (root / "mate" / "nature").mkdir(parents=True)
     Image.new("RGB", (8, 8)).save(root / "mate" / "nature" / "LadyBird.jpg")
-    monkeypatch.setattr(assets, "WALLPAPER_DIRS", (root,))
+    monkeypatch.setattr(assets.registry, "WALLPAPER_DIRS", (root,))
     photos = held_out_photos()
     assert photos["ladybird"] == root / "mate" / "nature" / "LadyBird.jpg"
     assert all(a.original != photos["ladybird"] for a in assets.content_assets(["wallpapers"]))
@@ -237,8 +241,8 @@ def test_style_image_missing_package_says_what_to_install(no_sources: None) -> N
 def test_held_out_photos_fall_back_to_the_bundled_copy(
     no_sources: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    assert held_out_photos() == {"astronaut": assets.PHOTOS_DIR / "astronaut.jpg"}
-    monkeypatch.setattr(assets, "PHOTOS_DIR", tmp_path / "nothing")
+    assert held_out_photos() == {"astronaut": assets.photos.PHOTOS_DIR / "astronaut.jpg"}
+    monkeypatch.setattr(assets.photos, "PHOTOS_DIR", tmp_path / "nothing")
     with pytest.raises(DynamicNetError, match="no held-out photos"):
         held_out_photos()
 
@@ -262,7 +266,7 @@ def test_held_out_photos_from_fakes(fake_sources: dict[str, Path]) -> None:
 
 
 def _real_sources_present() -> bool:
-    return assets._skimage_data_dir() is not None or OPENCV_REAL.is_dir()
+    return assets.registry._skimage_data_dir() is not None or OPENCV_REAL.is_dir()
 
 
 @pytest.mark.skipif(not _real_sources_present(), reason="neither scikit-image nor opencv-doc is installed")
@@ -276,7 +280,7 @@ def test_real_content_set_loads_and_excludes_held_out_and_styles(home: Path) -> 
     for e in manifest["files"]:
         rgb = load_image(out / e["file"]).rgb
         assert rgb.shape[0] == 3 and min(rgb.shape[1:]) >= 256, e["file"]  # photos, big enough to crop
-    if assets._skimage_data_dir() is not None and OPENCV_REAL.is_dir():
+    if assets.registry._skimage_data_dir() is not None and OPENCV_REAL.is_dir():
         assert len(manifest["files"]) == 20
 
 

@@ -24,7 +24,7 @@ from fastapi.staticfiles import StaticFiles
 from PIL import Image
 from starlette.concurrency import run_in_threadpool
 
-from ..data.assets import BUNDLED_PHOTOS, bundled_photo
+from ..data.assets.photos import BUNDLED_PHOTOS, bundled_photo
 from ..data.geometry import resize_max_side
 from ..data.io import LoadedImage, decode_image, to_pil_image
 from ..errors import DynamicNetError

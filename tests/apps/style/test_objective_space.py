@@ -26,7 +26,8 @@ from dynamicnet.apps.style.objective_space import (
 from dynamicnet.apps.style.recipe import StyleObjective, builtin_recipes
 from dynamicnet.apps.style.train import objective_loss
 from dynamicnet.core.checkpoint import load_pretrained
-from dynamicnet.data.assets import OPENCV_DATA_DIR, bundled_photo
+from dynamicnet.data.assets import bundled_photo
+from dynamicnet.data.assets.registry import OPENCV_DATA_DIR
 from dynamicnet.data.folder import SyntheticImageDataset
 from dynamicnet.losses import StyleTargets, VGG16Features
 from dynamicnet.training import TrainerConfig
