@@ -153,7 +153,7 @@ def register_train(apps: argparse._SubParsersAction) -> None:
         "completion",
         help="dynamic image completion",
         description="Train θ for the recipe's O0, then the tuning blocks for its O1 (photos: "
-        "L1, smooth → L1 + strong GAN, sharp).",
+        "L1 + VGG + SSIM, detailed → L1, smooth).",
     )
     p.add_argument("--recipe", default="photos", help="built-in recipe (photos, celeba) or JSON file")
     p.add_argument(
