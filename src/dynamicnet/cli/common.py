@@ -410,6 +410,17 @@ def finish_parser(
     parser.set_defaults(func=run)
 
 
+def add_animation_args(parser: argparse.ArgumentParser) -> None:
+    """``--gif FILE`` and ``--frames N``: the α walk there and back as an animation beside the sheet."""
+    parser.add_argument(
+        "--gif",
+        default=None,
+        metavar="FILE",
+        help="also write an animation of the α walk there and back (.gif/.webp/.mp4)",
+    )
+    parser.add_argument("--frames", type=int_up_to(500), default=21, help="frames of the animation, one way")
+
+
 def add_no_progress(parser: argparse.ArgumentParser) -> None:
     """``--no-progress``, the one switch for every command's progress bars (they show only on a terminal)."""
     parser.add_argument(

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import DynamicNetError
 from .common import (
+    add_animation_args,
     add_model,
     add_phase_args,
     add_run_args,
@@ -64,13 +65,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=seed, default=0, help="noise seed: the same seed gives the same images")
     p.add_argument("--n", type=int_up_to(1024), default=None, help="images (default 16; 8 rows for a sweep)")
     p.add_argument("--output", "-o", required=True, metavar="FILE", help="image file (.png/.jpg/…)")
-    p.add_argument(
-        "--gif",
-        default=None,
-        metavar="FILE",
-        help="also write an animation of the α walk there and back (.gif/.webp/.mp4)",
-    )
-    p.add_argument("--frames", type=int_up_to(500), default=21, help="frames of the animation, one way")
+    add_animation_args(p)
     p.add_argument(
         "--zoom",
         type=int_up_to(64),

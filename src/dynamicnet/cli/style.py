@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import DynamicNetError
 from .common import (
+    add_animation_args,
     add_model,
     add_phase_args,
     add_run_args,
@@ -85,13 +86,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--alphas", type=float_list, default=[0, 0.25, 0.5, 0.75, 1.0], metavar="A0,A1,...", help="one column per α"
     )
     p.add_argument("--output", "-o", required=True, metavar="FILE", help="contact sheet image (.png/.jpg)")
-    p.add_argument(
-        "--gif",
-        default=None,
-        metavar="FILE",
-        help="also write an animation of the α walk there and back (.gif/.webp/.mp4)",
-    )
-    p.add_argument("--frames", type=positive_int, default=21, help="frames of the animation, one way")
+    add_animation_args(p)
     p.add_argument("--max-side", type=positive_int, default=512, metavar="PX", help="downscale so the longer side ≤ PX")
     _finish_stylize_parser(p, run_sweep)
 
