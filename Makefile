@@ -53,7 +53,7 @@ test: system-deps $(VENV)/.dev-installed lint typecheck
 
 ## test-fast: the inner loop: no browser, no multi-second tests (make test stays the whole suite)
 test-fast: $(VENV)/.dev-installed
-	$(BIN)/python -m pytest -q -m "not slow and not browser"
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile -m "not slow and not browser"
 
 ## lint: ruff's rules and its formatting over the package, the tests, the benchmarks and the scripts
 lint: $(VENV)/.dev-installed

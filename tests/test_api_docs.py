@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 API_DOC = Path(__file__).resolve().parents[1] / "docs" / "api.md"
 
 
@@ -18,6 +20,7 @@ def example_code() -> str:
     return found.group(1)
 
 
+@pytest.mark.slow  # runs the docs' whole example
 def test_the_complete_example_runs(tmp_path):
     code = example_code()
     assert len([line for line in code.splitlines() if line.strip()]) <= 40  # still a short example

@@ -82,6 +82,7 @@ def test_engine_choice_and_its_errors(monkeypatch):
     assert resolve_engine("auto") == "torch"
 
 
+@pytest.mark.slow  # CLI runs that build a graph engine
 @needs_graph_engine
 def test_cli_engine_gives_the_same_image_and_a_missing_engine_one_line(tmp_path):
     photo = tmp_path / "in.png"

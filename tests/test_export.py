@@ -59,6 +59,7 @@ def test_dual_export_has_a_row_per_set(tmp_path):
             assert np.abs(got - net(x, alpha=alpha).clamp(0, 1).numpy()).max() <= 1e-4
 
 
+@pytest.mark.slow  # two exports and their runtime checks (about 20 s)
 def test_completion_and_dcgan_exports_keep_their_contracts(tmp_path):
     from dynamicnet.export import export_onnx
     from dynamicnet.models import bundled_models
@@ -80,6 +81,7 @@ def test_completion_and_dcgan_exports_keep_their_contracts(tmp_path):
         assert a0.shape == (5, 1, 32, 32) and a0.min() >= 0 and a0.max() <= 1 and not np.allclose(a0, a1)
 
 
+@pytest.mark.slow  # exports three completion networks at several sizes (about 30 s)
 @pytest.mark.parametrize("hole_fill", ["grey", "push-pull", "march"])
 def test_completion_export_matches_pytorch_at_any_size(tmp_path, hole_fill):
     """The hole prefill is part of the graph: the push-pull pyramid has a fixed depth and the marching prefill a

@@ -32,6 +32,7 @@ def test_package_root_is_lazy() -> None:
     }
 
 
+@pytest.mark.slow  # fresh interpreters
 def test_core_imports_torch_and_core_only() -> None:
     loaded = ours(loaded_after("import dynamicnet.core"))
     outside = {m for m in loaded if not m.startswith("dynamicnet.core")}

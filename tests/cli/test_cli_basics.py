@@ -91,6 +91,7 @@ def test_cli_module_and_package_root_import_no_torch():
     assert proc.returncode == 0 and proc.stdout.strip() == "False", proc.stderr
 
 
+@pytest.mark.slow  # a fresh interpreter per bundled model
 def test_every_bundled_model_loads_through_the_public_api_in_a_fresh_process():
     # architectures used to register only when their app module happened to be imported first
     code = (

@@ -335,6 +335,7 @@ def tiny_completion_model(tmp_path_factory):
     return make_tiny_completion_model(tmp_path_factory.mktemp("models") / "tiny-completion")
 
 
+@pytest.mark.slow  # each case runs a command on a pseudo-terminal
 @pytest.mark.filterwarnings("ignore:VGG16 has random weights")
 @pytest.mark.parametrize(
     "command",
@@ -441,6 +442,7 @@ def test_bars_show_on_a_terminal_only_and_not_with_no_progress(
     assert code == 0 and _err_without_warnings(err) == "", err
 
 
+@pytest.mark.slow  # runs every pipeline's slow paths
 def test_python_api_bars_are_opt_in(capsys, tiny_style_model, tmp_path):
     from dynamicnet.apps.dcgan.pipeline import DCGANPipeline
     from dynamicnet.apps.style.evaluate import alpha_curve

@@ -61,6 +61,7 @@ def test_resume_flag_without_checkpoint_is_one_line(capsys, tmp_path):
     assert code == 1 and "no checkpoint to resume" in err and err.count("\n") == 1
 
 
+@pytest.mark.slow  # trains a model per application
 @pytest.mark.parametrize("app", ["style", "dcgan", "completion"])
 def test_train_refuses_to_replace_a_finished_model_without_overwrite(capsys, tmp_path, app):
     out = tmp_path / "m"
@@ -156,6 +157,7 @@ def test_stylize_video_bad_input(capsys, tiny_style_model, tmp_path):
     assert not out.exists() and list(tmp_path.iterdir()) == [bad]
 
 
+@pytest.mark.slow  # two training runs
 def test_tuning_phase_from_a_main_model_keeps_theta_and_records_lineage(capsys, tmp_path):
     import torch
 

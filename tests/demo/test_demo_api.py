@@ -541,6 +541,7 @@ def test_completion_sessions_send_the_hole_they_fill(server, completion_model, p
     assert np.array_equal(_hole(json.loads(body)), drawn / 255)
 
 
+@pytest.mark.slow  # auto α jobs take seconds of CPU
 def test_auto_alpha_runs_beside_renders_one_job_per_session(server, model_name, completion_model, photo_bytes):
     import time
 
