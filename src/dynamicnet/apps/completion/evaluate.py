@@ -14,7 +14,7 @@ This is how docs/completion.md's numbers are produced (``dynamicnet evaluate-com
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -219,15 +219,9 @@ def calibrate_auto_alpha(
     gain (offset and prior refitted without the left-out photo). Returns the calibration and a report.
     ``progress``: bars over the images, for the true distances and for the proxy scores (None: on a terminal).
     """
-    images = [im for g in groups for im in g]
-    labels = np.concatenate([np.full(len(g), k) for k, g in enumerate(groups)])
     grid = [float(a) for a in grid]
-    truth = evaluate_alphas(pipe, images, grid, vgg, hole=hole, auto=False, progress=progress).perceptual  # (N, A)
-    proxy = np.array(
-        [
-            pipe.auto_alpha_scores(im, pipe.default_mask(*im.shape[-2:], hole), grid)
-            for im in progress_bar(images, desc="proxy scores", total=len(images), unit="image", enabled=progress)
-        ]
+    labels, truth, proxy = _fitting_data(
+        pipe, groups, vgg, hole, grid, pipe.auto_alpha_scores, "proxy scores", progress
     )
     g = np.asarray(grid)
 
@@ -244,7 +238,7 @@ def calibrate_auto_alpha(
         d_auto = t[np.arange(len(idx)), picks].mean()
         return float((d_global - d_auto) / (d_global - d_oracle)) if d_global > d_oracle else 0.0
 
-    everything = np.arange(len(images))
+    everything = np.arange(len(labels))
     lopo: dict[float, list[float]] = {}
     for lam in SHRINKAGE_GRID:
         lopo[lam] = (
@@ -255,7 +249,7 @@ def calibrate_auto_alpha(
     best = max(SHRINKAGE_GRID, key=lambda lam: float(np.mean(lopo[lam])))
     calibration = fit(everything, best)
     report = {
-        "images": len(images),
+        "images": len(labels),
         "photos": len(groups),
         "leave_one_photo_out_share": {str(k): [round(v, 3) for v in vs] for k, vs in lopo.items()},
         "chosen_shrinkage": best,
@@ -291,17 +285,35 @@ def fit_auto_critic(
 
     ``progress``: bars over the images, for the true distances and for the critic's features (None: on a
     terminal); the fit itself (:func:`~.critic.fit_critic`, a few small ridge regressions) takes no time."""
-    images = [im for g in groups for im in g]
-    labels = np.concatenate([np.full(len(g), k) for k, g in enumerate(groups)])
     grid = [float(a) for a in grid]
-    curves = evaluate_alphas(pipe, images, grid, vgg, hole=hole, auto=False, progress=progress).perceptual  # (N, A)
-    features = np.stack(
-        [
-            pipe.critic_features(im, pipe.default_mask(*im.shape[-2:], hole), grid)
-            for im in progress_bar(images, desc="critic features", total=len(images), unit="image", enabled=progress)
-        ]
+    labels, curves, features = _fitting_data(
+        pipe, groups, vgg, hole, grid, pipe.critic_features, "critic features", progress
     )
     return fit_critic(features, curves, labels, grid, source)
+
+
+def _fitting_data(
+    pipe: CompletionPipeline,
+    groups: Sequence[Sequence[torch.Tensor]],
+    vgg: Any,
+    hole: int,
+    grid: list[float],
+    measure: Callable[[torch.Tensor, torch.Tensor, list[float]], Any],
+    desc: str,
+    progress: bool | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What an auto-α fit learns from: each image's photo label, its true VGG distance at every α of ``grid``
+    ``(N, A)``, and ``measure(image, centre mask, grid)`` of each image stacked (proxy scores, critic features)."""
+    images = [im for g in groups for im in g]
+    labels = np.concatenate([np.full(len(g), k) for k, g in enumerate(groups)])
+    truth = evaluate_alphas(pipe, images, grid, vgg, hole=hole, auto=False, progress=progress).perceptual
+    measured = np.stack(
+        [
+            np.asarray(measure(im, pipe.default_mask(*im.shape[-2:], hole), grid))
+            for im in progress_bar(images, desc=desc, total=len(images), unit="image", enabled=progress)
+        ]
+    )
+    return labels, truth, measured
 
 
 def write_calibration(folder: Path, calibration: AutoAlphaCalibration | AlphaCritic) -> None:
