@@ -48,6 +48,7 @@ def test_core_imports_torch_and_core_only() -> None:
     assert not {"PIL", "numpy.random", "cv2", "h5py"} & loaded_after("import dynamicnet.core")
 
 
+@pytest.mark.slow  # a fresh interpreter per application
 @pytest.mark.parametrize("app", ["style", "completion", "dcgan"])
 def test_pipelines_import_no_training_losses_or_cli(app: str) -> None:
     loaded = ours(loaded_after(f"import dynamicnet.apps.{app}.pipeline"))

@@ -157,6 +157,7 @@ def test_misspelt_command_or_choice_names_the_closest(capsys):
     assert code == 2 and "did you mean 'onnxruntime'?" in err and len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.slow  # a fresh interpreter per case
 @pytest.mark.parametrize(
     "argv",
     [

@@ -287,6 +287,7 @@ def test_ctrl_c_in_a_batch_is_one_line_exit_130_and_writes_nothing(
     assert not (tmp_path / "out").exists()  # neither the first result nor the folders made for the batch
 
 
+@pytest.mark.slow  # a fresh interpreter, interrupted
 def test_a_real_sigint_in_a_separate_process(tiny_style_model, tree, tmp_path):
     # the signal, not a simulated exception: the process's own handler, through the console entry point
     script = (
@@ -464,6 +465,7 @@ def test_python_api_bars_are_opt_in(capsys, tiny_style_model, tmp_path):
     assert "/2 [" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # runs completion's slow paths
 @pytest.mark.filterwarnings("ignore:VGG16 has random weights")
 def test_python_api_completion_bars_are_opt_in(capsys, tiny_completion_model, tmp_path):
     from dynamicnet.apps.completion.critic import AlphaCritic

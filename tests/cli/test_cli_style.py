@@ -404,6 +404,7 @@ def test_huge_network_inputs_are_refused_with_the_option_that_helps(capsys, tiny
     assert code == 0 and load_image(tmp_path / "o.png").rgb.shape == (3, 60, 90)  # run small, upscaled
 
 
+@pytest.mark.slow  # a fresh interpreter
 def test_damaged_tiff_is_one_line_without_pillow_warnings(tmp_path, tiny_style_model):
     import subprocess
     import sys
@@ -429,6 +430,7 @@ def test_damaged_tiff_is_one_line_without_pillow_warnings(tmp_path, tiny_style_m
     assert proc.returncode == 1 and proc.stderr.count("\n") == 1 and "t.tif" in proc.stderr, proc.stderr
 
 
+@pytest.mark.slow  # a fresh interpreter
 def test_non_utf8_file_names_under_a_strict_utf8_stdout(tmp_path, tiny_style_model):
     import subprocess
     import sys

@@ -40,6 +40,7 @@ def _data():
     return TensorDataset(torch.rand(12, 3, 8, 8, generator=torch.Generator().manual_seed(0)))
 
 
+@pytest.mark.slow  # two training phases and an export
 def test_a_task_with_only_a_loss_trains_both_phases_and_exports(tmp_path):
     torch.manual_seed(0)
     model = tiny_dynamic()

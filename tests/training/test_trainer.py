@@ -48,6 +48,7 @@ def test_metrics_log_and_samples(tmp_path):
     ]
 
 
+@pytest.mark.slow  # a real training run (about 5 s)
 def test_training_reduces_the_loss(tmp_path):
     fit_toy(tmp_path, steps=40)
     records = [json.loads(line) for line in (tmp_path / "train" / "metrics.jsonl").read_text().splitlines()]
