@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import re
 import shutil
+import signal
 import subprocess
 import sys
 
@@ -318,6 +319,8 @@ def test_a_real_sigint_in_a_separate_process(tiny_style_model, tree, tmp_path):
         capture_output=True,
         text=True,
         timeout=120,
+        # as from a terminal: a suite started in the background (`cmd &`) ignores SIGINT, and children inherit that
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     assert proc.returncode == 130 and proc.stderr == "dynamicnet: interrupted\n" and proc.stdout == ""
     assert not (tmp_path / "out").exists()
