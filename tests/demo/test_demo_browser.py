@@ -299,31 +299,33 @@ def test_auto_alpha_shows_its_progress_while_another_users_slider_stays_fast(pag
         return result
 
     session.actions["auto"] = long_auto
-    worker_free = threading.Event()  # another user's job holds the pool's only worker at first
-    ahead = app.state.jobs.submit("another user", "auto", lambda: worker_free.wait(60))
-    progress = "document.getElementById('completion-suggested').textContent"
-    page.click("#completion-auto")
-    assert page.is_disabled("#completion-auto")
-    page.wait_for_function(f"{progress}.includes('waiting for 1 other job')")
-    worker_free.set()
-    ahead.result(30)
-    page.wait_for_function(f"/… \\d+ s$/.test({progress})", timeout=30_000)  # running, for how long
-    first = int(re.search(r"(\d+) s$", page.evaluate(progress)).group(1))
+    try:
+        worker_free = threading.Event()  # another user's job holds the pool's only worker at first
+        ahead = app.state.jobs.submit("another user", "auto", lambda: worker_free.wait(60))
+        progress = "document.getElementById('completion-suggested').textContent"
+        page.click("#completion-auto")
+        assert page.is_disabled("#completion-auto")
+        page.wait_for_function(f"{progress}.includes('waiting for 1 other job')")
+        worker_free.set()
+        ahead.result(30)
+        page.wait_for_function(f"/… \\d+ s$/.test({progress})", timeout=30_000)  # running, for how long
+        first = int(re.search(r"(\d+) s$", page.evaluate(progress)).group(1))
 
-    context = browser.new_context(viewport={"width": 1300, "height": 1000})  # another user, another session
-    other = context.new_page()
-    other.goto(base)
-    other.wait_for_function("window.dn && window.dn.ready")
-    wait_full(other, 0.0, "style-result")
-    before = other.evaluate("window.dn.events.length")
-    for alpha in (0.2, 0.4, 0.6, 0.8, 1.0):
-        slide(other, "#alpha", alpha)
-        wait_full(other, alpha)
-    took = other.evaluate(f"window.dn.events.slice({before}).filter(e => e.kind === 'full').map(e => e.ms)")
-    context.close()
-    assert app.state.jobs.status(key)["state"] == "running"  # all along the slides
-    assert len(took) == 5 and max(took) < 1000, took
-    page.wait_for_function(f"parseInt({progress}.match(/(\\d+) s$/)[1]) > {first}", timeout=30_000)
-    release.set()
+        context = browser.new_context(viewport={"width": 1300, "height": 1000})  # another user, another session
+        other = context.new_page()
+        other.goto(base)
+        other.wait_for_function("window.dn && window.dn.ready")
+        wait_full(other, 0.0, "style-result")
+        before = other.evaluate("window.dn.events.length")
+        for alpha in (0.2, 0.4, 0.6, 0.8, 1.0):
+            slide(other, "#alpha", alpha)
+            wait_full(other, alpha)
+        took = other.evaluate(f"window.dn.events.slice({before}).filter(e => e.kind === 'full').map(e => e.ms)")
+        context.close()
+        assert app.state.jobs.status(key)["state"] == "running"  # all along the slides
+        assert len(took) >= 5 and max(took) < 1000, took  # every α rendered in full, none held up
+        page.wait_for_function(f"parseInt({progress}.match(/(\\d+) s$/)[1]) > {first}", timeout=30_000)
+    finally:
+        release.set()  # the job ends now (and a failed check does not leave it looping past the test)
     page.wait_for_function(f"{progress}.startsWith('suggested α =')", timeout=120_000)
     assert page.is_enabled("#completion-auto") and page.is_hidden("#error")
