@@ -16,7 +16,7 @@ Both judge the image on the window of its largest hole, at the scale the network
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -30,9 +30,9 @@ from .critic import AlphaCritic, critic_features
 from .metrics import PERCEPTUAL_TAPS, perceptual_hole_distance
 
 if TYPE_CHECKING:
-    from .pipeline import CompletionPipeline, Window
+    from .pipeline import CompletionPipeline, Prepared, Window
 
-Prepared = tuple[Callable[[float], torch.Tensor], tuple[int, ...]]  # a window prepared for many α, and its padding
+    PreparedWindow = tuple[Prepared, tuple[int, ...]]  # what CompletionPipeline._prepare returns: run, padding
 AUTO_GRID: tuple[float, ...] = tuple(round(0.1 * i, 1) for i in range(11))
 _MIN_PROXY_FRACTION = 0.2  # a proxy region smaller than this share of the hole is too small to judge
 
@@ -48,7 +48,7 @@ def calibration_of(config: Mapping[str, Any]) -> AutoAlphaCalibration | AlphaCri
 
 @torch.no_grad()
 def choose_alpha(
-    pipe: CompletionPipeline, win: Window, prepared: Prepared | None = None, progress: bool | None = False
+    pipe: CompletionPipeline, win: Window, prepared: PreparedWindow | None = None, progress: bool | None = False
 ) -> float:
     """The α ``pipe``'s model proposes for the hole of ``win`` (``prepared``: that window already prepared, if so).
 
@@ -63,7 +63,11 @@ def choose_alpha(
 
 
 def window_features(
-    pipe: CompletionPipeline, win: Window, prepared: Prepared, grid: Sequence[float], progress: bool | None = False
+    pipe: CompletionPipeline,
+    win: Window,
+    prepared: PreparedWindow,
+    grid: Sequence[float],
+    progress: bool | None = False,
 ) -> Any:
     """:func:`~.critic.critic_features` of ``win``'s hole filled at each α of ``grid``."""
     prep, pads = prepared
