@@ -1,4 +1,5 @@
 import io
+import json
 import os
 
 import numpy as np
@@ -214,6 +215,36 @@ def test_train_crop_scale_is_validated(capsys, tmp_path, value):
         "--no-progress",
     )
     assert code == 2 and "--crop-scale" in err
+
+
+@pytest.mark.parametrize(("value", "kwargs"), [("4", {"width": 4}), ("4,6,10", {"width": [4, 6, 10]})])
+def test_train_width_sets_theta_s_channels(capsys, tmp_path, value, kwargs):
+    code, _, err = run_cli(
+        capsys,
+        "train",
+        "style",
+        "--dry-run",
+        "--phase",
+        "main",
+        "--width",
+        value,
+        "--out",
+        tmp_path / "m",
+        "--vgg-weights",
+        "random",
+        "--no-progress",
+    )
+    assert code == 0, err
+    assert json.loads((tmp_path / "m" / "config.json").read_text())["architecture"]["kwargs"] == kwargs
+
+
+@pytest.mark.parametrize("value", ["8,16", "8,0,48", "0", "8,16,x"])
+def test_train_width_is_validated(capsys, tmp_path, value):
+    code, _, err = run_cli(
+        capsys, "train", "style", "--dry-run", "--width", value, "--out", tmp_path / "m", "--no-progress"
+    )
+    assert code == 2 and "--width" in err and err.count("\n") <= 2
+    assert not (tmp_path / "m").exists()
 
 
 @pytest.mark.parametrize("out", ["same-folder", ".", ""])

@@ -154,6 +154,15 @@ def _finish_stylize_parser(p: argparse.ArgumentParser, run: Callable[[argparse.N
     finish_parser(p, run, engine=True)
 
 
+def network_width(text: str) -> int | tuple[int, int, int]:
+    """``--width``: one positive integer, or three (full, half and quarter resolution)."""
+    parts = text.split(",")
+    if len(parts) not in (1, 3):
+        raise argparse.ArgumentTypeError(f"expected W or FULL,HALF,QUARTER, got {text!r}")
+    values = [positive_int(part.strip()) for part in parts]
+    return values[0] if len(values) == 1 else (values[0], values[1], values[2])
+
+
 def register_train(apps: argparse._SubParsersAction) -> None:
     """``train style``, under the shared ``train`` subcommand."""
     p = apps.add_parser(
@@ -190,7 +199,14 @@ def register_train(apps: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--batch-size", type=positive_int, default=None, help="images per step (default: the recipe's)")
     add_step_args(p)
-    p.add_argument("--width", type=positive_int, default=None, help="first-layer width (32 = reference)")
+    p.add_argument(
+        "--width",
+        type=network_width,
+        default=None,
+        metavar="W|FULL,HALF,QUARTER",
+        help="θ's channels: W for W, 2W and 4W at full, half and quarter resolution (32 = reference), or the "
+        "three counts (e.g. 8,16,48)",
+    )
     p.add_argument(
         "--blocks",
         default=None,

@@ -1,12 +1,14 @@
 """The style network and what its pipeline does with it; the checks every application's model passes (α = 0 ≡ θ,
 one block at a time, save → load, determinism, …) are in tests/apps/test_model_contract.py."""
 
+import json
+
 import pytest
 import torch
 from factories import tiny_style_net
 
 from dynamicnet.apps.style.model import REFERENCE_POINTS, TransformerNet
-from dynamicnet.apps.style.recipe import builtin_recipes
+from dynamicnet.apps.style.recipe import StyleRecipe, builtin_recipes
 from dynamicnet.apps.style.train import build_model
 
 X = torch.rand(2, 3, 32, 40, generator=torch.Generator().manual_seed(0))
@@ -31,6 +33,34 @@ def test_reference_insertion_points_and_channels():
     model = build_model(builtin_recipes()["level"].with_overrides(width=32))
     assert model.insertion_points == REFERENCE_POINTS == ("res3", "up1", "out")
     assert model.channels == (128, 128, 32)
+
+
+def test_tapered_width_sets_each_stage_and_round_trips_through_a_model_folder(tmp_path):
+    from dynamicnet.core.checkpoint import load_pretrained
+
+    recipe = builtin_recipes()["level"].with_overrides(width=(8, 16, 48))
+    assert StyleRecipe.from_dict(json.loads(json.dumps(recipe.to_dict()))) == recipe  # as provenance holds it
+    model = build_model(recipe)
+    convs = [m for m in model.main.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert [c.out_channels for c in convs[:3]] == [8, 16, 48]
+    assert [c.in_channels for c in convs[-3:]] == [48, 16, 8]  # up1, up2, out
+    assert model.channels == (48, 48, 8)
+    assert TransformerNet(width=16).state_dict().keys() == TransformerNet(width=(16, 32, 64)).state_dict().keys()
+    for a, b in zip(TransformerNet(width=16).parameters(), TransformerNet(width=(16, 32, 64)).parameters()):
+        assert a.shape == b.shape
+    model.save_pretrained(
+        tmp_path / "m", application="style", architecture="johnson", main_kwargs={"width": (8, 16, 48)}
+    )
+    loaded, config = load_pretrained(tmp_path / "m")
+    assert config["architecture"]["kwargs"] == {"width": [8, 16, 48]}
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(X, alpha=0.7), model.eval()(X, alpha=0.7), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("width", [0, (8, 16), (8, 0, 48), (8, 16.0, 48), True])
+def test_bad_widths_are_refused(width):
+    with pytest.raises(ValueError, match="width must be"):
+        TransformerNet(width=width)
 
 
 def test_last_block_contribution_is_affine_in_alpha(net):

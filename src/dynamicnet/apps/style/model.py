@@ -3,7 +3,10 @@
 9×9 conv 3→w, two 3×3 stride-2 convs (w→2w→4w), five residual blocks (4w), two nearest-upsample ×2 + 3×3 conv
 stages (4w→2w→w), 9×9 conv w→3. Affine instance norm + ReLU after every conv but the last; reflection padding.
 ``width=32`` is the reference (128 channels in the middle); ``width=16`` is a half-width variant that is about 3×
-cheaper on a CPU.
+cheaper on a CPU. ``width`` may also give the three stages' channels, full → half → quarter resolution: the
+bundled ``(8, 16, 48)`` tapers like the CPU peer's network (few channels where the pixels are many), which halves
+the compute of ``width=16`` and puts both a full forward and an α change at 512² within the CPU peer's run time
+(docs/performance.md).
 
 Submodules are named so that the reference insertion points read naturally:
 ``res3`` (input of residual block 3, 4w channels at H/4), ``up1`` (input of the first upsampling stage, 4w at
@@ -17,6 +20,7 @@ path relies on this); callers clamp to [0, 1] for display.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Sequence
 
 from torch import nn
 
@@ -60,7 +64,8 @@ class ResidualBlock(nn.Module):
 
 
 class TransformerNet(nn.Sequential):
-    """Johnson et al.'s feed-forward style transfer network; ``width`` is the first layer's channel count.
+    """Johnson et al.'s feed-forward style transfer network; ``width`` is the first layer's channel count (the
+    others follow as 2w and 4w), or the three stages' channel counts (full, half and quarter resolution).
 
     A plain chain of named stages (``conv1 … conv3, res1 … resN, up1, up2, out``), so that
     :class:`dynamicnet.core.PreparedInput` can cache everything in front of the first tuning block and rerun
@@ -69,26 +74,34 @@ class TransformerNet(nn.Sequential):
     Forward: ``(B, 3, H, W)`` in [0, 1] → ``(B, 3, H, W)``, unclamped; ``(B, 4w, H/4, W/4)`` in the middle.
     """
 
-    def __init__(self, width: int = 32, num_residual: int = 5) -> None:
-        if width < 1 or num_residual < 3:
-            raise ValueError(f"need width ≥ 1 and at least 3 residual blocks, got {width}, {num_residual}")
-        w = width
+    def __init__(self, width: int | Sequence[int] = 32, num_residual: int = 5) -> None:
+        c1, c2, c4 = stage_widths(width)
+        if num_residual < 3:
+            raise ValueError(f"need at least 3 residual blocks, got {num_residual}")
         stages: dict[str, nn.Module] = {
-            "conv1": ConvNormReLU(3, w, 9),
-            "conv2": ConvNormReLU(w, 2 * w, 3, stride=2),
-            "conv3": ConvNormReLU(2 * w, 4 * w, 3, stride=2),
+            "conv1": ConvNormReLU(3, c1, 9),
+            "conv2": ConvNormReLU(c1, c2, 3, stride=2),
+            "conv3": ConvNormReLU(c2, c4, 3, stride=2),
         }
-        stages.update({f"res{i}": ResidualBlock(4 * w) for i in range(1, num_residual + 1)})
+        stages.update({f"res{i}": ResidualBlock(c4) for i in range(1, num_residual + 1)})
         stages.update(
             {
-                "up1": ConvNormReLU(4 * w, 2 * w, 3, upsample=True),
-                "up2": ConvNormReLU(2 * w, w, 3, upsample=True),
-                "out": ConvLayer(w, 3, 9),
+                "up1": ConvNormReLU(c4, c2, 3, upsample=True),
+                "up2": ConvNormReLU(c2, c1, 3, upsample=True),
+                "out": ConvLayer(c1, 3, 9),
             }
         )
         super().__init__(OrderedDict(stages))
         self.width = width
         self.num_residual = num_residual
+
+
+def stage_widths(width: int | Sequence[int]) -> tuple[int, int, int]:
+    """The channels at full, half and quarter resolution: ``w`` → (w, 2w, 4w), or three counts as given."""
+    widths = (width, 2 * width, 4 * width) if isinstance(width, int) else tuple(width)
+    if len(widths) != 3 or not all(isinstance(c, int) and not isinstance(c, bool) and c >= 1 for c in widths):
+        raise ValueError(f"width must be a positive integer or three of them (full, half, quarter), got {width!r}")
+    return widths  # type: ignore[return-value]  # checked: three ints
 
 
 register_architecture(ARCHITECTURE, TransformerNet)

@@ -53,7 +53,7 @@ class StyleRecipe:
     name: str
     main: StyleObjective
     sets: Mapping[str, StyleObjective]
-    width: int = 16
+    width: int | tuple[int, int, int] = 16
     insertion_points: tuple[str, ...] = REFERENCE_POINTS
     zero_init: bool = False
     size: int = 128
@@ -102,8 +102,9 @@ class StyleRecipe:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> StyleRecipe:
         kwargs = recipe_kwargs(cls, data)
-        if kwargs.get("crop_scale") is not None:
-            kwargs["crop_scale"] = tuple(kwargs["crop_scale"])
+        for key in ("crop_scale", "width"):  # JSON lists
+            if isinstance(kwargs.get(key), list):
+                kwargs[key] = tuple(kwargs[key])
         try:
             kwargs["main"] = StyleObjective(**data["main"])
             kwargs["sets"] = {k: StyleObjective(**v) for k, v in data["sets"].items()}

@@ -202,18 +202,17 @@ def train_style(
         init_from=init_from,
         init=lambda folder: init_from_folder(model, folder, APPLICATION),
     )
-    vgg = load_vgg16(vgg_weights)
-    task = StyleTask(
+    return _fit(
         model,
         recipe,
-        vgg,
-        config.device,
+        dataset,
+        phases,
+        config,
+        vgg_weights,
         preview=preview,
         data_description=data_description,
-        command=command_line(),
         lineage=lineage,
     )
-    return Trainer(task, dataset, phases, config).fit()
 
 
 def train_style_blocks(
@@ -244,17 +243,31 @@ def train_style_blocks(
         main, recipe.insertion_points, sets=tuple(recipe.sets), channels=channels, zero_init=recipe.zero_init
     )
     _, *tuning_phases = recipe.phases()
-    vgg = load_vgg16(vgg_weights)
-    task = StyleTask(
+    return _fit(
         model,
         recipe,
-        vgg,
-        config.device,
+        dataset,
+        tuning_phases,
+        config,
+        vgg_weights,
         preview=preview,
         data_description=data_description,
-        command=command_line(),
         architecture=architecture,
         main=record,
         description=description,
     )
-    return Trainer(task, dataset, tuning_phases, config).fit()
+
+
+def _fit(
+    model: DynamicNet,
+    recipe: StyleRecipe,
+    dataset: Any,
+    phases: Sequence[Phase],
+    config: TrainerConfig,
+    vgg_weights: str | None,
+    **task_options: Any,
+) -> Path:
+    """Train ``phases`` of ``model`` with the VGG16 loss network and write the model folder; ``task_options``:
+    what :class:`StyleTask` records besides the recipe (preview, data, lineage or the imported θ)."""
+    task = StyleTask(model, recipe, load_vgg16(vgg_weights), config.device, command=command_line(), **task_options)
+    return Trainer(task, dataset, list(phases), config).fit()
