@@ -34,6 +34,9 @@ def test_forward_and_prepared_match_eager_for_every_alpha_form(dual, engine):
             ref = dual.model(x, alpha=alpha)
         assert torch.allclose(runtime.forward(x, alpha), ref, atol=1e-4), (engine, alpha)
         assert torch.allclose(prepared(alpha), ref, atol=1e-4), (engine, alpha)
+    # one side of the slider at a time runs a graph without the other side's blocks; mixed α, one with both
+    assert dual.model.set_names == ("higher", "lower")
+    assert sorted(runtime._tail) == sorted(runtime._full) == [(0,), (0, 1), (1,)]
     other = torch.rand(1, 3, 64, 20)  # one graph serves every size
     with torch.no_grad():
         assert torch.allclose(runtime.forward(other, 0.5), dual.model(other, alpha=0.5), atol=1e-4)

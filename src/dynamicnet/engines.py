@@ -69,30 +69,38 @@ def resolve_engine(name: str, device: torch.device | str = "cpu") -> str:
 
 
 class _AlphaGraph(nn.Module):
-    """The whole network with α as data: ``(x, alpha) → y``."""
+    """The whole network with α as data: ``(x, alpha) → y``, computing the blocks of ``sets`` only."""
 
-    def __init__(self, net: DynamicNet) -> None:
+    def __init__(self, net: DynamicNet, sets: Sequence[int]) -> None:
         super().__init__()
-        self.net = net
+        self.net, self.sets = net, tuple(sets)
 
     def forward(self, x: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
-        y: torch.Tensor = self.net.forward_alpha_tensor(x, alpha=alpha)
+        y: torch.Tensor = self.net.forward_alpha_tensor(x, alpha=alpha, sets=self.sets)
         return y
 
 
 class _TailGraph(nn.Module):
-    """The network from its first insertion point on: ``(z₁, alpha) → y``, z₁ the input of that point."""
+    """The network from its first insertion point on: ``(z₁, alpha) → y``, z₁ the input of that point, computing
+    the blocks of ``sets`` only."""
 
-    def __init__(self, net: DynamicNet, tail: Sequence[nn.Module]) -> None:
+    def __init__(self, net: DynamicNet, tail: Sequence[nn.Module], sets: Sequence[int]) -> None:
         super().__init__()
-        self.net = net
+        self.net, self.sets = net, tuple(sets)
         self.tail = list(tail)  # the net's own modules (registered through ``net``), not copies
 
     def forward(self, z: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
-        with self.net.alpha_tensor(alpha):
+        with self.net.alpha_tensor(alpha, self.sets):
             for module in self.tail:
                 z = module(z)
         return z
+
+
+def _active_sets(alpha: torch.Tensor) -> tuple[int, ...]:
+    """The rows of an α matrix with a non-zero entry: the block sets a graph must compute for it. A dual model's
+    slider uses one side at a time, so its graphs skip the other side's blocks (a third less work per α change).
+    α = 0 everywhere computes the first set (times zero): a graph without blocks would have no α input."""
+    return tuple(int(k) for k in torch.nonzero(alpha.abs().sum(1)).flatten()) or (0,)
 
 
 def _onnx_bytes(graph: nn.Module, example: tuple[torch.Tensor, torch.Tensor]) -> bytes:
@@ -141,15 +149,16 @@ class Runtime:
     """One network on one engine: :meth:`forward` and :meth:`prepare` (see the module docstring).
 
     Graphs are built on first use (an ONNX export and a runtime session: about a second for the bundled models)
-    and kept, so a pipeline pays once. Results equal eager PyTorch's within float rounding (tests: 1e-4).
+    and kept, so a pipeline pays once; one per combination of block sets in use (a dual model: one per side of
+    its slider). Results equal eager PyTorch's within float rounding (tests: 1e-4).
     """
 
     def __init__(self, net: DynamicNet, engine: str = "torch", device: torch.device | str = "cpu") -> None:
         self.net = net
         self.engine = resolve_engine(engine, device)
         self.device = torch.device(device)
-        self._full: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None
-        self._tail: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None
+        self._full: dict[tuple[int, ...], Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {}
+        self._tail: dict[tuple[int, ...], Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {}
         self._split = split_at_first_block(net)
         self._affine_tail_only = self._split is not None and len(self._split[1]) == 1 and is_affine(self._split[1][0])
 
@@ -163,9 +172,10 @@ class Runtime:
             y: torch.Tensor = self.net(x, alpha=alpha)
             return y
         a = self._alpha(alpha)
-        if self._full is None:
-            self._full = _compile_graph(_AlphaGraph(self.net), (x[:1], a), self.engine)
-        return self._full(x, a.to(x.device) if self.engine == "compile" else a)
+        sets = _active_sets(a)
+        if sets not in self._full:
+            self._full[sets] = _compile_graph(_AlphaGraph(self.net, sets), (x[:1], a), self.engine)
+        return self._full[sets](x, a.to(x.device) if self.engine == "compile" else a)
 
     @torch.no_grad()
     def prepare(self, x: torch.Tensor) -> Callable[[AlphaLike], torch.Tensor]:
@@ -175,30 +185,33 @@ class Runtime:
             # over the output, which no graph run can beat.
             return PreparedInput(self.net, x)
         if self._split is None:  # not a Sequential with top-level insertion points: whole graph per α
-            return _Prepared(self, x, None)
-        prefix, tail = self._split
+            return _Prepared(self, x)
         z = x
-        for module in prefix:
+        for module in self._split[0]:
             z = module(z)
-        if self._tail is None:
-            self._tail = _compile_graph(_TailGraph(self.net, tail), (z[:1], self._alpha(0.0)), self.engine)
-        return _Prepared(self, z, self._tail)
+        return _Prepared(self, z, split=True)
+
+    def _run_tail(self, z: torch.Tensor, alpha: AlphaLike) -> torch.Tensor:
+        """The tail graph from the first insertion point for ``alpha``'s block sets (built on first use)."""
+        assert self._split is not None
+        a = self._alpha(alpha)
+        sets = _active_sets(a)
+        if sets not in self._tail:
+            self._tail[sets] = _compile_graph(_TailGraph(self.net, self._split[1], sets), (z[:1], a), self.engine)
+        return self._tail[sets](z, a.to(z.device) if self.engine == "compile" else a)
 
 
 class _Prepared:
     """An input prepared on a graph engine: ``z`` is the first insertion point's input (or the whole input when
     the network cannot be split), kept as an attribute so memory accounting (the demo's budget) sees it."""
 
-    def __init__(
-        self, runtime: Runtime, z: torch.Tensor, tail: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None
-    ) -> None:
-        self.runtime, self.z, self.tail = runtime, z, tail
+    def __init__(self, runtime: Runtime, z: torch.Tensor, split: bool = False) -> None:
+        self.runtime, self.z, self.split = runtime, z, split
 
     def __call__(self, alpha: AlphaLike) -> torch.Tensor:
-        if self.tail is None:
-            return self.runtime.forward(self.z, alpha)
-        a = self.runtime.net.alpha_matrix(alpha)
-        return self.tail(self.z, a.to(self.z.device) if self.runtime.engine == "compile" else a)
+        if self.split:
+            return self.runtime._run_tail(self.z, alpha)
+        return self.runtime.forward(self.z, alpha)
 
 
 __all__ = ["AUTO_ORDER", "ENGINES", "Runtime", "engine_installed", "resolve_engine"]

@@ -228,11 +228,11 @@ class DynamicNet(nn.Module):
     def _apply_blocks(self, index: int, args: tuple[Any, ...]) -> tuple[Any, ...] | None:
         """The forward pre-hook at insertion point ``index``: ``z → z + Σ_k α_k ψ_k(z)``."""
         coeffs = getattr(self._state, "coeffs", None)
-        if isinstance(coeffs, torch.Tensor):  # α as data (export): (sets, blocks), every block computed
+        if isinstance(coeffs, torch.Tensor):  # α as data (export): (sets, blocks), every block of a run set
             z = args[0]
             out = z
-            for k, set_name in enumerate(self.set_names):
-                out = out + coeffs[k, index] * self.block(set_name, index)(z)
+            for k in self._state.tensor_sets:
+                out = out + coeffs[k, index] * self.block(self.set_names[k], index)(z)
             return (out, *args[1:])
         if not coeffs:
             return None  # α = 0 everywhere (or main called directly): the main network, untouched
@@ -250,19 +250,24 @@ class DynamicNet(nn.Module):
                 out = out + a * self.block(set_name, index)(z)  # z + Σ_k α_k ψ_k(z)
         return (out, *args[1:])
 
-    def forward_alpha_tensor(self, *args: Any, alpha: torch.Tensor, **kwargs: Any) -> Any:
+    def forward_alpha_tensor(
+        self, *args: Any, alpha: torch.Tensor, sets: Sequence[int] | None = None, **kwargs: Any
+    ) -> Any:
         """The main network with ``z + Σ_k alpha[k, i]·ψ_k,i(z)`` at insertion point ``i``, where ``alpha`` is a
         ``(num_sets, num_blocks)`` tensor (rows in :attr:`set_names` order, non-negative for signed sets).
 
         α flows as data, not as Python numbers, so a traced or exported graph keeps it as an input (ONNX export);
-        every block is computed. With ``alpha`` all zero the output equals the main network's exactly.
+        every block of the ``sets`` (row indices; default all) is computed, the other rows of ``alpha`` must be
+        zero: a graph of a dual model traced for one side skips the other side's blocks. With ``alpha`` all zero
+        the output equals the main network's exactly.
         """
-        with self.alpha_tensor(alpha):
+        with self.alpha_tensor(alpha, sets):
             return self.main(*args, **kwargs)
 
     @contextlib.contextmanager
-    def alpha_tensor(self, alpha: torch.Tensor) -> Iterator[None]:
-        """Within the block, every insertion point's hook adds ``Σ_k alpha[k, i]·ψ_k,i(z)`` with α as data.
+    def alpha_tensor(self, alpha: torch.Tensor, sets: Sequence[int] | None = None) -> Iterator[None]:
+        """Within the block, every insertion point's hook adds ``Σ_k alpha[k, i]·ψ_k,i(z)`` with α as data, over
+        the rows ``sets`` (default all; see :meth:`forward_alpha_tensor`).
 
         :meth:`forward_alpha_tensor` runs the whole main network this way; a caller that runs only part of it
         (an exported tail that starts at the first insertion point) calls the children itself inside this block.
@@ -272,12 +277,13 @@ class DynamicNet(nn.Module):
                 f"alpha tensor must have shape ({len(self.set_names)}, {self.num_blocks}) "
                 f"(sets {list(self.set_names)} × blocks), got {tuple(alpha.shape)}"
             )
-        previous = getattr(self._state, "coeffs", None)
+        previous = getattr(self._state, "coeffs", None), getattr(self._state, "tensor_sets", ())
         self._state.coeffs = alpha
+        self._state.tensor_sets = tuple(range(len(self.set_names)) if sets is None else sets)
         try:
             yield
         finally:
-            self._state.coeffs = previous
+            self._state.coeffs, self._state.tensor_sets = previous
 
     def alpha_matrix(self, alpha: AlphaLike) -> torch.Tensor:
         """Any accepted α form as the ``(num_sets, num_blocks)`` matrix :meth:`forward_alpha_tensor` takes."""
