@@ -40,23 +40,12 @@ from pathlib import Path
 
 import torch
 
-from dynamicnet.core.checkpoint import load_pretrained, save_pretrained
+from dynamicnet.core.checkpoint import resave_pretrained
 
 runs, models = Path(sys.argv[1]), Path("src/dynamicnet/models")
 for name in ("starry-level", "starry-fast", "starry-graffiti", "starry-dual"):
-    model, config = load_pretrained(runs / name)
-    save_pretrained(
-        model,
-        models / name,
-        application=config["application"],
-        architecture=config["architecture"],
-        objectives=config["objectives"],
-        alpha_range=tuple(config["dynamic"]["alpha_range"]),
-        provenance=config["provenance"],
-        extra=config["extra"],
-        dtype=torch.float16,
-        main_dtype=torch.float32,
-        share_main=models / "_shared",
+    resave_pretrained(
+        runs / name, models / name, dtype=torch.float16, main_dtype=torch.float32, share_main=models / "_shared"
     )
 used = {
     Path(entry["file"]).name

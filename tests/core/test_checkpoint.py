@@ -8,7 +8,7 @@ import torch
 from toy import tiny_dynamic
 
 from dynamicnet.core import FORMAT_VERSION, ModelFolderError, load_pretrained, read_config, save_pretrained
-from dynamicnet.core.checkpoint import weights_sha256
+from dynamicnet.core.checkpoint import resave_pretrained, weights_sha256
 from dynamicnet.utils.fs import sha256_file
 
 X = torch.rand(2, 3, 8, 8, generator=torch.Generator().manual_seed(2))
@@ -189,6 +189,27 @@ def test_shared_main_is_stored_once_and_loads_as_before(tmp_path):
         loaded, _ = load_pretrained(folder)
         with torch.no_grad():
             assert torch.equal(loaded(X, alpha=0.7), net(X, alpha=0.7))
+
+
+def test_resave_bundles_a_run_folder_with_theta_shared_and_its_config_kept(tmp_path):
+    net = tiny_dynamic().eval()
+    run = save_pretrained(
+        net, tmp_path / "run", application="toy", architecture=ARCH, provenance={"steps": 3}, extra={"k": 1}
+    )
+    bundled = resave_pretrained(
+        run, tmp_path / "models" / "m", dtype=torch.float16, main_dtype=torch.float32, share_main=tmp_path / "models"
+    )
+    before, after = read_config(run), read_config(bundled)
+    for key in ("application", "architecture", "objectives", "dynamic", "extra"):
+        assert after[key] == before[key], key
+    assert after["provenance"]["steps"] == 3 and (after["dtype"], after["main_dtype"]) == ("float16", "float32")
+    assert len(after["shared_weights"]) == 1 and read_config(run)["dtype"] == "float32"  # the source is untouched
+    loaded, _ = load_pretrained(bundled)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(X, alpha=0.7), net(X, alpha=0.7), rtol=0, atol=1e-2)
+    assert torch.equal(loaded.main.state_dict()["c1.weight"], net.main.state_dict()["c1.weight"])  # θ stays fp32
+    resave_pretrained(run, dtype=torch.float16)  # in place, as `train --fp16` does
+    assert read_config(run)["dtype"] == "float16" and read_config(run)["provenance"]["steps"] == 3
 
 
 def test_mixed_dtypes_keep_theta_exact_and_round_the_blocks(tmp_path):

@@ -314,20 +314,9 @@ def to_fp16(folder: Path) -> None:
     """Rewrite a finished model folder with fp16 weights (``--fp16``: half the size, loaded back as fp32)."""
     import torch
 
-    from ..core.checkpoint import load_pretrained, save_pretrained
+    from ..core.checkpoint import resave_pretrained
 
-    model, config = load_pretrained(folder)
-    save_pretrained(
-        model,
-        folder,
-        application=config["application"],
-        architecture=config["architecture"],
-        objectives=config["objectives"],
-        alpha_range=tuple(config["dynamic"]["alpha_range"]),
-        provenance=config["provenance"],
-        extra=config["extra"],
-        dtype=torch.float16,
-    )
+    resave_pretrained(folder, dtype=torch.float16)
 
 
 def add_step_args(parser: argparse.ArgumentParser, every: str = "every phase (default: the recipe's)") -> None:

@@ -469,6 +469,33 @@ def load_pretrained(directory: str | Path) -> tuple[DynamicNet, dict[str, Any]]:
     return model, config
 
 
+def resave_pretrained(
+    directory: str | Path,
+    out: str | Path | None = None,
+    *,
+    dtype: torch.dtype = torch.float32,
+    main_dtype: torch.dtype | None = None,
+    share_main: str | Path | None = None,
+) -> Path:
+    """Write the model folder ``directory`` again (to ``out``, default in place) with other storage options, its
+    config kept: ``dtype``, ``main_dtype`` and ``share_main`` as in :func:`save_pretrained`. E.g. a finished
+    training run stored in fp16, or several models of one θ bundled with θ stored once."""
+    model, config = load_pretrained(directory)
+    return save_pretrained(
+        model,
+        directory if out is None else out,
+        application=config["application"],
+        architecture=config["architecture"],
+        objectives=config["objectives"],
+        alpha_range=tuple(config["dynamic"]["alpha_range"]),
+        provenance=config["provenance"],
+        extra=config["extra"],
+        dtype=dtype,
+        main_dtype=main_dtype,
+        share_main=share_main,
+    )
+
+
 def _read_weights(path: Path) -> dict[str, torch.Tensor]:
     """A safetensors file's tensors, or one line naming the file when it is not one."""
     try:
