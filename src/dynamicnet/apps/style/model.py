@@ -5,8 +5,8 @@ stages (4w→2w→w), 9×9 conv w→3. Affine instance norm + ReLU after every c
 ``width=32`` is the reference (128 channels in the middle); ``width=16`` is a half-width variant that is about 3×
 cheaper on a CPU. ``width`` may also give the three stages' channels, full → half → quarter resolution: the
 bundled ``(8, 16, 48)`` tapers like the CPU peer's network (few channels where the pixels are many), which halves
-the compute of ``width=16`` and puts both a full forward and an α change at 512² within the CPU peer's run time
-(docs/performance.md).
+the compute of ``width=16`` and, on OpenVINO, puts a full forward within 1.2× and an exact α change within 1× of
+the CPU peer's run at 512² (docs/performance.md).
 
 Submodules are named so that the reference insertion points read naturally:
 ``res3`` (input of residual block 3, 4w channels at H/4), ``up1`` (input of the first upsampling stage, 4w at
