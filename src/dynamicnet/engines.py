@@ -171,11 +171,7 @@ class Runtime:
         if self.engine == "torch":
             y: torch.Tensor = self.net(x, alpha=alpha)
             return y
-        a = self._alpha(alpha)
-        sets = _active_sets(a)
-        if sets not in self._full:
-            self._full[sets] = _compile_graph(_AlphaGraph(self.net, sets), (x[:1], a), self.engine)
-        return self._full[sets](x, a.to(x.device) if self.engine == "compile" else a)
+        return self._run_graph(self._full, lambda sets: _AlphaGraph(self.net, sets), x, alpha)
 
     @torch.no_grad()
     def prepare(self, x: torch.Tensor) -> Callable[[AlphaLike], torch.Tensor]:
@@ -192,13 +188,24 @@ class Runtime:
         return _Prepared(self, z, split=True)
 
     def _run_tail(self, z: torch.Tensor, alpha: AlphaLike) -> torch.Tensor:
-        """The tail graph from the first insertion point for ``alpha``'s block sets (built on first use)."""
+        """The tail graph from the first insertion point at ``alpha``."""
         assert self._split is not None
+        tail = self._split[1]
+        return self._run_graph(self._tail, lambda sets: _TailGraph(self.net, tail, sets), z, alpha)
+
+    def _run_graph(
+        self,
+        graphs: dict[tuple[int, ...], Callable[[torch.Tensor, torch.Tensor], torch.Tensor]],
+        build: Callable[[tuple[int, ...]], nn.Module],
+        x: torch.Tensor,
+        alpha: AlphaLike,
+    ) -> torch.Tensor:
+        """``graphs``' graph for ``alpha``'s block sets run on ``x``; ``build(sets)`` makes it on first use."""
         a = self._alpha(alpha)
         sets = _active_sets(a)
-        if sets not in self._tail:
-            self._tail[sets] = _compile_graph(_TailGraph(self.net, self._split[1], sets), (z[:1], a), self.engine)
-        return self._tail[sets](z, a.to(z.device) if self.engine == "compile" else a)
+        if sets not in graphs:
+            graphs[sets] = _compile_graph(build(sets), (x[:1], a), self.engine)
+        return graphs[sets](x, a.to(x.device) if self.engine == "compile" else a)
 
 
 class _Prepared:

@@ -200,59 +200,29 @@ def test_work_side_option(capsys, tiny_style_model, tmp_path):
         assert code == 2 and message in err and not (tmp_path / "bad.png").exists()
 
 
+def _train_dry_run(capsys, out, *flags):
+    """``train style --dry-run`` with random VGG16 weights (one real step per phase): (code, stdout, stderr)."""
+    return run_cli(
+        capsys, "train", "style", "--dry-run", *flags, "--out", out, "--vgg-weights", "random", "--no-progress"
+    )
+
+
 @pytest.mark.parametrize("value", ["0.5", "0.5,0.2", "0,1", "0.1,1.5", "a,b"])
 def test_train_crop_scale_is_validated(capsys, tmp_path, value):
-    code, _, err = run_cli(
-        capsys,
-        "train",
-        "style",
-        "--dry-run",
-        "--crop-scale",
-        value,
-        "--out",
-        tmp_path / "m",
-        "--vgg-weights",
-        "random",
-        "--no-progress",
-    )
+    code, _, err = _train_dry_run(capsys, tmp_path / "m", "--crop-scale", value)
     assert code == 2 and "--crop-scale" in err
 
 
 @pytest.mark.parametrize(("value", "kwargs"), [("4", {"width": 4}), ("4,6,10", {"width": [4, 6, 10]})])
 def test_train_width_sets_theta_s_channels(capsys, tmp_path, value, kwargs):
-    code, _, err = run_cli(
-        capsys,
-        "train",
-        "style",
-        "--dry-run",
-        "--phase",
-        "main",
-        "--width",
-        value,
-        "--out",
-        tmp_path / "m",
-        "--vgg-weights",
-        "random",
-        "--no-progress",
-    )
+    code, _, err = _train_dry_run(capsys, tmp_path / "m", "--phase", "main", "--width", value)
     assert code == 0, err
     assert json.loads((tmp_path / "m" / "config.json").read_text())["architecture"]["kwargs"] == kwargs
 
 
 @pytest.mark.parametrize("flags", [[], ["--tuning-style-weight", "1e5", "--style-size", "300"]])
 def test_the_model_s_description_says_which_objectives_flags_changed(capsys, tmp_path, flags):
-    code, _, err = run_cli(
-        capsys,
-        "train",
-        "style",
-        "--dry-run",
-        *flags,
-        "--out",
-        tmp_path / "m",
-        "--vgg-weights",
-        "random",
-        "--no-progress",
-    )
+    code, _, err = _train_dry_run(capsys, tmp_path / "m", *flags)
     assert code == 0, err
     description = json.loads((tmp_path / "m" / "config.json").read_text())["extra"]["description"]
     recipe = builtin_recipes()["level"].description

@@ -254,12 +254,14 @@ def _recipe_from_args(args: argparse.Namespace):
         sets = {k: replace(v, content_weight=args.content_weight) for k, v in sets.items()}
     steps = {"main_steps": args.main_steps or args.steps, "tuning_steps": args.tuning_steps or args.steps}
     points = tuple(p.strip() for p in args.blocks.split(",") if p.strip()) if args.blocks else None
-    changed = [
-        f"{name} {key} {value:g}" if isinstance(value, float) else f"{name} {key} {value}"
-        for name, old, new in [("main", recipe.main, main), *((k, recipe.sets[k], v) for k, v in sets.items())]
-        for key, value in new.describe().items()
-        if old.describe()[key] != value
-    ]
+    changed = []
+    for name, old, new in [("main", recipe.main, main), *((k, recipe.sets[k], v) for k, v in sets.items())]:
+        before, after = old.describe(), new.describe()
+        changed += [
+            f"{name} {key} {value:g}" if isinstance(value, float) else f"{name} {key} {value}"
+            for key, value in after.items()
+            if before[key] != value
+        ]
     return recipe.with_overrides(
         main=main,
         sets=sets,
