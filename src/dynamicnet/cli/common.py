@@ -164,6 +164,19 @@ def alpha_walk(lo: float, hi: float, frames: int, draw: Callable[[list[float]], 
     return there + there[-2:0:-1]
 
 
+def add_report_arg(parser: argparse.ArgumentParser, what: str) -> None:
+    """An ``evaluate-*`` command's optional report: ``--output``/``-o``/``--json FILE.json`` (``what`` it holds),
+    with the plot against α beside it (:func:`check_report`, :func:`write_report`)."""
+    parser.add_argument(
+        "--output",
+        "-o",
+        "--json",
+        default=None,
+        metavar="FILE.json",
+        help=f"also write {what} to this JSON file, and their plot against α beside it (FILE.png)",
+    )
+
+
 def check_report(path: str | os.PathLike[str]) -> Path:
     """An ``evaluate-*`` command's ``--output FILE.json``, checked before the work together with the plot it gets
     beside it (``FILE.png``: see :func:`write_report`)."""

@@ -11,6 +11,7 @@ from ..errors import DynamicNetError
 from .common import (
     add_model,
     add_phase_args,
+    add_report_arg,
     add_run_args,
     add_step_args,
     check_output,
@@ -107,14 +108,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--hole", type=positive_int, default=None, help="centre hole side (default: the model's)")
     p.add_argument("--seed", type=seed, default=1234, help="seed of the crop positions")
     p.add_argument("--no-auto", action="store_true", help="skip the auto-α evaluation")
-    p.add_argument(
-        "--output",
-        "-o",
-        "--json",
-        default=None,
-        metavar="FILE.json",
-        help="also write the per-image results to this JSON file, and the curves' plot against α beside it (FILE.png)",
-    )
+    add_report_arg(p, "the per-image results")
     p.add_argument("--vgg-weights", default=None, help="torchvision-format VGG16 file (default: the offline weights)")
     finish_parser(p, run_evaluate_completion)
 

@@ -12,6 +12,7 @@ from .common import (
     add_animation_args,
     add_model,
     add_phase_args,
+    add_report_arg,
     add_run_args,
     add_step_args,
     alpha_walk,
@@ -93,14 +94,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--n", type=positive_int, default=1000, help="generated images per α (the same z)")
     p.add_argument("--max-real", type=positive_int, default=2000, help="real images per subset, at most")
     p.add_argument("--seed", type=seed, default=0, help="noise seed (and the real images' sample)")
-    p.add_argument(
-        "--output",
-        "-o",
-        "--json",
-        default=None,
-        metavar="FILE.json",
-        help="also write the figures to this JSON file, and their plot against α beside it (FILE.png)",
-    )
+    add_report_arg(p, "the figures")
     finish_parser(p, run_evaluate)
 
 

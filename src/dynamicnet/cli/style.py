@@ -14,6 +14,7 @@ from .common import (
     add_animation_args,
     add_model,
     add_phase_args,
+    add_report_arg,
     add_run_args,
     add_step_args,
     alpha_walk,
@@ -105,14 +106,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--size", type=positive_int, default=256, help="centre crops of SIZE² px")
     p.add_argument("--vgg-weights", default=None, help="torchvision-format VGG16 file (default: the offline weights)")
-    p.add_argument(
-        "--output",
-        "-o",
-        "--json",
-        default=None,
-        metavar="FILE.json",
-        help="also write the losses to this JSON file, and their plot against α beside it (FILE.png)",
-    )
+    add_report_arg(p, "the losses")
     finish_parser(p, run_evaluate_style)
 
     p = sub.add_parser("stylize-video", help="stylise a video with a fixed or animated α")
