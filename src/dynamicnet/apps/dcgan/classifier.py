@@ -65,10 +65,6 @@ class AttributeClassifier(nn.Module):
         )
         self.head = nn.Linear(4 * w, 1)
 
-    @property
-    def feature_dim(self) -> int:
-        return 4 * self.width
-
     def features(self, x: torch.Tensor) -> torch.Tensor:  # (B, C, S, S) → (B, 4w)
         return self.body(x * 2 - 1).mean(dim=(2, 3))
 
