@@ -23,7 +23,7 @@ stage "$RUNS/main" --recipe level --phase main
 # The three tuning stages that need only θ run at once, one thread each (they are independent).
 OMP_NUM_THREADS=1 stage "$RUNS/starry-level" --recipe level --phase tuning --init-from "$RUNS/main" &
 # The demo's default: one block in front of the linear output layer, so an α change is an exact axpy. It keeps
-# O1 at λs 1e5 for 800 steps: one 16-channel block trained for the level recipe's 4e5 painted a periodic hatching
+# O1 at λs 1e5 for 800 steps: one 16-channel block trained for λs 4e5 painted a periodic hatching
 # and its score rose from α = 0 to 0.5 (docs/models.md).
 OMP_NUM_THREADS=1 stage "$RUNS/starry-fast" --recipe level --blocks out --tuning-style-weight 1e5 --tuning-steps 800 \
   --phase tuning --init-from "$RUNS/main" &

@@ -6,7 +6,7 @@ path and SHA-256 instead of storing it (see :mod:`dynamicnet.imports.theta` for 
 
 A task is what the blocks learn. Each has an entry in :data:`TASKS`: a function that reads its recipe and flags,
 trains the blocks on the wrapped θ and writes the model folder. Style (the recipe's "higher" objective, e.g.
-λs 4e5 of Starry Night) is the first; docs/upgrade.md says what another needs.
+λs 2e5 of Starry Night) is the first; docs/upgrade.md says what another needs.
 """
 
 from __future__ import annotations
