@@ -127,7 +127,7 @@ CALIBRATED_STYLE_LAYERS = {"relu1_2": 2.5e-6, "relu2_2": 2.6e-5, "relu3_3": 2.2e
 # (relu2_2 distance ≈ 5e4 on training crops after 500 steps) and one at 1e3 stays close to a colour filter, so O0
 # sits at 1e4 and the dual's O−1 ten times lower. O1 sits 20 times higher: blocks trained at 1e5 stopped at a
 # style score of 0.52 on the evaluation photos, above the peer's 0.33; on the tapered θ, blocks at 4e5 reach the
-# painting's statistics by α ≈ 0.5 and stay flat beyond it, while 2e5 falls monotonically to 0.20 on every photo,
+# painting's statistics by α ≈ 0.5 and stay flat beyond it, while at 2e5 the score falls on every photo (median 0.20),
 # closer to the photo than the peer (docs/models.md); at 1.5e6 they trained worse (0.28) in the same 1000 steps.
 # The second style of the two-style model keeps 1e5: it already reaches the mural (score 0.34 vs 3.6 at α = 0).
 LIGHT, MAIN, STRONG, SECOND_STYLE_WEIGHT = 1e3, 1e4, 2e5, 1e5
