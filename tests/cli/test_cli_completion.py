@@ -59,6 +59,19 @@ def test_dry_run_trains_both_phases_and_the_model_completes(capsys, tmp_path, ph
     assert code == 0, err
 
 
+def test_texture_recipe_trains_its_blocks_for_the_texture_term(capsys, tmp_path):
+    import json
+
+    out = tmp_path / "t"
+    args = ["train", "completion", "--dry-run", "--recipe", "photos-texture", "--tuning-texture-weight", "5"]
+    code, _, err = run_cli(capsys, *args, "--out", out, "--no-progress", "--log-every", "1")
+    assert code == 0, err
+    objectives = read_config(out)["objectives"]
+    assert objectives["higher"]["texture_weight"] == 5 and objectives["main"]["texture_weight"] == 0
+    logged = [json.loads(line) for line in (out / "train" / "metrics.jsonl").read_text().splitlines()]
+    assert [("texture" in m) for m in logged if "phase" in m] == [False, True]
+
+
 def test_tuning_phase_leaves_the_main_network_untouched(capsys, tmp_path):
     main = tmp_path / "main"
     assert (

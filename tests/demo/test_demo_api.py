@@ -498,6 +498,14 @@ def test_models_say_what_the_slider_ends_mean():
         "objectives": {"main": {"l1_weight": 1}, "higher": {"l1_weight": 1, "perceptual_weight": 0.3}},
     }
     assert objective_labels(detailed) == {"main": "smooth (L1)", "higher": "detailed (VGG + SSIM)"}
+    textured = {
+        "application": "completion",
+        "objectives": {
+            "main": {"l1_weight": 1, "perceptual_weight": 0.3},
+            "higher": {"l1_weight": 1, "perceptual_weight": 0.3, "texture_weight": 3},
+        },
+    }
+    assert objective_labels(textured) == {"main": "detailed (VGG + SSIM)", "higher": "textured (VGG statistics)"}
 
 
 def test_models_report_the_device_and_each_objectives_style_image(server):

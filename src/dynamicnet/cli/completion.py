@@ -173,6 +173,7 @@ def register_train(apps: argparse._SubParsersAction) -> None:
     p.add_argument("--perceptual-weight", type=weight, default=None, help="λ_perc of O0 (needs VGG16)")
     p.add_argument("--tuning-adv-weight", type=weight, default=None, help="λ_adv of O1")
     p.add_argument("--tuning-perceptual-weight", type=weight, default=None, help="λ_perc of O1 (needs VGG16)")
+    p.add_argument("--tuning-texture-weight", type=weight, default=None, help="λ_tex of O1 (needs VGG16)")
     p.add_argument("--batch-size", type=positive_int, default=None, help="images per step (default: the recipe's)")
     add_step_args(p)
     add_run_args(p, checkpoint_every=100, sample_every=250)
@@ -198,6 +199,8 @@ def _recipe_from_args(args: argparse.Namespace):
         tuning = replace(tuning, adversarial_weight=args.tuning_adv_weight)
     if args.tuning_perceptual_weight is not None:
         tuning = replace(tuning, perceptual_weight=args.tuning_perceptual_weight)
+    if args.tuning_texture_weight is not None:
+        tuning = replace(tuning, texture_weight=args.tuning_texture_weight)
     return recipe.with_overrides(
         main=main,
         tuning=tuning,

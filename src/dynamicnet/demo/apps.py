@@ -62,6 +62,8 @@ _STYLE_NAMES = {"starry_night": "Starry Night", "graffiti": "graffiti mural"}
 def _completion_label(objective: Mapping[str, Any]) -> str:
     if float(objective.get("adversarial_weight", 0)) > 0:
         return "sharp (adversarial)"
+    if float(objective.get("texture_weight", 0)) > 0:
+        return "textured (VGG statistics)"
     if float(objective.get("perceptual_weight", 0)) > 0 or float(objective.get("ssim_weight", 0)) > 0:
         return "detailed (VGG + SSIM)"
     return "smooth (L1)"
@@ -72,7 +74,8 @@ def objective_labels(config: Mapping[str, Any]) -> dict[str, str]:
 
     Style: the artwork, and "lighter"/"stronger" when a set keeps θ's artwork at another weight (two ends that
     share a style image look alike as thumbnails, so words say it). DC-GAN: the attribute values. Completion:
-    what the loss favours (an adversarial term: "sharp"; a VGG or SSIM term: "detailed"; L1 alone: "smooth").
+    what the loss favours (an adversarial term: "sharp"; a texture term: "textured"; a VGG or SSIM term:
+    "detailed"; L1 alone: "smooth").
     """
     objectives = config.get("objectives", {})
     app = config.get("application")

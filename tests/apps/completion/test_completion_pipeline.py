@@ -12,7 +12,12 @@ from dynamicnet.apps.completion.evaluate import (
     summarize,
     write_calibration,
 )
-from dynamicnet.apps.completion.metrics import hole_psnr, hole_ssim, perceptual_hole_distance
+from dynamicnet.apps.completion.metrics import (
+    hole_psnr,
+    hole_ssim,
+    perceptual_hole_distance,
+    texture_hole_distance,
+)
 from dynamicnet.apps.completion.model import composite, masked_input, to_prediction
 from dynamicnet.apps.completion.pipeline import CompletionPipeline
 from dynamicnet.apps.completion.recipe import (
@@ -146,6 +151,22 @@ def test_metrics_only_look_inside_the_hole(vgg):
     c[..., 8:16, 8:16] = 0.5
     assert torch.all(hole_psnr(c, a, mask) < 30) and torch.all(hole_ssim(c, a, mask) < 1)
     assert torch.all(perceptual_hole_distance(vgg(c), fa, mask) > 0)
+    assert torch.allclose(texture_hole_distance(fa, fa, mask), torch.zeros(2), atol=1e-7)
+    assert torch.all(texture_hole_distance(vgg(c), fa, mask) > 0)
+
+
+def test_texture_distance_rewards_the_right_texture_wherever_its_strokes_fall(vgg):
+    """Stripes shifted by half a period are far from the truth pixel by pixel but have its statistics; a flat
+    grey fill is closer pixel by pixel and has none of them. The texture term ranks them the other way round."""
+    x = torch.arange(48, dtype=torch.float32)
+    stripes = (0.5 + 0.4 * torch.sign(torch.sin(2 * torch.pi * x / 8)))[None, None, None].expand(1, 3, 48, 48)
+    truth = stripes.clone()
+    mask = center_mask(48, 48)[None]
+    shifted = torch.where(mask > 0, stripes.roll(4, -1), truth)
+    flat = torch.where(mask > 0, torch.full_like(truth, 0.5), truth)
+    ft = vgg(truth)
+    assert hole_psnr(flat, truth, mask) > hole_psnr(shifted, truth, mask)
+    assert texture_hole_distance(vgg(shifted), ft, mask) < texture_hole_distance(vgg(flat), ft, mask)
 
 
 def test_evaluation_oracle_beats_every_global_alpha(pipe, vgg, tmp_path):
@@ -171,10 +192,11 @@ def test_evaluation_oracle_beats_every_global_alpha(pipe, vgg, tmp_path):
 def test_recipe_json_round_trip_and_validation(tmp_path):
     import json
 
+    for recipe in builtin_recipes().values():
+        path = tmp_path / "r.json"
+        path.write_text(json.dumps(recipe.to_dict()))
+        assert load_recipe(str(path)) == recipe
     recipe = builtin_recipes()["photos"]
-    path = tmp_path / "r.json"
-    path.write_text(json.dumps(recipe.to_dict()))
-    assert load_recipe(str(path)) == recipe
     assert [p.name for p in recipe.phases()] == ["main", "higher"] and recipe.hole_side == recipe.size // 2 == 64
     with pytest.raises(DynamicNetError, match="unknown recipe key"):
         CompletionRecipe.from_dict({**recipe.to_dict(), "colour": 1})

@@ -99,4 +99,38 @@ def perceptual_hole_distance(
     return total / len(taps)
 
 
-__all__ = ["hole_mse", "hole_psnr", "hole_ssim", "perceptual_hole_distance", "ssim_map"]
+def texture_hole_distance(
+    feats_a: Mapping[str, Tensor], feats_b: Mapping[str, Tensor], mask: Tensor, taps: Sequence[str] | None = None
+) -> Tensor:
+    """Distance between the VGG-feature *statistics* of two images inside the hole, per image.
+
+    A Gram-matrix ("style") term in the spirit of the partial-convolution inpainting loss (Liu et al., 2018),
+    restricted to the hole: at each tap the unit-normalised features (as in :func:`perceptual_hole_distance`)
+    give a channel co-occurrence matrix averaged over the hole's cells, and the squared Frobenius distance between
+    the two images' matrices is averaged over the taps. Unlike the per-position distance it does not care *where*
+    a texture's strokes fall, only that the fill has the truth's kind and amount of texture, so a fill trained
+    for it draws texture where a per-pixel objective would average it into a smooth guess.
+    """
+    taps = list(taps if taps is not None else feats_a.keys())
+    total = None
+    for tap in taps:
+        grams = []
+        for f in (feats_a[tap], feats_b[tap]):
+            n = f / (f.pow(2).sum(1, keepdim=True).sqrt() + _EPS)  # (B, C, h, w)
+            w = _weights(mask, n.shape[-2:])
+            nw = (n * w.sqrt()).flatten(2)  # (B, C, h·w)
+            grams.append(nw @ nw.transpose(1, 2) / w.flatten(1).sum(1).clamp_min(_EPS)[:, None, None])
+        per = (grams[0] - grams[1]).pow(2).flatten(1).sum(1)
+        total = per if total is None else total + per
+    assert total is not None, "no taps"
+    return total / len(taps)
+
+
+__all__ = [
+    "hole_mse",
+    "hole_psnr",
+    "hole_ssim",
+    "perceptual_hole_distance",
+    "ssim_map",
+    "texture_hole_distance",
+]

@@ -1,8 +1,8 @@
 """Objectives and recipes for dynamic image completion.
 
-An *objective* weighs three terms on the filled image (known pixels are composited back, so only the hole
-matters): L1 reconstruction inside the hole, an adversarial term from a discriminator that judges the patches
-around the hole, and an optional VGG perceptual term inside the hole. A *recipe* pairs the main network's
+An *objective* weighs terms on the filled image (known pixels are composited back, so only the hole matters):
+L1 reconstruction inside the hole, an adversarial term from a discriminator that judges the patches around the
+hole, and optional VGG-distance, SSIM and texture (VGG statistics) terms inside the hole. A *recipe* pairs the main network's
 objective O0 with the tuning blocks' objective O1 and fixes the architecture, data and schedule.
 
 The paper's figures pair "sharp" (L1 + a strong adversarial term: texture, with GAN artefacts) for θ with
@@ -35,18 +35,30 @@ GAN_KINDS = ("hinge", "bce")
 
 @dataclass(frozen=True)
 class CompletionObjective:
-    """λ_L1·L1(hole) + λ_adv·adversarial(hole patches) + λ_perc·VGG distance(hole) + λ_ssim·(1 − SSIM(hole))."""
+    """λ_L1·L1(hole) + λ_adv·adversarial(hole patches) + λ_perc·VGG distance(hole) + λ_ssim·(1 − SSIM(hole))
+    + λ_tex·texture distance(hole) (:func:`~.metrics.texture_hole_distance`)."""
 
     l1_weight: float = 1.0
     adversarial_weight: float = 0.0
     perceptual_weight: float = 0.0
     ssim_weight: float = 0.0
     gan_kind: str = "hinge"
+    texture_weight: float = 0.0
+
+    @property
+    def needs_vgg(self) -> bool:
+        return self.perceptual_weight > 0 or self.texture_weight > 0
 
     def __post_init__(self) -> None:
         if self.gan_kind not in GAN_KINDS:
             raise DynamicNetError(f"unknown GAN loss {self.gan_kind!r}; expected one of {', '.join(GAN_KINDS)}")
-        weights = (self.l1_weight, self.adversarial_weight, self.perceptual_weight, self.ssim_weight)
+        weights = (
+            self.l1_weight,
+            self.adversarial_weight,
+            self.perceptual_weight,
+            self.ssim_weight,
+            self.texture_weight,
+        )
         if min(weights) < 0:
             raise DynamicNetError(f"objective weights must be ≥ 0, got {self}")
         if max(weights) == 0:
@@ -135,12 +147,16 @@ SMOOTH = CompletionObjective(l1_weight=1.0)
 # L1 keeps the colours; the VGG distance (the evaluation's own) and SSIM ask for the structure and contrast L1
 # averages away. Each term is about 0.1–0.2 on a blurry fill at these weights.
 DETAILED = CompletionObjective(l1_weight=1.0, perceptual_weight=0.3, ssim_weight=0.3)
+# The VGG distance keeps the fill in place; the texture term (about 0.01–0.05 per image, hence the weight) asks
+# for the truth's kind and amount of texture wherever its strokes fall.
+TEXTURED = CompletionObjective(l1_weight=1.0, perceptual_weight=0.3, texture_weight=3.0)
 
 
 def builtin_recipes() -> dict[str, CompletionRecipe]:
     """``photos``: the bundled model's recipe — the paper's scale (128² with a 64² hole, plus rectangles and
-    free-form strokes) on the large registry photo set, sized for a CPU (width 24, batch 8); ``celeba``: the
-    paper's setting (128² faces, 64² centre hole), a GPU-scale schedule.
+    free-form strokes) on the large registry photo set, sized for a CPU (width 24, batch 8); ``photos-texture``:
+    the same θ with blocks that draw texture (docs/completion.md measures both); ``celeba``: the paper's setting
+    (128² faces, 64² centre hole), a GPU-scale schedule.
 
     Crops cover 5–50 % of a photo's largest square, so a 128² crop shows what a 256–450 px window of a 640 px
     photo shows: the neighbourhood the pipeline hands the network when it fills a hole of about a quarter of
@@ -162,6 +178,23 @@ def builtin_recipes() -> dict[str, CompletionRecipe]:
             tuning_steps=300,
             main_lr=2e-4,
             description="completion, 128² photo crops, 64² holes: α=0 detailed (L1 + VGG + SSIM) → α=1 smooth (L1)",
+        ),
+        "photos-texture": CompletionRecipe(
+            "photos-texture",
+            DETAILED,
+            TEXTURED,
+            width=24,
+            dilations=(2, 4, 8, 16),
+            size=128,
+            hole_fill="march",
+            data="large",
+            crop_scale=(0.05, 0.5),
+            batch_size=8,
+            main_steps=800,
+            tuning_steps=500,
+            main_lr=2e-4,
+            description="completion, 128² photo crops, 64² holes: α=0 detailed (L1 + VGG + SSIM) → α=1 textured "
+            "(L1 + VGG + texture statistics)",
         ),
         "celeba": CompletionRecipe(
             "celeba",

@@ -23,7 +23,7 @@ from ...losses import VGG16Features, gan_d_loss, gan_g_loss, load_vgg16
 from ...training import Phase, StepContext, Trainer, TrainerConfig
 from ...training.setup import command_line, init_from_folder, select_phases
 from ...utils.fs import atomic_path
-from .metrics import PERCEPTUAL_TAPS, hole_ssim, perceptual_hole_distance
+from .metrics import PERCEPTUAL_TAPS, hole_ssim, perceptual_hole_distance, texture_hole_distance
 from .model import (
     ARCHITECTURE,
     HOLE_FILL,
@@ -139,13 +139,19 @@ class CompletionTask:
             ssim = hole_ssim(filled, image, mask).mean()
             total = total + obj.ssim_weight * (1 - ssim)
             metrics["ssim"] = ssim.item()
-        if obj.perceptual_weight > 0:
-            assert self.vgg is not None, "a perceptual objective needs the VGG (train_completion loads it)"
+        if obj.needs_vgg:
+            assert self.vgg is not None, "a VGG objective needs the VGG (train_completion loads it)"
             with torch.no_grad():
                 target = self.vgg(image, taps=PERCEPTUAL_TAPS)
-            perc = perceptual_hole_distance(self.vgg(filled, taps=PERCEPTUAL_TAPS), target, mask).mean()
-            total = total + obj.perceptual_weight * perc
-            metrics["perceptual"] = perc.item()
+            feats = self.vgg(filled, taps=PERCEPTUAL_TAPS)
+            if obj.perceptual_weight > 0:
+                perc = perceptual_hole_distance(feats, target, mask).mean()
+                total = total + obj.perceptual_weight * perc
+                metrics["perceptual"] = perc.item()
+            if obj.texture_weight > 0:
+                tex = texture_hole_distance(feats, target, mask).mean()
+                total = total + obj.texture_weight * tex
+                metrics["texture"] = tex.item()
         ctx.optimize(total, "model")
         metrics["loss"] = total.item()
         return metrics
@@ -248,7 +254,7 @@ def train_completion(
         init=lambda folder: init_from_folder(model, folder, APPLICATION),
     )
     disc_state = load_discriminator_state(init_from) if phase == "tuning" and init_from is not None else None
-    needs_vgg = any(recipe.objectives()[p.objective].perceptual_weight > 0 for p in phases)
+    needs_vgg = any(recipe.objectives()[p.objective].needs_vgg for p in phases)
     vgg = load_vgg16(vgg_weights, taps=PERCEPTUAL_TAPS) if needs_vgg else None
     task = CompletionTask(
         model,
