@@ -162,37 +162,29 @@ def builtin_recipes() -> dict[str, CompletionRecipe]:
     photo shows: the neighbourhood the pipeline hands the network when it fills a hole of about a quarter of
     that window in a full-size photo.
     """
+    photos = CompletionRecipe(
+        "photos",
+        DETAILED,
+        SMOOTH,
+        width=24,
+        dilations=(2, 4, 8, 16),
+        size=128,
+        hole_fill="march",
+        data="large",
+        crop_scale=(0.05, 0.5),
+        batch_size=8,
+        main_steps=800,
+        tuning_steps=300,
+        main_lr=2e-4,
+        description="completion, 128² photo crops, 64² holes: α=0 detailed (L1 + VGG + SSIM) → α=1 smooth (L1)",
+    )
     return {
-        "photos": CompletionRecipe(
-            "photos",
-            DETAILED,
-            SMOOTH,
-            width=24,
-            dilations=(2, 4, 8, 16),
-            size=128,
-            hole_fill="march",
-            data="large",
-            crop_scale=(0.05, 0.5),
-            batch_size=8,
-            main_steps=800,
-            tuning_steps=300,
-            main_lr=2e-4,
-            description="completion, 128² photo crops, 64² holes: α=0 detailed (L1 + VGG + SSIM) → α=1 smooth (L1)",
-        ),
-        "photos-texture": CompletionRecipe(
-            "photos-texture",
-            DETAILED,
-            TEXTURED,
-            width=24,
-            dilations=(2, 4, 8, 16),
-            size=128,
-            hole_fill="march",
-            data="large",
-            crop_scale=(0.05, 0.5),
-            batch_size=8,
-            main_steps=800,
+        "photos": photos,
+        "photos-texture": replace(
+            photos,
+            name="photos-texture",
+            tuning=TEXTURED,
             tuning_steps=500,
-            main_lr=2e-4,
             description="completion, 128² photo crops, 64² holes: α=0 detailed (L1 + VGG + SSIM) → α=1 textured "
             "(L1 + VGG + texture statistics)",
         ),
