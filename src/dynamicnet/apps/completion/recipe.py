@@ -2,8 +2,8 @@
 
 An *objective* weighs terms on the filled image (known pixels are composited back, so only the hole matters):
 L1 reconstruction inside the hole, an adversarial term from a discriminator that judges the patches around the
-hole, and optional VGG-distance, SSIM and texture (VGG statistics) terms inside the hole. A *recipe* pairs the main network's
-objective O0 with the tuning blocks' objective O1 and fixes the architecture, data and schedule.
+hole, and optional VGG-distance, SSIM and texture (VGG statistics) terms inside the hole. A *recipe* pairs the
+main network's objective O0 with the tuning blocks' objective O1 and fixes the architecture, data and schedule.
 
 The paper's figures pair "sharp" (L1 + a strong adversarial term: texture, with GAN artefacts) for θ with
 "smooth" (L1 alone: faithful, blurry fills) for the blocks (``celeba``); the best point between them differs per
@@ -47,6 +47,7 @@ class CompletionObjective:
 
     @property
     def needs_vgg(self) -> bool:
+        """Whether training for it needs the VGG16 features (loaded only then: a 57 MB read)."""
         return self.perceptual_weight > 0 or self.texture_weight > 0
 
     def __post_init__(self) -> None:
