@@ -9,7 +9,7 @@ Images are ``(B, 3, H, W)`` in [0, 1]; masks ``(B, 1, H, W)`` with 1 = hole. Res
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -75,28 +75,52 @@ def hole_ssim(a: Tensor, b: Tensor, mask: Tensor) -> Tensor:
     return (s * mask).flatten(1).sum(1) / mask.flatten(1).sum(1).clamp_min(1)
 
 
+def _unit(feat: Tensor) -> Tensor:
+    """Features unit-normalised along channels, so every layer counts alike whatever its activation scale (the
+    offline Caffe-lineage VGG weights differ by orders of magnitude between layers)."""
+    return feat / (feat.pow(2).sum(1, keepdim=True).sqrt() + _EPS)
+
+
+def _mean_over_taps(
+    per_tap: Callable[[Tensor, Tensor, Tensor], Tensor],
+    feats_a: Mapping[str, Tensor],
+    feats_b: Mapping[str, Tensor],
+    mask: Tensor,
+    taps: Sequence[str] | None,
+) -> Tensor:
+    """``per_tap(unit features a, unit features b, hole weights at that tap's size)`` averaged over the taps."""
+    taps = list(taps if taps is not None else feats_a.keys())
+    assert taps, "no taps"
+    total = 0.0
+    for tap in taps:
+        na, nb = _unit(feats_a[tap]), _unit(feats_b[tap])  # (B, C, h, w)
+        total = total + per_tap(na, nb, _weights(mask, na.shape[-2:]))
+    assert isinstance(total, Tensor)
+    return total / len(taps)
+
+
+def _position_distance(na: Tensor, nb: Tensor, w: Tensor) -> Tensor:
+    d = (na - nb).pow(2).sum(1, keepdim=True)  # (B, 1, h, w)
+    return (d * w).flatten(1).sum(1) / w.flatten(1).sum(1).clamp_min(_EPS)
+
+
+def _statistics_distance(na: Tensor, nb: Tensor, w: Tensor) -> Tensor:
+    root, area = w.sqrt(), w.flatten(1).sum(1).clamp_min(_EPS)[:, None, None]
+    grams = [(n * root).flatten(2) for n in (na, nb)]  # (B, C, h·w)
+    diff = grams[0] @ grams[0].transpose(1, 2) / area - grams[1] @ grams[1].transpose(1, 2) / area
+    return diff.pow(2).flatten(1).sum(1)
+
+
 def perceptual_hole_distance(
     feats_a: Mapping[str, Tensor], feats_b: Mapping[str, Tensor], mask: Tensor, taps: Sequence[str] | None = None
 ) -> Tensor:
     """VGG-feature distance inside the hole, per image (LPIPS-style, with uniform layer weights).
 
-    At each tap the features are unit-normalised along channels (so every layer counts alike whatever its
-    activation scale — the offline Caffe-lineage VGG weights differ by orders of magnitude between layers),
-    the squared difference is summed over channels (∈ [0, 4]) and averaged over the hole, weighting each
-    feature cell by the fraction of it that lies in the hole; the taps are then averaged.
+    At each tap the features are unit-normalised along channels (:func:`_unit`), the squared difference is summed
+    over channels (∈ [0, 4]) and averaged over the hole, weighting each feature cell by the fraction of it that
+    lies in the hole; the taps are then averaged.
     """
-    taps = list(taps if taps is not None else feats_a.keys())
-    total = None
-    for tap in taps:
-        fa, fb = feats_a[tap], feats_b[tap]  # (B, C, h, w)
-        na = fa / (fa.pow(2).sum(1, keepdim=True).sqrt() + _EPS)
-        nb = fb / (fb.pow(2).sum(1, keepdim=True).sqrt() + _EPS)
-        d = (na - nb).pow(2).sum(1, keepdim=True)  # (B, 1, h, w)
-        w = _weights(mask, d.shape[-2:])
-        per = (d * w).flatten(1).sum(1) / w.flatten(1).sum(1).clamp_min(_EPS)
-        total = per if total is None else total + per
-    assert total is not None, "no taps"
-    return total / len(taps)
+    return _mean_over_taps(_position_distance, feats_a, feats_b, mask, taps)
 
 
 def texture_hole_distance(
@@ -111,19 +135,7 @@ def texture_hole_distance(
     a texture's strokes fall, only that the fill has the truth's kind and amount of texture, so a fill trained
     for it draws texture where a per-pixel objective would average it into a smooth guess.
     """
-    taps = list(taps if taps is not None else feats_a.keys())
-    total = None
-    for tap in taps:
-        grams = []
-        for f in (feats_a[tap], feats_b[tap]):
-            n = f / (f.pow(2).sum(1, keepdim=True).sqrt() + _EPS)  # (B, C, h, w)
-            w = _weights(mask, n.shape[-2:])
-            nw = (n * w.sqrt()).flatten(2)  # (B, C, h·w)
-            grams.append(nw @ nw.transpose(1, 2) / w.flatten(1).sum(1).clamp_min(_EPS)[:, None, None])
-        per = (grams[0] - grams[1]).pow(2).flatten(1).sum(1)
-        total = per if total is None else total + per
-    assert total is not None, "no taps"
-    return total / len(taps)
+    return _mean_over_taps(_statistics_distance, feats_a, feats_b, mask, taps)
 
 
 __all__ = [
