@@ -11,7 +11,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from toy import PairDataset, ToyTask, tiny_dynamic  # noqa: E402
 
-from dynamicnet.training import Phase, Trainer, TrainerConfig, setup_distributed  # noqa: E402
+from dynamicnet.training import Phase, Trainer, TrainerConfig, setup_distributed, shutdown_distributed  # noqa: E402
 
 
 class SlowToyTask(ToyTask):
@@ -48,6 +48,7 @@ def main() -> None:
         resume=args.resume,
     )
     Trainer(SlowToyTask(model), PairDataset(n=10), phases, config).fit()
+    shutdown_distributed()
 
 
 if __name__ == "__main__":

@@ -36,3 +36,30 @@ def test_ddp_two_processes_match_one_process(tmp_path):
     b = load_file(tmp_path / "ddp" / "model.safetensors")
     for key in a:
         torch.testing.assert_close(b[key], a[key], rtol=0, atol=1e-5, msg=key)
+
+
+def test_shutdown_ends_only_the_group_setup_started(tmp_path, monkeypatch):
+    """A group the caller created stays theirs; one setup_distributed created is destroyed by shutdown."""
+    import torch.distributed as dist
+
+    from dynamicnet.training import setup_distributed, shutdown_distributed
+
+    real_init = dist.init_process_group
+
+    def init() -> None:
+        real_init("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1)
+
+    init()  # the caller's own group: setup_distributed joins it and shutdown leaves it alone
+    try:
+        assert setup_distributed(torch.device("cpu")) == (torch.device("cpu"), True)
+        shutdown_distributed()
+        assert dist.is_initialized()
+    finally:
+        dist.destroy_process_group()
+
+    # As under torchrun: the environment names a 2-process job and setup creates the group itself.
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setattr(dist, "init_process_group", lambda backend: init())
+    assert setup_distributed(torch.device("cpu")) == (torch.device("cpu"), True)
+    shutdown_distributed()
+    assert not dist.is_initialized()

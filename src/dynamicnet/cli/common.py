@@ -462,8 +462,9 @@ def finish_train(
     fp16: Callable[[Path], None] = to_fp16,
 ) -> int:
     """The end of every ``train`` command: rank 0 of a ``torchrun`` job alone converts (``--fp16``) and reports;
-    when ``only_theta`` was trained (``--phase main``), with a note on how to train ``blocks`` next."""
-    from ..training.distributed import is_rank0
+    when ``only_theta`` was trained (``--phase main``), with a note on how to train ``blocks`` next. Then every rank
+    leaves the process group together."""
+    from ..training.distributed import is_rank0, shutdown_distributed
 
     if is_rank0():
         if args.fp16:
@@ -471,6 +472,7 @@ def finish_train(
         print(f"model folder: {folder}")
         if only_theta:
             print(f"note: only θ was trained; train {blocks} with --phase tuning --init-from {folder}")
+    shutdown_distributed()
     return 0
 
 

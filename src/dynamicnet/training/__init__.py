@@ -3,7 +3,7 @@ a :class:`Task` base class and datasets from any map-style ``torch.utils.data.Da
 
 from .config import Phase, TrainerConfig
 from .datasets import TorchDataset, TrainDataset
-from .distributed import setup_distributed
+from .distributed import setup_distributed, shutdown_distributed
 from .task import Task
 from .trainer import StepContext, TaskProtocol, Trainer
 
@@ -17,4 +17,5 @@ __all__ = [
     "Trainer",
     "TrainerConfig",
     "setup_distributed",
+    "shutdown_distributed",
 ]

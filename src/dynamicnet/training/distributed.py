@@ -8,12 +8,16 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+_started_here = False  # whether setup_distributed created the process group (and so shutdown_distributed ends it)
+
 
 def setup_distributed(device_spec: torch.device) -> tuple[torch.device, bool]:
     """Initialise the process group when launched by ``torchrun`` (gloo on CPU, nccl on CUDA).
 
-    Returns the device this rank should use and whether distributed training is on.
+    Returns the device this rank should use and whether distributed training is on. End the job with
+    :func:`shutdown_distributed`.
     """
+    global _started_here
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1 or dist.is_initialized():
         return device_spec, dist.is_initialized()
@@ -21,9 +25,26 @@ def setup_distributed(device_spec: torch.device) -> tuple[torch.device, bool]:
         local = int(os.environ.get("LOCAL_RANK", "0"))
         torch.cuda.set_device(local)
         dist.init_process_group("nccl")
+        _started_here = True
         return torch.device("cuda", local), True
     dist.init_process_group("gloo")
+    _started_here = True
     return device_spec, True
+
+
+def shutdown_distributed() -> None:
+    """Wait for every rank, then destroy the process group :func:`setup_distributed` created (one the caller
+    created is theirs to end).
+
+    Without it, gloo's worker threads can still hold work objects with Python references when the interpreter
+    finalises, and releasing them then aborts the process (SIGABRT): rarely, but enough to fail a finished job
+    (pytorch/pytorch PR 179291 describes the crash).
+    """
+    global _started_here
+    if _started_here and is_distributed():
+        dist.barrier()
+        dist.destroy_process_group()
+    _started_here = False
 
 
 def is_distributed() -> bool:
