@@ -21,10 +21,10 @@ from dynamicnet.demo.sessions import Session, SessionStore, Superseded
 PHOTO = str(Path(__file__).resolve().parents[2] / "src/dynamicnet/data/photos/astronaut.jpg")
 
 
-def request(url, data=None, headers=None, method=None):
+def request(url, data=None, headers=None, method=None, timeout=60):
     req = urllib.request.Request(url, data=data, headers=headers or {}, method=method)
     try:
-        with urllib.request.urlopen(req, timeout=60) as r:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
             return r.status, r.headers, r.read()
     except urllib.error.HTTPError as e:
         return e.code, e.headers, e.read()
@@ -84,8 +84,8 @@ def job(base, key):
     return json.loads(body)
 
 
-def auto_alpha(base, key):
-    return request(f"{base}/api/sessions/{key}/auto", b"", method="POST")
+def auto_alpha(base, key, timeout=60):
+    return request(f"{base}/api/sessions/{key}/auto", b"", method="POST", timeout=timeout)
 
 
 def test_session_and_render(server, model_name, photo_bytes):
@@ -221,24 +221,34 @@ def test_no_api_schema_is_served(server):
     assert request(f"{server[0]}/openapi.json")[0] == 404
 
 
-def test_a_heavy_decode_does_not_block_other_requests(server, model_name):
-    import time
+def test_a_heavy_decode_does_not_block_other_requests(server, model_name, photo_bytes, monkeypatch):
+    from dynamicnet.demo import server as server_module
 
-    # 24 MP of zeros: a 40 KB PNG that takes a while to decode. Meanwhile the API must keep answering.
-    buf = io.BytesIO()
-    Image.new("L", (6000, 3990)).save(buf, "PNG")
-    data, headers = multipart({"model": model_name}, {"image": ("zeros.png", buf.getvalue())})
-    done = threading.Event()
-    thread = threading.Thread(target=lambda: (request(f"{server[0]}/api/sessions", data, headers, "POST"), done.set()))
+    # An upload whose decode lasts until this test has had its answers (a 20 MP photo takes seconds). Were the
+    # decode run on the event loop, no other request could be answered meanwhile and these would time out.
+    decoding, release = threading.Event(), threading.Event()
+    real_decode = server_module.decode_image
+
+    def slow_decode(*args, **kwargs):
+        decoding.set()
+        release.wait(60)
+        return real_decode(*args, **kwargs)
+
+    monkeypatch.setattr(server_module, "decode_image", slow_decode)
+    data, headers = multipart({"model": model_name}, {"image": ("photo.jpg", photo_bytes)})
+    answers = []
+    thread = threading.Thread(
+        target=lambda: answers.append(request(f"{server[0]}/api/sessions", data, headers, "POST"))
+    )
     thread.start()
-    time.sleep(0.05)
-    latencies = []
-    while not done.is_set() and len(latencies) < 50:
-        t = time.perf_counter()
-        assert request(f"{server[0]}/api/models")[0] == 200
-        latencies.append(time.perf_counter() - t)
-    thread.join(120)
-    assert latencies and max(latencies) < 1.0, latencies
+    try:
+        assert decoding.wait(30)
+        for _ in range(5):
+            assert request(f"{server[0]}/api/models", timeout=20)[0] == 200
+    finally:
+        release.set()
+    thread.join(60)
+    assert answers and answers[0][0] == 200, answers
 
 
 def test_oversized_upload_is_413_before_the_body_is_read(server):
@@ -353,7 +363,6 @@ def test_load_20_clients_50_requests_no_5xx(server, model_name, completion_model
     statuses: list[int] = []
     fast_ms: list[float] = []
     long_jobs: list[int] = []
-    job_in_pool: list[bool] = []
     lock = threading.Lock()
     stop = threading.Event()
     rss_before = _rss_bytes()
@@ -366,22 +375,25 @@ def test_load_20_clients_50_requests_no_5xx(server, model_name, completion_model
             with lock:
                 statuses.append(status)
 
-    def long_job():  # in parallel: one user's auto α after auto α (seconds of CPU each), from start to end
-        key = None
-        while not stop.is_set():
-            if key is None:  # at first, and when the other clients' sessions pushed this one out of the store
-                key = json.loads(new_session(base, completion_model, photo_bytes)[2])["session"]
-            status, _, _ = auto_alpha(base, key)
-            with lock:
-                statuses.append(status)
-                long_jobs.append(status)
-            if status == 404:
-                key = None
+    # In parallel: one user's auto α that holds the job pool's only worker from start to end: the real auto α
+    # (seconds of CPU) run again and again until the clients are done.
+    long_key = json.loads(new_session(base, completion_model, photo_bytes)[2])["session"]
+    session = app.state.store.get(long_key)
+    real_auto = session.actions["auto"]
 
-    def watch_the_pool():  # how much of the test a heavy job was queued or running
+    def looped_auto():
+        result = real_auto()
         while not stop.is_set():
-            job_in_pool.append(len(app.state.jobs) > 0)
-            time.sleep(0.05)
+            result = real_auto()
+        return result
+
+    session.actions["auto"] = looped_auto
+
+    def long_job():
+        status, _, _ = auto_alpha(base, long_key, timeout=600)
+        with lock:
+            statuses.append(status)
+            long_jobs.append(status)
 
     def slow_loris():  # in parallel: 30 connections that dribble their headers, a byte at a time
         url = urlparse(base)
@@ -422,25 +434,36 @@ def test_load_20_clients_50_requests_no_5xx(server, model_name, completion_model
             with lock:
                 statuses.append(status)
 
-    extra = [threading.Thread(target=f) for f in (heavy_uploads, long_job, watch_the_pool, slow_loris)]
+    extra = [threading.Thread(target=f) for f in (heavy_uploads, long_job, slow_loris)]
     for t in extra:
         t.start()
+
+    def long_job_state():  # from the pool itself: the other clients' sessions may push this one out of the store
+        return (app.state.jobs.status(long_key) or {}).get("state")
+
+    deadline = time.monotonic() + 60
+    while long_job_state() != "running":
+        assert time.monotonic() < deadline, long_job_state()
+        time.sleep(0.02)
     threads = [threading.Thread(target=client, args=(s,)) for s in range(20)]
     for t in threads:
         t.start()
     for t in threads:
         t.join(300)
+    # Every client's requests were answered while the heavy job held the worker: renders never wait for it.
+    still_running = long_job_state() == "running"
     stop.set()
     for t in extra:
-        t.join(60)
+        t.join(120)
+    assert not any(t.is_alive() for t in threads + extra)
+    assert still_running
     assert len(statuses) >= 1000
     assert not [s for s in statuses if s >= 500]
     assert statuses.count(200) > 400
-    busy = sum(job_in_pool) / len(job_in_pool)
-    assert long_jobs.count(200) >= 1 and set(long_jobs) <= {200, 404} and busy > 0.75  # it ran all along
+    assert long_jobs == [200]  # the job itself finished and answered
+    # Latency is a benchmark's business (benchmarks/bench_demo_latency.py); here it is only reported.
     p95 = statistics.quantiles(fast_ms, n=20)[-1]
-    print(f"fast-path p95 {p95:.0f} ms over {len(fast_ms)} renders; a heavy job in the pool {busy:.0%} of the time")
-    assert p95 < 1000, f"fast-path p95 {p95:.0f} ms"  # renders never wait for the long job
+    print(f"fast-path p95 {p95:.0f} ms over {len(fast_ms)} renders, beside a job that held the worker throughout")
     status, _, _ = request(f"{base}/api/models")
     assert status == 200  # still answering
     store = app.state.store
@@ -577,9 +600,8 @@ def test_auto_alpha_runs_beside_renders_one_job_per_session(server, model_name, 
         assert time.monotonic() < deadline, job(base, keys[1])
         time.sleep(0.02)
     for key in (*keys, style_key):  # meanwhile every slider renders, the long job's own included
-        started_render = time.perf_counter()
-        status, _, _ = render(base, key, {"alpha": 0.5})
-        assert status == 200 and time.perf_counter() - started_render < 1.0
+        assert render(base, key, {"alpha": 0.5})[0] == 200
+    assert job(base, keys[0])["state"] == "running"  # they did not wait for the job: it holds the worker still
     release.set()
     for t in threads:
         t.join(120)

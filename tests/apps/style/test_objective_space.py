@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import time
 from pathlib import Path
 
 import pytest
@@ -127,10 +126,8 @@ def _check_run(out: Path, ms: list[float]) -> dict:
 @pytest.mark.parametrize(("recipe", "axes"), [("level", ("content0", "style0")), ("two-style", ("style0", "style1"))])
 def test_dry_run_of_a_bundled_model_end_to_end_then_reused(capsys, tmp_path, recipe, axes) -> None:
     out = tmp_path / "run"
-    started = time.perf_counter()
     code, stdout, err = run_cli(capsys, "evaluate-objective-space", "--recipe", recipe, "-o", out, *QUIET)
     assert code == 0, err
-    first = time.perf_counter() - started
     results = _check_run(out, [0.25, 0.5, 0.75])
     assert (results["plane"]["x"], results["plane"]["y"]) == axes
     assert results["experiment"]["model"]["folder"].endswith(
@@ -140,12 +137,10 @@ def test_dry_run_of_a_bundled_model_end_to_end_then_reused(capsys, tmp_path, rec
     assert str(out / "results.md") in stdout
 
     # Everything finished is reused: no training, no measuring, the same numbers.
-    started = time.perf_counter()
     code, stdout, err = run_cli(capsys, "evaluate", "objective-space", "--recipe", recipe, "-o", out, *QUIET)
     assert code == 0, err
     assert "training" not in stdout and "reusing the measurement" in stdout
     assert json.loads((out / "results.json").read_text())["rows"] == results["rows"]
-    assert time.perf_counter() - started < first
 
 
 @pytest.mark.slow
