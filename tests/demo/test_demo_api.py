@@ -352,7 +352,7 @@ def _rss_bytes() -> int:
         return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
-@pytest.mark.slow  # a load test (13 s): make test runs it, make test-fast does not
+@pytest.mark.slow  # a load test (~30 s): make test runs it, make test-fast does not
 def test_load_20_clients_50_requests_no_5xx(server, model_name, completion_model, photo_bytes):
     import socket
     import statistics
