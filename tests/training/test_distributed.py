@@ -46,10 +46,10 @@ def test_shutdown_ends_only_the_group_setup_started(tmp_path, monkeypatch):
 
     real_init = dist.init_process_group
 
-    def init() -> None:
-        real_init("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1)
+    def init(store: str) -> None:  # a one-process gloo group (a fresh store file each time, as torch asks)
+        real_init("gloo", init_method=f"file://{tmp_path / store}", rank=0, world_size=1)
 
-    init()  # the caller's own group: setup_distributed joins it and shutdown leaves it alone
+    init("caller")  # the caller's own group: setup_distributed joins it and shutdown leaves it alone
     try:
         assert setup_distributed(torch.device("cpu")) == (torch.device("cpu"), True)
         shutdown_distributed()
@@ -59,7 +59,12 @@ def test_shutdown_ends_only_the_group_setup_started(tmp_path, monkeypatch):
 
     # As under torchrun: the environment names a 2-process job and setup creates the group itself.
     monkeypatch.setenv("WORLD_SIZE", "2")
-    monkeypatch.setattr(dist, "init_process_group", lambda backend: init())
-    assert setup_distributed(torch.device("cpu")) == (torch.device("cpu"), True)
-    shutdown_distributed()
-    assert not dist.is_initialized()
+    monkeypatch.setattr(dist, "init_process_group", lambda backend: init("setup"))
+    try:
+        assert setup_distributed(torch.device("cpu")) == (torch.device("cpu"), True)
+        shutdown_distributed()
+        assert not dist.is_initialized()
+    finally:  # a failure above leaves neither a group nor the module's flag to later tests
+        if dist.is_initialized():
+            dist.destroy_process_group()
+        monkeypatch.setattr("dynamicnet.training.distributed._started_here", False)
