@@ -21,15 +21,13 @@ def setup_distributed(device_spec: torch.device) -> tuple[torch.device, bool]:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1 or dist.is_initialized():
         return device_spec, dist.is_initialized()
+    device = device_spec
     if device_spec.type == "cuda":
-        local = int(os.environ.get("LOCAL_RANK", "0"))
-        torch.cuda.set_device(local)
-        dist.init_process_group("nccl")
-        _started_here = True
-        return torch.device("cuda", local), True
-    dist.init_process_group("gloo")
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        torch.cuda.set_device(device)
+    dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     _started_here = True
-    return device_spec, True
+    return device, True
 
 
 def shutdown_distributed() -> None:
