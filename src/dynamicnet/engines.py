@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import importlib.util
 import io
-import warnings
 from collections.abc import Callable, Sequence
 
 import torch
@@ -31,6 +30,7 @@ from torch import nn
 from .core.dynamic import AlphaLike, DynamicNet
 from .core.fast import PreparedInput, is_affine, split_at_first_block
 from .errors import DynamicNetError
+from .utils.onnx import trace_to_onnx
 
 #: Engine names accepted everywhere (``--engine``); ``auto`` picks among the installed ones.
 ENGINES: tuple[str, ...] = ("torch", "compile", "onnxruntime", "openvino")
@@ -38,7 +38,6 @@ ENGINES: tuple[str, ...] = ("torch", "compile", "onnxruntime", "openvino")
 #: ``compile`` is left out: its first call compiles for tens of seconds, which one-shot commands never recoup.
 AUTO_ORDER: tuple[str, ...] = ("openvino", "onnxruntime", "torch")
 _MODULE = {"onnxruntime": "onnxruntime", "openvino": "openvino"}
-_OPSET = 17
 
 
 def engine_installed(name: str) -> bool:
@@ -108,18 +107,7 @@ def _onnx_bytes(graph: nn.Module, example: tuple[torch.Tensor, torch.Tensor]) ->
     buffer = io.BytesIO()
     # Input and output sizes get their own names: a generator maps (B, nz, 1, 1) to (B, C, S, S).
     dynamic = {name: {0: "batch", 2: f"{name}_height", 3: f"{name}_width"} for name in ("x", "y")}
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # tracer notes on shape checks and instance norm: not the user's
-        torch.onnx.export(
-            graph,
-            example,
-            buffer,
-            input_names=["x", "alpha"],
-            output_names=["y"],
-            dynamic_axes=dynamic,
-            opset_version=_OPSET,
-            dynamo=False,
-        )
+    trace_to_onnx(graph, example, buffer, ["x", "alpha"], ["y"], dynamic)
     return buffer.getvalue()
 
 

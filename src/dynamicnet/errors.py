@@ -23,6 +23,12 @@ class DynamicNetError(Exception):
         self.cli = cli
 
 
+def first_line(exc: BaseException) -> str:
+    """An exception's first line of text, or its type's name when it has none: the reason a one-line error quotes."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def require(module: str, extra: str, purpose: str) -> Any:
     """Import an optional dependency, or fail with one line that names the extra to install.
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import os
-import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -36,17 +35,20 @@ from .core.dynamic import DynamicNet
 from .errors import DynamicNetError
 from .models import resolve_model
 from .utils.fs import atomic_path
+from .utils.onnx import OPSET, trace_to_onnx
 
-OPSET = 17
 
+class _Graph(nn.Module):
+    """Style (image → image in [0, 1]) or, with ``tanh``, DC-GAN (z → image in [-1, 1], mapped to [0, 1])."""
 
-class _StyleGraph(nn.Module):
-    def __init__(self, net: DynamicNet) -> None:
+    def __init__(self, net: DynamicNet, tanh: bool = False) -> None:
         super().__init__()
         self.net = net
+        self.tanh = tanh
 
-    def forward(self, image: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
-        return self.net.forward_alpha_tensor(image, alpha=alpha).clamp(0, 1)
+    def forward(self, x: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+        y = self.net.forward_alpha_tensor(x, alpha=alpha)
+        return ((y + 1) / 2 if self.tanh else y).clamp(0, 1)
 
 
 class _CompletionGraph(nn.Module):
@@ -63,15 +65,6 @@ class _CompletionGraph(nn.Module):
         return composite(image, mask, pred)
 
 
-class _DCGANGraph(nn.Module):
-    def __init__(self, net: DynamicNet) -> None:
-        super().__init__()
-        self.net = net
-
-    def forward(self, z: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
-        return ((self.net.forward_alpha_tensor(z, alpha=alpha) + 1) / 2).clamp(0, 1)
-
-
 def _graph(model: DynamicNet, config: Mapping[str, Any]) -> tuple[nn.Module, dict[str, torch.Tensor], dict[str, str]]:
     """The exported module, example inputs by name (α last) and the input conventions for the metadata."""
     app = config["application"]
@@ -79,7 +72,7 @@ def _graph(model: DynamicNet, config: Mapping[str, Any]) -> tuple[nn.Module, dic
     alpha = torch.zeros(len(model.set_names), model.num_blocks)
     if app == "style":
         return (
-            _StyleGraph(model),
+            _Graph(model),
             {"image": torch.rand(1, 3, 64, 48, generator=g), "alpha": alpha},
             {
                 "image": "RGB (B, 3, H, W) float32 in [0, 1]; H, W multiples of 4, at least 16",
@@ -103,7 +96,7 @@ def _graph(model: DynamicNet, config: Mapping[str, Any]) -> tuple[nn.Module, dic
     if app == "dcgan":
         nz = int(config["architecture"]["kwargs"].get("nz", 100))
         return (
-            _DCGANGraph(model),
+            _Graph(model, tanh=True),
             {"z": torch.randn(2, nz, 1, 1, generator=g), "alpha": alpha},
             {"z": f"(B, {nz}, 1, 1) float32, standard normal", "output": "(B, C, S, S) in [0, 1]"},
         )
@@ -140,18 +133,7 @@ def export_onnx(
     dynamic = {n: ({0: "batch"} if n == "z" else spatial) for n in names if n != "alpha"}
     dynamic["output"] = spatial
     with atomic_path(out) as tmp:
-        with torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the tracer's notes on shape checks and instance norm: not the user's
-            torch.onnx.export(
-                graph,
-                tuple(inputs.values()),
-                str(tmp),
-                input_names=names,
-                output_names=["output"],
-                dynamic_axes=dynamic,
-                opset_version=OPSET,
-                dynamo=False,
-            )
+        trace_to_onnx(graph, tuple(inputs.values()), str(tmp), names, ["output"], dynamic)
         proto = onnx.load(str(tmp))
         try:
             onnx.checker.check_model(proto, full_check=True)

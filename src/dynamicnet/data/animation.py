@@ -47,35 +47,15 @@ def save_animation(
         raise DynamicNetError(f"{p}: all frames must have the same size, got {sorted(sizes)}")
     ext = p.suffix.lower()
     with atomic_path(p) as tmp:
+        common = {"save_all": True, "duration": int(duration_ms), "loop": int(loop)}
         if ext == ".gif":
-            q = [
-                im.quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.FLOYDSTEINBERG)
-                for im in pils
-            ]
-            q[0].save(
-                tmp,
-                format="GIF",
-                save_all=True,
-                append_images=q[1:],
-                duration=int(duration_ms),
-                loop=int(loop),
-                disposal=1,
-                optimize=False,
-            )
+            dither = Image.Dither.FLOYDSTEINBERG
+            q = [im.quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=dither) for im in pils]
+            q[0].save(tmp, format="GIF", append_images=q[1:], disposal=1, optimize=False, **common)
         elif ext == ".webp":
-            pils[0].save(
-                tmp,
-                format="WEBP",
-                save_all=True,
-                append_images=pils[1:],
-                duration=int(duration_ms),
-                loop=int(loop),
-                quality=int(quality),
-                method=4,
-            )
+            pils[0].save(tmp, format="WEBP", append_images=pils[1:], quality=int(quality), method=4, **common)
         else:
-            fps = 1000.0 / duration_ms
-            with h264_writer(tmp, pils[0].size, fps=fps, purpose="writing .mp4 animations") as send:
+            with h264_writer(tmp, pils[0].size, fps=1000.0 / duration_ms, purpose="writing .mp4 animations") as send:
                 for im in pils:
                     send(np.asarray(im, dtype=np.uint8))
     return p

@@ -11,8 +11,8 @@ import torch
 from PIL import Image, ImageDraw, ImageFont
 
 from dynamicnet.data.geometry import max_side_size
-from dynamicnet.data.io import ImageLike, _reason, to_pil_image
-from dynamicnet.errors import DynamicNetError
+from dynamicnet.data.io import ImageLike, to_pil_image
+from dynamicnet.errors import DynamicNetError, first_line
 
 __all__ = ["image_grid", "make_contact_sheet"]
 
@@ -95,7 +95,7 @@ def _label_font(size: int, path: str | os.PathLike[str] | None):
         try:
             return ImageFont.truetype(os.fspath(path), size=size)
         except OSError as exc:
-            raise DynamicNetError(f"{path}: cannot load font ({_reason(exc)})") from None
+            raise DynamicNetError(f"{path}: cannot load font ({first_line(exc)})") from None
     for candidate in _SYSTEM_FONTS:
         if os.path.isfile(candidate):
             try:

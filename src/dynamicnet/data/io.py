@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageCms, UnidentifiedImageError
 
-from dynamicnet.errors import DynamicNetError
+from dynamicnet.errors import DynamicNetError, first_line
 from dynamicnet.utils.fs import atomic_path
 
 __all__ = [
@@ -113,16 +113,12 @@ def load_image(path: str | os.PathLike[str], *, max_pixels: int = DEFAULT_MAX_PI
     if p.is_dir():
         raise DynamicNetError(f"{name}: is a directory, not an image file")
     try:
-        size = p.stat().st_size
-    except OSError as exc:
-        raise DynamicNetError(f"{name}: cannot read file ({exc.strerror or exc})") from None
-    if size == 0:
-        raise DynamicNetError(f"{name}: file is empty (0 bytes)")
-    try:
+        if p.stat().st_size == 0:
+            raise DynamicNetError(f"{name}: file is empty (0 bytes)")
         with open(p, "rb") as fh:
             return _decode(fh, name=name, max_pixels=max_pixels, file_path=p)
     except OSError as exc:
-        # open() itself failing (permissions, a FIFO that vanished, ...); decoding errors are mapped inside.
+        # stat() or open() failing (permissions, a FIFO that vanished, ...); decoding errors are mapped inside.
         raise DynamicNetError(f"{name}: cannot read file ({exc.strerror or exc})") from None
 
 
@@ -147,7 +143,7 @@ def _decode(fh, *, name: str, max_pixels: int, file_path: Path | None) -> Loaded
         except UnidentifiedImageError:
             raise DynamicNetError(f"{name}: not an image, or an image format that is not supported") from None
         except Exception as exc:  # noqa: BLE001 - any parser failure on user input is a user-facing error
-            raise DynamicNetError(f"{name}: cannot read image header ({_reason(exc)})") from None
+            raise DynamicNetError(f"{name}: cannot read image header ({first_line(exc)})") from None
 
         width, height = im.size
         if width <= 0 or height <= 0:
@@ -161,10 +157,7 @@ def _decode(fh, *, name: str, max_pixels: int, file_path: Path | None) -> Loaded
         try:
             im.load()  # force a full decode: truncated/corrupt data fails here, not later in a worker
         except Exception as exc:  # noqa: BLE001
-            raise DynamicNetError(f"{name}: truncated or corrupt image ({_reason(exc)})") from None
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+            raise DynamicNetError(f"{name}: truncated or corrupt image ({first_line(exc)})") from None
         orientation = _exif_orientation(im)
     try:
         rgb, alpha = _to_float_arrays(im, name)
@@ -176,7 +169,7 @@ def _decode(fh, *, name: str, max_pixels: int, file_path: Path | None) -> Loaded
     except DynamicNetError:
         raise
     except Exception as exc:  # noqa: BLE001
-        raise DynamicNetError(f"{name}: cannot convert image to RGB ({_reason(exc)})") from None
+        raise DynamicNetError(f"{name}: cannot convert image to RGB ({first_line(exc)})") from None
 
     rgb = _apply_orientation(rgb, orientation)
     return _loaded(rgb, None if alpha is None else _apply_orientation(alpha, orientation))
@@ -188,7 +181,7 @@ def pil_to_rgb(im: Image.Image, name: str = "image") -> LoadedImage:
     try:
         return _loaded(*_to_float_arrays(im, name))
     except Exception as exc:  # noqa: BLE001 - any conversion failure of a user's image is a user-facing error
-        raise DynamicNetError(f"{name}: cannot convert image to RGB ({_reason(exc)})") from None
+        raise DynamicNetError(f"{name}: cannot convert image to RGB ({first_line(exc)})") from None
 
 
 def _loaded(rgb: np.ndarray, alpha: np.ndarray | None) -> LoadedImage:
@@ -200,11 +193,6 @@ def _loaded(rgb: np.ndarray, alpha: np.ndarray | None) -> LoadedImage:
     rgb_t = torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1), dtype=np.float32))  # (3, H, W)
     alpha_t = None if alpha is None else torch.from_numpy(np.ascontiguousarray(alpha[None], dtype=np.float32))
     return LoadedImage(rgb_t, alpha_t)
-
-
-def _reason(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
 
 
 def _has_transparency(im: Image.Image) -> bool:
@@ -290,26 +278,8 @@ def _decode_16bit_colour(
                 tmp = out.name
         src = str(file_path) if file_path is not None else tmp
         pix_fmt, channels = ("rgba64le", 4) if has_alpha else ("rgb48le", 3)
-        proc = subprocess.run(
-            [
-                exe,
-                "-v",
-                "error",
-                "-nostdin",
-                "-i",
-                src,
-                "-frames:v",
-                "1",
-                "-f",
-                "rawvideo",
-                "-pix_fmt",
-                pix_fmt,
-                "-",
-            ],
-            capture_output=True,
-            check=False,
-            timeout=120,
-        )
+        args = [exe, "-v", "error", "-nostdin", "-i", src, "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", pix_fmt, "-"]
+        proc = subprocess.run(args, capture_output=True, check=False, timeout=120)
         expected = width * height * channels * 2
         if proc.returncode != 0 or len(proc.stdout) != expected:
             warnings.warn("16-bit colour image decoded at 8 bits (ffmpeg could not decode it)", stacklevel=4)

@@ -36,15 +36,15 @@ from typing import Any
 import torch
 from torch import fx, nn
 
-from ..errors import DynamicNetError, require
+from ..errors import DynamicNetError, first_line, require
 from ..utils.fs import sha256_file
+from ..utils.onnx import OPSET, trace_to_onnx
 
 #: ``package.module:ClassName``; a path that exists is never read as one (``C:\\net.onnx``).
 _CLASS_SPEC = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 #: The size a TorchScript network is exported at when the caller gives none (height and width stay dynamic).
 EXPORT_SIZE = (256, 256)
 #: ONNX opset for the TorchScript route: new enough for every op onnx2torch converts, old enough to be stable.
-_OPSET = 17
 
 
 @dataclass(frozen=True)
@@ -293,7 +293,7 @@ def load_torchscript(path: str | Path, example_size: tuple[int, int] = EXPORT_SI
         script = torch.jit.load(str(path), map_location="cpu")  # type: ignore[no-untyped-call]
     except Exception as exc:  # a damaged archive or one saved by a newer PyTorch
         raise DynamicNetError(
-            f"{path}: cannot load the TorchScript file ({type(exc).__name__}: {_first_line(exc)})"
+            f"{path}: cannot load the TorchScript file ({type(exc).__name__}: {first_line(exc)})"
         ) from None
     arguments = list(script.forward.schema.arguments[1:])  # [0] is self
     if len(arguments) != 1:
@@ -307,22 +307,13 @@ def load_torchscript(path: str | Path, example_size: tuple[int, int] = EXPORT_SI
     with tempfile.TemporaryDirectory() as folder:
         exported = Path(folder) / "exported.onnx"
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
-                torch.onnx.export(
-                    script.eval(),
-                    (example,),
-                    str(exported),
-                    dynamo=False,
-                    opset_version=_OPSET,
-                    input_names=["image"],
-                    output_names=["output"],
-                    dynamic_axes={"image": {0: "batch", 2: "height", 3: "width"}},
-                )
+            names = (["image"], ["output"])
+            dynamic = {"image": {0: "batch", 2: "height", 3: "width"}}
+            trace_to_onnx(script.eval(), (example,), str(exported), *names, dynamic)
         except Exception as exc:
             raise DynamicNetError(
                 f"{path}: PyTorch cannot export it to ONNX at 1×3×{height}×{width} "
-                f"({type(exc).__name__}: {_first_line(exc)})"
+                f"({type(exc).__name__}: {first_line(exc)})"
             ) from None
         model = onnx.load(str(exported))
     module = _convert(model, str(path))
@@ -333,7 +324,7 @@ def load_torchscript(path: str | Path, example_size: tuple[int, int] = EXPORT_SI
         sha256=sha256_file(path),
         weights=None,
         inputs=_onnx_inputs(model),
-        converter=f"torch.onnx {torch.__version__} (opset {_OPSET}) + {_converter_name()}",
+        converter=f"torch.onnx {torch.__version__} (opset {OPSET}) + {_converter_name()}",
     )
 
 
@@ -358,7 +349,7 @@ def load_module_class(spec: str, weights: str | Path | None = None) -> ImportedN
         module = cls()
     except Exception as exc:
         raise DynamicNetError(
-            f"{spec}: cannot build {class_name}() with no arguments ({type(exc).__name__}: {_first_line(exc)})"
+            f"{spec}: cannot build {class_name}() with no arguments ({type(exc).__name__}: {first_line(exc)})"
         ) from None
     digest = None
     if weights is not None:
@@ -387,7 +378,7 @@ def _load_weights(module: nn.Module, path: Path, spec: str) -> Path:
     try:
         result = module.load_state_dict(state, strict=False)
     except RuntimeError as exc:  # shapes that differ: one line per tensor after a heading
-        lines = [line.strip() for line in str(exc).splitlines()[1:] if line.strip()] or [_first_line(exc)]
+        lines = [line.strip() for line in str(exc).splitlines()[1:] if line.strip()] or [first_line(exc)]
         more = f" (and {len(lines) - 1} more)" if len(lines) > 1 else ""
         raise DynamicNetError(f"{path}: does not fit {spec}: {lines[0]}{more}") from None
     problems = [
@@ -407,11 +398,6 @@ def _freeze(module: nn.Module) -> nn.Module:
     for p in module.parameters():
         p.requires_grad_(False)
     return module
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def example_inputs(

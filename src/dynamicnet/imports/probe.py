@@ -30,7 +30,7 @@ import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
-from ..errors import DynamicNetError
+from ..errors import DynamicNetError, first_line
 
 #: MACs of a TuningBlock of C channels at H×W: three 3×3 convolutions C → C (its default width).
 BLOCK_MACS_PER_PIXEL_PER_C2 = 3 * 9
@@ -118,7 +118,7 @@ def find_insertion_points(module: nn.Module, inputs: Sequence[torch.Tensor], ima
         shapes = ", ".join("×".join(str(d) for d in t.shape) for t in inputs)
         raise DynamicNetError(
             f"the network's forward pass failed on a dummy input of {shapes} "
-            f"({type(exc).__name__}: {_first_line(exc)}); try another input size"
+            f"({type(exc).__name__}: {first_line(exc)}); try another input size"
         ) from None
     finally:
         module.train(was_training)
@@ -281,8 +281,3 @@ def _tensors(value: Any) -> list[torch.Tensor]:
     if isinstance(value, dict):
         return [t for v in value.values() for t in _tensors(v)]
     return []
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

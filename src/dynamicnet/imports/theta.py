@@ -29,7 +29,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..errors import DynamicNetError
+from ..errors import DynamicNetError, first_line
 from ..utils.fs import sha256_file
 from .loaders import _CLASS_SPEC, InputSpec, image_input_index, load_network
 from .probe import InsertionPoint, find_insertion_points
@@ -173,7 +173,7 @@ class ImportedMain(nn.Module):
         except Exception as exc:  # any failure of a network we did not write: report it, not a traceback
             shape = "×".join(str(d) for d in images.shape)
             raise DynamicNetError(
-                f"the network fails on a batch of {shape} ({type(exc).__name__}: {_first_line(exc)})"
+                f"the network fails on a batch of {shape} ({type(exc).__name__}: {first_line(exc)})"
             ) from None
         seen = (float(y.min()), float(y.max()))
         declared = self.output_range
@@ -379,8 +379,3 @@ def _weights_as_buffers(module: nn.Module) -> nn.Module:
             if buffer is not None:
                 sub.register_buffer(name, buffer, persistent=False)
     return module
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

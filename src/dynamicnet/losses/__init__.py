@@ -1,15 +1,7 @@
 """Losses: pure functions (:mod:`.functional`), thin modules (:mod:`.perceptual`), the VGG16 extractor
 (:mod:`.vgg`) and where its weights come from (:mod:`.weights`)."""
 
-from dynamicnet.losses.functional import (
-    GanKind,
-    content_loss,
-    gan_d_loss,
-    gan_g_loss,
-    gram_matrix,
-    style_loss,
-    tv_loss,
-)
+from dynamicnet.losses.functional import GanKind, content_loss, gan_d_loss, gan_g_loss, gram_matrix, style_loss, tv_loss
 from dynamicnet.losses.perceptual import ContentLoss, PerceptualLoss, StyleLoss, StyleTargets
 from dynamicnet.losses.vgg import (
     CAFFE_MEAN_BGR,

@@ -108,32 +108,19 @@ def _assets_opencv() -> list[ContentAsset]:
     ]
 
 
-def _assets_in_dir(d: Path, source: str, package: str, licence: str) -> list[ContentAsset]:
+def _gpl(package: str) -> str:
+    return f"GPL-2+ (Debian {package} copyright, 'Files: *')"
+
+
+def _assets_in_dir(d: Path, package: str) -> list[ContentAsset]:
+    """A package's flat folder of photos (its source key is the package's name)."""
     if not d.is_dir():
         return []
     return [
-        ContentAsset(f"{source}__{p.name}", source, package, p, licence)
+        ContentAsset(f"{package}__{p.name}", package, package, p, _gpl(package))
         for p in sorted(d.iterdir())
         if p.is_file() and p.suffix.lower() in _PHOTO_EXTS
     ]
-
-
-def _assets_tuxpaint() -> list[ContentAsset]:
-    return _assets_in_dir(
-        TUXPAINT_TEMPLATES_DIR,
-        "tuxpaint-data",
-        "tuxpaint-data",
-        "GPL-2+ (Debian tuxpaint-data copyright, 'Files: *')",
-    )
-
-
-def _assets_palapeli() -> list[ContentAsset]:
-    return _assets_in_dir(
-        PALAPELI_COLLECTION_DIR,
-        "palapeli-data",
-        "palapeli-data",
-        "GPL-2+ (Debian palapeli-data copyright, 'Files: *')",
-    )
 
 
 def _debian_package_of(path: Path) -> str | None:
@@ -209,15 +196,8 @@ def _assets_tuxpaint_stamps() -> list[ContentAsset]:
             continue
         for p in sorted(d.rglob("*.png")):
             rel = "-".join(p.relative_to(TUXPAINT_STAMPS_DIR).parts)
-            assets.append(
-                ContentAsset(
-                    f"tuxpaint-stamps__{rel}",
-                    "tuxpaint-stamps",
-                    "tuxpaint-stamps-default",
-                    p,
-                    "GPL-2+ (Debian tuxpaint-stamps-default copyright, 'Files: *')",
-                )
-            )
+            pkg = "tuxpaint-stamps-default"
+            assets.append(ContentAsset(f"tuxpaint-stamps__{rel}", "tuxpaint-stamps", pkg, p, _gpl(pkg)))
     return assets
 
 
@@ -225,8 +205,8 @@ def _assets_tuxpaint_stamps() -> list[ContentAsset]:
 CONTENT_SOURCES: dict[str, Callable[[], list[ContentAsset]]] = {
     "scikit-image": _assets_skimage,
     "opencv-doc": _assets_opencv,
-    "tuxpaint-data": _assets_tuxpaint,
-    "palapeli-data": _assets_palapeli,
+    "tuxpaint-data": lambda: _assets_in_dir(TUXPAINT_TEMPLATES_DIR, "tuxpaint-data"),
+    "palapeli-data": lambda: _assets_in_dir(PALAPELI_COLLECTION_DIR, "palapeli-data"),
     "wallpapers": _assets_wallpapers,
     "tuxpaint-stamps": _assets_tuxpaint_stamps,
 }
