@@ -150,9 +150,6 @@ class Runtime:
         self._split = split_at_first_block(net)
         self._affine_tail_only = self._split is not None and len(self._split[1]) == 1 and is_affine(self._split[1][0])
 
-    def _alpha(self, alpha: AlphaLike) -> torch.Tensor:
-        return self.net.alpha_matrix(alpha)
-
     @torch.no_grad()
     def forward(self, x: torch.Tensor, alpha: AlphaLike) -> torch.Tensor:
         """The network's output for ``x`` at ``alpha`` (on the runtime's device for torch engines, CPU else)."""
@@ -189,7 +186,7 @@ class Runtime:
         alpha: AlphaLike,
     ) -> torch.Tensor:
         """``graphs``' graph for ``alpha``'s block sets run on ``x``; ``build(sets)`` makes it on first use."""
-        a = self._alpha(alpha)
+        a = self.net.alpha_matrix(alpha)
         sets = _active_sets(a)
         if sets not in graphs:
             graphs[sets] = _compile_graph(build(sets), (x[:1], a), self.engine)

@@ -84,6 +84,12 @@ def crop_scale_arg(text: str) -> tuple[float, float]:
     return (values[0], values[1])
 
 
+def add_crop_scale(parser: argparse.ArgumentParser, why: str = "") -> None:
+    """``--crop-scale LO,HI`` of a ``train`` command that crops photos; ``why`` ends its help."""
+    help = f"crop area as a fraction of the largest square of a photo{why}"
+    parser.add_argument("--crop-scale", type=crop_scale_arg, default=None, metavar="LO,HI", help=help)
+
+
 def crop_size(text: str) -> int:
     """argparse type: a training crop side, a multiple of 4 and at least 16 (the networks halve the size twice
     and reflect-pad by 4 px at full resolution)."""
@@ -134,6 +140,17 @@ def check_output(
             raise DynamicNetError(f"{flag} {p}: is the input {src}; it would be overwritten (choose another output)")
     _check_writable_dir(p.parent, flag, p)
     return p
+
+
+def check_sheet_outputs(args: argparse.Namespace, inputs: Sequence[str | os.PathLike[str]] = ()) -> None:
+    """``--output`` (a contact sheet) and ``--gif`` (its animation), refused before any work when bad (an empty
+    ``--gif`` included), so that :func:`save_sheet_and_animation` can write both."""
+    from ..data.animation import ANIMATION_FORMATS
+    from ..data.io import SAVE_FORMATS
+
+    check_output(args.output, SAVE_FORMATS, inputs=inputs)
+    if args.gif is not None:
+        check_output(args.gif, ANIMATION_FORMATS, "--gif", inputs=[*inputs, args.output])
 
 
 def save_sheet_and_animation(
@@ -323,6 +340,13 @@ def _check_writable_dir(folder: Path, flag: str, shown: Path) -> None:
         raise DynamicNetError(f"{flag} {shown}: {d} is not writable")
 
 
+def override(obj: Any, **changes: Any) -> Any:
+    """The recipe dataclass ``obj`` with the ``changes`` that are not None (the flags that were given)."""
+    from dataclasses import replace
+
+    return replace(obj, **{k: v for k, v in changes.items() if v is not None})
+
+
 def to_fp16(folder: Path) -> None:
     """Rewrite a finished model folder with fp16 weights (``--fp16``: half the size, loaded back as fp32)."""
     import torch
@@ -410,6 +434,11 @@ def finish_parser(
     if engine:
         add_engine(parser)
     parser.set_defaults(func=run)
+
+
+def add_alphas(parser: Any, help: str, default: list[float] | None = None) -> None:
+    """``--alphas A0,A1,...``: the α values a command sweeps, measures or scores."""
+    parser.add_argument("--alphas", type=float_list, default=default, metavar="A0,A1,...", help=help)
 
 
 def add_animation_args(parser: argparse.ArgumentParser) -> None:

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import DynamicNetError
 from .common import (
+    add_alphas,
+    add_crop_scale,
     add_model,
     add_phase_args,
     add_report_arg,
@@ -16,13 +18,12 @@ from .common import (
     add_step_args,
     check_output,
     check_train_out,
-    crop_scale_arg,
     crop_size,
     device_of,
     finish_parser,
     finish_train,
     finite_float,
-    float_list,
+    override,
     positive_int,
     print_path,
     progress_of,
@@ -69,13 +70,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "says which is smooth and which sharp), 'auto' (chosen per image); "
         "default: the model's best global α",
     )
-    p.add_argument(
-        "--alphas",
-        type=float_list,
-        default=None,
-        metavar="A0,A1,...",
-        help="write a contact sheet: the input, then the fill at each α (and at auto if --alpha auto)",
-    )
+    add_alphas(p, "write a contact sheet: the input, then the fill at each α (and at auto if --alpha auto)")
     p.add_argument(
         "--output", "-o", required=True, metavar="FILE", help="output image (PNG keeps known pixels bit for bit)"
     )
@@ -93,13 +88,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "evaluate-completion", help="PSNR, SSIM and VGG distance in the hole along α; per-image oracle and auto α"
     )
     add_model(p, DEFAULT_MODEL)
-    p.add_argument(
-        "--alphas",
-        type=float_list,
-        default=[round(0.1 * i, 1) for i in range(11)],
-        metavar="A0,A1,...",
-        help="the α values to measure",
-    )
+    add_alphas(p, "the α values to measure", [round(0.1 * i, 1) for i in range(11)])
     p.add_argument(
         "--photos", nargs="*", default=None, metavar="IMAGE", help="images to crop from (default: the held-out photos)"
     )
@@ -157,13 +146,7 @@ def register_train(apps: argparse._SubParsersAction) -> None:
         "an image folder (random crops), or celeba:PATH (aligned CelebA faces; PATH holds "
         "img_align_celeba/); default: the recipe's",
     )
-    p.add_argument(
-        "--crop-scale",
-        type=crop_scale_arg,
-        default=None,
-        metavar="LO,HI",
-        help="crop area as a fraction of the largest square of a photo (sets the scale holes are learnt at)",
-    )
+    add_crop_scale(p, " (sets the scale holes are learnt at)")
     p.add_argument("--mask", choices=MASK_CHOICES, default=None, help="training masks (default: the recipe's)")
     p.add_argument("--hole", type=positive_int, default=None, help="centre hole side (default: size/2)")
     add_phase_args(p)
@@ -185,25 +168,17 @@ def register_train(apps: argparse._SubParsersAction) -> None:
 
 
 def _recipe_from_args(args: argparse.Namespace):
-    from dataclasses import replace
-
     from ..apps.completion.recipe import load_recipe
 
     recipe = load_recipe(args.recipe)
-    main, tuning = recipe.main, recipe.tuning
-    if args.adv_weight is not None:
-        main = replace(main, adversarial_weight=args.adv_weight)
-    if args.perceptual_weight is not None:
-        main = replace(main, perceptual_weight=args.perceptual_weight)
-    if args.tuning_adv_weight is not None:
-        tuning = replace(tuning, adversarial_weight=args.tuning_adv_weight)
-    if args.tuning_perceptual_weight is not None:
-        tuning = replace(tuning, perceptual_weight=args.tuning_perceptual_weight)
-    if args.tuning_texture_weight is not None:
-        tuning = replace(tuning, texture_weight=args.tuning_texture_weight)
     return recipe.with_overrides(
-        main=main,
-        tuning=tuning,
+        main=override(recipe.main, adversarial_weight=args.adv_weight, perceptual_weight=args.perceptual_weight),
+        tuning=override(
+            recipe.tuning,
+            adversarial_weight=args.tuning_adv_weight,
+            perceptual_weight=args.tuning_perceptual_weight,
+            texture_weight=args.tuning_texture_weight,
+        ),
         size=args.size,
         hole=args.hole,
         mask=args.mask,

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import DynamicNetError
 from .common import (
+    add_alphas,
     add_animation_args,
     add_model,
     add_phase_args,
@@ -16,13 +17,12 @@ from .common import (
     add_run_args,
     add_step_args,
     alpha_walk,
-    check_output,
+    check_sheet_outputs,
     check_train_out,
     device_of,
     finish_parser,
     finish_train,
     finite_float,
-    float_list,
     int_up_to,
     positive_int,
     progress_of,
@@ -56,13 +56,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_model(p, DEFAULT_MODEL)
     group = p.add_mutually_exclusive_group()
     group.add_argument("--alpha", type=finite_float, default=None, help="one α (default 1)")
-    group.add_argument(
-        "--alphas",
-        type=float_list,
-        default=None,
-        metavar="A0,A1,...",
-        help="a sweep: one column per α, e.g. 0,0.25,0.5,0.75,1",
-    )
+    add_alphas(group, "a sweep: one column per α, e.g. 0,0.25,0.5,0.75,1")
     p.add_argument("--seed", type=seed, default=0, help="noise seed: the same seed gives the same images")
     p.add_argument("--n", type=int_up_to(1024), default=None, help="images (default 16; 8 rows for a sweep)")
     p.add_argument("--output", "-o", required=True, metavar="FILE", help="image file (.png/.jpg/…)")
@@ -84,13 +78,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--data", default=None, help="real images to compare with (default: the model's training data, held-out split)"
     )
     p.add_argument("--labels", default=None, help="label CSV for --data folder:PATH")
-    p.add_argument(
-        "--alphas",
-        type=float_list,
-        default=[0, 0.25, 0.5, 0.75, 1.0],
-        metavar="A0,A1,...",
-        help="the α values to score",
-    )
+    add_alphas(p, "the α values to score", [0, 0.25, 0.5, 0.75, 1.0])
     p.add_argument("--n", type=positive_int, default=1000, help="generated images per α (the same z)")
     p.add_argument("--max-real", type=positive_int, default=2000, help="real images per subset, at most")
     p.add_argument("--seed", type=seed, default=0, help="noise seed (and the real images' sample)")
@@ -340,16 +328,6 @@ def run_train_classifier(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------------------------------- inference
-def _check_outputs(args: argparse.Namespace) -> None:
-    """Reject bad output paths before anything is computed (so nothing is half-written)."""
-    from ..data.animation import ANIMATION_FORMATS
-    from ..data.io import SAVE_FORMATS
-
-    check_output(args.output, SAVE_FORMATS)
-    if args.gif is not None:
-        check_output(args.gif, ANIMATION_FORMATS, "--gif", inputs=[args.output])
-
-
 def _zoom(images, factor: int):
     import torch.nn.functional as F
 
@@ -361,7 +339,7 @@ def run_generate(args: argparse.Namespace) -> int:
     from ..data.figures import image_grid, make_contact_sheet
     from ..data.io import DEFAULT_MAX_PIXELS
 
-    _check_outputs(args)
+    check_sheet_outputs(args)
     pipe = DCGANPipeline.from_pretrained(args.model, device_of(args), engine=args.engine)
     zoom = args.zoom or max(1, math.ceil(64 / pipe.image_size))
     side = pipe.image_size * zoom

@@ -5,13 +5,15 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Callable
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import DynamicNetError
 from .common import (
+    add_alphas,
     add_animation_args,
+    add_crop_scale,
     add_model,
     add_phase_args,
     add_report_arg,
@@ -19,16 +21,17 @@ from .common import (
     add_step_args,
     alpha_walk,
     check_output,
+    check_sheet_outputs,
     check_train_out,
     collect_inputs,
     content_dataset,
-    crop_scale_arg,
     crop_size,
     device_of,
     finish_parser,
     finish_train,
     finite_float,
     float_list,
+    override,
     plan_batch_outputs,
     positive_int,
     print_path,
@@ -83,9 +86,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("sweep", help="contact sheet (and animation) of one image across α")
     p.add_argument("input", metavar="INPUT", help="image file")
     add_model(p, "starry-level")
-    p.add_argument(
-        "--alphas", type=float_list, default=[0, 0.25, 0.5, 0.75, 1.0], metavar="A0,A1,...", help="one column per α"
-    )
+    add_alphas(p, "one column per α", [0, 0.25, 0.5, 0.75, 1.0])
     p.add_argument("--output", "-o", required=True, metavar="FILE", help="contact sheet image (.png/.jpg)")
     add_animation_args(p)
     p.add_argument("--max-side", type=positive_int, default=512, metavar="PX", help="downscale so the longer side ≤ PX")
@@ -93,13 +94,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("evaluate-style", help="losses of a style model's outputs along α (held-out photos)")
     add_model(p, "starry-level")
-    p.add_argument(
-        "--alphas",
-        type=float_list,
-        default=[0, 0.25, 0.5, 0.75, 1.0],
-        metavar="A0,A1,...",
-        help="the α values to measure",
-    )
+    add_alphas(p, "the α values to measure", [0, 0.25, 0.5, 0.75, 1.0])
     p.add_argument("--objective", default="higher", help="objective to measure against (main, higher, lower, …)")
     p.add_argument(
         "--photos", nargs="*", default=None, metavar="IMAGE", help="images to use (default: the held-out photos)"
@@ -183,14 +178,7 @@ def register_train(apps: argparse._SubParsersAction) -> None:
     add_phase_args(p, init_from="model folder whose θ (and shared block sets) to start from")
     p.add_argument("--tuning-sets", default=None, help="comma-separated block sets to train (default: all)")
     p.add_argument("--size", type=crop_size, default=None, help="training crop size (a multiple of 4, ≥ 16)")
-    p.add_argument(
-        "--crop-scale",
-        type=crop_scale_arg,
-        default=None,
-        metavar="LO,HI",
-        help="crop area as a fraction of the largest square of a photo (with --size it sets the scale "
-        "strokes are learnt at)",
-    )
+    add_crop_scale(p, " (with --size it sets the scale strokes are learnt at)")
     p.add_argument("--batch-size", type=positive_int, default=None, help="images per step (default: the recipe's)")
     add_step_args(p)
     p.add_argument(
@@ -217,35 +205,21 @@ def _recipe_from_args(args: argparse.Namespace):
     from ..apps.style.recipe import HIGHER, LOWER, load_recipe
 
     recipe = load_recipe(args.recipe)
-    main = recipe.main
-    if args.style:
-        main = replace(main, style=args.style)
-    if args.style_weight is not None:
-        main = replace(main, style_weight=args.style_weight)
-    if args.style_size is not None:
-        main = replace(main, style_size=args.style_size)
-    sets = dict(recipe.sets)
-    if HIGHER in sets:
-        higher = sets[HIGHER]
-        if args.tuning_style or args.style:
-            higher = replace(higher, style=args.tuning_style or args.style)
-        if args.tuning_style_weight is not None:
-            higher = replace(higher, style_weight=args.tuning_style_weight)
-        if args.tuning_style_size is not None:
-            higher = replace(higher, style_size=args.tuning_style_size)
-        sets[HIGHER] = higher
-    if LOWER in sets:
-        lower = sets[LOWER]
-        if args.style:
-            lower = replace(lower, style=args.style)
-        if args.lower_style_weight is not None:
-            lower = replace(lower, style_weight=args.lower_style_weight)
-        sets[LOWER] = lower
-    elif args.lower_style_weight is not None:
+    style, weight = args.style or None, args.content_weight
+    main = override(
+        recipe.main, style=style, style_weight=args.style_weight, style_size=args.style_size, content_weight=weight
+    )
+    if args.lower_style_weight is not None and LOWER not in recipe.sets:
         raise DynamicNetError("--lower-style-weight needs a dual recipe (--recipe dual)")
-    if args.content_weight is not None:
-        main = replace(main, content_weight=args.content_weight)
-        sets = {k: replace(v, content_weight=args.content_weight) for k, v in sets.items()}
+    flags = {
+        HIGHER: {
+            "style": args.tuning_style or style,
+            "style_weight": args.tuning_style_weight,
+            "style_size": args.tuning_style_size,
+        },
+        LOWER: {"style": style, "style_weight": args.lower_style_weight},
+    }
+    sets = {k: override(v, content_weight=weight, **flags.get(k, {})) for k, v in recipe.sets.items()}
     steps = {"main_steps": args.main_steps or args.steps, "tuning_steps": args.tuning_steps or args.steps}
     points = tuple(p.strip() for p in args.blocks.split(",") if p.strip()) if args.blocks else None
     changed = []
@@ -400,13 +374,10 @@ def run_stylize(args: argparse.Namespace) -> int:
 
 def run_sweep(args: argparse.Namespace) -> int:
     from ..apps.style.pipeline import StylePipeline
-    from ..data.animation import ANIMATION_FORMATS
     from ..data.figures import make_contact_sheet
-    from ..data.io import SAVE_FORMATS, load_image
+    from ..data.io import load_image
 
-    check_output(args.output, SAVE_FORMATS, inputs=[args.input])
-    if args.gif:
-        check_output(args.gif, ANIMATION_FORMATS, "--gif", inputs=[args.input, args.output])
+    check_sheet_outputs(args, inputs=[args.input])
     image = load_image(args.input).rgb
     pipe = StylePipeline.from_pretrained(args.model, device_of(args), engine=args.engine)
     for a in args.alphas:

@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import DynamicNetError
 from .common import (
+    add_crop_scale,
     add_run_args,
     check_train_out,
     content_dataset,
-    crop_scale_arg,
     crop_size,
     device_of,
     finish_train,
@@ -111,13 +111,7 @@ def register_train(apps: argparse._SubParsersAction) -> None:
         help="content image folder (recursive), 'large' or 'default' (registry photo sets); default: the recipe's",
     )
     p.add_argument("--size", type=crop_size, default=None, help="training crop size (a multiple of 4, ≥ 16)")
-    p.add_argument(
-        "--crop-scale",
-        type=crop_scale_arg,
-        default=None,
-        metavar="LO,HI",
-        help="crop area as a fraction of the largest square of a photo",
-    )
+    add_crop_scale(p)
     p.add_argument("--batch-size", type=positive_int, default=None, help="images per step (default: the recipe's)")
     p.add_argument("--steps", type=positive_int, default=None, help="steps of every block set (default: the recipe's)")
     add_run_args(p, checkpoint_every=100, sample_every=200)

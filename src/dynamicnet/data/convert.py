@@ -88,10 +88,7 @@ def as_image_batch(image: Any) -> ImageBatch:
                 else ""
             )
             raise DynamicNetError(f"expected {_SHAPES}; got a tensor of shape {tuple(image.shape)}{hint}")
-        if image.dtype == torch.uint8:
-            floats = image.to(torch.float32) / 255
-        else:
-            floats = image if image.dtype == torch.float32 else image.to(torch.float32)
+        floats = image.to(torch.float32) / 255 if image.dtype == torch.uint8 else image.to(torch.float32)
         return _batch(floats, "tensor", image.dtype)
     raise DynamicNetError(f"expected {_SHAPES}; got {type(image).__name__}")
 

@@ -43,10 +43,8 @@ MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 MAX_UPLOAD_PIXELS = 24_000_000
 MAX_JSON_BYTES = 64 * 1024  # a render request is {"alpha": …}: a few bytes
 BODY_TIMEOUT_S = 60.0  # a client that has not sent its whole body by then is cut off (slow uploads, slow-loris)
-LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
-
-
 HEADER_TIMEOUT_S = 10.0  # a client that has not sent a complete request head by then is disconnected
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
 
 
 def http_protocol() -> type:
@@ -159,13 +157,11 @@ def create_app(
         close = {"Connection": "close"} if exc.status in (408, 413) else None
         return JSONResponse({"error": str(exc)}, status_code=exc.status, headers=close)
 
-    @app.exception_handler(DynamicNetError)
-    async def _user_error(request: Request, exc: DynamicNetError) -> JSONResponse:
+    async def _user_error(request: Request, exc: Exception) -> JSONResponse:
         return JSONResponse({"error": " ".join(str(exc).split())}, status_code=400)
 
-    @app.exception_handler(ValueError)
-    async def _value_error(request: Request, exc: ValueError) -> JSONResponse:
-        return JSONResponse({"error": " ".join(str(exc).split())}, status_code=400)
+    app.add_exception_handler(DynamicNetError, _user_error)
+    app.add_exception_handler(ValueError, _user_error)
 
     @app.exception_handler(Busy)
     async def _busy(request: Request, exc: Busy) -> JSONResponse:
@@ -201,7 +197,7 @@ def create_app(
         with Image.open(path) as im:
             im = im.convert("RGB")
             im.thumbnail((256, 256))
-            return _jpeg(im)
+            return _encoded(im, "jpeg")
 
     @app.post("/api/sessions")
     async def new_session(request: Request) -> dict[str, Any]:
@@ -246,7 +242,7 @@ def create_app(
                 image = store.render(session, ticket, alpha, preview)
             elapsed_ms = (time.perf_counter() - started) * 1000
             pil = to_pil_image(image)
-            return (_jpeg(pil) if fmt == "jpeg" else _png(pil)), elapsed_ms
+            return _encoded(pil, fmt), elapsed_ms
 
         try:
             response, elapsed_ms = await run_in_threadpool(draw)
@@ -357,13 +353,11 @@ async def _json(request: Request) -> dict[str, Any]:
     return body
 
 
-def _jpeg(im: Image.Image) -> Response:
+def _encoded(im: Image.Image, fmt: str) -> Response:
+    """A render as the response body: JPEG (quality 92) for the slider, PNG (fast, lossless) on request."""
     buf = io.BytesIO()
-    im.convert("RGB").save(buf, "JPEG", quality=92)
-    return Response(buf.getvalue(), media_type="image/jpeg")
-
-
-def _png(im: Image.Image) -> Response:
-    buf = io.BytesIO()
-    im.save(buf, "PNG", compress_level=1)
-    return Response(buf.getvalue(), media_type="image/png")
+    if fmt == "jpeg":
+        im.convert("RGB").save(buf, "JPEG", quality=92)
+    else:
+        im.save(buf, "PNG", compress_level=1)
+    return Response(buf.getvalue(), media_type=f"image/{fmt}")

@@ -140,17 +140,17 @@ def load_onnx(path: str | Path) -> ImportedNetwork:
         raise DynamicNetError(f"{path}: no such file") from None
     except Exception as exc:  # protobuf's DecodeError and friends: the bytes are not an ONNX model
         raise DynamicNetError(f"{path}: not a readable ONNX file ({type(exc).__name__}: {exc})") from None
+    metadata = {p.key: p.value for p in model.metadata_props}
+    return _from_onnx(model, path, "onnx", _converter_name(), metadata)
+
+
+def _from_onnx(
+    model: Any, path: Path, kind: str, converter: str, metadata: dict[str, str] | None = None
+) -> ImportedNetwork:
+    """The network an ONNX model (read from ``path``, or exported from it) converts to, with its provenance."""
     module = _convert(model, str(path))
-    return ImportedNetwork(
-        module=module,
-        kind="onnx",
-        source=str(path),
-        sha256=sha256_file(path),
-        weights=None,
-        inputs=_onnx_inputs(model),
-        converter=_converter_name(),
-        metadata={p.key: p.value for p in model.metadata_props},
-    )
+    inputs = _onnx_inputs(model)
+    return ImportedNetwork(module, kind, str(path), sha256_file(path), None, inputs, converter, metadata or {})
 
 
 def _convert(model: Any, what: str) -> nn.Module:
@@ -316,16 +316,8 @@ def load_torchscript(path: str | Path, example_size: tuple[int, int] = EXPORT_SI
                 f"({type(exc).__name__}: {first_line(exc)})"
             ) from None
         model = onnx.load(str(exported))
-    module = _convert(model, str(path))
-    return ImportedNetwork(
-        module=module,
-        kind="torchscript",
-        source=str(path),
-        sha256=sha256_file(path),
-        weights=None,
-        inputs=_onnx_inputs(model),
-        converter=f"torch.onnx {torch.__version__} (opset {OPSET}) + {_converter_name()}",
-    )
+    converter = f"torch.onnx {torch.__version__} (opset {OPSET}) + {_converter_name()}"
+    return _from_onnx(model, path, "torchscript", converter)
 
 
 # ---------------------------------------------------------------------------------------------------- module:Class

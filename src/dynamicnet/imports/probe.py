@@ -185,19 +185,10 @@ class _Trace(TorchFunctionMode):
 
 def _on_enter(name: str, trace: _Trace, calls: list[_Call], open_calls: list[int]) -> Callable[..., None]:
     def hook(module: nn.Module, args: tuple[Any, ...]) -> None:
-        z = args[0] if args and isinstance(args[0], torch.Tensor) else None
-        feature = z is not None and _is_feature_map(z)
+        z = args[0] if args and isinstance(args[0], torch.Tensor) and _is_feature_map(args[0]) else None
+        key, shape = (None, ()) if z is None else (trace.key(z), tuple(z.shape))
         start = len(trace.macs)
-        calls.append(
-            _Call(
-                name,
-                type(module).__name__,
-                start,
-                start,
-                trace.key(z) if feature and z is not None else None,
-                tuple(z.shape) if feature and z is not None else (),
-            )
-        )
+        calls.append(_Call(name, type(module).__name__, start, start, key, shape))
         open_calls.append(len(calls) - 1)
 
     return hook

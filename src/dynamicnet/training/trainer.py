@@ -392,7 +392,7 @@ class Trainer:
             dynamic_ncols=True,
         )
         batches = self._batches(phase_index, start)
-        with _StopRequests() as stop:
+        with bar, _StopRequests() as stop:  # the bar closes however the phase ends
             for step in range(start, phase.steps):
                 ctx = StepContext(
                     phase, step, cfg.device, self.generator, self.rank, self.world_size, optimizers, wrapped
@@ -401,12 +401,10 @@ class Trainer:
                 done = step + 1
                 if not all(math.isfinite(v) for v in metrics.values() if isinstance(v, float)):
                     # Diverged: the weights are already damaged, so nothing is saved over the last good checkpoint.
-                    bar.close()
                     raise TrainingDiverged(self.checkpoint_path, phase.name, done, metrics)
                 bar.update(1)
                 if cfg.log_every and (done % cfg.log_every == 0 or done == phase.steps):
                     bar.set_postfix({k: f"{v:.4g}" for k, v in metrics.items()})
-                    extra = {"skipped_images": int(getattr(self.dataset, "skipped", 0))}
                     self._log(
                         {
                             "phase": phase.name,
@@ -414,7 +412,7 @@ class Trainer:
                             "step": done,
                             "time": round(time.time() - self.started, 3),
                             **metrics,
-                            **extra,
+                            "skipped_images": int(getattr(self.dataset, "skipped", 0)),
                         }
                     )
                 if cfg.sample_every and done % cfg.sample_every == 0:
@@ -422,11 +420,9 @@ class Trainer:
                 if stop.requested:
                     # Ctrl-C / SIGTERM: the step in flight finished, so its state is consistent; keep it.
                     self._save_checkpoint(phase_index, done, optimizers)
-                    bar.close()
                     raise TrainingInterrupted(self.checkpoint_path, phase.name, done)
                 if cfg.checkpoint_every and done % cfg.checkpoint_every == 0 and done != phase.steps:
                     self._save_checkpoint(phase_index, done, optimizers)
-        bar.close()
         # End of phase: the next phase starts from here on resume.
         if phase_index + 1 < len(self.phases):
             self._save_checkpoint(phase_index + 1, 0, {})

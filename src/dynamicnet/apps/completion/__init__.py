@@ -44,13 +44,6 @@ __all__ = [
 
 if TYPE_CHECKING:
     from .auto_alpha import AUTO_GRID
-    from .model import (
-        ARCHITECTURE,
-        DEFAULT_POINTS,
-        CompletionNet,
-        PatchDiscriminator,
-        composite,
-        masked_input,
-    )
+    from .model import ARCHITECTURE, DEFAULT_POINTS, CompletionNet, PatchDiscriminator, composite, masked_input
     from .pipeline import CompletionPipeline
     from .recipe import CompletionObjective, CompletionRecipe, builtin_recipes, load_recipe

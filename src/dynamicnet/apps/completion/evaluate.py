@@ -30,7 +30,7 @@ from ...errors import DynamicNetError
 from ...utils.fs import atomic_write_text
 from ...utils.progress import progress as progress_bar
 from .auto_alpha import AUTO_GRID, AutoAlphaCalibration
-from .critic import AlphaCritic, fit_critic
+from .critic import AlphaCritic, fit_critic, oracle_share
 from .metrics import PERCEPTUAL_TAPS, hole_psnr, hole_ssim, perceptual_hole_distance
 from .pipeline import CompletionPipeline
 
@@ -232,11 +232,7 @@ def calibrate_auto_alpha(
         return AutoAlphaCalibration(tuple(grid), tuple(round(float(o), 6) for o in offset), prior, shrinkage, source)
 
     def share(idx: np.ndarray, cal: AutoAlphaCalibration) -> float:
-        t = truth[idx]
-        picks = [grid.index(cal.choose(p)) for p in proxy[idx]]
-        d_global, d_oracle = t.mean(0).min(), t.min(1).mean()
-        d_auto = t[np.arange(len(idx)), picks].mean()
-        return float((d_global - d_auto) / (d_global - d_oracle)) if d_global > d_oracle else 0.0
+        return oracle_share(truth[idx], np.asarray([grid.index(cal.choose(p)) for p in proxy[idx]]))
 
     everything = np.arange(len(labels))
     lopo: dict[float, list[float]] = {}

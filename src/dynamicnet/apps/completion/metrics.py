@@ -138,11 +138,4 @@ def texture_hole_distance(
     return _mean_over_taps(_statistics_distance, feats_a, feats_b, mask, taps)
 
 
-__all__ = [
-    "hole_mse",
-    "hole_psnr",
-    "hole_ssim",
-    "perceptual_hole_distance",
-    "ssim_map",
-    "texture_hole_distance",
-]
+__all__ = ["hole_mse", "hole_psnr", "hole_ssim", "perceptual_hole_distance", "ssim_map", "texture_hole_distance"]

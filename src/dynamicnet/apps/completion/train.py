@@ -10,6 +10,7 @@ to the model (``discriminator.safetensors``) as a record of θ's critic; inferen
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -246,13 +247,8 @@ def train_completion(
     torch.manual_seed(config.seed)  # initial weights (θ, blocks, discriminator) follow --seed too
     model = build_model(recipe)
     main_phase, tuning_phase = recipe.phases()
-    phases, lineage = select_phases(
-        main_phase,
-        [tuning_phase],
-        phase,
-        init_from=init_from,
-        init=lambda folder: init_from_folder(model, folder, APPLICATION),
-    )
+    init = partial(init_from_folder, model, application=APPLICATION)
+    phases, lineage = select_phases(main_phase, [tuning_phase], phase, init_from=init_from, init=init)
     disc_state = load_discriminator_state(init_from) if phase == "tuning" and init_from is not None else None
     needs_vgg = any(recipe.objectives()[p.objective].needs_vgg for p in phases)
     vgg = load_vgg16(vgg_weights, taps=PERCEPTUAL_TAPS) if needs_vgg else None

@@ -111,18 +111,27 @@ def predict(
     return torch.cat(feats), torch.cat(probs)
 
 
+def o1_rate(probs: torch.Tensor) -> float:
+    """The share of images judged O1 (probability above ½)."""
+    return float((probs > 0.5).float().mean())
+
+
+def real_predictions(
+    classifier: AttributeClassifier, split: AttributeSplit, limit: int, seed: int
+) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """:func:`predict` on up to ``limit`` real images of each side of ``split`` (O0 first), drawn with ``seed``."""
+    rng = np.random.default_rng(seed)
+    picks = [np.sort(rng.choice(idx, size=min(limit, len(idx)), replace=False)) for idx in (split.main, split.tuning)]
+    return [predict(classifier, stack_images(split.source, pick, seed)) for pick in picks]
+
+
 def assess(
     classifier: AttributeClassifier, split: AttributeSplit, limit: int = 2000, seed: int = 0
 ) -> ClassifierReport:
     """O1 rates of the classifier on (up to ``limit`` per side of) ``split``'s real images."""
-    rng = np.random.default_rng(seed)
-    rates = []
-    for idx in (split.main, split.tuning):
-        pick = rng.choice(idx, size=min(limit, len(idx)), replace=False)
-        _, p = predict(classifier, stack_images(split.source, np.sort(pick), seed))
-        rates.append(float((p > 0.5).float().mean()))
-    n = min(limit, len(split.main)) + min(limit, len(split.tuning))
-    return ClassifierReport(rates[0], rates[1], (1 - rates[0] + rates[1]) / 2, n)
+    (f0, p0), (f1, p1) = real_predictions(classifier, split, limit, seed)
+    r0, r1 = o1_rate(p0), o1_rate(p1)
+    return ClassifierReport(r0, r1, (1 - r0 + r1) / 2, len(f0) + len(f1))
 
 
 def train_classifier(

@@ -123,17 +123,12 @@ class AttributeSplit:
 
     def describe(self) -> dict[str, dict[str, Any]]:
         """The objectives, as recorded in the model folder's ``config.json``."""
+        which = {"attribute": self.attribute, "value": self.value}
         return {
-            "main": {
-                "gan": "images with attribute = value",
-                "attribute": self.attribute,
-                "value": self.value,
-                "images": int(len(self.main)),
-            },
+            "main": {"gan": "images with attribute = value", **which, "images": int(len(self.main))},
             HIGHER: {
                 "gan": "images with attribute != value",
-                "attribute": self.attribute,
-                "value": self.value,
+                **which,
                 "images": int(len(self.tuning)),
                 "values": self.other_values(),
             },

@@ -17,12 +17,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
-import numpy as np
 import torch
 
 from ...errors import DynamicNetError
 from ...utils.progress import progress as progress_bar
-from .classifier import AttributeClassifier, predict, stack_images
+from .classifier import AttributeClassifier, o1_rate, predict, real_predictions
 from .data import AttributeSplit
 from .pipeline import DCGANPipeline
 
@@ -127,35 +126,14 @@ def evaluate_alphas(
         )
     if n < 2:
         raise DynamicNetError(f"need at least 2 samples per α, got {n}")
-    rng = np.random.default_rng(seed)
-    real_feats, real_rates = [], []
-    for idx in (real.main, real.tuning):
-        pick = np.sort(rng.choice(idx, size=min(max_real, len(idx)), replace=False))
-        f, p = predict(classifier, stack_images(real.source, pick, seed))
-        real_feats.append(f)
-        real_rates.append(float((p > 0.5).float().mean()))
+    (f0, p0), (f1, p1) = real_predictions(classifier, real, max_real, seed)
     points = []
     z = pipe.noise(n, seed)
     for a in progress_bar(alphas, desc="evaluate α", total=len(alphas), unit="α", enabled=progress):
         f, p = predict(classifier, pipe.generate(z, float(a)))
         points.append(
-            AlphaPoint(
-                float(a),
-                float((p > 0.5).float().mean()),
-                float(p.mean()),
-                frechet_distance(f, real_feats[0]),
-                frechet_distance(f, real_feats[1]),
-            )
+            AlphaPoint(float(a), o1_rate(p), float(p.mean()), frechet_distance(f, f0), frechet_distance(f, f1))
         )
-    return AlphaEvaluation(
-        points,
-        real_rates[0],
-        real_rates[1],
-        frechet_distance(real_feats[0], real_feats[1]),
-        _halves_fd(real_feats[0], seed),
-        _halves_fd(real_feats[1], seed),
-        n,
-        len(real_feats[0]),
-        len(real_feats[1]),
-        seed,
-    )
+    fd_real = frechet_distance(f0, f1)
+    halves = (_halves_fd(f0, seed), _halves_fd(f1, seed))
+    return AlphaEvaluation(points, o1_rate(p0), o1_rate(p1), fd_real, *halves, n, len(f0), len(f1), seed)

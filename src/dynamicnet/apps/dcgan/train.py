@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -181,13 +182,8 @@ def train_dcgan(
     model = build_model(recipe, split.source.channels)
     main_phase, tuning_phase = recipe.phases(len(split.main), len(split.tuning))
     # A tuning-only run copies θ; the block is retrained against a fresh discriminator, so it is not copied.
-    phases, lineage = select_phases(
-        main_phase,
-        [tuning_phase],
-        phase,
-        init_from=init_from,
-        init=lambda folder: init_from_folder(model, folder, APPLICATION, copy_sets=False),
-    )
+    init = partial(init_from_folder, model, application=APPLICATION, copy_sets=False)
+    phases, lineage = select_phases(main_phase, [tuning_phase], phase, init_from=init_from, init=init)
     data = PhaseDataset(split)
     task = DCGANTask(
         model,

@@ -469,29 +469,9 @@ class _PointTask(StyleTask):
     objective :data:`MIX`) for a dedicated network, O1 itself for DNI's fine-tuned θ. The model folder records
     that point as its only objective."""
 
-    def __init__(
-        self,
-        model: DynamicNet,
-        recipe: StyleRecipe,
-        vgg: VGG16Features,
-        device: torch.device,
-        *,
-        record: Mapping[str, Any],
-        description: str,
-        data_description: str,
-        mix: float | None = None,
-        lineage: Mapping[str, Any] | None = None,
-    ) -> None:
-        super().__init__(
-            model,
-            recipe,
-            vgg,
-            device,
-            data_description=data_description,
-            command=command_line(),
-            lineage=lineage,
-            description=description,
-        )
+    def __init__(self, *args: Any, record: Mapping[str, Any], mix: float | None = None, **task: Any) -> None:
+        """``args`` and ``task``: :class:`StyleTask`'s (its ``command`` is this process's command line)."""
+        super().__init__(*args, command=command_line(), **task)
         if mix is not None:
             self.losses[MIX] = ObjectiveMix(
                 cast(PerceptualLoss, self.losses["main"]), cast(PerceptualLoss, self.losses[HIGHER]), mix

@@ -77,19 +77,9 @@ class StyleRecipe:
     def phases(self) -> list[Phase]:
         """Phase 1 trains θ for O0; then one tuning phase per block set, θ frozen (paper Sec. 3)."""
         phases = [Phase("main", "main", self.main_steps, self.main_lr, objective="main", alpha=0.0)]
-        for set_name in self.sets:
-            alpha: Any = {HIGHER: 1.0, LOWER: -1.0}.get(set_name, {set_name: 1.0})
-            phases.append(
-                Phase(
-                    set_name,
-                    "tuning",
-                    self.tuning_steps,
-                    self.tuning_lr,
-                    objective=set_name,
-                    sets=(set_name,),
-                    alpha=alpha,
-                )
-            )
+        for s in self.sets:
+            alpha: Any = {HIGHER: 1.0, LOWER: -1.0}.get(s, {s: 1.0})
+            phases.append(Phase(s, "tuning", self.tuning_steps, self.tuning_lr, objective=s, sets=(s,), alpha=alpha))
         return phases
 
     def to_dict(self) -> dict[str, Any]:

@@ -10,6 +10,7 @@ phases on a main network trained elsewhere (``dynamicnet train tuning``).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -195,13 +196,8 @@ def train_style(
                 cli=f"--tuning-sets {unknown} not in the recipe's sets {sorted(recipe.sets)}",
             )
         tuning_phases = [p for p in tuning_phases if p.name in tuning_sets]
-    phases, lineage = select_phases(
-        main_phase,
-        tuning_phases,
-        phase,
-        init_from=init_from,
-        init=lambda folder: init_from_folder(model, folder, APPLICATION),
-    )
+    init = partial(init_from_folder, model, application=APPLICATION)
+    phases, lineage = select_phases(main_phase, tuning_phases, phase, init_from=init_from, init=init)
     return _fit(
         model,
         recipe,
