@@ -308,6 +308,9 @@ def test_sweep_checks_every_output_before_working(capsys, tiny_style_model, imag
         capsys, "sweep", images / "plain.png", "--model", tiny_style_model, "-o", sheet, "--gif", tmp_path / "w.avi"
     )
     assert code == 1 and "--gif" in err and "unsupported extension" in err and not sheet.exists()
+    # an empty --gif is a mistake, refused as in generate, not a sheet without its animation
+    code, _, err = run_cli(capsys, "sweep", images / "plain.png", "--model", tiny_style_model, "-o", sheet, "--gif", "")
+    assert code == 1 and "--gif" in err and "unsupported extension" in err and not sheet.exists()
     locked = tmp_path / "locked"
     locked.mkdir()
     locked.chmod(0o500)
