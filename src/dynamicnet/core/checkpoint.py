@@ -403,10 +403,7 @@ def build_from_config(config: Mapping[str, Any]) -> DynamicNet:
             f"the architecture has {size:,} parameters, more than the {MAX_PARAMETERS:,} a model folder may describe"
         )
     return DynamicNet(
-        build_architecture(config["architecture"]),
-        dyn["insertion_points"],
-        sets=dyn["sets"],
-        channels=dyn["channels"],
+        build_architecture(config["architecture"]), dyn["insertion_points"], sets=dyn["sets"], channels=dyn["channels"]
     )
 
 

@@ -35,14 +35,9 @@ PREVIEW = 8  # preview samples per α
 def build_model(recipe: DCGANRecipe, channels: int) -> DynamicNet:
     """θ (the DCGAN generator) with one "higher" block set at the recipe's insertion points."""
     generator = DCGANGenerator(recipe.image_size, channels, recipe.nz, recipe.ngf)
+    z = torch.zeros(1, recipe.nz, 1, 1)  # the shapes of the insertion points are traced with it
     try:
-        return DynamicNet(
-            generator,
-            recipe.points(),
-            sets=(HIGHER,),
-            zero_init=recipe.zero_init,
-            example_input=torch.zeros(1, recipe.nz, 1, 1),
-        )
+        return DynamicNet(generator, recipe.points(), sets=(HIGHER,), zero_init=recipe.zero_init, example_input=z)
     except ValueError as exc:
         raise DynamicNetError(str(exc)) from None
 
