@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import importlib.util
 import sys
 import warnings
@@ -173,6 +174,14 @@ def test_a_file_that_is_not_onnx_says_so(tmp_path):
 def test_a_missing_converter_names_the_extra(res_onnx, monkeypatch):
     pytest.importorskip("onnx")
     monkeypatch.setitem(sys.modules, "onnx2torch", None)  # what an environment without it imports
+    real_version = importlib.metadata.version
+
+    def version(name: str) -> str:  # ... and what it knows of the package
+        if name == "onnx2torch":
+            raise importlib.metadata.PackageNotFoundError(name)
+        return real_version(name)
+
+    monkeypatch.setattr(importlib.metadata, "version", version)
     with pytest.raises(DynamicNetError, match=r"needs onnx2torch: pip install 'dynamicnet\[import\]'"):
         load_network(str(res_onnx))
 

@@ -44,7 +44,6 @@ from ..utils.onnx import OPSET, trace_to_onnx
 _CLASS_SPEC = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 #: The size a TorchScript network is exported at when the caller gives none (height and width stay dynamic).
 EXPORT_SIZE = (256, 256)
-#: ONNX opset for the TorchScript route: new enough for every op onnx2torch converts, old enough to be stable.
 
 
 @dataclass(frozen=True)
@@ -141,14 +140,16 @@ def load_onnx(path: str | Path) -> ImportedNetwork:
     except Exception as exc:  # protobuf's DecodeError and friends: the bytes are not an ONNX model
         raise DynamicNetError(f"{path}: not a readable ONNX file ({type(exc).__name__}: {exc})") from None
     metadata = {p.key: p.value for p in model.metadata_props}
-    return _from_onnx(model, path, "onnx", _converter_name(), metadata)
+    return _from_onnx(model, path, "onnx", metadata=metadata)
 
 
 def _from_onnx(
-    model: Any, path: Path, kind: str, converter: str, metadata: dict[str, str] | None = None
+    model: Any, path: Path, kind: str, route: str = "", metadata: dict[str, str] | None = None
 ) -> ImportedNetwork:
-    """The network an ONNX model (read from ``path``, or exported from it) converts to, with its provenance."""
+    """The network an ONNX model (read from ``path``, or exported from it by ``route``) converts to, with its
+    provenance. The converter is named after the conversion, which is what says when onnx2torch is missing."""
     module = _convert(model, str(path))
+    converter = f"{route}{_converter_name()}"
     inputs = _onnx_inputs(model)
     return ImportedNetwork(module, kind, str(path), sha256_file(path), None, inputs, converter, metadata or {})
 
@@ -316,8 +317,7 @@ def load_torchscript(path: str | Path, example_size: tuple[int, int] = EXPORT_SI
                 f"({type(exc).__name__}: {first_line(exc)})"
             ) from None
         model = onnx.load(str(exported))
-    converter = f"torch.onnx {torch.__version__} (opset {OPSET}) + {_converter_name()}"
-    return _from_onnx(model, path, "torchscript", converter)
+    return _from_onnx(model, path, "torchscript", f"torch.onnx {torch.__version__} (opset {OPSET}) + ")
 
 
 # ---------------------------------------------------------------------------------------------------- module:Class

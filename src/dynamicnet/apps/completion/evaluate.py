@@ -232,7 +232,7 @@ def calibrate_auto_alpha(
         return AutoAlphaCalibration(tuple(grid), tuple(round(float(o), 6) for o in offset), prior, shrinkage, source)
 
     def share(idx: np.ndarray, cal: AutoAlphaCalibration) -> float:
-        return oracle_share(truth[idx], np.asarray([grid.index(cal.choose(p)) for p in proxy[idx]]))
+        return oracle_share(truth[idx], np.asarray([grid.index(cal.choose(p)) for p in proxy[idx]], dtype=int))
 
     everything = np.arange(len(labels))
     lopo: dict[float, list[float]] = {}
