@@ -181,6 +181,12 @@ def alpha_walk(lo: float, hi: float, frames: int, draw: Callable[[list[float]], 
     return there + there[-2:0:-1]
 
 
+def add_output(parser: argparse.ArgumentParser, metavar: str, help: str, out_alias: bool = False) -> None:
+    """``--output``/``-o``, what every command writes (``--out``: a hidden old spelling, see :data:`HIDDEN_ALIASES`)."""
+    flags = ("--output", "-o", "--out") if out_alias else ("--output", "-o")
+    parser.add_argument(*flags, required=True, metavar=metavar, help=help)
+
+
 def add_report_arg(parser: argparse.ArgumentParser, what: str) -> None:
     """An ``evaluate-*`` command's optional report: ``--output``/``-o``/``--json FILE.json`` (``what`` it holds),
     with the plot against α beside it (:func:`check_report`, :func:`write_report`)."""
@@ -384,14 +390,7 @@ def add_phase_args(
 
 def add_run_args(parser: argparse.ArgumentParser, checkpoint_every: int = 100, sample_every: int = 250) -> None:
     """The options every ``train APP`` command shares: where to write, resume, dry run, seed, logging, fp16."""
-    parser.add_argument(
-        "--output",
-        "-o",
-        "--out",
-        required=True,
-        metavar="FOLDER",
-        help="the model folder to write (training state goes to FOLDER/train)",
-    )
+    add_output(parser, "FOLDER", "the model folder to write (training state goes to FOLDER/train)", out_alias=True)
     parser.add_argument("--resume", action="store_true", help="continue the run in --output exactly")
     parser.add_argument("--overwrite", action="store_true", help="replace a finished model folder in --output")
     parser.add_argument("--dry-run", action="store_true", help="one real step per phase on tiny synthetic data")

@@ -12,6 +12,7 @@ from .common import (
     add_alphas,
     add_crop_scale,
     add_model,
+    add_output,
     add_phase_args,
     add_report_arg,
     add_run_args,
@@ -71,9 +72,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "default: the model's best global α",
     )
     add_alphas(p, "write a contact sheet: the input, then the fill at each α (and at auto if --alpha auto)")
-    p.add_argument(
-        "--output", "-o", required=True, metavar="FILE", help="output image (PNG keeps known pixels bit for bit)"
-    )
+    add_output(p, "FILE", "output image (PNG keeps known pixels bit for bit)")
     p.add_argument(
         "--max-side",
         type=positive_int,

@@ -12,6 +12,7 @@ from .common import (
     add_alphas,
     add_animation_args,
     add_model,
+    add_output,
     add_phase_args,
     add_report_arg,
     add_run_args,
@@ -59,7 +60,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_alphas(group, "a sweep: one column per α, e.g. 0,0.25,0.5,0.75,1")
     p.add_argument("--seed", type=seed, default=0, help="noise seed: the same seed gives the same images")
     p.add_argument("--n", type=int_up_to(1024), default=None, help="images (default 16; 8 rows for a sweep)")
-    p.add_argument("--output", "-o", required=True, metavar="FILE", help="image file (.png/.jpg/…)")
+    add_output(p, "FILE", "image file (.png/.jpg/…)")
     add_animation_args(p)
     p.add_argument(
         "--zoom",
@@ -149,14 +150,7 @@ def register_train(apps: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=positive_int, default=64, help="images per step, half O0 and half O1")
     p.add_argument("--lr", type=finite_float, default=1e-3, help="Adam learning rate")
     p.add_argument("--seed", type=seed, default=0, help="seed of initialisation and data order")
-    p.add_argument(
-        "--output",
-        "-o",
-        "--out",
-        required=True,
-        metavar="FOLDER",
-        help="folder to write the classifier into (may be the model folder)",
-    )
+    add_output(p, "FOLDER", "folder to write the classifier into (may be the model folder)", out_alias=True)
     p.add_argument("--dry-run", action="store_true", help="two steps on tiny synthetic data")
     finish_parser(p, run_train_classifier)
 

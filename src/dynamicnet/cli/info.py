@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from .common import add_output
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("info", help="summarise a model folder")
@@ -20,9 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("model", metavar="MODEL", help="bundled model name (see `dynamicnet models`) or model folder")
     p.add_argument("--format", choices=["onnx"], default="onnx", help="the file format")
-    p.add_argument(
-        "--output", "-o", required=True, metavar="FILE", help="the .onnx file to write (appears only when complete)"
-    )
+    add_output(p, "FILE", "the .onnx file to write (appears only when complete)")
     p.set_defaults(func=run_export)
 
     p = sub.add_parser("models", help="list the bundled models")

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import DynamicNetError
-from .common import content_dataset, finish_parser, float_list, positive_int, print_path, progress_of, seed
+from .common import add_output, content_dataset, finish_parser, float_list, positive_int, print_path, progress_of, seed
 
 if TYPE_CHECKING:
     from ..apps.style.objective_space import Experiment
@@ -68,14 +68,8 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="M1,M2,...",
         help="the objectives (1 − m)·O0 + m·O1 to measure, each m in (0, 1); m = 1 is always added",
     )
-    p.add_argument(
-        "--output",
-        "-o",
-        "--out",
-        required=True,
-        metavar="FOLDER",
-        help="the run folder: networks, measurement and report (what it holds is reused when rerun)",
-    )
+    what = "the run folder: networks, measurement and report (what it holds is reused when rerun)"
+    add_output(p, "FOLDER", what, out_alias=True)
     p.add_argument("--photos", nargs="*", default=None, help="held-out photos (default: the held-out set)")
     p.add_argument("--crops", type=positive_int, default=8, help="crops per photo, drawn like the training crops")
     p.add_argument(

@@ -15,6 +15,7 @@ from .common import (
     add_animation_args,
     add_crop_scale,
     add_model,
+    add_output,
     add_phase_args,
     add_report_arg,
     add_run_args,
@@ -60,13 +61,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="A0,A1,...",
         help="one α per tuning block (overrides --alpha)",
     )
-    p.add_argument(
-        "--output",
-        "-o",
-        required=True,
-        metavar="PATH",
-        help="output image file (one input image) or folder (<stem>.png each; a repeated stem gets -2, "
-        "-3, …). A batch is all or nothing: if any input fails, no output is written",
+    add_output(
+        p,
+        "PATH",
+        "output image file (one input image) or folder (<stem>.png each; a repeated stem gets -2, -3, …). A batch "
+        "is all or nothing: if any input fails, no output is written",
     )
     p.add_argument(
         "--recursive",
@@ -87,7 +86,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("input", metavar="INPUT", help="image file")
     add_model(p, "starry-level")
     add_alphas(p, "one column per α", [0, 0.25, 0.5, 0.75, 1.0])
-    p.add_argument("--output", "-o", required=True, metavar="FILE", help="contact sheet image (.png/.jpg)")
+    add_output(p, "FILE", "contact sheet image (.png/.jpg)")
     add_animation_args(p)
     p.add_argument("--max-side", type=positive_int, default=512, metavar="PX", help="downscale so the longer side ≤ PX")
     _finish_stylize_parser(p, run_sweep)
@@ -115,7 +114,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="T:A,...",
         help="α at times in seconds, linearly interpolated, e.g. 0:0,5:1",
     )
-    p.add_argument("--output", "-o", required=True, metavar="FILE", help="output video (.mp4)")
+    add_output(p, "FILE", "output video (.mp4)")
     p.add_argument(
         "--max-side",
         type=positive_int,
