@@ -51,7 +51,7 @@ system-deps:
 test: system-deps $(VENV)/.dev-installed lint typecheck
 	$(BIN)/python -m pytest -q
 
-## test-fast: the inner loop: no browser, no multi-second tests (make test stays the whole suite)
+## test-fast: the inner loop, under a minute: no browser, no test over ~1.5 s (make test stays the whole suite)
 test-fast: $(VENV)/.dev-installed
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile -m "not slow and not browser"
 

@@ -24,6 +24,7 @@ def dual(tmp_path_factory):
     return StylePipeline.from_pretrained(folder)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("engine", GRAPH_ENGINES)
 def test_forward_and_prepared_match_eager_for_every_alpha_form(dual, engine):
     runtime = Runtime(dual.model, engine)
@@ -42,6 +43,7 @@ def test_forward_and_prepared_match_eager_for_every_alpha_form(dual, engine):
         assert torch.allclose(runtime.forward(other, 0.5), dual.model(other, alpha=0.5), atol=1e-4)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("engine", GRAPH_ENGINES)
 def test_every_application_pipeline_runs_on_the_engine(engine, tmp_path):
     from dynamicnet.apps.completion.pipeline import CompletionPipeline

@@ -16,6 +16,7 @@ def _session(path):
     return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
 
 
+@pytest.mark.slow
 def test_style_export_moves_the_slider_with_no_python(capsys, tiny_style_model, tmp_path):
     out = tmp_path / "m.onnx"
     code, stdout, err = run_cli(capsys, "export", tiny_style_model, "-o", out)
@@ -43,6 +44,7 @@ def test_style_export_moves_the_slider_with_no_python(capsys, tiny_style_model, 
         assert np.abs(got - net.main(x).clamp(0, 1).numpy()).max() <= 1e-5
 
 
+@pytest.mark.slow
 def test_dual_export_has_a_row_per_set(tmp_path):
     from dynamicnet.export import export_onnx
     from dynamicnet.models import bundled_models

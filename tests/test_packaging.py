@@ -35,6 +35,7 @@ def test_the_style_models_share_one_theta_file_and_every_shared_file_is_used():
     assert "_shared" not in models  # a store of weights, not a model
 
 
+@pytest.mark.slow
 def test_bundled_models_with_shared_weights_load_in_a_fresh_process():
     code = (
         "import json, sys\nfrom dynamicnet import DynamicNet\n"

@@ -171,6 +171,7 @@ def test_centre_hole_too_large_and_bad_alpha(capsys, tiny_completion_model, phot
     assert code == 1 and "o.xyz" in err
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore:VGG16 has random weights")
 def test_strip_across_alpha_with_auto(capsys, tiny_completion_model, photo, tmp_path):
     sheet = tmp_path / "strip.png"
@@ -194,6 +195,7 @@ def test_strip_across_alpha_with_auto(capsys, tiny_completion_model, photo, tmp_
     assert load_image(sheet).rgb.shape[2] > 5 * 50  # input + 3 α + auto
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore:VGG16 has random weights")
 def test_evaluate_completion_prints_curve_oracle_and_auto(capsys, tiny_completion_model, tmp_path):
     photo = tmp_path / "p.png"

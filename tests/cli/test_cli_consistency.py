@@ -158,6 +158,7 @@ def test_old_spellings_still_work_but_stay_out_of_the_help(tmp_path):
     assert "--json" in COMMANDS["info"].format_help()  # a flag of its own there, not an alias: still shown
 
 
+@pytest.mark.slow
 def test_training_writes_to_o(capsys, tmp_path):
     code, out, err = run_cli(capsys, "train", "dcgan", "--dry-run", "-o", tmp_path / "m", "--device", "cpu")
     assert code == 0, err
@@ -198,6 +199,7 @@ def test_stylize_a_folder(capsys, tiny_style_model, tree, tmp_path):
     assert stdout.split() == [str(out / "a.png"), str(out / "b.png")]
 
 
+@pytest.mark.slow
 def test_stylize_a_folder_recursively_keeps_its_tree(capsys, tiny_style_model, tree, tmp_path):
     out = tmp_path / "out"
     code, _, err = run_cli(capsys, "stylize", tree, "--recursive", "--model", tiny_style_model, "-o", out)

@@ -213,6 +213,7 @@ def test_train_crop_scale_is_validated(capsys, tmp_path, value):
     assert code == 2 and "--crop-scale" in err
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("value", "kwargs"), [("4", {"width": 4}), ("4,6,10", {"width": [4, 6, 10]})])
 def test_train_width_sets_theta_s_channels(capsys, tmp_path, value, kwargs):
     code, _, err = _train_dry_run(capsys, tmp_path / "m", "--phase", "main", "--width", value)
@@ -220,6 +221,7 @@ def test_train_width_sets_theta_s_channels(capsys, tmp_path, value, kwargs):
     assert json.loads((tmp_path / "m" / "config.json").read_text())["architecture"]["kwargs"] == kwargs
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("flags", [[], ["--tuning-style-weight", "1e5", "--style-size", "300"]])
 def test_the_model_s_description_says_which_objectives_flags_changed(capsys, tmp_path, flags):
     code, _, err = _train_dry_run(capsys, tmp_path / "m", *flags)
@@ -496,6 +498,7 @@ def test_os_errors_name_the_users_file_not_a_temporary(tmp_path):
     assert info.value.filename == str(target) and ".tmp" not in str(info.value)
 
 
+@pytest.mark.slow
 def test_progress_bars_show_on_request_and_stay_off_in_pipes(capsys, tiny_style_model, tmp_path):
     pipe = StylePipeline.from_pretrained(tiny_style_model)
     image = torch.rand(3, 40, 40)
@@ -523,6 +526,7 @@ def test_progress_bars_show_on_request_and_stay_off_in_pipes(capsys, tiny_style_
         assert code == 0 and err == ""
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore:VGG16 has random weights")
 def test_evaluate_style_writes_json_and_its_plot_beside_it(capsys, images, tmp_path):
     import json

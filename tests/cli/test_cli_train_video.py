@@ -46,6 +46,7 @@ def test_dry_run_of_each_recipe_trains_one_real_step_per_phase(capsys, tmp_path,
     assert all(np.isfinite(r["loss"]) for r in records) and len(records) == len(phases)
 
 
+@pytest.mark.slow
 def test_resume_flag_without_checkpoint_is_one_line(capsys, tmp_path):
     code, _, err = run_cli(
         capsys,
@@ -180,6 +181,7 @@ def test_tuning_phase_from_a_main_model_keeps_theta_and_records_lineage(capsys, 
     assert code == 1 and "--init-from" in err
 
 
+@pytest.mark.slow
 def test_json_recipe_file_and_fp16_folder(capsys, tmp_path):
     recipe = tmp_path / "r.json"
     recipe.write_text(

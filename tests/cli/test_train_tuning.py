@@ -159,6 +159,7 @@ def test_stylize_sweep_and_export_work_on_it(capsys, tuned, styled, tmp_path):
     assert session.render(0.5).shape == (3, 32, 29) and session.render(0.5, preview=True).shape[1:] == (16, 14)
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore:VGG16 has random weights")
 def test_a_file_changed_since_training_is_one_line(capsys, photos, tmp_path):
     network = make_styled_onnx(tmp_path / "net.onnx")

@@ -225,6 +225,7 @@ def test_mixed_dtypes_keep_theta_exact_and_round_the_blocks(tmp_path):
     assert (again["dtype"], again["main_dtype"]) == ("float16", "float32") and "shared_weights" not in again
 
 
+@pytest.mark.slow
 def test_a_folder_with_shared_weights_loads_in_a_fresh_process(tmp_path):
     from factories import make_tiny_style_model
 

@@ -62,6 +62,7 @@ def test_constructor_arguments_are_needed_and_checked(tmp_path):
     assert DynamicNet.from_pretrained(tmp_path / "m").main.width == 4
 
 
+@pytest.mark.slow
 def test_users_module_class_loads_in_a_fresh_process(tmp_path, monkeypatch):
     (tmp_path / "my_nets_for_dynamicnet.py").write_text(USER_MODULE)
     monkeypatch.syspath_prepend(str(tmp_path))

@@ -189,6 +189,7 @@ def test_cross_origin_posts_are_refused(server, model_name, photo_bytes):
     assert status == 200
 
 
+@pytest.mark.slow
 def test_slow_loris_request_heads_are_cut_off(server, monkeypatch):
     import socket
     import time

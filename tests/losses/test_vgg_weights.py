@@ -84,6 +84,7 @@ def test_conversion_matches_a_numpy_evaluation_of_the_h5_convolutions(hed_h5: Pa
     np.testing.assert_allclose(features, x, rtol=0, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_converted_weights_behave_like_an_imagenet_network(vgg: VGG16Features, photos: dict[str, torch.Tensor]) -> None:
     # Trained features barely move under slight noise but separate different photos, at every depth.
     names = list(photos)

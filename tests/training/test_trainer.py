@@ -12,6 +12,7 @@ from dynamicnet.errors import DynamicNetError
 from dynamicnet.training import Trainer, TrainerConfig
 
 
+@pytest.mark.slow
 def test_two_phases_train_the_right_parameters_and_export(tmp_path):
     torch.manual_seed(0)
     model = tiny_dynamic()

@@ -52,6 +52,7 @@ def test_ridge_fit_learns_which_alpha_suits_which_image():
     assert constant.choose(np.ones(2)) == 0.5 and constant.prior_alpha == 0.5  # no information: the best global α
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore:VGG16 has random weights")
 def test_pipeline_uses_a_stored_critic(tiny_completion_model, tmp_path):
     folder = tiny_completion_model

@@ -111,6 +111,7 @@ def test_inputs_are_not_modified_and_bad_masks_are_rejected(pipe):
         pipe(torch.rand(1, 16, 16), mask)
 
 
+@pytest.mark.slow
 def test_auto_alpha_picks_from_the_grid_and_falls_back(pipe):
     image = _image(32, 32)
     mask = pipe.default_mask(32, 32)
@@ -123,6 +124,7 @@ def test_auto_alpha_picks_from_the_grid_and_falls_back(pipe):
     assert out.shape == image.shape
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore:VGG16 has random weights")
 def test_calibrate_auto_alpha_fits_and_is_stored(pipe, tiny_folder, vgg, tmp_path):
     import shutil
@@ -169,6 +171,7 @@ def test_texture_distance_rewards_the_right_texture_wherever_its_strokes_fall(vg
     assert texture_hole_distance(vgg(shifted), ft, mask) < texture_hole_distance(vgg(flat), ft, mask)
 
 
+@pytest.mark.slow
 def test_evaluation_oracle_beats_every_global_alpha(pipe, vgg, tmp_path):
     from PIL import Image
 

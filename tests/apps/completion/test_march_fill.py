@@ -1,6 +1,7 @@
 """The marching prefill (``hole_fill="march"``): coherence transport ring by ring, eager and as a static graph."""
 
 import numpy as np
+import pytest
 import torch
 
 from dynamicnet.apps.completion.march import march_fill, march_fill_static
@@ -44,6 +45,7 @@ def test_an_edge_is_carried_into_the_hole_where_push_pull_blurs_it():
     assert marched[0, 0, 10, 24] < 0.35 and marched[0, 0, 21, 24] > 0.65  # each side keeps its level
 
 
+@pytest.mark.slow
 def test_the_static_graph_equals_the_eager_fill_and_push_pull_takes_what_rings_do_not_reach():
     image = torch.rand(3, 3, 40, 56, generator=G)
     masks = _masks()

@@ -48,6 +48,7 @@ def _objectives() -> tuple[StyleObjective, StyleObjective]:
     return o0, o1
 
 
+@pytest.mark.slow
 def test_the_mix_is_the_weighted_sum_of_the_trainer_losses() -> None:
     torch.manual_seed(0)
     targets = StyleTargets(VGG16Features())
@@ -65,6 +66,7 @@ def test_the_mix_is_the_weighted_sum_of_the_trainer_losses() -> None:
     torch.testing.assert_close(grad_mix, grad_sum)
 
 
+@pytest.mark.slow
 def test_a_dedicated_network_is_trained_like_theta(tmp_path, monkeypatch) -> None:
     """At m = 0, O_m is O0: the dedicated network must come out as θ itself (same initial weights, data order,
     steps), trained by train_style, which is how θ was made."""
