@@ -279,7 +279,18 @@ def hole_depth(mask: torch.Tensor, max_grid: int = 256) -> int:
     depth = 0
     while hole.any():
         k = np.pad(~hole, 1)  # outside the image: not known
-        grown = np.lib.stride_tricks.sliding_window_view(k, (3, 3)).any(axis=(2, 3))  # a known 8-neighbour
+        # a known 8-neighbour: nine shifted slices ORed (a strided 3×3 window view's .any() is ~20× slower)
+        grown = (
+            k[1:-1, 1:-1]
+            | k[:-2, 1:-1]
+            | k[2:, 1:-1]
+            | k[1:-1, :-2]
+            | k[1:-1, 2:]
+            | k[:-2, :-2]
+            | k[:-2, 2:]
+            | k[2:, :-2]
+            | k[2:, 2:]
+        )
         hole &= ~grown
         depth += 1
     return depth * cell
