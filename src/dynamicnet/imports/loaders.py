@@ -308,9 +308,8 @@ def load_torchscript(path: str | Path, example_size: tuple[int, int] = EXPORT_SI
     with tempfile.TemporaryDirectory() as folder:
         exported = Path(folder) / "exported.onnx"
         try:
-            names = (["image"], ["output"])
             dynamic = {"image": {0: "batch", 2: "height", 3: "width"}}
-            trace_to_onnx(script.eval(), (example,), str(exported), *names, dynamic)
+            trace_to_onnx(script.eval(), (example,), str(exported), ["image"], ["output"], dynamic)
         except Exception as exc:
             raise DynamicNetError(
                 f"{path}: PyTorch cannot export it to ONNX at 1×3×{height}×{width} "

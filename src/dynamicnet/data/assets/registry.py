@@ -189,6 +189,8 @@ _STAMP_FOLDERS = ("animals", "clothes", "food", "hobbies", "household", "plants"
 
 
 def _assets_tuxpaint_stamps() -> list[ContentAsset]:
+    pkg = "tuxpaint-stamps-default"
+    licence = _gpl(pkg)
     assets: list[ContentAsset] = []
     for folder in _STAMP_FOLDERS:
         d = TUXPAINT_STAMPS_DIR / folder
@@ -196,8 +198,7 @@ def _assets_tuxpaint_stamps() -> list[ContentAsset]:
             continue
         for p in sorted(d.rglob("*.png")):
             rel = "-".join(p.relative_to(TUXPAINT_STAMPS_DIR).parts)
-            pkg = "tuxpaint-stamps-default"
-            assets.append(ContentAsset(f"tuxpaint-stamps__{rel}", "tuxpaint-stamps", pkg, p, _gpl(pkg)))
+            assets.append(ContentAsset(f"tuxpaint-stamps__{rel}", "tuxpaint-stamps", pkg, p, licence))
     return assets
 
 
